@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Make sure a Docker Engine is installed and answering on this machine.
+#
+# Test tooling only: a user runs the stack against whatever engine they have.
+# Idempotent: when `docker info` already answers, this returns in well under a second.
+#
+#   tools/engine.sh            install (if needed) + start (if needed) + wait
+#
+# Environment:
+#   ENGINE_WAIT_SECONDS   how long to wait for the daemon to answer (default 60)
+#   DOCKERD_LOG           where the daemon's output goes (default /var/log/dockerd.log)
+set -euo pipefail
+
+ENGINE_WAIT_SECONDS="${ENGINE_WAIT_SECONDS:-60}"
+DOCKERD_LOG="${DOCKERD_LOG:-/var/log/dockerd.log}"
+
+log() { printf '[engine] %s\n' "$*" >&2; }
+die() { printf '[engine] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# step NAME CMD...: run a step and print how long it took.
+step() {
+  local name="$1"; shift
+  local t0=$SECONDS
+  "$@"
+  log "step '$name' took $((SECONDS - t0))s"
+}
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+engine_answers() { docker info >/dev/null 2>&1; }
+
+install_engine() {
+  if command -v dockerd >/dev/null 2>&1; then
+    log "dockerd present: $(command -v dockerd)"
+    return 0
+  fi
+  log "dockerd missing: installing Debian's docker.io"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -q >/dev/null
+  as_root apt-get install -y -q --no-install-recommends \
+    docker.io iptables ca-certificates >/dev/null
+  command -v dockerd >/dev/null 2>&1 || die "docker.io installed but dockerd is still not on PATH"
+  # docker.io ships a CLI too; an existing newer CLI earlier on PATH is fine (API negotiation).
+  command -v docker >/dev/null 2>&1 || die "no docker CLI on PATH after installing docker.io"
+}
+
+start_engine() {
+  if engine_answers; then
+    log "engine already answering"
+    return 0
+  fi
+  if pgrep -x dockerd >/dev/null 2>&1; then
+    log "dockerd process exists but does not answer yet; waiting for it"
+  else
+    # A stale pid file from a killed daemon makes dockerd refuse to start.
+    if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid 2>/dev/null)" 2>/dev/null; then
+      as_root rm -f /var/run/docker.pid
+    fi
+    log "starting dockerd (log: $DOCKERD_LOG)"
+    # setsid: keep the daemon alive after this script (and its shell job) ends.
+    as_root setsid dockerd >"$DOCKERD_LOG" 2>&1 < /dev/null &
+  fi
+  local deadline=$((SECONDS + ENGINE_WAIT_SECONDS))
+  until engine_answers; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      log "last lines of $DOCKERD_LOG:"
+      tail -n 20 "$DOCKERD_LOG" >&2 2>/dev/null || true
+      die "docker daemon did not answer 'docker info' within ${ENGINE_WAIT_SECONDS}s"
+    fi
+    sleep 1
+  done
+  log "engine answering: server $(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?')"
+}
+
+main() {
+  local t0=$SECONDS
+  if engine_answers; then
+    log "engine already answering (server $(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?'))"
+    return 0
+  fi
+  step install install_engine
+  step start start_engine
+  log "total $((SECONDS - t0))s"
+}
+
+main "$@"
