@@ -1,0 +1,46 @@
+"""The bootstrap: everything that makes OpenSearch and Dashboards useful on first open.
+
+Each item is a resource served by a dynamic provider (components/providers/),
+so it previews, diffs, refreshes and updates like any container. The collector
+depends on this component: index templates only apply at index creation, so no
+record may land before every step here has succeeded.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import pulumi
+
+from components.bootstrap_dashboards import declare_dashboards_assets
+from components.bootstrap_opensearch import declare_opensearch_assets
+from components.settings import Settings
+
+
+class Bootstrap(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        *,
+        master_key: pulumi.Input[str],
+        opensearch: Sequence[pulumi.Resource],
+        prometheus: Sequence[pulumi.Resource],
+        dashboards: Sequence[pulumi.Resource],
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
+        super().__init__("clawker:monitor:Bootstrap", name, None, opts)
+        self.opensearch_assets = declare_opensearch_assets(
+            settings,
+            master_key=master_key,
+            parent=self,
+            opensearch=list(opensearch),
+            prometheus=list(prometheus),
+        )
+        self.dashboards_assets = declare_dashboards_assets(
+            settings,
+            parent=self,
+            dashboards=list(dashboards),
+            opensearch_assets=list(self.opensearch_assets),
+        )
+        self.register_outputs({})

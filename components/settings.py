@@ -1,0 +1,297 @@
+"""Stack settings: one JSON Schema, cross-field rules, and a typed view.
+
+Everything is validated before a single resource is registered, so a bad
+Pulumi.<stack>.yaml fails `pulumi preview` with a message that names the key,
+the value and what is allowed, and nothing on the host changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Mapping, Optional
+
+import jsonschema
+
+from components import names
+
+CONFIG_NAMESPACE = "clawker-monitor"
+
+# Official images, pinned by version and multi-arch manifest digest.
+DEFAULT_IMAGES = {
+    "collectorImage": "otel/opentelemetry-collector-contrib:0.152.0@sha256:f41d7995565df3733b7568702073a9c490792f9c6ac60684fe6a4da21a313f8d",
+    "prometheusImage": "prom/prometheus:v3.11.3@sha256:e4254400b85610324913f0dc4acf92603d9984e7519414c5a12811aa6146acc3",
+    "opensearchImage": "opensearchproject/opensearch:3.6.0@sha256:57bd3c879ad27123a9a6cd75e2adba504189d3131d00a669f3baf9210bc4538c",
+    "dashboardsImage": "opensearchproject/opensearch-dashboards:3.6.0@sha256:9fe2cbf1d82c3f66a0860ed140415692ce55de4711ed7877ab738e5da1a357c0",
+}
+
+# Host-published ports (each also moves the service's own listener).
+PUBLISHED_PORT_KEYS = (
+    "otlpHttpPort",
+    "otlpGrpcPort",
+    "opensearchPort",
+    "dashboardsPort",
+    "prometheusPort",
+    "infraPort",
+)
+
+_PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
+_IMAGE = {"type": "string", "minLength": 1, "pattern": r"^[^\s]+$"}
+_PATH = {"type": "string"}
+
+
+def _prop(schema: dict, default: Any, description: str) -> dict:
+    return {**schema, "default": default, "description": description}
+
+
+# The single source of truth for settings: Pulumi.yaml and README's reference
+# are checked against it by tests.
+SCHEMA: dict = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "otlpHttpPort": _prop(_PORT, 4318, "Collector OTLP/HTTP receiver (untrusted lane), published on 127.0.0.1."),
+        "otlpGrpcPort": _prop(_PORT, 4317, "Collector OTLP/gRPC receiver (untrusted lane), published on 127.0.0.1."),
+        "infraPort": _prop(
+            {"type": "integer", "minimum": 0, "maximum": 65535},
+            4319,
+            "Collector mTLS OTLP/gRPC receiver (trusted lane), published on 127.0.0.1; 0 turns the lane off.",
+        ),
+        "infraTlsCertFile": _prop(_PATH, "", "Host path to the collector's server certificate (PEM) for the trusted lane."),
+        "infraTlsKeyFile": _prop(_PATH, "", "Host path to the collector's server private key (PEM) for the trusted lane."),
+        "infraTlsCaFile": _prop(_PATH, "", "Host path to the CA (PEM) that signs trusted senders' client certificates."),
+        "opensearchPort": _prop(_PORT, 9200, "OpenSearch HTTP API (http.port), published on 127.0.0.1."),
+        "dashboardsPort": _prop(_PORT, 5601, "OpenSearch Dashboards UI (SERVER_PORT), published on 127.0.0.1."),
+        "prometheusPort": _prop(_PORT, 9090, "Prometheus UI and API (--web.listen-address), published on 127.0.0.1."),
+        "collectorMetricsPort": _prop(_PORT, 8889, "Collector Prometheus exporter; scraped in-network, never published."),
+        "opensearchHeapMb": _prop({"type": "integer", "minimum": 256, "maximum": 65536}, 512, "OpenSearch JVM heap (-Xms/-Xmx) in MB."),
+        "collectorImage": _prop(_IMAGE, DEFAULT_IMAGES["collectorImage"], "OpenTelemetry Collector contrib image."),
+        "prometheusImage": _prop(_IMAGE, DEFAULT_IMAGES["prometheusImage"], "Prometheus image."),
+        "opensearchImage": _prop(_IMAGE, DEFAULT_IMAGES["opensearchImage"], "OpenSearch image."),
+        "dashboardsImage": _prop(_IMAGE, DEFAULT_IMAGES["dashboardsImage"], "OpenSearch Dashboards image."),
+        "logToolDetails": _prop({"type": "boolean"}, True, "Agents log tool names and parameters (OTEL_LOG_TOOL_DETAILS)."),
+        "logUserPrompts": _prop({"type": "boolean"}, True, "Agents log prompt text (OTEL_LOG_USER_PROMPTS)."),
+        "includeAccountUuid": _prop({"type": "boolean"}, True, "Agents attach the account UUID to metrics (OTEL_METRICS_INCLUDE_ACCOUNT_UUID)."),
+        "includeSessionId": _prop({"type": "boolean"}, True, "Agents attach the session id to metrics (OTEL_METRICS_INCLUDE_SESSION_ID)."),
+        "metricExportIntervalMs": _prop({"type": "integer", "minimum": 1000, "maximum": 3600000}, 10000, "Agents' metric export interval in ms."),
+        "logsExportIntervalMs": _prop({"type": "integer", "minimum": 1000, "maximum": 3600000}, 5000, "Agents' log export interval in ms."),
+        "logRetentionDays": _prop({"type": "integer", "minimum": 1, "maximum": 3650}, 7, "Days the ISM policy keeps log indices before deleting them."),
+        "hostName": _prop(
+            {"type": "string", "minLength": 1, "pattern": r"^[A-Za-z0-9.\-]+$"},
+            "localhost",
+            "Host name that host-side senders use to reach the collector.",
+        ),
+        "apiHost": _prop(
+            {"type": "string", "minLength": 1, "pattern": r"^[A-Za-z0-9.\-\[\]:]+$"},
+            "127.0.0.1",
+            "Address at which `pulumi up` reaches the published ports to bootstrap OpenSearch and Dashboards (set it for a remote Docker host).",
+        ),
+        "purgeVolumesOnDestroy": _prop(
+            {"type": "boolean"},
+            False,
+            "Remove the OpenSearch and Prometheus volumes on `pulumi destroy` (like `clawker monitor down --volumes`).",
+        ),
+        "datasourceMasterKey": _prop(
+            {"type": "string", "pattern": "^(.{16}|.{24}|.{32})?$"},
+            "",
+            "Secret key (16, 24 or 32 characters) that encrypts OpenSearch datasource credentials; set it with "
+            "`pulumi config set --secret`; generated per stack when empty.",
+        ),
+    },
+}
+
+SECRET_KEYS = ("datasourceMasterKey",)
+
+
+class SettingsError(ValueError):
+    """Invalid stack configuration; the message names the key and the fix."""
+
+
+def _describe_allowed(schema: dict) -> str:
+    if "enum" in schema:
+        return "one of " + ", ".join(map(str, schema["enum"]))
+    t = schema.get("type")
+    parts = [f"a{'n' if t == 'integer' else ''} {t}"] if t else []
+    if "minimum" in schema or "maximum" in schema:
+        parts.append(f"from {schema.get('minimum', '-inf')} to {schema.get('maximum', 'inf')}")
+    if "pattern" in schema:
+        parts.append(f"matching {schema['pattern']}")
+    if schema.get("minLength"):
+        parts.append("not empty")
+    return " ".join(parts) or "a valid value"
+
+
+def _schema_errors(values: Mapping[str, Any]) -> list[str]:
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    messages = []
+    for err in sorted(validator.iter_errors(dict(values)), key=lambda e: list(e.path)):
+        if err.validator == "additionalProperties":
+            unknown = sorted(set(values) - set(SCHEMA["properties"]))
+            for key in unknown:
+                messages.append(
+                    f"{CONFIG_NAMESPACE}:{key}: unknown setting; known settings are listed in README.md "
+                    f"(remove it with `pulumi config rm {CONFIG_NAMESPACE}:{key}`)"
+                )
+            continue
+        key = err.path[0] if err.path else "?"
+        shown = "secret" if key in SECRET_KEYS else repr(values.get(key))
+        allowed = _describe_allowed(SCHEMA["properties"].get(key, {}))
+        messages.append(f"{CONFIG_NAMESPACE}:{key}: {shown} is not allowed; it must be {allowed}")
+    return messages
+
+
+def _cross_field_errors(values: Mapping[str, Any]) -> list[str]:
+    messages = []
+    owners: dict[int, str] = {}
+    for key in PUBLISHED_PORT_KEYS + ("collectorMetricsPort",):
+        port = values[key]
+        if key == "infraPort" and port == 0:
+            continue
+        if port in owners:
+            messages.append(
+                f"{CONFIG_NAMESPACE}:{key}: port {port} is already used by {CONFIG_NAMESPACE}:{owners[port]}; "
+                "every service needs its own port"
+            )
+        else:
+            owners[port] = key
+    tls = {k: values[k] for k in ("infraTlsCertFile", "infraTlsKeyFile", "infraTlsCaFile")}
+    given = [k for k, v in tls.items() if v]
+    if given and len(given) != len(tls):
+        missing = [k for k in tls if k not in given]
+        messages.append(
+            f"{CONFIG_NAMESPACE}:{missing[0]}: the trusted lane needs all of infraTlsCertFile, infraTlsKeyFile "
+            f"and infraTlsCaFile; {', '.join(given)} set but {', '.join(missing)} missing"
+        )
+    if given and values["infraPort"] == 0:
+        messages.append(
+            f"{CONFIG_NAMESPACE}:infraPort: 0 turns the trusted lane off, but TLS material is configured; "
+            "set a port or remove the infraTls* settings"
+        )
+    return messages
+
+
+def _coerce(raw: Mapping[str, Any]) -> dict:
+    """Pulumi config values arrive as strings; turn integer/boolean-looking ones into their type.
+
+    Values that do not convert are left as strings so the schema names them.
+    """
+    out: dict = {}
+    for key, value in raw.items():
+        t = SCHEMA["properties"].get(key, {}).get("type")
+        if isinstance(value, str) and t == "integer":
+            try:
+                value = int(value.strip())
+            except ValueError:
+                pass
+        elif isinstance(value, str) and t == "boolean" and value.strip().lower() in ("true", "false"):
+            value = value.strip().lower() == "true"
+        out[key] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Settings:
+    otlp_http_port: int
+    otlp_grpc_port: int
+    infra_port: int
+    infra_tls_cert_file: str
+    infra_tls_key_file: str
+    infra_tls_ca_file: str
+    opensearch_port: int
+    dashboards_port: int
+    prometheus_port: int
+    collector_metrics_port: int
+    opensearch_heap_mb: int
+    collector_image: str
+    prometheus_image: str
+    opensearch_image: str
+    dashboards_image: str
+    log_tool_details: bool
+    log_user_prompts: bool
+    include_account_uuid: bool
+    include_session_id: bool
+    metric_export_interval_ms: int
+    logs_export_interval_ms: int
+    log_retention_days: int
+    host_name: str
+    api_host: str
+    purge_volumes_on_destroy: bool
+    datasource_master_key: str
+
+    @property
+    def trusted_lane_enabled(self) -> bool:
+        return self.infra_port != 0 and bool(self.infra_tls_cert_file)
+
+    # URLs from the machine running `pulumi up` (published ports).
+    def api_url(self, port: int) -> str:
+        host = self.api_host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{port}"
+
+    @property
+    def opensearch_api_url(self) -> str:
+        return self.api_url(self.opensearch_port)
+
+    @property
+    def dashboards_api_url(self) -> str:
+        return self.api_url(self.dashboards_port)
+
+    @property
+    def prometheus_api_url(self) -> str:
+        return self.api_url(self.prometheus_port)
+
+    # URLs inside clawker-net (container DNS names).
+    @property
+    def opensearch_internal_url(self) -> str:
+        return f"http://{names.OPENSEARCH}:{self.opensearch_port}"
+
+    @property
+    def prometheus_internal_url(self) -> str:
+        return f"http://{names.PROMETHEUS}:{self.prometheus_port}"
+
+
+def _snake(key: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in key)
+
+
+def validate(raw: Mapping[str, Any]) -> Settings:
+    """Validate raw config values (strings or typed) and return Settings.
+
+    Raises SettingsError listing every problem, each naming its key.
+    """
+    values = _coerce(raw)
+    errors = _schema_errors(values)
+    if errors:
+        raise SettingsError("invalid stack configuration:\n  " + "\n  ".join(errors))
+    merged = {k: p["default"] for k, p in SCHEMA["properties"].items()}
+    merged.update(values)
+    errors = _cross_field_errors(merged)
+    if errors:
+        raise SettingsError("invalid stack configuration:\n  " + "\n  ".join(errors))
+    by_field = {_snake(k): v for k, v in merged.items()}
+    assert {f.name for f in fields(Settings)} == set(by_field), "Settings and SCHEMA out of step"
+    return Settings(**by_field)
+
+
+def warnings_for(settings: Settings) -> list[str]:
+    """Non-fatal configuration facts the user must hear about on every run."""
+    out = []
+    if settings.infra_port != 0 and not settings.trusted_lane_enabled:
+        out.append(
+            f"{CONFIG_NAMESPACE}:infraPort is {settings.infra_port} but no TLS material is set "
+            "(infraTlsCertFile, infraTlsKeyFile, infraTlsCaFile): the trusted mTLS lane is left out of the "
+            "collector config, so Envoy, CoreDNS, control-plane and eBPF records are not ingested. "
+            "Set the three paths, or set infraPort to 0 to silence this warning."
+        )
+    return out
+
+
+def read_pulumi_config() -> dict:
+    """Raw values of every key set in this project's namespace, unknown keys included."""
+    from pulumi.runtime import config as runtime_config
+
+    # Unknown keys must be caught too, so read the whole namespace, not just known keys.
+    everything = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    prefix = f"{CONFIG_NAMESPACE}:"
+    return {key[len(prefix):]: value for key, value in everything.items() if key.startswith(prefix)}
