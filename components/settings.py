@@ -222,6 +222,15 @@ class Settings:
     def trusted_lane_enabled(self) -> bool:
         return self.infra_port != 0 and bool(self.infra_tls_cert_file)
 
+    @property
+    def infra_tls_host_paths(self) -> dict[str, str]:
+        """Trusted-lane TLS material on the Docker host, keyed by setting name."""
+        return {
+            "infraTlsCertFile": self.infra_tls_cert_file,
+            "infraTlsKeyFile": self.infra_tls_key_file,
+            "infraTlsCaFile": self.infra_tls_ca_file,
+        }
+
     # URLs from the machine running `pulumi up` (published ports).
     def api_url(self, port: int) -> str:
         host = self.api_host

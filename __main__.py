@@ -1,0 +1,17 @@
+"""clawker-monitor: the Clawker monitoring stack as a Pulumi program."""
+
+import pulumi
+
+from components import settings as stack_settings
+from components import stack
+
+try:
+    settings = stack_settings.validate(stack_settings.read_pulumi_config())
+except stack_settings.SettingsError as error:
+    # Fail before any resource is registered, without a Python traceback.
+    raise pulumi.RunError(str(error)) from None
+for message in stack_settings.warnings_for(settings):
+    pulumi.warn(message)
+
+stack.build(settings)
+stack.export_outputs(settings)

@@ -1,0 +1,83 @@
+"""The opensearch-node service: single-node OpenSearch with its data volume."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+import pulumi_docker as docker
+
+from components import names
+from components.docker_common import image, managed_volume, published, service_container_args
+from components.settings import Settings
+
+DATA_DIR = "/usr/share/opensearch/data"
+# Long enough for a cold JVM start plus the healthcheck's start period and retries.
+HEALTHY_WAIT_S = 300
+
+
+def health_url(settings: Settings) -> str:
+    return f"http://localhost:{settings.opensearch_port}/_cluster/health?wait_for_status=yellow&timeout=5s"
+
+
+def environment(settings: Settings, master_key: pulumi.Input[str]) -> pulumi.Output[list[str]]:
+    heap = f"{settings.opensearch_heap_mb}m"
+    plain = [
+        f"cluster.name={names.OPENSEARCH_CLUSTER}",
+        f"node.name={names.OPENSEARCH}",
+        "discovery.type=single-node",
+        "bootstrap.memory_lock=true",
+        "DISABLE_SECURITY_PLUGIN=true",
+        "DISABLE_INSTALL_DEMO_CONFIG=true",
+        f"http.port={settings.opensearch_port}",
+        f"OPENSEARCH_JAVA_OPTS=-Xms{heap} -Xmx{heap}",
+    ]
+    # The SQL plugin refuses datasource writes without a master key. The whole
+    # env list becomes a secret because this element is one.
+    return pulumi.Output.secret(master_key).apply(
+        lambda key: plain + [f"plugins.query.datasources.encryption.masterkey={key}"]
+    )
+
+
+class OpenSearch(pulumi.ComponentResource):
+    container: docker.Container
+
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        *,
+        network: docker.Network,
+        master_key: pulumi.Input[str],
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
+        super().__init__("clawker:monitor:OpenSearch", name, None, opts)
+        self.volume = managed_volume(names.OPENSEARCH_VOLUME, settings.purge_volumes_on_destroy, self)
+        self.image = image(names.OPENSEARCH, settings.opensearch_image, self)
+        self.container = docker.Container(
+            names.OPENSEARCH,
+            **service_container_args(
+                container_name=names.OPENSEARCH,
+                image=self.image,
+                network=network,
+                envs=environment(settings, master_key),
+                ports=[published(settings.opensearch_port)],
+                volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=DATA_DIR)],
+                ulimits=[
+                    docker.ContainerUlimitArgs(name="memlock", soft=-1, hard=-1),
+                    docker.ContainerUlimitArgs(name="nofile", soft=65536, hard=65536),
+                ],
+                healthcheck=docker.ContainerHealthcheckArgs(
+                    tests=["CMD", "curl", "-fsS", health_url(settings)],
+                    interval="10s",
+                    timeout="5s",
+                    retries=10,
+                    start_period="60s",
+                ),
+                # "Up" means healthy: the bootstrap and Dashboards start only then.
+                wait=True,
+                wait_timeout=HEALTHY_WAIT_S,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"container": self.container.name})

@@ -1,0 +1,60 @@
+"""The prometheus service: scrapes the collector, accepts OTLP and remote write."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+import pulumi_docker as docker
+
+from components import config_file, names, prometheus_config
+from components.docker_common import image, managed_volume, published, service_container_args
+from components.settings import Settings
+
+TSDB_DIR = "/prometheus"
+MEMORY_MB = 300
+
+
+def command(settings: Settings) -> list[str]:
+    return [
+        f"--config.file={prometheus_config.CONFIG_PATH}",
+        f"--web.listen-address=:{settings.prometheus_port}",
+        "--web.enable-remote-write-receiver",
+        "--web.enable-otlp-receiver",
+        "--web.console.templates=/etc/prometheus/consoles",
+        "--web.console.libraries=/etc/prometheus/console_libraries",
+        f"--storage.tsdb.path={TSDB_DIR}",
+        "--web.route-prefix=/",
+        "--enable-feature=exemplar-storage,otlp-deltatocumulative",
+    ]
+
+
+class Prometheus(pulumi.ComponentResource):
+    container: docker.Container
+
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        *,
+        network: docker.Network,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
+        super().__init__("clawker:monitor:Prometheus", name, None, opts)
+        self.volume = managed_volume(names.PROMETHEUS_VOLUME, settings.purge_volumes_on_destroy, self)
+        self.image = image(names.PROMETHEUS, settings.prometheus_image, self)
+        self.container = docker.Container(
+            names.PROMETHEUS,
+            **service_container_args(
+                container_name=names.PROMETHEUS,
+                image=self.image,
+                network=network,
+                command=command(settings),
+                ports=[published(settings.prometheus_port)],
+                volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=TSDB_DIR)],
+                uploads=[config_file.upload(prometheus_config.CONFIG_PATH, prometheus_config.render(settings))],
+                memory=MEMORY_MB,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"container": self.container.name})

@@ -1,0 +1,76 @@
+"""Wires the services and the bootstrap together in SPEC order.
+
+1. network, volumes, images
+2. opensearch-node and prometheus in parallel; dashboards after OpenSearch is healthy
+3. bootstrap after OpenSearch is healthy (datasource after Prometheus, Dashboards steps after Dashboards)
+4. otel-collector only after every bootstrap step succeeded
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components import agent_env
+from components.bootstrap import Bootstrap
+from components.collector import Collector
+from components.dashboards import Dashboards
+from components.network import clawker_network
+from components.opensearch import OpenSearch
+from components.prometheus import Prometheus
+from components.providers.secret import GeneratedSecret
+from components.settings import Settings
+
+
+@dataclass
+class Stack:
+    opensearch: OpenSearch
+    prometheus: Prometheus
+    dashboards: Dashboards
+    bootstrap: Bootstrap
+    collector: Collector
+
+
+def datasource_master_key(settings: Settings) -> pulumi.Output[str]:
+    if settings.datasource_master_key:
+        return pulumi.Output.secret(settings.datasource_master_key)
+    return GeneratedSecret("datasource-master-key").value
+
+
+def build(settings: Settings) -> Stack:
+    network = clawker_network()
+    master_key = datasource_master_key(settings)
+    opensearch = OpenSearch("opensearch", settings, network=network, master_key=master_key)
+    prometheus = Prometheus("prometheus", settings, network=network)
+    dashboards = Dashboards(
+        "dashboards",
+        settings,
+        network=network,
+        after=[opensearch.container],
+    )
+    bootstrap = Bootstrap(
+        "bootstrap",
+        settings,
+        master_key=master_key,
+        opensearch=[opensearch.container],
+        prometheus=[prometheus.container],
+        dashboards=[dashboards.container],
+        opts=pulumi.ResourceOptions(depends_on=[opensearch.container]),
+    )
+    collector = Collector(
+        "collector",
+        settings,
+        network=network,
+        # Index templates apply only at index creation: no record may land first.
+        after=[bootstrap, prometheus.container],
+    )
+    return Stack(opensearch, prometheus, dashboards, bootstrap, collector)
+
+
+def export_outputs(settings: Settings) -> None:
+    pulumi.export("urls", agent_env.service_urls(settings))
+    pulumi.export("otlpEndpointInNetwork", agent_env.otlp_endpoint_in_network(settings))
+    pulumi.export("otlpEndpointFromHost", agent_env.otlp_endpoint_from_host(settings))
+    pulumi.export("agentEnv", agent_env.agent_env(settings))
+    pulumi.export("trustedLaneEnabled", settings.trusted_lane_enabled)

@@ -1,0 +1,192 @@
+"""The rendered collector config: consistent, lane-safe, and driven by the settings."""
+
+import re
+
+import pytest
+import yaml
+
+from components import collector_config, config_file, names
+from components.settings import validate
+
+TLS = {"infraTlsCertFile": "/tls/server.crt", "infraTlsKeyFile": "/tls/server.key", "infraTlsCaFile": "/tls/ca.crt"}
+
+
+def render(**overrides):
+    config = collector_config.render(validate(overrides))
+    # What the container reads is the YAML dump: round-trip it.
+    return yaml.safe_load(config_file.to_yaml(config))
+
+
+@pytest.fixture(params=[False, True], ids=["untrusted-only", "with-trusted-lane"])
+def config(request):
+    return render(**TLS) if request.param else render()
+
+
+def component_ids(config, kind):
+    return set(config.get(kind, {}))
+
+
+def test_every_pipeline_names_defined_components(config):
+    receivers = component_ids(config, "receivers") | component_ids(config, "connectors")
+    processors = component_ids(config, "processors")
+    exporters = component_ids(config, "exporters") | component_ids(config, "connectors")
+    pipelines = config["service"]["pipelines"]
+    for name, pipeline in pipelines.items():
+        assert set(pipeline["receivers"]) <= receivers, name
+        assert set(pipeline.get("processors", [])) <= processors, name
+        assert set(pipeline["exporters"]) <= exporters, name
+    used = set()
+    for pipeline in pipelines.values():
+        used |= set(pipeline["receivers"]) | set(pipeline.get("processors", [])) | set(pipeline["exporters"])
+    # Nothing defined and left unused (the collector would warn, and it hides mistakes).
+    assert (receivers | processors | exporters) - used == set()
+
+
+def test_connectors_are_both_exporter_and_receiver(config):
+    pipelines = config["service"]["pipelines"].values()
+    for connector in component_ids(config, "connectors"):
+        assert any(connector in p["exporters"] for p in pipelines), connector
+        assert any(connector in p["receivers"] for p in pipelines), connector
+
+
+def test_routing_targets_exist(config):
+    pipelines = config["service"]["pipelines"]
+    for connector in ("routing/untrusted", "routing/trusted"):
+        if connector not in config["connectors"]:
+            continue
+        table = config["connectors"][connector]
+        for route in table["table"]:
+            for target in route["pipelines"]:
+                assert connector in pipelines[target]["receivers"]
+        for target in table["default_pipelines"]:
+            assert pipelines[target]["exporters"] == ["debug"]
+
+
+def test_memory_limiter_is_first_everywhere(config):
+    for name, pipeline in config["service"]["pipelines"].items():
+        assert pipeline["processors"][0] == "memory_limiter", name
+    limiter = config["processors"]["memory_limiter"]
+    assert (limiter["limit_mib"], limiter["spike_limit_mib"]) == (150, 30)
+    assert config["processors"]["batch"] == {"timeout": "5s", "send_batch_size": 1024, "send_batch_max_size": 2048}
+
+
+def routed_services(config, connector):
+    services = {}
+    for route in config["connectors"][connector]["table"]:
+        (service,) = re.findall(r'attributes\["service.name"\] == "([^"]+)"', route["condition"])
+        (target,) = route["pipelines"]
+        (exporter,) = config["service"]["pipelines"][target]["exporters"]
+        services[service] = config["exporters"][exporter]["logs_index"]
+    return services
+
+
+def test_untrusted_lane_routes_only_claude_code_and_clawker_cli(config):
+    assert routed_services(config, "routing/untrusted") == {"claude-code": "claude-code", "clawker-cli": "clawker-cli"}
+    # The only path from the otlp receiver into any log index is the untrusted router.
+    for name, pipeline in config["service"]["pipelines"].items():
+        if name.startswith("logs") and "otlp" in pipeline["receivers"]:
+            assert pipeline["exporters"] == ["routing/untrusted"]
+            assert "resource/untrusted" in pipeline["processors"]
+
+
+def test_untrusted_records_are_stamped_and_cannot_forge_the_stamp(config):
+    stamp = config["processors"]["resource/untrusted"]["attributes"]
+    assert stamp == [{"key": "ingest_source", "value": "untrusted_otlp", "action": "upsert"}]
+
+
+def test_trusted_indices_are_unreachable_from_the_untrusted_lane(config):
+    trusted_indices = set(names.TRUSTED_LOG_INDICES.values())
+    pipelines = config["service"]["pipelines"]
+    reachable = {"otlp"}
+    changed = True
+    while changed:  # follow receivers -> exporters/connectors transitively
+        changed = False
+        for pipeline in pipelines.values():
+            if reachable & set(pipeline["receivers"]):
+                new = set(pipeline["exporters"]) - reachable
+                if new:
+                    reachable |= new
+                    changed = True
+    for exporter in reachable:
+        if exporter.startswith("opensearch/") and "logs_index" in config["exporters"][exporter]:
+            assert config["exporters"][exporter]["logs_index"] not in trusted_indices
+
+
+def test_trusted_lane_needs_client_certificates():
+    config = render(**TLS)
+    grpc = config["receivers"]["otlp/infra"]["protocols"]["grpc"]
+    assert set(config["receivers"]["otlp/infra"]["protocols"]) == {"grpc"}
+    assert grpc["endpoint"].endswith(":4319")
+    assert grpc["tls"]["client_ca_file"] == collector_config.INFRA_TLS_FILES["infraTlsCaFile"]
+    assert grpc["tls"]["cert_file"] and grpc["tls"]["key_file"]
+    assert routed_services(config, "routing/trusted") == {
+        "clawker-cp": "clawker-cp",
+        "envoy": "clawker-envoy",
+        "coredns": "clawker-coredns",
+        "ebpf-egress": "clawker-ebpf-egress",
+    }
+    for service, source in names.TRUSTED_INGEST_SOURCE.items():
+        index = names.TRUSTED_LOG_INDICES[service]
+        steps = config["service"]["pipelines"][f"logs/{index}"]["processors"]
+        assert f"resource/{source}" in steps
+        assert config["processors"][f"resource/{source}"]["attributes"][0]["value"] == source
+    assert render(infraPort=4400, **TLS)["receivers"]["otlp/infra"]["protocols"]["grpc"]["endpoint"].endswith(":4400")
+
+
+def test_trusted_lane_is_left_out_without_tls_material():
+    config = render()
+    assert "otlp/infra" not in config["receivers"]
+    assert "routing/trusted" not in config["connectors"]
+    assert not any(e.endswith(tuple(names.TRUSTED_LOG_INDICES.values())) for e in config["exporters"])
+
+
+def test_envoy_records_are_shape_fixed():
+    statements = render(**TLS)["processors"]["transform/envoy"]["log_statements"][0]["statements"]
+    joined = "\n".join(statements)
+    assert 'set(severity_text, "INFO") where severity_text == ""' in statements
+    assert 'set(attributes["action"], "pre_route") where attributes["action"] == "-"' in statements
+    # "-" is removed before the integer conversion of the same field.
+    removal = statements.index('delete_key(attributes, "response_code") where attributes["response_code"] == "-"')
+    conversion = statements.index('set(attributes["response_code"], Int(attributes["response_code"])) where attributes["response_code"] != nil')
+    assert removal < conversion
+    assert statements.index('set(attributes["action"], "pre_route") where attributes["action"] == "-"') < removal
+    for field in collector_config.ENVOY_NUMERIC_ATTRIBUTES:
+        assert f'Int(attributes["{field}"])' in joined
+    steps = render(**TLS)["service"]["pipelines"]["logs/clawker-envoy"]["processors"]
+    assert "transform/envoy" in steps
+
+
+def test_metrics_pipelines(config):
+    pipelines = config["service"]["pipelines"]
+    untrusted = pipelines["metrics/untrusted"]
+    trusted = pipelines["metrics/trusted"]
+    assert untrusted["receivers"] == ["otlp"]
+    assert set(trusted["receivers"]) == {"prometheus/self", "spanmetrics"}
+    for pipeline in (untrusted, trusted):
+        steps = pipeline["processors"]
+        assert steps.index("transform/metric-labels") < steps.index("deltatocumulative") < steps.index("batch")
+        assert pipeline["exporters"] == ["prometheus"]
+    statements = config["processors"]["transform/metric-labels"]["metric_statements"][0]["statements"]
+    assert any('attributes["kind"], attributes["type"]' in s for s in statements)
+    assert 'delete_key(attributes, "type")' in statements
+    assert any('resource.attributes["project"]' in s for s in statements)
+    assert any('resource.attributes["agent"]' in s for s in statements)
+    expiration = config["exporters"]["prometheus"]["metric_expiration"]
+    assert expiration not in ("0", "0s", 0)
+    assert config["processors"]["deltatocumulative"]["max_stale"] == expiration
+
+
+def test_traces_go_to_ss4o_and_spanmetrics(config):
+    traces = config["service"]["pipelines"]["traces"]
+    assert set(traces["exporters"]) == {"opensearch/traces", "spanmetrics"}
+    exporter = config["exporters"]["opensearch/traces"]
+    assert (exporter["dataset"], exporter["namespace"]) == ("traces", "clawker")
+    assert "logs_index" not in exporter
+
+
+def test_every_opensearch_exporter_queues_and_retries(config):
+    for name, exporter in config["exporters"].items():
+        if name.startswith("opensearch/"):
+            assert exporter["sending_queue"]["enabled"] is True
+            assert exporter["retry_on_failure"]["initial_interval"] == "5s"
+            assert exporter["retry_on_failure"]["max_elapsed_time"] == "5m"

@@ -1,0 +1,81 @@
+"""Settings validation: every bad value is refused before anything is registered."""
+
+import pytest
+import yaml
+
+from components import settings as stack_settings
+from components.settings import SettingsError, validate
+from components import settings_docs
+
+
+@pytest.mark.parametrize(
+    "raw, key, fragment",
+    [
+        ({"opensearchPort": "abc"}, "opensearchPort", "'abc' is not allowed; it must be an integer from 1 to 65535"),
+        ({"opensearchPort": 0}, "opensearchPort", "0 is not allowed"),
+        ({"otlpHttpPort": 70000}, "otlpHttpPort", "70000 is not allowed; it must be an integer from 1 to 65535"),
+        ({"prometheusPort": 9200}, "prometheusPort", "port 9200 is already used by clawker-monitor:opensearchPort"),
+        ({"collectorMetricsPort": 4318}, "collectorMetricsPort", "already used by clawker-monitor:otlpHttpPort"),
+        ({"opensearchHeapMb": 128}, "opensearchHeapMb", "128 is not allowed; it must be an integer from 256"),
+        ({"bogusKey": "1"}, "bogusKey", "unknown setting"),
+        ({"logUserPrompts": "maybe"}, "logUserPrompts", "must be a boolean"),
+        ({"infraTlsCertFile": "/a.crt"}, "infraTlsKeyFile", "needs all of infraTlsCertFile"),
+        ({"infraPort": 0, **{k: "/x" for k in ("infraTlsCertFile", "infraTlsKeyFile", "infraTlsCaFile")}}, "infraPort", "turns the trusted lane off"),
+        ({"hostName": "bad host"}, "hostName", "not allowed"),
+        ({"datasourceMasterKey": "short"}, "datasourceMasterKey", "secret is not allowed"),
+        ({"logRetentionDays": 0}, "logRetentionDays", "0 is not allowed"),
+    ],
+)
+def test_bad_settings_name_the_key_and_the_fix(raw, key, fragment):
+    with pytest.raises(SettingsError) as error:
+        validate(raw)
+    message = str(error.value)
+    assert f"clawker-monitor:{key}" in message
+    assert fragment in message
+
+
+def test_secret_values_are_never_echoed():
+    with pytest.raises(SettingsError) as error:
+        validate({"datasourceMasterKey": "not-a-valid-length"})
+    assert "not-a-valid-length" not in str(error.value)
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(SettingsError) as error:
+        validate({"opensearchPort": 0, "dashboardsPort": "x"})
+    assert "opensearchPort" in str(error.value) and "dashboardsPort" in str(error.value)
+
+
+def test_defaults_match_the_reference():
+    s = validate({})
+    assert (s.otlp_http_port, s.otlp_grpc_port, s.opensearch_port, s.dashboards_port, s.prometheus_port) == (
+        4318, 4317, 9200, 5601, 9090)
+    assert (s.collector_metrics_port, s.infra_port, s.opensearch_heap_mb, s.log_retention_days) == (8889, 4319, 512, 7)
+    assert s.host_name == "localhost" and s.purge_volumes_on_destroy is False
+    assert (s.metric_export_interval_ms, s.logs_export_interval_ms) == (10000, 5000)
+    assert s.log_tool_details and s.log_user_prompts and s.include_account_uuid and s.include_session_id
+
+
+def test_config_strings_are_coerced_like_pulumi_passes_them():
+    s = validate({"opensearchPort": "19200", "purgeVolumesOnDestroy": "true"})
+    assert s.opensearch_port == 19200 and s.purge_volumes_on_destroy is True
+
+
+def test_missing_tls_material_is_a_warning_not_an_error():
+    (message,) = stack_settings.warnings_for(validate({}))
+    assert "infraTlsCertFile" in message and "infraPort" in message
+    assert stack_settings.warnings_for(validate({"infraPort": 0})) == []
+
+
+def test_pulumi_yaml_declares_every_setting_as_the_schema_does():
+    with open(settings_docs.ROOT / "Pulumi.yaml") as f:
+        project = yaml.safe_load(f)
+    assert project["name"] == "clawker-monitor"
+    assert project["config"] == settings_docs.pulumi_config_block(), "run: python -m components.settings_docs"
+
+
+def test_readme_configuration_reference_is_in_step_with_the_schema():
+    readme = (settings_docs.ROOT / "README.md").read_text()
+    assert settings_docs.render_readme(readme) == readme, "run: python -m components.settings_docs"
+    for key in stack_settings.SCHEMA["properties"]:
+        assert f"`clawker-monitor:{key}`" in readme

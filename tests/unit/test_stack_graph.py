@@ -1,0 +1,259 @@
+"""The resource graph the program registers, checked against Pulumi's mock engine."""
+
+import pytest
+
+from components import collector_config, names
+from stack_harness import EXISTING_NETWORK_ID, GENERATED_KEY, deploy
+
+CONTAINERS = (names.COLLECTOR, names.PROMETHEUS, names.OPENSEARCH, names.DASHBOARDS)
+
+
+@pytest.fixture(scope="module")
+def default():
+    return deploy()
+
+
+def env_of(registration) -> dict:
+    envs = registration.inputs["envs"]
+    if isinstance(envs, dict) and "value" in envs:  # a secret-wrapped list
+        envs = envs["value"]
+    return dict(item.split("=", 1) for item in envs)
+
+
+def published_ports(registration) -> list[dict]:
+    return registration.inputs.get("ports", [])
+
+
+def test_every_service_container_exists_with_its_dns_name(default):
+    for name in CONTAINERS:
+        c = default.container(name)
+        assert c.inputs["name"] == name
+        assert c.inputs["networksAdvanced"] == [{"name": names.NETWORK, "aliases": [name]}]
+
+
+def test_every_published_port_binds_loopback_only(default):
+    seen = []
+    for name in CONTAINERS:
+        for port in published_ports(default.container(name)):
+            assert port["ip"] == "127.0.0.1", f"{name} publishes {port} beyond loopback"
+            assert port["internal"] == port["external"]
+            seen.append(int(port["external"]))
+    assert sorted(seen) == sorted([4317, 4318, 9200, 5601, 9090])
+
+
+def test_ports_follow_their_settings_on_both_sides_and_in_the_listeners():
+    d = deploy(
+        {
+            "otlpHttpPort": 14318,
+            "otlpGrpcPort": 14317,
+            "opensearchPort": 19200,
+            "dashboardsPort": 15601,
+            "prometheusPort": 19090,
+            "collectorMetricsPort": 18889,
+        }
+    )
+
+    def ports(name):
+        return sorted(int(p["external"]) for p in published_ports(d.container(name)))
+
+    assert ports(names.COLLECTOR) == [14317, 14318]
+    assert ports(names.OPENSEARCH) == [19200]
+    assert ports(names.DASHBOARDS) == [15601]
+    assert ports(names.PROMETHEUS) == [19090]
+    assert env_of(d.container(names.OPENSEARCH))["http.port"] == "19200"
+    assert env_of(d.container(names.DASHBOARDS))["SERVER_PORT"] == "15601"
+    assert env_of(d.container(names.DASHBOARDS))["OPENSEARCH_HOSTS"] == '["http://opensearch-node:19200"]'
+    assert "--web.listen-address=:19090" in d.container(names.PROMETHEUS).inputs["command"]
+    assert "19200" in d.container(names.OPENSEARCH).inputs["healthcheck"]["tests"][-1]
+    config = collector_config.render(d.outputs["settings"])
+    assert config["receivers"]["otlp"]["protocols"]["http"]["endpoint"].endswith(":14318")
+    assert config["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"].endswith(":14317")
+    assert config["exporters"]["prometheus"]["endpoint"].endswith(":18889")
+    assert config["exporters"]["opensearch/claude-code"]["http"]["endpoint"] == "http://opensearch-node:19200"
+
+
+def test_labels_logging_and_restart_are_uniform(default):
+    for name in CONTAINERS:
+        c = default.container(name)
+        assert {(l["label"], l["value"]) for l in c.inputs["labels"]} == set(names.LABELS.items())
+        assert c.inputs["logDriver"] == "json-file"
+        assert c.inputs["logOpts"] == {"max-size": "10m", "max-file": "3"}
+        assert c.inputs["restart"] == "unless-stopped"
+    for volume in (names.OPENSEARCH_VOLUME, names.PROMETHEUS_VOLUME):
+        v = default.by_name(volume, "volume:Volume")
+        assert {(l["label"], l["value"]) for l in v.inputs["labels"]} == set(names.LABELS.items())
+
+
+def test_opensearch_container(default):
+    c = default.container(names.OPENSEARCH)
+    env = env_of(c)
+    assert env["cluster.name"] == "clawker-observability"
+    assert env["node.name"] == "opensearch-node"
+    assert env["discovery.type"] == "single-node"
+    assert env["bootstrap.memory_lock"] == "true"
+    assert env["DISABLE_SECURITY_PLUGIN"] == "true"
+    assert env["DISABLE_INSTALL_DEMO_CONFIG"] == "true"
+    assert env["OPENSEARCH_JAVA_OPTS"] == "-Xms512m -Xmx512m"
+    assert env["plugins.query.datasources.encryption.masterkey"] == GENERATED_KEY
+    ulimits = {u["name"]: (int(u["soft"]), int(u["hard"])) for u in c.inputs["ulimits"]}
+    assert ulimits == {"memlock": (-1, -1), "nofile": (65536, 65536)}
+    assert c.inputs["volumes"] == [{"volumeName": names.OPENSEARCH_VOLUME, "containerPath": "/usr/share/opensearch/data"}]
+    hc = c.inputs["healthcheck"]
+    assert hc["tests"] == ["CMD", "curl", "-fsS", "http://localhost:9200/_cluster/health?wait_for_status=yellow&timeout=5s"]
+    assert (hc["interval"], hc["timeout"], int(hc["retries"]), hc["startPeriod"]) == ("10s", "5s", 10, "60s")
+    assert c.inputs["wait"] is True
+
+
+def test_opensearch_heap_setting():
+    c = deploy({"opensearchHeapMb": 1024}).container(names.OPENSEARCH)
+    assert env_of(c)["OPENSEARCH_JAVA_OPTS"] == "-Xms1024m -Xmx1024m"
+
+
+def test_master_key_is_a_generated_secret_unless_set(default):
+    key = default.by_name("datasource-master-key")
+    assert "value" in key.additional_secret_outputs
+    given = deploy({"datasourceMasterKey": "k" * 32})
+    assert env_of(given.container(names.OPENSEARCH))["plugins.query.datasources.encryption.masterkey"] == "k" * 32
+    assert not given.of_type("dynamic:Resource") or all(
+        r.name != "datasource-master-key" for r in given.registrations
+    )
+
+
+def test_prometheus_container(default):
+    c = default.container(names.PROMETHEUS)
+    assert c.inputs["command"] == [
+        "--config.file=/etc/prometheus/prometheus.yml",
+        "--web.listen-address=:9090",
+        "--web.enable-remote-write-receiver",
+        "--web.enable-otlp-receiver",
+        "--web.console.templates=/etc/prometheus/consoles",
+        "--web.console.libraries=/etc/prometheus/console_libraries",
+        "--storage.tsdb.path=/prometheus",
+        "--web.route-prefix=/",
+        "--enable-feature=exemplar-storage,otlp-deltatocumulative",
+    ]
+    assert int(c.inputs["memory"]) == 300
+    assert c.inputs["volumes"] == [{"volumeName": names.PROMETHEUS_VOLUME, "containerPath": "/prometheus"}]
+    (upload,) = c.inputs["uploads"]
+    assert upload["file"] == "/etc/prometheus/prometheus.yml"
+
+
+def test_dashboards_container(default):
+    c = default.container(names.DASHBOARDS)
+    assert c.inputs["command"] == [
+        "opensearch-dashboards",
+        "--explore.enabled=true",
+        "--explore.discoverMetrics.enabled=true",
+    ]
+    env = env_of(c)
+    assert env == {
+        "OPENSEARCH_HOSTS": '["http://opensearch-node:9200"]',
+        "DISABLE_SECURITY_DASHBOARDS_PLUGIN": "true",
+        "SERVER_PORT": "5601",
+        "DATA_SOURCE_ENABLED": "true",
+        "WORKSPACE_ENABLED": "true",
+    }
+
+
+def test_collector_container(default):
+    c = default.container(names.COLLECTOR)
+    assert c.inputs["command"] == ["--config=/etc/otel-collector-config.yaml"]
+    assert int(c.inputs["memory"]) == 200
+    assert c.inputs["hosts"] == [{"host": "host.docker.internal", "ip": "host-gateway"}]
+    (upload,) = c.inputs["uploads"]
+    assert upload["file"] == "/etc/otel-collector-config.yaml"
+    assert "routing/untrusted" in upload["content"]
+    # Without TLS material the trusted lane is left out entirely.
+    assert "otlp/infra" not in upload["content"]
+    assert not c.inputs.get("volumes")
+
+
+def test_images_are_pinned_and_overridable(default):
+    images = {r.name: r.inputs["name"] for r in default.of_type("remoteImage:RemoteImage")}
+    for ref in images.values():
+        assert "@sha256:" in ref
+    assert images[f"{names.OPENSEARCH}-image"].startswith("opensearchproject/opensearch:3.6.0@")
+    d = deploy({"prometheusImage": "registry.local/prom:3"})
+    assert d.by_name(f"{names.PROMETHEUS}-image").inputs["name"] == "registry.local/prom:3"
+    for r in default.of_type("remoteImage:RemoteImage"):
+        assert r.inputs["keepLocally"] is True
+
+
+def test_network_is_created_when_missing_and_never_removed(default):
+    net = default.by_name(names.NETWORK, "network:Network")
+    assert net.retain_on_delete
+    assert net.import_id == ""
+
+
+def test_existing_network_is_adopted():
+    net = deploy(network_exists=True).by_name(names.NETWORK, "network:Network")
+    assert net.import_id == EXISTING_NETWORK_ID
+    assert net.retain_on_delete
+
+
+def test_volumes_are_kept_on_destroy_unless_purge_is_on(default):
+    for volume in (names.OPENSEARCH_VOLUME, names.PROMETHEUS_VOLUME):
+        assert default.by_name(volume, "volume:Volume").retain_on_delete
+    purged = deploy({"purgeVolumesOnDestroy": True})
+    for volume in (names.OPENSEARCH_VOLUME, names.PROMETHEUS_VOLUME):
+        assert not purged.by_name(volume, "volume:Volume").retain_on_delete
+
+
+def test_order_of_the_graph(default):
+    # Dashboards and the bootstrap wait for a healthy OpenSearch.
+    assert default.depends_on(names.DASHBOARDS, names.OPENSEARCH)
+    assert default.depends_on("bootstrap", names.OPENSEARCH)
+    # The collector waits for Prometheus and for every bootstrap step.
+    assert default.depends_on(names.COLLECTOR, names.PROMETHEUS)
+    bootstrap = default.urn_of("bootstrap")
+    steps = [
+        r
+        for r in default.registrations
+        if r.type.startswith("pulumi-python:dynamic") and bootstrap in default.ancestors_and_self(r.parent)
+    ]
+    assert steps, "the bootstrap declares no steps"
+    for step in steps:
+        assert default.depends_on(names.COLLECTOR, step.urn), f"collector does not wait for {step.name}"
+    assert default.depends_on(names.COLLECTOR, names.OPENSEARCH)
+    # OpenSearch and Prometheus start in parallel.
+    assert not default.depends_on(names.OPENSEARCH, names.PROMETHEUS)
+    assert not default.depends_on(names.PROMETHEUS, names.OPENSEARCH)
+    # Nothing waits on the collector.
+    for name in (names.OPENSEARCH, names.PROMETHEUS, names.DASHBOARDS, "bootstrap"):
+        assert not default.depends_on(name, names.COLLECTOR)
+
+
+def test_one_component_per_service_and_one_for_the_bootstrap(default):
+    components = {r.type for r in default.registrations if r.type.startswith("clawker:monitor:")}
+    assert components == {
+        "clawker:monitor:OpenSearch",
+        "clawker:monitor:Prometheus",
+        "clawker:monitor:Dashboards",
+        "clawker:monitor:Collector",
+        "clawker:monitor:Bootstrap",
+    }
+    for name, component in (
+        (names.OPENSEARCH, "OpenSearch"),
+        (names.PROMETHEUS, "Prometheus"),
+        (names.DASHBOARDS, "Dashboards"),
+        (names.COLLECTOR, "Collector"),
+    ):
+        (owner,) = default.of_type(f"clawker:monitor:{component}")
+        assert default.container(name).parent == owner.urn
+
+
+def test_agent_outputs(default):
+    env = default.outputs["agentEnv"]
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+    for key in ("OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORTER", "OTEL_TRACES_EXPORTER"):
+        assert env[key] == "otlp"
+    assert env["CLAUDE_CODE_ENABLE_TELEMETRY"] == "1"
+    assert env["CLAUDE_CODE_ENHANCED_TELEMETRY_BETA"] == "1"
+    assert env["OTEL_RESOURCE_ATTRIBUTES"].startswith("project=") and ",agent=" in env["OTEL_RESOURCE_ATTRIBUTES"]
+    assert env["OTEL_LOG_TOOL_DETAILS"] == "1"
+    assert env["OTEL_LOG_USER_PROMPTS"] == "1"
+    assert env["OTEL_METRIC_EXPORT_INTERVAL"] == "10000"
+    assert env["OTEL_LOGS_EXPORT_INTERVAL"] == "5000"
+    quiet = deploy({"logUserPrompts": False, "hostName": "monitor.lan", "otlpHttpPort": 14318}).outputs
+    assert quiet["agentEnv"]["OTEL_LOG_USER_PROMPTS"] == "0"
+    assert quiet["urls"]["otlpHttp"] == "http://monitor.lan:14318"
