@@ -1,0 +1,69 @@
+"""Fixtures for the end-to-end layer: the real Pulumi CLI against the real Docker Engine.
+
+In CI (CI=true) a missing engine, toolchain or image is a failure; elsewhere
+the layer is skipped with the reason printed.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path[:0] = [str(ROOT), str(HERE), str(HERE.parent)]
+
+from components import names  # noqa: E402
+from pulumi_cli import docker  # noqa: E402
+
+E2E_IMAGES = (
+    "clawker-test/otelcol-contrib:0.152.0",
+    "clawker-test/prometheus:v3.11.3",
+    "clawker-test/opensearch:3.6.0",
+    "clawker-test/opensearch-dashboards-double:3.6.0",
+)
+
+
+def unavailable(reason: str):
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"end-to-end prerequisites missing in CI: {reason}", pytrace=False)
+    pytest.skip(f"end-to-end layer skipped: {reason}")
+
+
+@pytest.fixture(scope="session")
+def toolchain_bin() -> str:
+    path = os.environ.get("CLAWKER_TOOLCHAIN_BIN")
+    if not path:
+        proc = subprocess.run(["bash", str(ROOT / "tools" / "toolchain.sh")], capture_output=True, text=True)
+        for line in proc.stdout.splitlines():
+            if line.startswith("CLAWKER_TOOLCHAIN_BIN="):
+                path = line.split("=", 1)[1].strip()
+        if not path:
+            unavailable(f"tools/toolchain.sh did not provide the Pulumi toolchain:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    for binary in ("pulumi", "pulumi-language-python", "pulumi-resource-docker", "pulumi-resource-pulumi-python"):
+        if not (pathlib.Path(path) / binary).exists():
+            unavailable(f"{binary} missing from {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        unavailable("no Docker Engine answers `docker info` (run tools/engine.sh)")
+    missing = [image for image in E2E_IMAGES if docker("image", "inspect", image, check=False).returncode != 0]
+    if missing:
+        unavailable(f"local images missing (run tools/images.sh): {', '.join(missing)}")
+
+
+def remove_stack_leftovers(remove_network: bool = False) -> None:
+    """Start from nothing: no stack containers, no volumes (and optionally no network)."""
+    for container in (names.COLLECTOR, names.DASHBOARDS, names.PROMETHEUS, names.OPENSEARCH):
+        docker("rm", "-f", container, check=False)
+    for volume in (names.OPENSEARCH_VOLUME, names.PROMETHEUS_VOLUME):
+        docker("volume", "rm", "-f", volume, check=False)
+    if remove_network:
+        docker("network", "rm", names.NETWORK, check=False)

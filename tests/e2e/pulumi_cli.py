@@ -1,0 +1,106 @@
+"""Drives the real `pulumi` CLI against a local file backend for the e2e tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import Optional
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+E2E_CONFIG = pathlib.Path(__file__).resolve().parent / "Pulumi.e2e.yaml"
+
+
+@dataclass
+class Result:
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def check(self) -> "Result":
+        assert self.returncode == 0, f"pulumi {' '.join(self.args)} failed ({self.returncode}):\n{self.output[-6000:]}"
+        return self
+
+
+class PulumiStack:
+    """One stack of this project with its own state directory and config file."""
+
+    def __init__(self, name: str, workdir: pathlib.Path, toolchain_bin: str, config_source: pathlib.Path = E2E_CONFIG):
+        self.name = name
+        self.state_dir = workdir / "state"
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.config_file = workdir / f"Pulumi.{name}.yaml"
+        shutil.copy(config_source, self.config_file)
+        self.env = {
+            **os.environ,
+            "PATH": f"{toolchain_bin}:{os.environ['PATH']}",
+            "PULUMI_BACKEND_URL": f"file://{self.state_dir}",
+            "PULUMI_CONFIG_PASSPHRASE": "e2e-passphrase",
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_HOME": str(workdir / "pulumi-home"),
+        }
+        self.env.pop("PULUMI_ACCESS_TOKEN", None)
+        self.run("stack", "init", name, check=False)
+
+    def run(self, *args: str, check: bool = True, timeout: int = 900) -> Result:
+        argv = ["pulumi", *args, "--stack", self.name, "--config-file", str(self.config_file), "--non-interactive"]
+        if args[:2] == ("stack", "init"):
+            argv = ["pulumi", *args, "--non-interactive"]
+        proc = subprocess.run(argv, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout)
+        result = Result(list(args), proc.returncode, proc.stdout, proc.stderr)
+        return result.check() if check else result
+
+    def set_config(self, key: str, value: str) -> None:
+        self.run("config", "set", f"clawker-monitor:{key}", value)
+
+    def up(self) -> Result:
+        return self.run("up", "--yes", "--skip-preview")
+
+    def destroy(self) -> Result:
+        return self.run("destroy", "--yes", "--skip-preview")
+
+    def preview(self, *extra: str, check: bool = True) -> Result:
+        return self.run("preview", *extra, check=check)
+
+    def preview_changes(self) -> dict[str, str]:
+        """URN -> operation for every step the preview plans that is not a no-op."""
+        result = self.run("preview", "--json")
+        doc = json.loads(result.stdout)
+        return {
+            step["urn"]: step["op"]
+            for step in doc.get("steps", [])
+            if step.get("op") not in ("same", "read")
+        }
+
+    def outputs(self) -> dict:
+        return json.loads(self.run("stack", "output", "--json", "--show-secrets").stdout)
+
+    def remove(self) -> None:
+        self.run("stack", "rm", "--yes", "--force", check=False)
+
+
+def stack_name_of(urn: str) -> str:
+    """The resource name at the end of a URN."""
+    return urn.rsplit("::", 1)[-1]
+
+
+def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=300)
+    if check:
+        assert proc.returncode == 0, f"docker {' '.join(args)}: {proc.stderr}"
+    return proc
+
+
+def inspect(kind: str, name: str) -> Optional[dict]:
+    proc = docker(kind, "inspect", name, check=False)
+    if proc.returncode != 0:
+        return None
+    return json.loads(proc.stdout)[0]

@@ -1,0 +1,179 @@
+"""`pulumi up` / `preview` / `destroy` of the whole stack against the real Docker Engine.
+
+The tests run in file order and share one stack: each step starts from the
+state the previous one left, exactly as a user's machine would.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from conftest import remove_stack_leftovers
+from components import names
+from otlp_sender import send_one_log
+from pulumi_cli import PulumiStack, docker, inspect, stack_name_of
+
+SERVICES = (names.COLLECTOR, names.PROMETHEUS, names.OPENSEARCH, names.DASHBOARDS)
+PROMETHEUS_MOVED_PORT = 19090
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, toolchain_bin, docker_engine):
+    remove_stack_leftovers(remove_network=True)
+    # (f) a clawker-net that exists before the first `pulumi up`, as Clawker makes it.
+    docker("network", "create", names.NETWORK)
+    created_by_hand = inspect("network", names.NETWORK)["Id"]
+    s = PulumiStack("e2e", tmp_path_factory.mktemp("e2e-stack"), toolchain_bin)
+    s.hand_made_network_id = created_by_hand
+    yield s
+    s.run("destroy", "--yes", "--skip-preview", check=False)
+    s.remove()
+    remove_stack_leftovers()
+
+
+def running(name: str) -> bool:
+    info = inspect("container", name)
+    return bool(info) and info["State"]["Running"]
+
+
+def wait_for(url: str, timeout_s: float = 60) -> requests.Response:
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            resp = requests.get(url, timeout=5)
+            if resp.ok:
+                return resp
+            last = f"HTTP {resp.status_code}"
+        except requests.RequestException as exc:
+            last = str(exc)
+        time.sleep(1)
+    raise AssertionError(f"{url} did not answer within {timeout_s}s: {last}")
+
+
+def refused(url: str) -> bool:
+    try:
+        requests.get(url, timeout=3)
+    except requests.ConnectionError:
+        return True
+    return False
+
+
+def test_g_invalid_setting_fails_preview_before_anything_exists(tmp_path, toolchain_bin, docker_engine):
+    remove_stack_leftovers()
+    bad = PulumiStack("e2e-invalid", tmp_path, toolchain_bin)
+    try:
+        bad.set_config("opensearchPort", "70000")
+        result = bad.preview(check=False)
+        assert result.returncode != 0
+        assert "clawker-monitor:opensearchPort" in result.output
+        assert "70000" in result.output
+        for name in SERVICES:
+            assert inspect("container", name) is None, f"{name} exists after a failed preview"
+    finally:
+        bad.remove()
+
+
+def test_a_up_from_nothing(stack):
+    stack.up()
+    for name in SERVICES:
+        assert running(name), f"{name} is not running"
+    assert inspect("container", names.OPENSEARCH)["State"]["Health"]["Status"] == "healthy"
+    wait_for("http://127.0.0.1:9090/-/ready")
+    health = wait_for("http://127.0.0.1:9200/_cluster/health").json()
+    assert health["status"] in ("green", "yellow")
+    assert send_one_log("http://127.0.0.1:4318", "claude-code"), "the collector refused an OTLP/HTTP export"
+
+
+def test_a_published_ports_bind_loopback_only(stack):
+    published = []
+    for name in SERVICES:
+        bindings = inspect("container", name)["HostConfig"]["PortBindings"] or {}
+        for container_port, hosts in bindings.items():
+            for host in hosts:
+                assert host["HostIp"] == "127.0.0.1", f"{name} {container_port} bound to {host}"
+                published.append(int(host["HostPort"]))
+        # What Docker actually opened, not just what was asked for.
+        for container_port, hosts in (inspect("container", name)["NetworkSettings"]["Ports"] or {}).items():
+            for host in hosts or []:
+                assert host["HostIp"] == "127.0.0.1", f"{name} {container_port} listens on {host}"
+    assert sorted(published) == [4317, 4318, 5601, 9090, 9200]
+
+
+def test_f_hand_made_network_was_adopted(stack):
+    net = inspect("network", names.NETWORK)
+    assert net["Id"] == stack.hand_made_network_id
+    attached = {c["Name"] for c in net["Containers"].values()}
+    assert set(SERVICES) <= attached
+
+
+def test_b_second_preview_shows_no_changes(stack):
+    stack.preview("--expect-no-changes")
+
+
+def test_h_idle_containers_stay_within_their_memory_limits(stack):
+    time.sleep(10)
+    limits = {names.COLLECTOR: 200 * 1024 * 1024, names.PROMETHEUS: 300 * 1024 * 1024}
+    for name, limit in limits.items():
+        assert inspect("container", name)["HostConfig"]["Memory"] == limit
+        stats = docker("stats", "--no-stream", "--format", "{{.MemUsage}}", name).stdout.strip()
+        used = _bytes(stats.split("/")[0].strip())
+        print(f"{name}: {stats}")
+        assert used < limit, f"{name} uses {stats}"
+        assert inspect("container", name)["State"]["OOMKilled"] is False
+
+
+def _bytes(text: str) -> float:
+    units = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "kB": 1000, "MB": 1000**2, "GB": 1000**3}
+    for unit in sorted(units, key=len, reverse=True):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * units[unit]
+    raise ValueError(text)
+
+
+def test_c_changing_one_port_changes_only_what_must_change(stack):
+    before = inspect("container", names.OPENSEARCH)["Id"]
+    stack.set_config("prometheusPort", str(PROMETHEUS_MOVED_PORT))
+    changes = stack.preview_changes()
+    changed = {stack_name_of(urn) for urn in changes}
+    # The Prometheus container is replaced (its publish and listener move) and
+    # the datasource pointing at it is updated; nothing else.
+    assert names.PROMETHEUS in changed
+    allowed = {names.PROMETHEUS, "clawker-monitor-e2e", "datasource", names.DATASOURCE}
+    assert changed <= allowed, f"unexpected changes: {sorted(changed - allowed)}"
+    stack.up()
+    wait_for(f"http://127.0.0.1:{PROMETHEUS_MOVED_PORT}/-/ready")
+    assert refused("http://127.0.0.1:9090/-/ready")
+    assert inspect("container", names.OPENSEARCH)["Id"] == before, "OpenSearch was replaced by a Prometheus port change"
+    stack.preview("--expect-no-changes")
+    stack.set_config("prometheusPort", "9090")
+    stack.up()
+    wait_for("http://127.0.0.1:9090/-/ready")
+
+
+def test_d_destroy_keeps_volumes_and_network_and_data_survives(stack):
+    doc = {"kept": "across destroy", "@timestamp": "2026-01-01T00:00:00Z"}
+    resp = requests.put("http://127.0.0.1:9200/e2e-keep/_doc/1?refresh=true", json=doc, timeout=30)
+    assert resp.status_code in (200, 201), resp.text
+    stack.destroy()
+    for name in SERVICES:
+        assert inspect("container", name) is None, f"{name} survived destroy"
+    for volume in (names.OPENSEARCH_VOLUME, names.PROMETHEUS_VOLUME):
+        assert inspect("volume", volume) is not None, f"{volume} was removed"
+    assert inspect("network", names.NETWORK)["Id"] == stack.hand_made_network_id
+    stack.up()
+    got = wait_for("http://127.0.0.1:9200/e2e-keep/_doc/1").json()
+    assert got["_source"] == doc
+    stack.preview("--expect-no-changes")
+
+
+def test_e_purge_setting_removes_volumes_on_destroy(stack):
+    stack.set_config("purgeVolumesOnDestroy", "true")
+    stack.up()
+    stack.destroy()
+    for volume in (names.OPENSEARCH_VOLUME, names.PROMETHEUS_VOLUME):
+        assert inspect("volume", volume) is None, f"{volume} survived a purge destroy"
+    assert inspect("network", names.NETWORK) is not None, "clawker-net must survive even a purge"
