@@ -53,3 +53,46 @@ ISM_POLICY = "clawker-log-retention"
 DATASOURCE = "clawker_prometheus"
 DATA_CONNECTION_ID = "clawker-prometheus-conn"
 WORKSPACE = "Clawker"
+
+# --- Dashboards (SPEC "Bootstrap" step 6) -------------------------------------
+WORKSPACE_DESCRIPTION = "Clawker observability: Claude Code cost, activity and egress telemetry"
+# The one use case the workspace carries; it mounts every nav group (logs, metrics, traces).
+WORKSPACE_FEATURES = ("use-case-all",)
+# Saved-object ids of the three dashboards users open.
+DASHBOARD_COST_USAGE = "clawker-claude-code-overview"
+DASHBOARD_ACTIVITY = "clawker-claude-code-activity"
+DASHBOARD_NETWORKING = "clawker-net"
+
+# Prometheus series the collector's prometheus exporter exposes for Claude Code, as
+# Prometheus stores them (OTLP name + unit + `_total`, dots -> underscores; resource
+# project/agent copied onto datapoints; label `type` renamed `kind`), with the labels
+# each carries that dashboards may group or filter on. `job` and `instance` come from
+# Prometheus' scrape. The single list the bundle tests check PromQL against; the
+# end-to-end run checks it against real Prometheus.
+_SCRAPE_LABELS = ("job", "instance")
+_ATTRIBUTION_LABELS = ("project", "agent")
+COLLECTOR_PROMETHEUS_METRICS = {
+    "claude_code_session_count_total": _SCRAPE_LABELS + _ATTRIBUTION_LABELS,
+    "claude_code_cost_usage_USD_total": _SCRAPE_LABELS + _ATTRIBUTION_LABELS + ("model",),
+    "claude_code_token_usage_tokens_total": _SCRAPE_LABELS + _ATTRIBUTION_LABELS + ("model", "kind"),
+    "claude_code_active_time_seconds_total": _SCRAPE_LABELS + _ATTRIBUTION_LABELS + ("kind",),
+    "claude_code_lines_of_code_count_total": _SCRAPE_LABELS + _ATTRIBUTION_LABELS + ("kind",),
+    "claude_code_commit_count_total": _SCRAPE_LABELS + _ATTRIBUTION_LABELS,
+    "claude_code_pull_request_count_total": _SCRAPE_LABELS + _ATTRIBUTION_LABELS,
+    "claude_code_code_edit_tool_decision_total": _SCRAPE_LABELS
+    + _ATTRIBUTION_LABELS
+    + ("decision", "source", "tool_name", "language"),
+}
+
+# Index templates: one per log index, named after the index it shapes, plus the traces one.
+LOG_INDEX_TEMPLATES = {index: index for index in LOG_INDICES}
+TRACES_INDEX_TEMPLATE = "clawker-traces"
+
+# Ingest pipelines that reshape the exporter's documents before indexing.
+# Every log index runs the envelope one last (index.final_pipeline).
+ENVELOPE_PIPELINE = "clawker-logs-envelope"
+# Sources whose attributes need reshaping first (index.default_pipeline), by index.
+INDEX_PIPELINES = {
+    "claude-code": "clawker-claude-code",
+    "clawker-cp": "clawker-cp-actor-attrs",
+}

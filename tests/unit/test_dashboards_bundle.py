@@ -1,0 +1,388 @@
+"""The Dashboards saved objects we ship, checked without a network.
+
+* every reference resolves (inside the bundle, or to the Prometheus datasource);
+* every field a panel aggregates exists in our index templates with a type
+  OpenSearch can aggregate; every column and query field exists at all;
+* every PromQL query names at least one metric, and only metrics and labels the
+  collector exports (components.names.COLLECTOR_PROMETHEUS_METRICS);
+* the import bundle passes the provider's own check and encodes to valid ndjson.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from components import names
+from components.providers import dashboards as dp
+
+REPO = Path(__file__).resolve().parents[2]
+ASSETS = REPO / "opensearch_assets"
+
+AGGREGATABLE = {
+    "keyword",
+    "constant_keyword",
+    "long",
+    "integer",
+    "short",
+    "byte",
+    "double",
+    "float",
+    "half_float",
+    "scaled_float",
+    "unsigned_long",
+    "date",
+    "date_nanos",
+    "boolean",
+    "ip",
+}
+
+OBJECTS = dp.load_saved_objects()
+BY_KEY = {dp.object_key(so): so for so in OBJECTS}
+DECODED = {key: {**so, "attributes": dp.decode_attributes(so["type"], so["attributes"])} for key, so in BY_KEY.items()}
+EXPLORE, IMPORTED = dp.split_bundle(OBJECTS)
+# The one reference allowed outside the bundle: explore panels point at the direct-query datasource.
+KNOWN_EXTERNAL = {f"index-pattern/{names.DATASOURCE}"}
+
+
+def of_type(so_type: str) -> list[dict]:
+    return [so for so in DECODED.values() if so["type"] == so_type]
+
+
+# --------------------------------------------------------------------------- index templates
+
+
+def _flatten(properties: dict, prefix: str = "") -> dict[str, str]:
+    """Dotted field path -> mapping type (objects recurse; multi-fields become path.sub)."""
+    out: dict[str, str] = {}
+    for name, spec in (properties or {}).items():
+        path = f"{prefix}{name}"
+        if "properties" in spec:
+            out.update(_flatten(spec["properties"], f"{path}."))
+            if "type" in spec:
+                out[path] = spec["type"]
+            continue
+        out[path] = spec.get("type", "object")
+        for sub, sub_spec in (spec.get("fields") or {}).items():
+            out[f"{path}.{sub}"] = sub_spec.get("type", "object")
+    return out
+
+
+def _template_files(kind: str) -> dict[str, dict]:
+    directory = ASSETS / kind
+    return {p.stem: json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))} if directory.is_dir() else {}
+
+
+def index_fields(index: str) -> dict[str, str]:
+    """Every explicitly mapped field of `index`, from our component + index template files."""
+    templates = _template_files("index_templates")
+    components = _template_files("component_templates")
+    matching = [
+        t for stem, t in templates.items() if index in (t.get("index_patterns") or []) or stem == index
+    ]
+    if not matching:
+        pytest.fail(
+            f"no index template for index {index!r} under {ASSETS / 'index_templates'} "
+            "(expected <index>.json or a template whose index_patterns name it)"
+        )
+    fields: dict[str, str] = {}
+    template = matching[0]
+    composed = template.get("composed_of") or sorted(components)
+    for name in composed:
+        if name not in components:
+            pytest.fail(f"index template for {index!r} is composed of {name!r}, which has no file in component_templates/")
+        fields.update(_flatten(components[name].get("template", {}).get("mappings", {}).get("properties", {})))
+    fields.update(_flatten(template.get("template", {}).get("mappings", {}).get("properties", {})))
+    return fields
+
+
+def index_of(so: dict) -> str:
+    """The index (= index-pattern id/title) a visualization or search reads."""
+    source = so["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]
+    ref_name = source.get("indexRefName")
+    refs = [r for r in so["references"] if r["name"] == ref_name]
+    assert len(refs) == 1, f"{dp.object_key(so)}: indexRefName {ref_name!r} must match exactly one reference"
+    pattern = BY_KEY.get(f"index-pattern/{refs[0]['id']}")
+    assert pattern is not None, f"{dp.object_key(so)} reads index pattern {refs[0]['id']!r}, which is not in the bundle"
+    return pattern["attributes"]["title"]
+
+
+def aggregated_fields(so: dict) -> list[str]:
+    vis_state = so["attributes"]["visState"]
+    fields = [a["params"]["field"] for a in vis_state.get("aggs", []) if (a.get("params") or {}).get("field")]
+    for control in (vis_state.get("params") or {}).get("controls", []):
+        fields.append(control["fieldName"])
+    return fields
+
+
+_KQL_FIELD = re.compile(r"(?<![\w.\"])([A-Za-z_@][\w.@]*)\s*:")
+
+
+def query_fields(so: dict) -> list[str]:
+    query = so["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]["query"]
+    assert query["language"] == "kuery", f"{dp.object_key(so)}: queries are KQL"
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', query["query"])
+    return _KQL_FIELD.findall(text)
+
+
+# --------------------------------------------------------------------------- PromQL
+
+_PROMQL_KEYWORDS = {
+    "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset",
+    "and", "or", "unless", "inf", "nan",
+}
+_IDENT = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
+
+
+def parse_promql(query: str) -> tuple[set[str], dict[str, set[str]], set[str]]:
+    """(metric names, label matchers per metric, grouping labels) of a PromQL expression."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', query)
+    matchers: dict[str, set[str]] = {}
+    for metric, block in re.findall(r"([A-Za-z_:][A-Za-z0-9_:]*)\s*\{([^}]*)\}", text):
+        labels = set(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)", block))
+        matchers.setdefault(metric, set()).update(labels)
+    grouping: set[str] = set()
+    for _, labels in re.findall(r"\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)", text):
+        grouping.update(l.strip() for l in labels.split(",") if l.strip())
+    stripped = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    stripped = re.sub(r"\{[^}]*\}|\[[^\]]*\]", " ", stripped)
+    metrics = set()
+    for m in _IDENT.finditer(stripped):
+        name = m.group(0)
+        rest = stripped[m.end():].lstrip()
+        if name.lower() in _PROMQL_KEYWORDS or rest.startswith("("):
+            continue
+        metrics.add(name)
+    return metrics, matchers, grouping
+
+
+def promql_of(so: dict) -> str:
+    query = so["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]["query"]
+    return query["query"]
+
+
+# --------------------------------------------------------------------------- tests: shape
+
+
+def test_bundle_has_the_six_index_patterns_with_timestamp():
+    patterns = {so["id"]: so for so in of_type("index-pattern")}
+    assert sorted(patterns) == sorted(names.LOG_INDICES)
+    for index, so in patterns.items():
+        assert so["attributes"]["title"] == index
+        assert so["attributes"]["timeFieldName"] == "@timestamp"
+
+
+def test_bundle_has_the_three_dashboards():
+    dashboards = {so["id"]: so["attributes"]["title"] for so in of_type("dashboard")}
+    assert dashboards == {
+        names.DASHBOARD_COST_USAGE: "Claude Code Cost & Usage",
+        names.DASHBOARD_ACTIVITY: "Claude Code Activity",
+        names.DASHBOARD_NETWORKING: "Clawker Networking",
+    }
+
+
+def test_ids_are_unique_and_well_formed():
+    assert len(BY_KEY) == len(OBJECTS)
+    for so in OBJECTS:
+        assert dp._ID_RE.match(so["id"]), so["id"]
+        assert so["type"] in dp.IMPORTABLE_TYPES + ("explore",), dp.object_key(so)
+
+
+def test_json_text_attributes_are_authored_as_structures():
+    """Data files hold structures, never JSON inside strings: diffs then show fields."""
+    for so in OBJECTS:
+        for dotted in dp.JSON_TEXT_ATTRIBUTES.get(so["type"], ()):
+            parent, key = dp._get_path(so["attributes"], dotted)
+            if parent is not None and key in parent:
+                assert not isinstance(parent[key], str), f"{dp.object_key(so)}: {dotted} is a string"
+
+
+# --------------------------------------------------------------------------- tests: references
+
+
+def test_every_reference_resolves():
+    for key, so in DECODED.items():
+        for ref in so["references"]:
+            target = f"{ref['type']}/{ref['id']}"
+            assert target in BY_KEY or target in KNOWN_EXTERNAL, f"{key}: reference {ref['name']!r} -> {target} unresolved"
+
+
+def test_explore_objects_reference_only_the_prometheus_datasource():
+    for so in EXPLORE:
+        decoded = DECODED[dp.object_key(so)]
+        assert [(r["type"], r["id"]) for r in so["references"]] == [("index-pattern", names.DATASOURCE)]
+        source = decoded["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]
+        assert source["indexRefName"] == so["references"][0]["name"]
+        assert source["query"]["language"] == "PROMQL"
+        assert source["query"]["dataset"]["id"] == names.DATASOURCE
+        assert decoded["attributes"]["visualization"]["chartType"] in ("metric", "area", "line", "pie", "bar")
+
+
+def test_dashboard_panels_match_their_references():
+    for so in of_type("dashboard"):
+        key = dp.object_key(so)
+        refs = {r["name"]: r for r in so["references"]}
+        panels = so["attributes"]["panelsJSON"]
+        assert panels, f"{key} has no panels"
+        used = set()
+        for panel in panels:
+            ref = refs.get(panel["panelRefName"])
+            assert ref is not None, f"{key}: panel {panel['panelIndex']} names missing reference {panel['panelRefName']}"
+            assert panel["type"] == ref["type"], f"{key}: panel {panel['panelIndex']} type differs from its reference"
+            assert ref["type"] in ("visualization", "search", "explore")
+            used.add(ref["name"])
+            grid = panel["gridData"]
+            assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 48, f"{key}: panel {panel['panelIndex']} overflows the grid"
+        assert used == set(refs), f"{key}: references without a panel: {sorted(set(refs) - used)}"
+        assert len({p["panelIndex"] for p in panels}) == len(panels)
+
+
+def test_every_panel_object_is_on_a_dashboard():
+    on_dashboards = {
+        f"{r['type']}/{r['id']}" for so in of_type("dashboard") for r in so["references"]
+    }
+    panels = {k for k, so in BY_KEY.items() if so["type"] in ("visualization", "search", "explore")}
+    assert panels - on_dashboards == set()
+
+
+def test_expected_panels_are_present():
+    """Contents per reference/dashboards.yaml (titles users look for)."""
+    titles = {}
+    for dash in of_type("dashboard"):
+        titles[dash["id"]] = {BY_KEY[f"{r['type']}/{r['id']}"]["attributes"]["title"] for r in dash["references"]}
+    assert {
+        "Total Sessions", "Total Cost (USD)", "Input Tokens", "Output Tokens", "Cache Read Tokens",
+        "Cache Creation Tokens", "Token Usage", "Total Active Time", "Cost / Active Minute", "Cache Hit %",
+        "Model Usage", "Active Time",
+    } <= titles[names.DASHBOARD_COST_USAGE]
+    assert {
+        "Prompts", "Tool Calls", "Rejected", "Failures", "Tools Used", "Edit Accept %", "Lines Added",
+        "Mode Changes", "Permission Mode Changes", "Hook Executions", "Hook Blocks", "MCP Connections",
+        "MCP Tool Calls", "Plugins Loaded", "Plugins Installed", "Loaded Plugins", "Plugin Install Events",
+    } <= titles[names.DASHBOARD_ACTIVITY]
+    assert titles[names.DASHBOARD_NETWORKING] == {
+        "Envoy actions", "CoreDNS rcodes", "eBPF actions", "Envoy events", "CoreDNS events", "eBPF egress events",
+    }
+
+
+# --------------------------------------------------------------------------- tests: fields
+
+
+@pytest.mark.parametrize("key", sorted(k for k, so in BY_KEY.items() if so["type"] == "visualization"))
+def test_aggregated_fields_exist_and_are_aggregatable(key):
+    so = DECODED[key]
+    index = index_of(so)
+    fields = index_fields(index)
+    for field in aggregated_fields(so):
+        assert field in fields, f"{key} aggregates {field!r}, which the {index} templates do not map"
+        assert fields[field] in AGGREGATABLE, (
+            f"{key} aggregates {field!r}, mapped as {fields[field]!r} in {index}: not aggregatable"
+        )
+
+
+@pytest.mark.parametrize("key", sorted(k for k, so in BY_KEY.items() if so["type"] in ("visualization", "search")))
+def test_query_and_column_fields_exist(key):
+    so = DECODED[key]
+    index = index_of(so)
+    fields = index_fields(index)
+    wanted = query_fields(so) + list(so["attributes"].get("columns") or [])
+    missing = [f for f in wanted if f not in fields and f != "_source"]
+    assert not missing, f"{key} uses fields the {index} templates do not map: {missing}"
+    for sort_field, _direction in so["attributes"].get("sort") or []:
+        assert fields.get(sort_field) in AGGREGATABLE, f"{key} sorts on {sort_field!r}"
+
+
+# --------------------------------------------------------------------------- tests: PromQL
+
+
+def test_promql_parser_sees_metrics_and_labels():
+    metrics, matchers, grouping = parse_promql(
+        'sum by (agent, model) (increase(foo_total{kind=~"a|b", x!="{y}"}[5m])) / sum(bar_total) * 60'
+    )
+    assert metrics == {"foo_total", "bar_total"}
+    assert matchers == {"foo_total": {"kind", "x"}}
+    assert grouping == {"agent", "model"}
+
+
+@pytest.mark.parametrize("key", sorted(dp.object_key(so) for so in EXPLORE))
+def test_promql_uses_only_exported_metrics_and_labels(key):
+    query = promql_of(DECODED[key])
+    metrics, matchers, grouping = parse_promql(query)
+    assert metrics, f"{key}: PromQL names no metric: {query}"
+    unknown = metrics - set(names.COLLECTOR_PROMETHEUS_METRICS)
+    assert not unknown, f"{key}: metrics the collector does not export: {sorted(unknown)}"
+    for metric, labels in matchers.items():
+        extra = labels - set(names.COLLECTOR_PROMETHEUS_METRICS[metric])
+        assert not extra, f"{key}: {metric} has no label(s) {sorted(extra)}"
+    available = set().union(*(names.COLLECTOR_PROMETHEUS_METRICS[m] for m in metrics))
+    assert grouping <= available, f"{key}: groups by labels not exported: {sorted(grouping - available)}"
+    assert "type" not in grouping and all("type" not in l for l in matchers.values()), (
+        f"{key}: the collector renames label type to kind"
+    )
+
+
+# --------------------------------------------------------------------------- tests: what the providers send
+
+
+def test_import_bundle_passes_provider_check():
+    news = {
+        "url": "http://127.0.0.1:5601",
+        "readyTimeoutSeconds": 60,
+        "workspaceId": "abc123",
+        "externalReferences": sorted(dp.object_key(so) for so in EXPLORE),
+        "objects": {dp.object_key(so): so for so in IMPORTED},
+    }
+    result = dp.SavedObjectBundleProvider().check({}, news)
+    assert [f"{f.property}: {f.reason}" for f in result.failures] == []
+
+
+def test_explore_objects_pass_provider_check():
+    for so in EXPLORE:
+        news = {
+            "url": "http://127.0.0.1:5601",
+            "workspaceId": "abc123",
+            "objectId": so["id"],
+            "attributes": so["attributes"],
+            "references": so["references"],
+        }
+        result = dp.ExploreObjectProvider().check({}, news)
+        assert [f"{f.property}: {f.reason}" for f in result.failures] == [], dp.object_key(so)
+
+
+def test_ndjson_encodes_json_text_attributes_and_round_trips():
+    payload = dp.ndjson_bundle(IMPORTED).decode()
+    lines = [json.loads(line) for line in payload.splitlines() if line]
+    assert len(lines) == len(IMPORTED)
+    for line, so in zip(lines, IMPORTED):
+        for dotted in dp.JSON_TEXT_ATTRIBUTES.get(line["type"], ()):
+            parent, key = dp._get_path(line["attributes"], dotted)
+            if parent is not None and key in parent:
+                assert isinstance(parent[key], str), f"{dp.object_key(so)}: {dotted} not encoded"
+        assert dp.normalise_object(line) == dp.normalise_object(so)
+        assert line["migrationVersion"] == so["migrationVersion"]
+
+
+# --------------------------------------------------------------------------- tests: declaration order
+
+
+def test_bootstrap_declares_dashboards_steps_in_spec_order():
+    """data-connection -> workspace -> explore objects -> import, each after the Dashboards container."""
+    from stack_harness import deploy
+
+    dep = deploy()
+    conn = dep.by_name("dashboards-data-connection")
+    workspace = dep.by_name("dashboards-workspace")
+    bundle = dep.by_name("dashboards-saved-objects")
+    explore = [r for r in dep.registrations if r.name.startswith("dashboards-explore-")]
+    assert len(explore) == len(EXPLORE)
+    assert dep.depends_on("dashboards-data-connection", names.DASHBOARDS)
+    assert dep.depends_on("dashboards-workspace", conn.urn)
+    for r in explore:
+        assert dep.depends_on(r.name, workspace.urn)
+        assert dep.depends_on("dashboards-saved-objects", r.urn)
+    assert dep.depends_on("dashboards-saved-objects", workspace.urn)
+    # The collector starts only after the whole bootstrap, the import included.
+    assert dep.depends_on(names.COLLECTOR, bundle.urn)
