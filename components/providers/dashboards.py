@@ -43,6 +43,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from components import names
 from components.providers.diffing import changed_paths, project_onto
 from components.providers.http_client import ApiClient, ApiError
 
@@ -242,7 +243,7 @@ def wait_ready(client: ApiClient, timeout_s: float) -> None:
         "/api/status",
         _status_ready,
         timeout_s=timeout_s,
-        what=f"OpenSearch Dashboards (waited up to {timeout_s:.0f}s for /api/status)",
+        what=f"OpenSearch Dashboards (check `docker logs {names.DASHBOARDS}`)",
     )
 
 
@@ -654,8 +655,8 @@ class Workspace(Resource):
 class ExploreObjectProvider(ResourceProvider):
     """One ``explore`` saved object inside a workspace, written with overwrite.
 
-    A new workspace id moves the object: written in the new workspace, then
-    removed from the old one (gone already if that workspace was deleted).
+    A new workspace id moves the object: removed from the old workspace (gone
+    already if that workspace was deleted), then written in the new one.
     """
 
     TYPE = "explore"
@@ -722,9 +723,10 @@ class ExploreObjectProvider(ResourceProvider):
 
     def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
         client = _ready_client(news)
-        self._write(client, news)
         if olds.get("workspaceId") and olds["workspaceId"] != news["workspaceId"]:
+            # Removed first: Dashboards refuses to overwrite an object that lives in another workspace.
             client.request("DELETE", self._path(olds["workspaceId"], olds["objectId"]), missing_ok=True)
+        self._write(client, news)
         return UpdateResult(outs=self._outs(news, news))
 
     def delete(self, id_: str, props: dict) -> None:
@@ -883,6 +885,19 @@ class SavedObjectBundleProvider(ResourceProvider):
             raise DashboardsError(
                 f"importing {len(objects)} saved objects into workspace {workspace_id} failed for "
                 f"{len(errors)} of them:\n  " + "\n  ".join(lines)
+            )
+        # An object that exists in another workspace is not overwritten: Dashboards imports a
+        # copy under a new id, and our dashboards would point at the other workspace's one.
+        copies = [
+            f"{r.get('type')}/{r.get('id')} -> {r['destinationId']}"
+            for r in body.get("successResults") or []
+            if r.get("destinationId") and r.get("destinationId") != r.get("id")
+        ]
+        if copies:
+            raise DashboardsError(
+                f"importing saved objects into workspace {workspace_id}: Dashboards imported copies under "
+                f"new ids because objects with these ids exist outside the workspace (delete or move them):\n  "
+                + "\n  ".join(copies)
             )
         count = body.get("successCount")
         if isinstance(count, int) and count != len(objects):

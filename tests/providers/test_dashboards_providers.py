@@ -1,0 +1,463 @@
+"""The Dashboards providers against the contract double, calling ResourceProvider methods directly.
+
+For each provider: create, no-op diff after create (and after a refresh), update in
+place, refresh after an out-of-band deletion (and edit), delete. Inputs and outputs
+go through Pulumi's property serialisation on the way, as they do between the
+engine and the dynamic provider (numbers come back as floats, for one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import time
+
+import pytest
+from pulumi.runtime import rpc
+
+from conftest_dashboards import dashboards_double  # noqa: F401  (fixture)
+
+from components import names
+from components.providers import dashboards as dp
+from components.providers.http_client import ApiError
+
+READY_S = 15
+
+
+def roundtrip(props: dict) -> dict:
+    """What the engine hands back after storing `props` (protobuf Struct both ways)."""
+    loop = asyncio.new_event_loop()
+    try:
+        struct = loop.run_until_complete(rpc.serialize_properties(props, {}))
+    finally:
+        loop.close()
+    return rpc.deserialize_properties(struct)
+
+
+def base(double) -> dict:
+    return {"url": double.url, "readyTimeoutSeconds": READY_S}
+
+
+def assert_no_changes(provider, id_: str, olds: dict, news: dict) -> None:
+    olds, news = roundtrip(olds), roundtrip(news)
+    result = provider.diff(id_, olds, news)
+    keys = getattr(provider, "DIFF_KEYS")
+    assert result.changes is False, dp.document_changes(olds, news, keys)
+    assert not result.replaces
+
+
+# --------------------------------------------------------------------------- data connection
+
+
+def data_connection_inputs(double, **attrs) -> dict:
+    attributes = {"connectionId": names.DATASOURCE, "type": "Prometheus", "meta": {"type": "Prometheus", "timeFieldName": "Time"}}
+    attributes.update(attrs)
+    return {**base(double), "objectId": names.DATA_CONNECTION_ID, "attributes": attributes}
+
+
+def create_data_connection(double, **attrs):
+    provider = dp.DataConnectionProvider()
+    inputs = roundtrip(data_connection_inputs(double, **attrs))
+    assert provider.check({}, inputs).failures == []
+    created = provider.create(inputs)
+    return provider, inputs, created
+
+
+def test_data_connection_lifecycle(dashboards_double):
+    double = dashboards_double
+    provider, inputs, created = create_data_connection(double)
+    assert created.id == names.DATA_CONNECTION_ID
+    live = double.call("GET", f"/api/saved_objects/data-connection/{names.DATA_CONNECTION_ID}").json()
+    assert live["attributes"]["connectionId"] == names.DATASOURCE
+    assert live["attributes"]["type"] == "Prometheus"
+    assert json.loads(live["attributes"]["meta"]) == {"type": "Prometheus", "timeFieldName": "Time"}
+
+    # No-op diff after create, and after a refresh that sees Dashboards' own additions.
+    assert_no_changes(provider, created.id, created.outs, inputs)
+    refreshed = provider.read(created.id, roundtrip(created.outs))
+    assert refreshed.id == created.id
+    assert_no_changes(provider, created.id, refreshed.outs, inputs)
+
+    # Update in place: the diff names the field, the update keeps the workspace link.
+    ws = double.call("POST", "/api/workspaces", {
+        "attributes": {"name": "Other", "features": ["use-case-all"]},
+        "settings": {"dataConnections": [names.DATA_CONNECTION_ID]},
+    }).json()["result"]["id"]
+    news = roundtrip(data_connection_inputs(double, meta={"type": "Prometheus", "timeFieldName": "@time"}))
+    diff = provider.diff(created.id, roundtrip(refreshed.outs), news)
+    assert diff.changes is True and not diff.replaces
+    assert dp.document_changes(roundtrip(refreshed.outs), news, provider.DIFF_KEYS) == ["attributes.meta.timeFieldName"]
+    updated = provider.update(created.id, roundtrip(refreshed.outs), news)
+    live = double.call("GET", f"/api/saved_objects/data-connection/{names.DATA_CONNECTION_ID}").json()
+    assert json.loads(live["attributes"]["meta"])["timeFieldName"] == "@time"
+    assert live.get("workspaces") == [ws]
+    assert_no_changes(provider, created.id, updated.outs, news)
+
+    # A new object id replaces the resource.
+    renamed = roundtrip({**news, "objectId": "another-conn"})
+    assert provider.diff(created.id, roundtrip(updated.outs), renamed).replaces == ["objectId"]
+
+    # Out-of-band edit: refresh reports the live document, and the diff sees it.
+    double.call("PUT", f"/api/saved_objects/data-connection/{names.DATA_CONNECTION_ID}",
+                {"attributes": {"type": "AWS Security Lake"}})
+    drifted = provider.read(created.id, roundtrip(updated.outs))
+    assert drifted.outs["attributes"]["type"] == "AWS Security Lake"
+    assert drifted.inputs["attributes"]["type"] == "AWS Security Lake"
+    assert dp.document_changes(roundtrip(drifted.outs), news, provider.DIFF_KEYS) == ["attributes.type"]
+
+    # Out-of-band delete: refresh says gone.
+    assert double.call("DELETE", f"/api/saved_objects/data-connection/{names.DATA_CONNECTION_ID}").status_code == 200
+    gone = provider.read(created.id, roundtrip(updated.outs))
+    assert not gone.id
+
+    # Create adopts an existing object; delete removes it and tolerates absence.
+    provider.create(news)
+    provider.create(news)
+    provider.delete(created.id, roundtrip(updated.outs))
+    assert double.call("GET", f"/api/saved_objects/data-connection/{names.DATA_CONNECTION_ID}").status_code == 404
+    provider.delete(created.id, roundtrip(updated.outs))
+
+
+def test_data_connection_check_rejects_bad_inputs():
+    result = dp.DataConnectionProvider().check(
+        {}, {"url": "localhost:5601", "objectId": "bad id", "attributes": {"connectionId": "", "type": "Prometheus"}}
+    )
+    assert {f.property for f in result.failures} == {"url", "objectId", "attributes.connectionId"}
+
+
+# --------------------------------------------------------------------------- workspace
+
+
+def workspace_inputs(double, *, description="Clawker observability", features=("use-case-all",),
+                     data_connections=(names.DATA_CONNECTION_ID,)) -> dict:
+    return {
+        **base(double),
+        "attributes": {"name": names.WORKSPACE, "description": description, "features": list(features)},
+        "settings": {"dataConnections": list(data_connections)},
+    }
+
+
+def create_workspace(double):
+    create_data_connection(double)
+    provider = dp.WorkspaceProvider()
+    inputs = roundtrip(workspace_inputs(double))
+    assert provider.check({}, inputs).failures == []
+    created = provider.create(inputs)
+    return provider, inputs, created
+
+
+def linked_workspaces(double, conn_id=names.DATA_CONNECTION_ID) -> list:
+    return double.call("GET", f"/api/saved_objects/data-connection/{conn_id}").json().get("workspaces") or []
+
+
+def test_workspace_lifecycle(dashboards_double):
+    double = dashboards_double
+    provider, inputs, created = create_workspace(double)
+    ws_id = created.id
+    body = double.call("GET", f"/api/workspaces/{ws_id}").json()
+    assert body["success"] is True
+    assert body["result"]["name"] == names.WORKSPACE
+    assert body["result"]["features"] == ["use-case-all"]
+    assert linked_workspaces(double) == [ws_id]
+    assert created.outs["workspaceId"] == ws_id
+
+    assert_no_changes(provider, ws_id, created.outs, inputs)
+    refreshed = provider.read(ws_id, roundtrip(created.outs))
+    assert refreshed.id == ws_id
+    assert refreshed.outs["settings"] == {"dataConnections": [names.DATA_CONNECTION_ID]}
+    assert_no_changes(provider, ws_id, refreshed.outs, inputs)
+
+    # Update in place: description, and the data connections it lists.
+    dp.DataConnectionProvider().create(roundtrip({**data_connection_inputs(double), "objectId": "second-conn"}))
+    news = roundtrip(workspace_inputs(double, description="changed",
+                                      data_connections=("second-conn",)))
+    paths = dp.document_changes(
+        provider._normalised(roundtrip(refreshed.outs)), provider._normalised(news), provider.DIFF_KEYS
+    )
+    assert paths == ["attributes.description", "settings.dataConnections[0]"]
+    assert provider.diff(ws_id, roundtrip(refreshed.outs), news).changes is True
+    updated = provider.update(ws_id, roundtrip(refreshed.outs), news)
+    assert double.call("GET", f"/api/workspaces/{ws_id}").json()["result"]["description"] == "changed"
+    assert linked_workspaces(double) == []
+    assert linked_workspaces(double, "second-conn") == [ws_id]
+    after = provider.read(ws_id, roundtrip(updated.outs))
+    assert_no_changes(provider, ws_id, after.outs, news)
+
+    # Out-of-band edit is seen on refresh.
+    double.call("PUT", f"/api/workspaces/{ws_id}", {
+        "attributes": {"name": names.WORKSPACE, "description": "edited by hand", "features": ["use-case-observability"]},
+        "settings": {"dataConnections": ["second-conn"]},
+    })
+    drifted = provider.read(ws_id, roundtrip(updated.outs))
+    assert drifted.outs["attributes"]["features"] == ["use-case-observability"]
+    assert provider.diff(ws_id, roundtrip(drifted.outs), news).changes is True
+
+    # Out-of-band delete: gone on refresh; delete tolerates it.
+    assert double.call("DELETE", f"/api/workspaces/{ws_id}").json()["success"] is True
+    assert not provider.read(ws_id, roundtrip(updated.outs)).id
+    provider.delete(ws_id, roundtrip(updated.outs))
+
+    # Create again, then delete for real.
+    again = provider.create(news)
+    assert again.id != ws_id
+    provider.delete(again.id, roundtrip(again.outs))
+    listed = double.call("POST", "/api/workspaces/_list", {}).json()["result"]["workspaces"]
+    assert listed == []
+
+
+def test_workspace_found_by_exact_name_is_adopted(dashboards_double):
+    double = dashboards_double
+    create_data_connection(double)
+    for name in ("Clawker-staging", names.WORKSPACE):
+        double.call("POST", "/api/workspaces", {"attributes": {"name": name, "features": ["use-case-essentials"]},
+                                                "settings": {}})
+    existing = {
+        ws["name"]: ws["id"] for ws in double.call("POST", "/api/workspaces/_list", {}).json()["result"]["workspaces"]
+    }
+    provider = dp.WorkspaceProvider()
+    inputs = roundtrip(workspace_inputs(double))
+    created = provider.create(inputs)
+    assert created.id == existing[names.WORKSPACE]
+    body = double.call("GET", f"/api/workspaces/{created.id}").json()["result"]
+    assert body["features"] == ["use-case-all"]
+    assert linked_workspaces(double) == [created.id]
+    assert len(double.call("POST", "/api/workspaces/_list", {}).json()["result"]["workspaces"]) == 2
+    assert_no_changes(provider, created.id, provider.read(created.id, roundtrip(created.outs)).outs, inputs)
+
+
+def test_workspace_failure_inside_a_200_answer_is_an_error(dashboards_double):
+    # No data-connection exists: Dashboards answers 200 {success: false, error}.
+    provider = dp.WorkspaceProvider()
+    with pytest.raises(dp.DashboardsError, match="creating workspace 'Clawker' failed: "):
+        provider.create(roundtrip(workspace_inputs(dashboards_double)))
+
+
+def test_workspace_check_rejects_bad_inputs():
+    result = dp.WorkspaceProvider().check({}, {
+        "url": "http://x:5601",
+        "attributes": {"name": " ", "features": ["use-case-all", "use-case-search"]},
+        "settings": {"dataConnections": "clawker-prometheus-conn"},
+    })
+    assert {f.property for f in result.failures} == {"attributes.name", "attributes.features", "settings.dataConnections"}
+
+
+# --------------------------------------------------------------------------- explore objects
+
+EXPLORE, IMPORTED = dp.split_bundle(dp.load_saved_objects())
+
+
+def explore_inputs(double, ws_id: str, so: dict) -> dict:
+    return {
+        **base(double),
+        "workspaceId": ws_id,
+        "objectId": so["id"],
+        "attributes": copy.deepcopy(so["attributes"]),
+        "references": copy.deepcopy(so["references"]),
+    }
+
+
+def test_explore_object_lifecycle(dashboards_double):
+    double = dashboards_double
+    _, _, ws = create_workspace(double)
+    so = EXPLORE[0]
+    provider = dp.ExploreObjectProvider()
+    inputs = roundtrip(explore_inputs(double, ws.id, so))
+    assert provider.check({}, inputs).failures == []
+    created = provider.create(inputs)
+    assert created.id == so["id"]
+    path = f"/w/{ws.id}/api/saved_objects/explore/{so['id']}"
+    live = double.call("GET", path).json()
+    assert live["workspaces"] == [ws.id]
+    assert isinstance(live["attributes"]["visualization"], str)
+    assert json.loads(live["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])["query"]["language"] == "PROMQL"
+    # gridData-style integers stay integers on the wire after the float round trip.
+    assert '"hits":0' in json.dumps(live["attributes"], separators=(",", ":"))
+
+    assert_no_changes(provider, created.id, created.outs, inputs)
+    refreshed = provider.read(created.id, roundtrip(created.outs))
+    assert refreshed.id == created.id
+    assert_no_changes(provider, created.id, refreshed.outs, inputs)
+
+    # Update in place: a changed query is a field-level change.
+    changed = copy.deepcopy(so)
+    changed["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]["query"]["query"] = "sum(claude_code_commit_count_total)"
+    news = roundtrip(explore_inputs(double, ws.id, changed))
+    olds = roundtrip(refreshed.outs)
+    assert dp.document_changes(
+        dp._normalised_so_props("explore", olds), dp._normalised_so_props("explore", news), provider.DIFF_KEYS
+    ) == ["attributes.kibanaSavedObjectMeta.searchSourceJSON.query.query"]
+    assert provider.diff(created.id, olds, news).changes is True
+    updated = provider.update(created.id, olds, news)
+    live = double.call("GET", path).json()
+    assert "claude_code_commit_count_total" in live["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]
+    assert_no_changes(provider, created.id, provider.read(created.id, roundtrip(updated.outs)).outs, news)
+
+    # Out-of-band delete: gone on refresh.
+    assert double.call("DELETE", path).status_code == 200
+    assert not provider.read(created.id, roundtrip(updated.outs)).id
+
+    # Recreate, move to another workspace by update, then delete.
+    provider.create(news)
+    other = double.call("POST", "/api/workspaces", {"attributes": {"name": "Other", "features": ["use-case-all"]},
+                                                    "settings": {}}).json()["result"]["id"]
+    moved_inputs = roundtrip({**news, "workspaceId": other})
+    moved = provider.update(created.id, roundtrip(updated.outs), moved_inputs)
+    assert double.call("GET", path).status_code == 403  # lives in the other workspace now
+    assert double.call("GET", f"/w/{other}/api/saved_objects/explore/{so['id']}").status_code == 200
+    provider.delete(created.id, roundtrip(moved.outs))
+    assert double.call("GET", f"/w/{other}/api/saved_objects/explore/{so['id']}").status_code == 404
+    provider.delete(created.id, roundtrip(moved.outs))
+
+
+# --------------------------------------------------------------------------- imported bundle
+
+
+def bundle_inputs(double, ws_id: str, objects=None) -> dict:
+    objects = IMPORTED if objects is None else objects
+    return {
+        **base(double),
+        "workspaceId": ws_id,
+        "externalReferences": sorted(dp.object_key(so) for so in EXPLORE),
+        "objects": {dp.object_key(so): copy.deepcopy(so) for so in objects},
+    }
+
+
+def setup_workspace_with_explore(double):
+    _, _, ws = create_workspace(double)
+    for so in EXPLORE:
+        dp.ExploreObjectProvider().create(roundtrip(explore_inputs(double, ws.id, so)))
+    return ws.id
+
+
+def test_bundle_lifecycle(dashboards_double):
+    double = dashboards_double
+    ws_id = setup_workspace_with_explore(double)
+    provider = dp.SavedObjectBundleProvider()
+    inputs = roundtrip(bundle_inputs(double, ws_id))
+    assert provider.check({}, inputs).failures == []
+    created = provider.create(inputs)
+    for so in IMPORTED:
+        live = double.call("GET", f"/w/{ws_id}/api/saved_objects/{so['type']}/{so['id']}")
+        assert live.status_code == 200, dp.object_key(so)
+        assert live.json()["workspaces"] == [ws_id]
+    dash = double.call("GET", f"/w/{ws_id}/api/saved_objects/dashboard/{names.DASHBOARD_COST_USAGE}").json()
+    panels = json.loads(dash["attributes"]["panelsJSON"])
+    assert all(isinstance(p["gridData"]["w"], int) for p in panels)
+
+    assert_no_changes(provider, created.id, created.outs, inputs)
+    refreshed = provider.read(created.id, roundtrip(created.outs))
+    assert refreshed.id == created.id
+    assert_no_changes(provider, created.id, refreshed.outs, inputs)
+
+    # Update in place: retitle a dashboard and drop one object from the program.
+    dropped = next(so for so in IMPORTED if so["id"] == "clawker-net-ebpf-events")
+    kept = [copy.deepcopy(so) for so in IMPORTED if so is not dropped]
+    net = next(so for so in kept if so["id"] == names.DASHBOARD_NETWORKING)
+    net["attributes"]["title"] = "Clawker Networking (edited)"
+    net["attributes"]["panelsJSON"] = [p for p in net["attributes"]["panelsJSON"] if p["panelRefName"] != "panel_6"]
+    net["references"] = [r for r in net["references"] if r["name"] != "panel_6"]
+    news = roundtrip(bundle_inputs(double, ws_id, kept))
+    olds = roundtrip(refreshed.outs)
+    paths = dp.document_changes(provider._normalised(olds), provider._normalised(news), provider.DIFF_KEYS)
+    assert "objects.dashboard/clawker-net.attributes.title" in paths
+    assert "objects.search/clawker-net-ebpf-events" in paths
+    updated = provider.update(created.id, olds, news)
+    assert double.call("GET", f"/w/{ws_id}/api/saved_objects/search/clawker-net-ebpf-events").status_code == 404
+    dash = double.call("GET", f"/w/{ws_id}/api/saved_objects/dashboard/{names.DASHBOARD_NETWORKING}").json()
+    assert dash["attributes"]["title"] == "Clawker Networking (edited)"
+    assert_no_changes(provider, created.id, provider.read(created.id, roundtrip(updated.outs)).outs, news)
+
+    # Out-of-band: one object deleted -> refresh reports it missing, so the next up re-imports it.
+    double.call("DELETE", f"/w/{ws_id}/api/saved_objects/visualization/clawker-net-envoy-actions")
+    partial = provider.read(created.id, roundtrip(updated.outs))
+    assert partial.id == created.id
+    assert "visualization/clawker-net-envoy-actions" not in partial.outs["objects"]
+    assert provider.diff(created.id, roundtrip(partial.outs), news).changes is True
+    provider.update(created.id, roundtrip(partial.outs), news)
+    assert double.call("GET", f"/w/{ws_id}/api/saved_objects/visualization/clawker-net-envoy-actions").status_code == 200
+
+    # Out-of-band: every object deleted -> gone.
+    for key in news["objects"]:
+        double.call("DELETE", f"/w/{ws_id}/api/saved_objects/{key}")
+    assert not provider.read(created.id, roundtrip(updated.outs)).id
+
+    # Delete removes every object and tolerates those already gone.
+    provider.create(news)
+    provider.delete(created.id, roundtrip(updated.outs))
+    for key in news["objects"]:
+        assert double.call("GET", f"/w/{ws_id}/api/saved_objects/{key}").status_code == 404, key
+    provider.delete(created.id, roundtrip(updated.outs))
+
+
+def test_bundle_import_fails_loudly_on_a_per_object_error(dashboards_double):
+    double = dashboards_double
+    ws_id = setup_workspace_with_explore(double)
+    broken = copy.deepcopy(next(so for so in IMPORTED if so["id"] == "clawker-net-envoy-events"))
+    broken["references"][0]["id"] = "no-such-index"
+    objects = [broken] + [so for so in IMPORTED if so["type"] != "index-pattern" and so["id"] != broken["id"]
+                          and so["type"] != "dashboard"]
+    provider = dp.SavedObjectBundleProvider()
+    inputs = roundtrip({**bundle_inputs(double, ws_id, objects), "externalReferences": []})
+    with pytest.raises(dp.DashboardsError) as err:
+        provider._import(dp._client(inputs), ws_id, inputs["objects"])
+    message = str(err.value)
+    assert "search/clawker-net-envoy-events ('Envoy events'): missing_references" in message
+    assert "index-pattern/no-such-index" in message
+
+
+def test_bundle_import_refuses_copies_of_objects_from_another_workspace(dashboards_double):
+    double = dashboards_double
+    ws_id = setup_workspace_with_explore(double)
+    other = double.call("POST", "/api/workspaces", {"attributes": {"name": "Other", "features": ["use-case-all"]},
+                                                    "settings": {}}).json()["result"]["id"]
+    pattern = next(so for so in IMPORTED if so["id"] == "clawker-envoy")
+    provider = dp.SavedObjectBundleProvider()
+    provider.create(roundtrip(bundle_inputs(double, other, [pattern])))
+    with pytest.raises(dp.DashboardsError, match="index-pattern/clawker-envoy"):
+        provider.create(roundtrip(bundle_inputs(double, ws_id, [pattern])))
+
+
+def test_bundle_check_names_unresolved_references():
+    so = copy.deepcopy(next(s for s in IMPORTED if s["id"] == names.DASHBOARD_COST_USAGE))
+    result = dp.SavedObjectBundleProvider().check({}, {
+        "url": "http://x:5601", "workspaceId": "abc", "externalReferences": [], "objects": {dp.object_key(so): so},
+    })
+    reasons = " ".join(f.reason for f in result.failures)
+    assert "explore/clawker-cc-usage-total-cost" in reasons
+    assert "visualization/clawker-cc-usage-sessions" in reasons
+
+
+# --------------------------------------------------------------------------- readiness
+
+
+def test_readiness_wait_is_bounded_and_says_what_it_waited_for():
+    provider = dp.DataConnectionProvider()
+    props = {"url": "http://127.0.0.1:1", "readyTimeoutSeconds": 2, "objectId": "x",
+             "attributes": {"connectionId": "c", "type": "Prometheus"}}
+    started = time.monotonic()
+    with pytest.raises(ApiError, match=r"OpenSearch Dashboards .* was not ready at http://127.0.0.1:1/api/status within 2s"):
+        provider.create(props)
+    assert time.monotonic() - started < 10
+
+
+def test_every_request_carries_osd_xsrf(dashboards_double, monkeypatch):
+    """Dashboards refuses writes without the header; every call the providers make sends it."""
+    import requests
+
+    double = dashboards_double
+    bare = requests.post(double.url + "/api/workspaces/_list", json={}, timeout=5)
+    assert bare.status_code == 400 and "osd-xsrf" in bare.text
+
+    seen = []
+    original = requests.Session.send
+
+    def recording_send(self, request, **kwargs):
+        seen.append((request.method, request.url, request.headers.get("osd-xsrf")))
+        return original(self, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", recording_send)
+    ws_id = setup_workspace_with_explore(double)
+    dp.SavedObjectBundleProvider().create(roundtrip(bundle_inputs(double, ws_id)))
+    assert {m for m, _, _ in seen} >= {"GET", "POST"}
+    assert [(m, u) for m, u, h in seen if h != "true"] == []
