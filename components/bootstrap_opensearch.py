@@ -1,12 +1,131 @@
-"""OpenSearch side of the bootstrap (SPEC "Bootstrap" steps 1-5). Filled in by issue #4."""
+"""OpenSearch side of the bootstrap (SPEC "Bootstrap" steps 1-5).
+
+The documents live as JSON under opensearch_assets/; this module fills in
+what comes from names.py and the stack settings (index patterns, pipeline and
+template names, the retention age, the Prometheus URI) and declares one
+resource per asset, chained in SPEC order:
+
+    ingest pipelines -> component template -> index templates (six log + traces)
+    -> ISM policy -> the six log indices -> Prometheus datasource
+
+Pipelines come first because the templates name them. Everything depends on
+the OpenSearch container (healthy), the datasource also on Prometheus.
+"""
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
 from typing import Sequence
 
 import pulumi
 
+from components import names
+from components.providers.opensearch import (
+    ComponentTemplate,
+    Datasource,
+    Index,
+    IndexTemplate,
+    IngestPipeline,
+    IsmPolicy,
+    canonical_settings,
+    merge_mappings,
+)
 from components.settings import Settings
+
+ASSETS = Path(__file__).resolve().parent.parent / "opensearch_assets"
+
+# Dynamic index settings an index must keep even when it predates its template.
+_INDEX_SETTINGS_KEPT = ("default_pipeline", "final_pipeline", "number_of_replicas")
+
+
+@lru_cache(maxsize=None)
+def _load(folder: str, name: str) -> str:
+    return (ASSETS / folder / f"{name}.json").read_text()
+
+
+def load_asset(folder: str, name: str) -> dict:
+    """A fresh copy of opensearch_assets/<folder>/<name>.json."""
+    return json.loads(_load(folder, name))
+
+
+def _index_settings_of(body: dict) -> dict:
+    return body.setdefault("template", {}).setdefault("settings", {}).setdefault("index", {})
+
+
+def component_template_body() -> dict:
+    body = load_asset("component_templates", names.COMPONENT_TEMPLATE)
+    # Every log index normalises the exporter's envelope last, whatever runs before.
+    _index_settings_of(body)["final_pipeline"] = names.ENVELOPE_PIPELINE
+    return body
+
+
+def index_template_body(index: str) -> dict:
+    body = load_asset("index_templates", names.LOG_INDEX_TEMPLATES[index])
+    body["index_patterns"] = [index]
+    body["composed_of"] = [names.COMPONENT_TEMPLATE]
+    pipeline = names.INDEX_PIPELINES.get(index)
+    if pipeline:
+        _index_settings_of(body)["default_pipeline"] = pipeline
+    return body
+
+
+def traces_template_body() -> dict:
+    body = load_asset("index_templates", names.TRACES_INDEX_TEMPLATE)
+    body["index_patterns"] = [names.TRACES_INDEX]
+    return body
+
+
+def pipeline_bodies() -> dict[str, dict]:
+    """Ingest pipelines by name, the envelope one first."""
+    wanted = [names.ENVELOPE_PIPELINE] + sorted(set(names.INDEX_PIPELINES.values()))
+    return {name: load_asset("ingest_pipelines", name) for name in wanted}
+
+
+def retention_policy_body(days: int) -> dict:
+    """The ISM policy: indices leave the default (hot) state for delete after `days` days."""
+    body = load_asset("ism_policies", names.ISM_POLICY)
+    policy = body["policy"]
+    hot = next(state for state in policy["states"] if state["name"] == policy["default_state"])
+    for transition in hot["transitions"]:
+        transition.setdefault("conditions", {})["min_index_age"] = f"{int(days)}d"
+    for template in policy["ism_template"]:
+        template["index_patterns"] = list(names.LOG_INDICES)
+    return body
+
+
+def datasource_body(settings: Settings) -> dict:
+    body = load_asset("datasources", names.DATASOURCE)
+    body["name"] = names.DATASOURCE
+    # OpenSearch itself queries Prometheus, over clawker-net.
+    body.setdefault("properties", {})["prometheus.uri"] = settings.prometheus_internal_url
+    return body
+
+
+def index_mappings(index: str) -> dict:
+    """The mapping an index gets from its templates (component first, then its own)."""
+    component = component_template_body()["template"].get("mappings", {})
+    own = index_template_body(index)["template"].get("mappings", {})
+    return merge_mappings(component, own)
+
+
+def index_settings(index: str) -> dict:
+    merged = canonical_settings(
+        {
+            **copy.deepcopy(component_template_body()["template"].get("settings", {})).get("index", {}),
+            **copy.deepcopy(index_template_body(index)["template"].get("settings", {})).get("index", {}),
+        }
+    )["index"]
+    return {f"index.{key}": merged[key] for key in _INDEX_SETTINGS_KEPT if key in merged}
+
+
+def key_fingerprint(master_key: pulumi.Input[str]) -> pulumi.Output[str]:
+    """A digest of the datasource master key: changes with it, reveals nothing, stays secret."""
+    digest = pulumi.Output.from_input(master_key).apply(lambda key: hashlib.sha256(key.encode()).hexdigest()[:16])
+    return pulumi.Output.secret(digest)
 
 
 def declare_opensearch_assets(
@@ -17,4 +136,68 @@ def declare_opensearch_assets(
     opensearch: Sequence[pulumi.Resource],
     prometheus: Sequence[pulumi.Resource],
 ) -> list[pulumi.Resource]:
-    return []
+    """Declare every OpenSearch asset; returns them all (the collector depends on the list)."""
+    endpoint = settings.opensearch_api_url
+
+    def after(*deps) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=parent, depends_on=list(opensearch) + [d for group in deps for d in group])
+
+    pipelines = [
+        IngestPipeline(f"opensearch-pipeline-{name}", endpoint=endpoint, name=name, body=body, opts=after())
+        for name, body in pipeline_bodies().items()
+    ]
+    common = ComponentTemplate(
+        f"opensearch-component-template-{names.COMPONENT_TEMPLATE}",
+        endpoint=endpoint,
+        name=names.COMPONENT_TEMPLATE,
+        body=component_template_body(),
+        opts=after(pipelines),
+    )
+    templates = [
+        IndexTemplate(
+            f"opensearch-index-template-{template}",
+            endpoint=endpoint,
+            name=template,
+            body=index_template_body(index),
+            opts=after(pipelines, [common]),
+        )
+        for index, template in names.LOG_INDEX_TEMPLATES.items()
+    ]
+    templates.append(
+        IndexTemplate(
+            f"opensearch-index-template-{names.TRACES_INDEX_TEMPLATE}",
+            endpoint=endpoint,
+            name=names.TRACES_INDEX_TEMPLATE,
+            body=traces_template_body(),
+            opts=after(),
+        )
+    )
+    policy = IsmPolicy(
+        f"opensearch-ism-policy-{names.ISM_POLICY}",
+        endpoint=endpoint,
+        name=names.ISM_POLICY,
+        body=retention_policy_body(settings.log_retention_days),
+        opts=after(templates),
+    )
+    indices = [
+        Index(
+            f"opensearch-index-{index}",
+            endpoint=endpoint,
+            name=index,
+            mappings=index_mappings(index),
+            settings=index_settings(index),
+            policy_id=names.ISM_POLICY,
+            opts=after(templates, [policy]),
+        )
+        for index in names.LOG_INDICES
+    ]
+    datasource = Datasource(
+        f"opensearch-datasource-{names.DATASOURCE}",
+        endpoint=endpoint,
+        name=names.DATASOURCE,
+        body=datasource_body(settings),
+        prometheus_url=settings.prometheus_api_url,
+        key_fingerprint=key_fingerprint(master_key),
+        opts=after(indices, list(prometheus)),
+    )
+    return pipelines + [common] + templates + [policy] + indices + [datasource]

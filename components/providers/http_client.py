@@ -1,51 +1,124 @@
 """HTTP plumbing shared by the dynamic providers (OpenSearch and Dashboards).
 
 Connection errors and 5xx answers are retried by urllib3 with exponential
-backoff inside a bounded total wait; a 4xx fails at once and carries the
-server's own reason, because retrying a rejected body never helps.
+backoff, inside a wall-clock bound that covers the whole logical call: no
+retry starts unless it can finish before the deadline, and every attempt's
+socket timeouts shrink to the time left. When the bound runs out the error
+names the method, the URL and the last answer. A 4xx fails at once and
+carries the server's own reason, because retrying a rejected body never helps.
+
+Sessions live only for one call: providers are pickled into Pulumi state and
+must not hold sockets or locks, so they create an ApiClient inside each method.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 RETRYABLE_STATUS = (500, 502, 503, 504)
+# Pause of the outer loop when urllib3 has given up but the bound has not run out.
+_OUTER_PAUSE_S = 1.0
 
 
 class ApiError(Exception):
     """A request that failed for good; the message names the URL and the answer."""
 
-    def __init__(self, message: str, status: Optional[int] = None, body: Any = None):
+    def __init__(
+        self,
+        message: str,
+        status: Optional[int] = None,
+        body: Any = None,
+        *,
+        method: str = "",
+        url: str = "",
+        reason: str = "",
+    ):
         super().__init__(message)
         self.status = status
         self.body = body
+        self.method = method
+        self.url = url
+        # The server's own explanation (OpenSearch's error reason), when there was one.
+        self.reason = reason
 
 
-def _reason(body: Any) -> str:
-    """Pull the human-readable reason out of an OpenSearch/Dashboards error body."""
+def reason_of(body: Any) -> str:
+    """The human-readable reason inside an OpenSearch/Dashboards error body."""
     if isinstance(body, dict):
         err = body.get("error")
         if isinstance(err, dict):
+            parts = []
             root = err.get("root_cause") or []
             if root and isinstance(root[0], dict) and root[0].get("reason"):
-                return f"{err.get('type', 'error')}: {root[0]['reason']}"
-            if err.get("reason"):
-                return f"{err.get('type', 'error')}: {err['reason']}"
+                parts.append(f"{root[0].get('type', 'error')}: {root[0]['reason']}")
+            if err.get("reason") and (not parts or err["reason"] not in parts[0]):
+                parts.append(f"{err.get('type', 'error')}: {err['reason']}")
+            caused = err.get("caused_by")
+            if isinstance(caused, dict) and caused.get("reason") and all(caused["reason"] not in p for p in parts):
+                parts.append(f"caused by {caused.get('type', 'error')}: {caused['reason']}")
+            if parts:
+                return "; ".join(parts)
         if isinstance(err, str) and body.get("message"):
             return f"{err}: {body['message']}"
         if body.get("message"):
             return str(body["message"])
         if isinstance(err, str):
             return err
+    if body is None:
+        return "empty answer"
     text = body if isinstance(body, str) else json.dumps(body)
-    return text[:500]
+    return (text or "empty answer")[:500]
+
+
+# Kept under its old name for callers written against the first version.
+_reason = reason_of
+
+
+def describe_exception(exc: BaseException) -> str:
+    """A one-line cause for a transport error, without urllib3's object reprs."""
+    inner: Any = exc
+    # requests wraps urllib3's MaxRetryError, which wraps the real cause.
+    for _ in range(4):
+        nxt = getattr(inner, "reason", None)
+        if nxt is None and inner.args and isinstance(inner.args[0], BaseException):
+            nxt = inner.args[0]
+        if nxt is None or nxt is inner or isinstance(nxt, str):
+            break
+        inner = nxt
+    text = re.sub(r"<[^>]*>:\s*", "", str(inner))
+    return f"{type(inner).__name__}: {text}"
+
+
+class _DeadlineRetry(Retry):
+    """urllib3 Retry that refuses any retry which could not finish before a deadline."""
+
+    def __init__(self, *args: Any, deadline: Optional[float] = None, attempt_s: float = 0.0, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+        self.attempt_s = attempt_s
+
+    def new(self, **kw: Any) -> "_DeadlineRetry":
+        fresh = super().new(**kw)
+        fresh.deadline, fresh.attempt_s = self.deadline, self.attempt_s
+        return fresh
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        fresh = super().increment(method, url, response, error, _pool, _stacktrace)
+        if self.deadline is not None:
+            worst_finish = time.monotonic() + fresh.get_backoff_time() + self.attempt_s
+            if worst_finish > self.deadline:
+                cause = error or ResponseError(f"HTTP {getattr(response, 'status', '?')}")
+                raise MaxRetryError(_pool, url, cause)
+        return fresh
 
 
 @dataclass
@@ -56,30 +129,37 @@ class ApiClient:
     headers: dict = field(default_factory=dict)
     # Upper bound for one logical call including all retries (seconds).
     total_timeout_s: float = 120.0
-    # Per-attempt socket timeout (seconds).
+    # Per-attempt read timeout (seconds); shrinks to the time left.
     request_timeout_s: float = 30.0
+    # Per-attempt connect timeout (seconds); the API is on this host or the LAN.
+    connect_timeout_s: float = 3.0
 
     def __post_init__(self):
         self.base_url = self.base_url.rstrip("/")
-        retry = Retry(
-            total=None,
-            connect=8,
-            read=3,
-            status=6,
-            backoff_factor=0.5,
-            backoff_max=10,
-            status_forcelist=RETRYABLE_STATUS,
-            allowed_methods=None,  # retry PUT/POST too: every call we make is idempotent
-            raise_on_status=False,
-        )
-        self.session = requests.Session()
-        adapter = HTTPAdapter(max_retries=retry)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers.update(self.headers)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
+
+    def _session(self, deadline: float, attempt_s: float) -> requests.Session:
+        retry = _DeadlineRetry(
+            total=None,
+            connect=10,
+            read=0,  # a timed-out read is retried by the outer loop, with a shrunk timeout
+            status=10,
+            backoff_factor=0.25,
+            backoff_max=5,
+            status_forcelist=RETRYABLE_STATUS,
+            allowed_methods=None,  # retry PUT/POST too: every call we make is idempotent
+            raise_on_status=False,
+            deadline=deadline,
+            attempt_s=attempt_s,
+        )
+        session = requests.Session()
+        adapter = HTTPAdapter(max_retries=retry)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers.update(self.headers)
+        return session
 
     def request(
         self,
@@ -97,40 +177,43 @@ class ApiClient:
         Raises ApiError naming the URL and the server's reason otherwise.
         """
         url = self.url(path)
+        ok = tuple(ok)
         deadline = time.monotonic() + self.total_timeout_s
-        last: str = "no answer"
+        last = "no answer"
         while True:
-            try:
-                resp = self.session.request(
-                    method,
-                    url,
-                    json=json_body,
-                    params=params,
-                    timeout=self.request_timeout_s,
-                    **kwargs,
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ApiError(
+                    f"{method} {url} did not succeed within {self.total_timeout_s:g}s; last answer: {last}",
+                    method=method,
+                    url=url,
                 )
+            timeout = (min(self.connect_timeout_s, remaining), min(self.request_timeout_s, remaining))
+            try:
+                with self._session(deadline, sum(timeout)) as session:
+                    resp = session.request(method, url, json=json_body, params=params, timeout=timeout, **kwargs)
             except requests.RequestException as exc:
-                # urllib3 already backed off; keep trying only within the bound.
-                last = f"{type(exc).__name__}: {exc}"
-                if time.monotonic() >= deadline:
-                    raise ApiError(
-                        f"{method} {url} did not succeed within {self.total_timeout_s:.0f}s; last error: {last}"
-                    ) from exc
-                time.sleep(2)
+                # urllib3 backed off as long as the bound allowed; go round while time is left.
+                last = describe_exception(exc)
+                time.sleep(max(0.0, min(_OUTER_PAUSE_S, deadline - time.monotonic())))
                 continue
             body = _decode(resp)
-            if resp.status_code in tuple(ok):
+            if resp.status_code in ok:
                 return body
             if resp.status_code == 404 and missing_ok:
                 return None
-            if resp.status_code in RETRYABLE_STATUS and time.monotonic() < deadline:
-                last = f"HTTP {resp.status_code}: {_reason(body)}"
-                time.sleep(2)
+            if resp.status_code in RETRYABLE_STATUS:
+                last = f"HTTP {resp.status_code}: {reason_of(body)}"
+                time.sleep(max(0.0, min(_OUTER_PAUSE_S, deadline - time.monotonic())))
                 continue
+            reason = reason_of(body)
             raise ApiError(
-                f"{method} {url} answered HTTP {resp.status_code}: {_reason(body)}",
+                f"{method} {url} answered HTTP {resp.status_code}: {reason}",
                 status=resp.status_code,
                 body=body,
+                method=method,
+                url=url,
+                reason=reason,
             )
 
     def wait_until(
@@ -145,18 +228,26 @@ class ApiClient:
         url = self.url(path)
         deadline = time.monotonic() + timeout_s
         last = "no answer"
-        while True:
-            try:
-                resp = self.session.get(url, timeout=min(self.request_timeout_s, 10))
-                body = _decode(resp)
-                if ready(resp.status_code, body):
-                    return body
-                last = f"HTTP {resp.status_code}: {_reason(body)}"
-            except requests.RequestException as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            if time.monotonic() >= deadline:
-                raise ApiError(f"{what} was not ready at {url} within {timeout_s:.0f}s; last answer: {last}")
-            time.sleep(2)
+        with requests.Session() as session:
+            session.headers.update(self.headers)
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ApiError(
+                        f"{what} was not ready at {url} within {timeout_s:g}s; last answer: {last}",
+                        method="GET",
+                        url=url,
+                    )
+                timeout = (min(self.connect_timeout_s, remaining), min(self.request_timeout_s, 10, remaining))
+                try:
+                    resp = session.get(url, timeout=timeout)
+                    body = _decode(resp)
+                    if ready(resp.status_code, body):
+                        return body
+                    last = f"HTTP {resp.status_code}: {reason_of(body)}"
+                except requests.RequestException as exc:
+                    last = describe_exception(exc)
+                time.sleep(max(0.0, min(2.0, deadline - time.monotonic())))
 
 
 def _decode(resp: requests.Response) -> Any:
