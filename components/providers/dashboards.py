@@ -45,7 +45,7 @@ from pulumi.dynamic import (
 
 from components import names
 from components.providers.diffing import changed_paths, project_onto
-from components.providers.http_client import ApiClient, ApiError
+from components.providers.http_client import ApiClient
 
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "opensearch_assets" / "dashboards"
 
