@@ -1,7 +1,7 @@
 """The contract DOUBLE's test image behaves like the real image where the stack relies on it.
 
-Skipped when no Docker Engine answers or the image has not been built
-(tests/dashboards_double/build_image.sh builds it).
+Needs a Docker Engine and the image (tests/dashboards_double/build_image.sh):
+without them it fails in CI and is skipped elsewhere (tests/prerequisites.py).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import uuid
 import pytest
 
 from dd_helpers import Client
+from prerequisites import unavailable
 
 IMAGE = "clawker-test/opensearch-dashboards-double:3.6.0"
 
@@ -29,7 +30,10 @@ def image_available() -> bool:
         return False
 
 
-pytestmark = pytest.mark.skipif(not image_available(), reason=f"{IMAGE} not built / no engine")
+@pytest.fixture(autouse=True)
+def _image_required():
+    if not image_available():
+        unavailable(f"{IMAGE} not built or no Docker Engine (run tests/dashboards_double/build_image.sh)")
 
 
 def wait_status(client: Client, want: int, seconds: float = 30) -> tuple:

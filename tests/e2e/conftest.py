@@ -15,9 +15,10 @@ import pytest
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-sys.path[:0] = [str(ROOT), str(HERE), str(HERE.parent)]
+sys.path.insert(0, str(HERE))
 
 from components import names  # noqa: E402
+from prerequisites import unavailable  # noqa: E402
 from pulumi_cli import docker  # noqa: E402
 
 E2E_IMAGES = (
@@ -26,12 +27,6 @@ E2E_IMAGES = (
     "clawker-test/opensearch:3.6.0",
     "clawker-test/opensearch-dashboards-double:3.6.0",
 )
-
-
-def unavailable(reason: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"end-to-end prerequisites missing in CI: {reason}", pytrace=False)
-    pytest.skip(f"end-to-end layer skipped: {reason}")
 
 
 @pytest.fixture(scope="session")
