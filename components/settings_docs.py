@@ -21,10 +21,8 @@ README_END = "<!-- settings-table:end -->"
 def pulumi_config_block() -> dict:
     block = {}
     for key, prop in SCHEMA["properties"].items():
-        entry = {"type": prop["type"], "description": prop["description"]}
-        if key not in SECRET_KEYS:
-            entry["default"] = prop["default"]
-        block[key] = entry
+        # A declared key without a default is required by the CLI, so every key has one.
+        block[key] = {"type": prop["type"], "description": prop["description"], "default": prop["default"]}
     return block
 
 
