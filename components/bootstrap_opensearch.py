@@ -97,11 +97,11 @@ def retention_policy_body(days: int) -> dict:
     return body
 
 
-def datasource_body(settings: Settings) -> dict:
+def datasource_body(prometheus_uri: str) -> dict:
+    """The datasource, pointing OpenSearch at Prometheus (in the stack: over clawker-net)."""
     body = load_asset("datasources", names.DATASOURCE)
     body["name"] = names.DATASOURCE
-    # OpenSearch itself queries Prometheus, over clawker-net.
-    body.setdefault("properties", {})["prometheus.uri"] = settings.prometheus_internal_url
+    body.setdefault("properties", {})["prometheus.uri"] = prometheus_uri
     return body
 
 
@@ -195,7 +195,7 @@ def declare_opensearch_assets(
         f"opensearch-datasource-{names.DATASOURCE}",
         endpoint=endpoint,
         name=names.DATASOURCE,
-        body=datasource_body(settings),
+        body=datasource_body(settings.prometheus_internal_url),
         prometheus_url=settings.prometheus_api_url,
         key_fingerprint=key_fingerprint(master_key),
         opts=after(indices, list(prometheus)),

@@ -617,10 +617,12 @@ class IndexProvider(ResourceProvider):
             return None
         index = answer[name]
         declared_settings = canonical_settings(plain(props.get("settings") or {}))
+        declared_mappings = canonical_mappings(plain(props.get("mappings") or {}))
         return {
-            "mappings": project_onto(canonical_mappings(index.get("mappings", {})), canonical_mappings(plain(props.get("mappings") or {}))),
+            "mappings": project_onto(canonical_mappings(index.get("mappings", {})), declared_mappings),
             "settings": project_onto(index.get("settings", {}), declared_settings),
-            "policy_id": _explain_policy(client, name),
+            # Without a declared policy, ISM (maybe not even installed) is not asked.
+            "policy_id": _explain_policy(client, name) if props.get("policy_id") else None,
         }
 
     @staticmethod

@@ -1,0 +1,565 @@
+"""The OpenSearch providers against a real OpenSearch 3.6.0, calling the ResourceProvider methods directly.
+
+Inputs and outputs pass through Pulumi's property serialisation the way they do
+between the engine and a dynamic provider (every number comes back a float).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import socket
+import threading
+import time
+
+import pytest
+from pulumi.runtime import rpc
+
+from conftest import ISM, SQL, OpenSearchNode
+
+from components import bootstrap_opensearch as boot
+from components import names
+from components.providers import opensearch as osp
+from components.providers.http_client import ApiClient, ApiError
+
+TIMEOUT_S = 30.0
+
+
+def engine(props: dict) -> dict:
+    """What the engine hands a provider after storing `props` (protobuf Struct both ways)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return rpc.deserialize_properties(loop.run_until_complete(rpc.serialize_properties(props, {})))
+    finally:
+        loop.close()
+
+
+def props_for(node: OpenSearchNode, name: str, body: dict, **extra) -> dict:
+    return engine({"endpoint": node.url, "name": name, "body": body, "timeout_s": TIMEOUT_S, **extra})
+
+
+def create(provider, props: dict):
+    """check, then create; returns (id, outputs as the engine stores them)."""
+    checked = provider.check({}, props)
+    assert not checked.failures, [(f.property, f.reason) for f in checked.failures]
+    result = provider.create(checked.inputs)
+    return result.id, engine(result.outs)
+
+
+def assert_no_diff(provider, id_: str, outs: dict, props: dict) -> None:
+    diff = provider.diff(id_, outs, props)
+    assert not diff.changes, provider.changes(outs, props) if hasattr(provider, "changes") else diff
+
+
+# ------------------------------------------------------------------- kinds
+
+
+def _component_body() -> dict:
+    return boot.component_template_body()
+
+
+def _index_template_body() -> dict:
+    body = boot.index_template_body("clawker-cli")
+    body["index_patterns"] = ["clawker-test-cli"]
+    body["composed_of"] = []  # this test runs without the component template
+    return body
+
+
+def _pipeline_body() -> dict:
+    return boot.pipeline_bodies()[names.ENVELOPE_PIPELINE]
+
+
+def _add_mapping_field(body: dict) -> dict:
+    body = copy.deepcopy(body)
+    props = body["template"]["mappings"]["properties"]
+    props.setdefault("attributes", {"properties": {}})["properties"]["test_added"] = {"type": "keyword"}
+    return body
+
+
+def _add_processor(body: dict) -> dict:
+    body = copy.deepcopy(body)
+    body["processors"].append({"set": {"field": "test_added", "value": "yes"}})
+    return body
+
+
+def _edit_description(body: dict) -> dict:
+    body = copy.deepcopy(body)
+    if "_meta" in body or "template" in body:
+        body["_meta"] = {"description": "edited by hand"}
+    else:
+        body["description"] = "edited by hand"
+    return body
+
+
+KINDS = {
+    "component-template": (osp.ComponentTemplateProvider, "clawker-test-common", _component_body, _add_mapping_field),
+    "index-template": (osp.IndexTemplateProvider, "clawker-test-cli", _index_template_body, _add_mapping_field),
+    "ingest-pipeline": (osp.IngestPipelineProvider, "clawker-test-envelope", _pipeline_body, _add_processor),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_document_lifecycle(cluster, kind):
+    cls, name, make_body, grow = KINDS[kind]
+    provider = cls()
+    path = provider.path(name)
+    props = props_for(cluster, name, make_body())
+
+    # create, then nothing to do: right away and after a refresh
+    id_, outs = create(provider, props)
+    assert id_ == name and cluster.call("GET", path).status_code == 200
+    assert_no_diff(provider, id_, outs, props)
+    refreshed = provider.read(id_, outs)
+    assert refreshed.id == id_
+    assert_no_diff(provider, id_, engine(refreshed.outs), props)
+
+    # update in place: an added field is a change, not a replacement
+    grown = props_for(cluster, name, grow(make_body()))
+    diff = provider.diff(id_, outs, grown)
+    assert diff.changes and not diff.replaces
+    assert any(p.startswith("body.") for p in provider.changes(outs, grown))
+    outs = engine(provider.update(id_, outs, grown).outs)
+    live = provider.fetch(ApiClient(cluster.url), name)
+    assert provider.normalise(live, grown["body"]) == provider.normalise(osp.plain(grown["body"]), grown["body"])
+    assert_no_diff(provider, id_, outs, grown)
+
+    # an out-of-band edit: refresh reports the live document, the next up restores ours
+    assert cluster.call("PUT", path, _edit_description(osp.plain(grown["body"]))).status_code == 200
+    drifted = provider.read(id_, outs)
+    assert drifted.id == id_
+    assert provider.diff(id_, engine(drifted.outs), grown).changes
+    assert drifted.inputs["body"] == drifted.outs["body"]  # the next preview diffs live -> declared
+    outs = engine(provider.update(id_, engine(drifted.outs), grown).outs)
+    assert_no_diff(provider, id_, engine(provider.read(id_, outs).outs), grown)
+
+    # an out-of-band delete: refresh drops it from state
+    assert cluster.call("DELETE", path).status_code == 200
+    assert provider.read(id_, outs).id == ""
+
+    # delete (also fine when it is already gone)
+    provider.create(grown)
+    provider.delete(id_, outs)
+    assert cluster.call("GET", path).status_code == 404
+    provider.delete(id_, outs)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_rename_replaces_and_endpoint_change_updates(cluster, kind):
+    cls, name, make_body, _ = KINDS[kind]
+    provider = cls()
+    props = props_for(cluster, name, make_body())
+    id_, outs = create(provider, props)
+
+    renamed = dict(props, name=name + "-renamed")
+    diff = provider.diff(id_, outs, renamed)
+    assert diff.changes and diff.replaces == ["name"]
+
+    # A new port moves the container, not the assets: update in place, send nothing.
+    port = cluster.url.rsplit(":", 1)[1]
+    moved = dict(props, endpoint=f"http://localhost:{port}")
+    diff = provider.diff(id_, outs, moved)
+    assert diff.changes and not diff.replaces
+    before = cluster.call("GET", provider.path(name)).json()
+    outs = engine(provider.update(id_, outs, moved).outs)
+    assert outs["endpoint"] == moved["endpoint"]
+    assert cluster.call("GET", provider.path(name)).json() == before
+    assert_no_diff(provider, id_, outs, moved)
+
+
+def test_check_validates_locally_before_any_request():
+    # Nothing listens on this endpoint: check must not need it.
+    bad = engine(
+        {
+            "endpoint": "http://127.0.0.1:9",
+            "name": "Bad Name",
+            "body": {"template": {"mappings": {"properties": {"x": {"type": "strnig"}, "y": "keyword"}}}},
+            "timeout_s": 1.0,
+        }
+    )
+    failures = osp.ComponentTemplateProvider().check({}, bad).failures
+    reasons = " | ".join(f"{f.property}: {f.reason}" for f in failures)
+    assert "unknown field type 'strnig'" in reasons and "properties.y must be an object" in reasons
+    assert any(f.property == "name" for f in failures)
+    missing = osp.IndexTemplateProvider().check({}, engine({**bad, "name": "ok", "body": {"template": {}}}))
+    assert any("index_patterns" in f.reason for f in missing.failures)
+    policy = boot.retention_policy_body(7)
+    policy["policy"]["default_state"] = "warm"
+    ism = osp.IsmPolicyProvider().check({}, engine({**bad, "name": "ok", "body": policy}))
+    assert any("default_state" in f.reason for f in ism.failures)
+
+
+def test_invalid_mapping_error_carries_opensearch_reason(cluster):
+    body = _component_body()
+    body["template"]["mappings"]["properties"]["body"] = {"type": "text", "analyzer": "no_such_analyzer"}
+    provider = osp.ComponentTemplateProvider()
+    props = props_for(cluster, "clawker-test-invalid", body)
+    assert not provider.check({}, props).failures  # locally fine: only OpenSearch knows its analyzers
+    with pytest.raises(ApiError) as err:
+        provider.create(props)
+    assert err.value.status == 400
+    assert "no_such_analyzer" in str(err.value) and "mapper_parsing_exception" in str(err.value)
+    assert cluster.url in str(err.value)
+
+
+@pytest.mark.parametrize("server", ["refused", "silent"])
+def test_unreachable_opensearch_fails_within_the_bound(server):
+    bound = 4.0
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        if server == "silent":
+            sock.listen(16)  # accepts connections, never answers
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        props = engine({"endpoint": url, "name": "clawker-common", "body": _component_body(), "timeout_s": bound})
+        started = time.monotonic()
+        with pytest.raises(ApiError) as err:
+            osp.ComponentTemplateProvider().create(props)
+        elapsed = time.monotonic() - started
+    message = str(err.value)
+    assert url in message and f"within {bound:g}s" in message and "last answer" in message
+    assert ("Connection refused" in message) if server == "refused" else ("timed out" in message)
+    assert bound - 0.5 <= elapsed <= bound + 1.0, elapsed
+
+
+# ---------------------------------------------------------------------- ISM
+
+
+def _policy_props(node, days: int) -> dict:
+    return props_for(node, names.ISM_POLICY, boot.retention_policy_body(days))
+
+
+def _live_policy(node) -> dict:
+    return node.call("GET", f"_plugins/_ism/policies/{names.ISM_POLICY}").json()
+
+
+def _min_age(policy: dict) -> str:
+    return policy["policy"]["states"][0]["transitions"][0]["conditions"]["min_index_age"]
+
+
+def test_ism_policy_lifecycle_and_retention_update(cluster):
+    cluster.require(ISM)
+    provider = osp.IsmPolicyProvider()
+    props = _policy_props(cluster, 7)
+    id_, outs = create(provider, props)
+    assert _min_age(_live_policy(cluster)) == "7d"
+    assert_no_diff(provider, id_, outs, props)
+    assert_no_diff(provider, id_, engine(provider.read(id_, outs).outs), props)
+
+    # 7d -> 14d: an update in place, carrying seq_no/primary_term of a fresh GET
+    before = _live_policy(cluster)
+    longer = _policy_props(cluster, 14)
+    assert provider.changes(outs, longer) == ["body.policy.states[0].transitions[0].conditions.min_index_age"]
+    assert not provider.diff(id_, outs, longer).replaces
+    outs = engine(provider.update(id_, outs, longer).outs)
+    after = _live_policy(cluster)
+    assert _min_age(after) == "14d" and after["_seq_no"] > before["_seq_no"]
+    assert_no_diff(provider, id_, outs, longer)
+
+    # A bare PUT on an existing policy is what OpenSearch refuses (why the provider GETs first).
+    bare = cluster.call("PUT", f"_plugins/_ism/policies/{names.ISM_POLICY}", osp.plain(longer["body"]))
+    assert bare.status_code == 409, bare.text
+
+    # out-of-band edit and delete
+    edited = osp.plain(longer["body"])
+    edited["policy"]["states"][0]["transitions"][0]["conditions"]["min_index_age"] = "1d"
+    live = _live_policy(cluster)
+    cluster.call(
+        "PUT",
+        f"_plugins/_ism/policies/{names.ISM_POLICY}",
+        edited,
+        params={"if_seq_no": live["_seq_no"], "if_primary_term": live["_primary_term"]},
+    )
+    drifted = provider.read(id_, outs)
+    assert provider.changes(engine(drifted.outs), longer) == ["body.policy.states[0].transitions[0].conditions.min_index_age"]
+    outs = engine(provider.update(id_, engine(drifted.outs), longer).outs)
+    assert _min_age(_live_policy(cluster)) == "14d"
+    cluster.call("DELETE", f"_plugins/_ism/policies/{names.ISM_POLICY}")
+    assert provider.read(id_, outs).id == ""
+    provider.create(longer)
+    provider.delete(id_, outs)
+    assert cluster.call("GET", f"_plugins/_ism/policies/{names.ISM_POLICY}").status_code == 404
+
+
+def test_ism_update_retries_when_policy_changes_between_get_and_put(cluster, monkeypatch):
+    cluster.require(ISM)
+    provider = osp.IsmPolicyProvider()
+    id_, outs = create(provider, _policy_props(cluster, 7))
+    path = f"_plugins/_ism/policies/{names.ISM_POLICY}"
+    seen = {"gets": 0, "puts": [], "interfered": False}
+
+    class Interfering(ApiClient):
+        """Someone else updates the policy right after the provider's first GET."""
+
+        def request(self, method, req_path, **kwargs):
+            answer = super().request(method, req_path, **kwargs)
+            if method == "GET" and req_path == path and answer:
+                seen["gets"] += 1
+                if not seen["interfered"]:
+                    seen["interfered"] = True
+                    other = copy.deepcopy({"policy": answer["policy"]})
+                    for key in ("policy_id", "last_updated_time", "schema_version", "error_notification"):
+                        other["policy"].pop(key, None)
+                    other["policy"]["description"] = "changed by someone else"
+                    for tpl in other["policy"].get("ism_template") or []:
+                        tpl.pop("last_updated_time", None)
+                    r = super().request(
+                        "PUT",
+                        path,
+                        json_body=other,
+                        params={"if_seq_no": answer["_seq_no"], "if_primary_term": answer["_primary_term"]},
+                    )
+                    assert r["_seq_no"] > answer["_seq_no"]
+            if method == "PUT" and req_path == path:
+                seen["puts"].append(kwargs.get("params"))
+            return answer
+
+    monkeypatch.setattr(osp, "ApiClient", Interfering)
+    longer = _policy_props(cluster, 14)
+    provider.update(id_, outs, longer)
+    monkeypatch.undo()
+    live = _live_policy(cluster)
+    assert seen["interfered"] and seen["gets"] >= 2
+    # The provider's own PUTs: the first (stale seq_no) got 409, the retry won with a fresh one.
+    own = [p for p in seen["puts"] if p is not None]
+    assert len(own) >= 2 and own[0] != own[-1]
+    assert _min_age(live) == "14d"
+    assert live["policy"]["description"] == boot.retention_policy_body(14)["policy"]["description"]
+
+
+def test_ism_update_moves_managed_indices_to_the_new_version(cluster):
+    cluster.require(ISM)
+    _bootstrap_templates(cluster)
+    provider = osp.IsmPolicyProvider()
+    id_, outs = create(provider, _policy_props(cluster, 7))
+    index = osp.IndexProvider()
+    create(index, _index_props(cluster, "clawker-cli"))
+    provider.update(id_, outs, _policy_props(cluster, 14))
+    explain = cluster.call("GET", "_plugins/_ism/explain/clawker-cli").json()["clawker-cli"]
+    # change_policy was accepted: ISM records the pending switch (or has already made it).
+    assert explain.get("policy_id") == names.ISM_POLICY
+    managed = cluster.call("GET", "_plugins/_ism/explain/clawker-cli", params={"show_policy": "true"}).json()
+    assert managed["total_managed_indices"] == 1
+
+
+# -------------------------------------------------------------------- index
+
+
+def _bootstrap_templates(node: OpenSearchNode) -> None:
+    """Pipelines, the component template and the six log index templates, as the bootstrap declares them."""
+    for name, body in boot.pipeline_bodies().items():
+        create(osp.IngestPipelineProvider(), props_for(node, name, body))
+    create(osp.ComponentTemplateProvider(), props_for(node, names.COMPONENT_TEMPLATE, boot.component_template_body()))
+    for index, template in names.LOG_INDEX_TEMPLATES.items():
+        create(osp.IndexTemplateProvider(), props_for(node, template, boot.index_template_body(index)))
+
+
+def _index_props(node, index: str, *, policy: bool = True) -> dict:
+    return engine(
+        {
+            "endpoint": node.url,
+            "name": index,
+            "mappings": boot.index_mappings(index),
+            "settings": boot.index_settings(index),
+            "policy_id": names.ISM_POLICY if policy else None,
+            "timeout_s": TIMEOUT_S,
+        }
+    )
+
+
+def _live_mapping(node, index: str) -> dict:
+    return node.call("GET", f"{index}/_mapping").json()[index]["mappings"]
+
+
+def test_index_created_after_templates_carries_their_mapping(cluster):
+    _bootstrap_templates(cluster)
+    provider = osp.IndexProvider()
+    props = _index_props(cluster, "claude-code", policy=False)
+    id_, outs = create(provider, props)
+    mapping = _live_mapping(cluster, "claude-code")
+    attributes = mapping["properties"]["attributes"]["properties"]
+    assert attributes["cost_usd"] == {"type": "double"}
+    assert attributes["prompt"]["properties"]["value"] == {"type": "text"}
+    assert mapping["properties"]["resource"]["properties"]["attributes"]["properties"]["service"]["properties"]["name"] == {
+        "type": "keyword"
+    }
+    settings = cluster.call("GET", "claude-code/_settings").json()["claude-code"]["settings"]["index"]
+    assert settings["default_pipeline"] == "clawker-claude-code"
+    assert settings["final_pipeline"] == names.ENVELOPE_PIPELINE
+    assert_no_diff(provider, id_, outs, props)
+    assert_no_diff(provider, id_, engine(provider.read(id_, outs).outs), props)
+
+
+def test_index_without_matching_template_fails_the_bootstrap(cluster):
+    provider = osp.IndexProvider()
+    with pytest.raises(ApiError) as err:
+        provider.create(_index_props(cluster, "clawker-envoy", policy=False))
+    assert "template did not match" in str(err.value)
+
+
+def test_existing_index_is_adopted_and_missing_fields_added(cluster):
+    _bootstrap_templates(cluster)
+    # An index made before this run (kept volume), before a field was added to its template.
+    assert cluster.call("PUT", "clawker-coredns").status_code == 200
+    cluster.call("POST", "clawker-coredns/_doc?refresh=true", {"attributes": {"zone": "example."}})
+    provider = osp.IndexProvider()
+    props = _index_props(cluster, "clawker-coredns", policy=False)
+    grown = copy.deepcopy(osp.plain(props))
+    grown["mappings"]["properties"]["attributes"]["properties"]["test_added"] = {"type": "keyword"}
+    grown = engine(grown)
+    id_, outs = create(provider, grown)
+    assert _live_mapping(cluster, "clawker-coredns")["properties"]["attributes"]["properties"]["test_added"] == {
+        "type": "keyword"
+    }
+    assert cluster.call("GET", "clawker-coredns/_count").json()["count"] == 1  # adopted, not recreated
+    assert_no_diff(provider, id_, outs, grown)
+
+    # A type change is refused by OpenSearch, and its reason is passed on.
+    changed = copy.deepcopy(osp.plain(grown))
+    changed["mappings"]["properties"]["attributes"]["properties"]["zone"] = {"type": "long"}
+    with pytest.raises(ApiError) as err:
+        provider.update(id_, outs, engine(changed))
+    assert "illegal_argument_exception" in str(err.value) and "zone" in str(err.value)
+
+
+def test_index_delete_keeps_data_and_out_of_band_delete_is_seen(cluster):
+    _bootstrap_templates(cluster)
+    provider = osp.IndexProvider()
+    props = _index_props(cluster, "clawker-cp", policy=False)
+    id_, outs = create(provider, props)
+    provider.delete(id_, outs)
+    assert cluster.call("HEAD", "clawker-cp").status_code == 200  # telemetry survives destroy
+    cluster.call("DELETE", "clawker-cp")
+    assert provider.read(id_, outs).id == ""
+
+
+def test_precreated_index_has_template_mapping_and_attached_policy(cluster):
+    cluster.require(ISM)
+    _bootstrap_templates(cluster)
+    create(osp.IsmPolicyProvider(), _policy_props(cluster, 7))
+    provider = osp.IndexProvider()
+    props = _index_props(cluster, "clawker-envoy")
+    id_, outs = create(provider, props)
+    explain = cluster.call("GET", "_plugins/_ism/explain/clawker-envoy").json()["clawker-envoy"]
+    assert explain["index.plugins.index_state_management.policy_id"] == names.ISM_POLICY
+    mapping = _live_mapping(cluster, "clawker-envoy")["properties"]["attributes"]["properties"]
+    assert mapping["response_code"] == {"type": "integer"} and mapping["client"]["properties"]["address"] == {"type": "ip"}
+    assert outs["policy_id"] == names.ISM_POLICY
+    assert_no_diff(provider, id_, outs, props)
+
+    # Out of band: the policy is removed from the index; refresh sees it, update re-attaches it.
+    cluster.call("POST", "_plugins/_ism/remove/clawker-envoy")
+    drifted = provider.read(id_, outs)
+    assert drifted.outs["policy_id"] is None and provider.diff(id_, engine(drifted.outs), props).changes
+    outs = engine(provider.update(id_, engine(drifted.outs), props).outs)
+    assert outs["policy_id"] == names.ISM_POLICY
+
+
+# ------------------------------------------------------- the whole bootstrap
+
+
+def bootstrap_props(node: OpenSearchNode, prometheus_url: str, prometheus_uri: str, days: int = 7) -> list:
+    """(provider, props) for every OpenSearch asset, in the order declare_opensearch_assets chains them."""
+    items = []
+    for name, body in boot.pipeline_bodies().items():
+        items.append((osp.IngestPipelineProvider(), props_for(node, name, body)))
+    items.append((osp.ComponentTemplateProvider(), props_for(node, names.COMPONENT_TEMPLATE, boot.component_template_body())))
+    for index, template in names.LOG_INDEX_TEMPLATES.items():
+        items.append((osp.IndexTemplateProvider(), props_for(node, template, boot.index_template_body(index))))
+    items.append((osp.IndexTemplateProvider(), props_for(node, names.TRACES_INDEX_TEMPLATE, boot.traces_template_body())))
+    items.append((osp.IsmPolicyProvider(), props_for(node, names.ISM_POLICY, boot.retention_policy_body(days))))
+    for index in names.LOG_INDICES:
+        items.append((osp.IndexProvider(), _index_props(node, index)))
+    body = boot.datasource_body(prometheus_uri)
+    items.append(
+        (
+            osp.DatasourceProvider(),
+            props_for(node, names.DATASOURCE, body, prometheus_url=prometheus_url, key_fingerprint="test-key"),
+        )
+    )
+    return items
+
+
+def _snapshot(node: OpenSearchNode) -> dict:
+    """Everything a re-run could change, with the version counters that would move."""
+    return {
+        "policy": _live_policy(node)["_seq_no"],
+        "indices": {i: node.call("GET", f"{i}/_settings").json()[i]["settings"]["index"]["uuid"] for i in names.LOG_INDICES},
+        "templates": node.call("GET", "_index_template").json(),
+        "components": node.call("GET", "_component_template").json(),
+        "pipelines": node.call("GET", "_ingest/pipeline").json(),
+        "datasource": node.call("GET", f"_plugins/_query/_datasources/{names.DATASOURCE}").json(),
+    }
+
+
+def test_second_full_bootstrap_on_a_populated_cluster_changes_nothing(cluster, prometheus):
+    cluster.require(ISM)
+    cluster.require(SQL)
+    states = []
+    for provider, props in bootstrap_props(cluster, prometheus.url, prometheus.url):
+        states.append((provider, props, create(provider, props)))
+    for index in names.LOG_INDICES:
+        cluster.call("POST", f"{index}/_doc?refresh=true", {"body": "kept", "resource": {"service.name": index}})
+    before = _snapshot(cluster)
+
+    # A refresh followed by a preview: no drift, no changes.
+    for provider, props, (id_, outs) in states:
+        refreshed = provider.read(id_, outs)
+        assert refreshed.id == id_
+        assert_no_diff(provider, id_, engine(refreshed.outs), props)
+    # The same program over the kept data with fresh state (destroy, then up): all adopted as is.
+    for provider, props in bootstrap_props(cluster, prometheus.url, prometheus.url):
+        create(provider, props)
+    after = _snapshot(cluster)
+    assert after == before
+    for index in names.LOG_INDICES:
+        assert cluster.call("GET", f"{index}/_count").json()["count"] == 1
+
+
+# ---------------------------------------------------------------- datasource
+
+
+def test_datasource_lifecycle(cluster, prometheus):
+    cluster.require(SQL)
+    provider = osp.DatasourceProvider()
+    body = boot.datasource_body(prometheus.url)
+    props = props_for(cluster, names.DATASOURCE, body, prometheus_url=prometheus.url, key_fingerprint="k1")
+    id_, outs = create(provider, props)
+    path = f"_plugins/_query/_datasources/{names.DATASOURCE}"
+    live = cluster.call("GET", path).json()
+    assert live["properties"]["prometheus.uri"] == prometheus.url
+    assert_no_diff(provider, id_, outs, props)
+    assert_no_diff(provider, id_, engine(provider.read(id_, outs).outs), props)
+
+    # update in place: a new description, and a new master key re-registers it
+    changed = copy.deepcopy(osp.plain(body))
+    changed["description"] = "changed"
+    new = props_for(cluster, names.DATASOURCE, changed, prometheus_url=prometheus.url, key_fingerprint="k2")
+    diff = provider.diff(id_, outs, new)
+    assert diff.changes and not diff.replaces
+    outs = engine(provider.update(id_, outs, new).outs)
+    assert cluster.call("GET", path).json()["description"] == "changed"
+    assert_no_diff(provider, id_, outs, new)
+
+    # out of band: edit, then delete
+    edited = dict(cluster.call("GET", path).json(), description="edited by hand")
+    edited = {k: edited[k] for k in ("name", "description", "connector", "properties")}
+    assert cluster.call("PUT", "_plugins/_query/_datasources", edited).status_code == 200
+    assert provider.diff(id_, engine(provider.read(id_, outs).outs), new).changes
+    cluster.call("DELETE", path)
+    assert provider.read(id_, outs).id == ""
+    provider.create(new)
+    provider.delete(id_, outs)
+    assert provider.fetch(ApiClient(cluster.url), names.DATASOURCE) is None
+
+
+def test_datasource_waits_for_prometheus_within_the_bound(cluster):
+    provider = osp.DatasourceProvider()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        body = boot.datasource_body(url)
+        props = engine({**props_for(cluster, names.DATASOURCE, body, prometheus_url=url, key_fingerprint="k"), "timeout_s": 3.0})
+        started = time.monotonic()
+        with pytest.raises(ApiError) as err:
+            provider.create(props)
+    assert "Prometheus was not ready" in str(err.value) and url in str(err.value)
+    assert time.monotonic() - started <= 3.0 + 1.0
