@@ -15,7 +15,7 @@ import time
 import pytest
 from pulumi.runtime import rpc
 
-from conftest import ISM, SQL, OpenSearchNode
+from opensearch_node import ISM, SQL, OpenSearchNode
 
 from components import bootstrap_opensearch as boot
 from components import names

@@ -1,0 +1,365 @@
+"""A REAL OpenSearch 3.6.0 (and a Prometheus) as local processes, for the OpenSearch provider tests.
+
+tools/opensearch_dist.sh obtains and caches the distribution (plus the
+job-scheduler, index-management and sql plugins it can get) and a JDK; this
+session fixture starts it on a free port with its config, data and logs in a
+temp directory, and stops it at the end.
+
+When OpenSearch (or a plugin a test needs) cannot be had: under CI=true the
+test FAILS; elsewhere it is skipped with the reason printed (-ra shows it).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import pytest
+import requests
+
+from prerequisites import unavailable
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DIST_SCRIPT = ROOT / "tools" / "opensearch_dist.sh"
+START_TIMEOUT_S = 180
+HEAP = "-Xms512m -Xmx512m"
+# The datasource master key the SQL plugin needs before it accepts datasource writes.
+MASTER_KEY = "0123456789abcdef0123456789abcdef"
+ISM = "opensearch-index-management"
+SQL = "opensearch-sql"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class OpenSearchNode:
+    url: str
+    plugins: set
+    state_dir: Path
+    java_home: str
+    proc: Optional[subprocess.Popen] = field(default=None, repr=False)
+
+    def call(self, method: str, path: str, body=None, **kwargs) -> requests.Response:
+        """Out-of-band API access: what a user or another tool would do behind Pulumi's back."""
+        return requests.request(method, f"{self.url}/{path.lstrip('/')}", json=body, timeout=30, **kwargs)
+
+    def log(self, lines: int = 60) -> str:
+        out = []
+        for path in sorted(self.state_dir.glob("logs/*.log")) + [self.state_dir / "stdout.log"]:
+            if path.exists():
+                out.append(f"--- {path.name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
+        return "\n".join(out)
+
+    def require(self, plugin: str) -> None:
+        if plugin not in self.plugins:
+            unavailable(
+                f"OpenSearch plugin {plugin} is not installed in the test distribution "
+                f"(installed: {', '.join(sorted(self.plugins)) or 'none'}); see tools/opensearch_dist.sh"
+            )
+
+
+def _dist_env() -> dict:
+    if not DIST_SCRIPT.exists():
+        unavailable(f"{DIST_SCRIPT.relative_to(ROOT)} is missing")
+    proc = subprocess.run(["bash", str(DIST_SCRIPT)], capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        unavailable(f"{DIST_SCRIPT.name} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    env = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+    if not env.get("OPENSEARCH_HOME") or not env.get("OPENSEARCH_JAVA_HOME"):
+        unavailable(f"{DIST_SCRIPT.name} printed no OPENSEARCH_HOME/OPENSEARCH_JAVA_HOME: {proc.stdout!r}")
+    return env
+
+
+def _java_major(java_home: str) -> int:
+    try:
+        out = subprocess.run([f"{java_home}/bin/java", "-version"], capture_output=True, text=True, timeout=30).stderr
+        version = out.split('"')[1]
+        return int(version.split(".")[0])
+    except (OSError, IndexError, ValueError, subprocess.SubprocessError):
+        return 0
+
+
+def _java_candidates(script_java: str) -> list[str]:
+    """The JDK the script chose first; then other JDKs 21+ on the machine as a fallback.
+
+    Why a fallback: a trimmed runtime can lack locale data OpenSearch needs to build
+    its analyzers (seen: 'This JRE does not have support for Thai segmentation'),
+    which fails every mapping with a text field.
+    """
+    chosen = os.environ.get("CLAWKER_OPENSEARCH_JAVA_HOME")
+    found = [chosen] if chosen else []
+    found.append(script_java)
+    for java in sorted(glob.glob("/usr/lib/jvm/*/bin/java")):
+        home = str(Path(java).parents[1])
+        if home not in found and _java_major(home) >= 21:
+            found.append(home)
+    return [home for home in found if home and _java_major(home) >= 21]
+
+
+def _prepare_state(home: Path, state: Path, java_home: str) -> None:
+    shutil.copytree(home / "config", state / "config")
+    jvm_options = state / "config" / "jvm.options"
+    text = jvm_options.read_text()
+    # Per-instance GC logs and heap dumps (they default to paths under OPENSEARCH_HOME).
+    text = text.replace("logs/", f"{state}/logs/").replace("HeapDumpPath=data", f"HeapDumpPath={state}/data")
+    modules = subprocess.run([f"{java_home}/bin/java", "--list-modules"], capture_output=True, text=True).stdout
+    if "jdk.incubator.vector@" not in modules:
+        # Lucene's optional SIMD module; a JVM without it refuses to boot on --add-modules.
+        text = "\n".join(
+            "# " + line if "--add-modules=jdk.incubator.vector" in line and not line.startswith("#") else line
+            for line in text.splitlines()
+        )
+    jvm_options.write_text(text)
+    for sub in ("data", "logs", "tmp"):
+        (state / sub).mkdir(exist_ok=True)
+
+
+def _start(home: Path, java_home: str, plugins: set, state: Path) -> OpenSearchNode:
+    port, transport = free_port(), free_port()
+    args = [
+        f"{home}/bin/opensearch",
+        f"-Epath.data={state}/data",
+        f"-Epath.logs={state}/logs",
+        "-Ediscovery.type=single-node",
+        "-Ecluster.name=clawker-provider-tests",
+        "-Enetwork.host=127.0.0.1",
+        f"-Ehttp.port={port}",
+        f"-Etransport.port={transport}",
+        # A full CI disk must not turn the test indices read-only.
+        "-Ecluster.routing.allocation.disk.threshold_enabled=false",
+    ]
+    if ISM in plugins:
+        args.append("-Eplugins.index_state_management.job_interval=1")
+    if SQL in plugins:
+        args.append(f"-Eplugins.query.datasources.encryption.masterkey={MASTER_KEY}")
+    env = {
+        **os.environ,
+        "OPENSEARCH_JAVA_HOME": java_home,
+        "OPENSEARCH_PATH_CONF": str(state / "config"),
+        "OPENSEARCH_TMPDIR": str(state / "tmp"),
+        "OPENSEARCH_JAVA_OPTS": HEAP,
+    }
+    env.pop("JAVA_HOME", None)
+    if os.getuid() == 0:
+        # OpenSearch refuses to run as root: map us to an unprivileged uid in a user namespace.
+        args = ["unshare", "--user", "--map-user=1000", "--map-group=1000", "--"] + args
+    stdout = open(state / "stdout.log", "w")
+    proc = subprocess.Popen(args, stdout=stdout, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    node = OpenSearchNode(f"http://127.0.0.1:{port}", plugins, state, java_home, proc)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"OpenSearch exited with {proc.returncode}:\n{node.log()}")
+        try:
+            health = requests.get(f"{node.url}/_cluster/health?wait_for_status=yellow&timeout=1s", timeout=5)
+            if health.status_code == 200:
+                return node
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            _stop(node)
+            raise RuntimeError(f"OpenSearch was not healthy within {START_TIMEOUT_S}s:\n{node.log()}")
+        time.sleep(1)
+
+
+def _stop(node: OpenSearchNode) -> None:
+    proc = node.proc
+    if proc is None or proc.poll() is not None:
+        return
+    # The JVM runs under unshare and the launcher script: signal the whole group we started.
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def _analyzers_work(node: OpenSearchNode) -> Optional[str]:
+    """None when a text-mapped template is accepted; otherwise OpenSearch's reason."""
+    body = {"template": {"mappings": {"properties": {"t": {"type": "text"}}}}}
+    answer = node.call("PUT", "_component_template/clawker-jdk-probe", body)
+    node.call("DELETE", "_component_template/clawker-jdk-probe")
+    return None if answer.status_code == 200 else answer.text[:500]
+
+
+@pytest.fixture(scope="session")
+def opensearch():
+    dist = _dist_env()
+    home = Path(dist["OPENSEARCH_HOME"])
+    plugins = {p.strip() for p in dist.get("OPENSEARCH_PLUGINS", "").split(",") if p.strip()}
+    # _cat/plugins names the SQL plugin opensearch-sql; the script its artifact opensearch-sql-plugin.
+    plugins = {p[: -len("-plugin")] if p.endswith("-plugin") else p for p in plugins}
+    problems = []
+    for java_home in _java_candidates(dist["OPENSEARCH_JAVA_HOME"]):
+        state = Path(tempfile.mkdtemp(prefix="clawker-os-test-"))
+        _prepare_state(home, state, java_home)
+        try:
+            node = _start(home, java_home, plugins, state)
+        except RuntimeError as exc:
+            problems.append(f"with {java_home}: {exc}")
+            shutil.rmtree(state, ignore_errors=True)
+            continue
+        reason = _analyzers_work(node)
+        if reason is None:
+            print(f"\nOpenSearch test node at {node.url} (java {java_home}, plugins {sorted(plugins)})")
+            break
+        problems.append(f"with {java_home}: a text mapping is refused: {reason}")
+        _stop(node)
+        shutil.rmtree(state, ignore_errors=True)
+    else:
+        unavailable("OpenSearch did not start:\n" + "\n".join(problems))
+    try:
+        yield node
+    finally:
+        _stop(node)
+        shutil.rmtree(node.state_dir, ignore_errors=True)
+
+
+# Everything the tests may create, removed between tests so each starts from an empty cluster.
+def wipe(node: OpenSearchNode) -> None:
+    indices = node.call("GET", "_cat/indices", params={"format": "json", "h": "index"}).json()
+    for entry in indices:
+        if not entry["index"].startswith("."):
+            node.call("DELETE", entry["index"])
+    templates = node.call("GET", "_index_template").json().get("index_templates", [])
+    for entry in templates:
+        node.call("DELETE", f"_index_template/{entry['name']}")
+    components = node.call("GET", "_component_template").json().get("component_templates", [])
+    for entry in components:
+        node.call("DELETE", f"_component_template/{entry['name']}")
+    for name in node.call("GET", "_ingest/pipeline").json() or {}:
+        node.call("DELETE", f"_ingest/pipeline/{name}")
+    if ISM in node.plugins:
+        policies = node.call("GET", "_plugins/_ism/policies").json().get("policies", [])
+        for entry in policies:
+            node.call("DELETE", f"_plugins/_ism/policies/{entry['_id']}")
+    if SQL in node.plugins:
+        answer = node.call("GET", "_plugins/_query/_datasources")
+        for entry in answer.json() if answer.status_code == 200 else []:
+            node.call("DELETE", f"_plugins/_query/_datasources/{entry['name']}")
+
+
+@pytest.fixture()
+def cluster(opensearch):
+    """The session's OpenSearch, emptied before the test."""
+    wipe(opensearch)
+    return opensearch
+
+
+# ----------------------------------------------------------------- Prometheus
+
+CACHE = Path(os.environ.get("CLAWKER_CACHE", Path.home() / ".cache" / "clawker-monitor"))
+
+
+@dataclass
+class PrometheusServer:
+    url: str
+    kind: str  # "real" (the cached Prometheus 3 binary) or "stand-in"
+
+
+def _prometheus_binary() -> Optional[str]:
+    explicit = os.environ.get("CLAWKER_PROMETHEUS_BIN")
+    if explicit:
+        return explicit
+    found = [p for p in glob.glob(str(CACHE / "**" / "prometheus"), recursive=True) if os.access(p, os.X_OK) and Path(p).is_file()]
+    return sorted(found)[-1] if found else None
+
+
+def _start_prometheus(binary: str, workdir: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    config = workdir / "prometheus.yml"
+    config.write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
+    log = open(workdir / "prometheus.log", "w")
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            if requests.get(f"{url}/-/ready", timeout=2).status_code == 200:
+                return proc, url
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"Prometheus ({binary}) did not get ready:\n{(workdir / 'prometheus.log').read_text()[-2000:]}")
+
+
+def _stand_in() -> tuple[object, str]:
+    """Answers only what registration needs: /-/ready and an empty, successful query API."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self):
+            if self.path.startswith("/-/ready") or self.path.startswith("/-/healthy"):
+                body, ctype = b"Prometheus Server is Ready.\n", "text/plain"
+            else:
+                body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": []}}).encode()
+                ctype = "application/json"
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture(scope="session")
+def prometheus():
+    binary = _prometheus_binary()
+    if binary:
+        workdir = Path(tempfile.mkdtemp(prefix="clawker-prom-test-"))
+        proc, url = _start_prometheus(binary, workdir)
+        print(f"\nPrometheus for the datasource tests: real binary {binary} at {url}")
+        try:
+            yield PrometheusServer(url, "real")
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+            shutil.rmtree(workdir, ignore_errors=True)
+        return
+    server, url = _stand_in()
+    print(f"\nPrometheus for the datasource tests: no binary under {CACHE}, local HTTP stand-in at {url}")
+    try:
+        yield PrometheusServer(url, "stand-in")
+    finally:
+        server.shutdown()
