@@ -782,8 +782,9 @@ class DatasourceProvider(_AssetProvider):
         try:
             return client.request("GET", self.path(name), missing_ok=True)
         except ApiError as exc:
-            # The SQL plugin answers a missing datasource with 400 in some versions.
-            if exc.status == 400 and "not" in exc.reason.lower() and "exist" in exc.reason.lower():
+            # The SQL plugin has answered a missing datasource with 400 ("DataSource with
+            # name X doesn't exist.") as well as 404.
+            if exc.status == 400 and "exist" in exc.reason.lower():
                 return None
             raise
 

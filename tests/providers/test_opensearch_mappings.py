@@ -1,0 +1,121 @@
+"""The bootstrap's templates and pipelines accept what the collector writes, typed as the field facts say.
+
+Documents shaped exactly like the opensearch exporter's SS4O log documents go
+through the bulk API (as the exporter sends them: action `create`) into indices
+made by the providers. Nothing may be rejected, no value may be dropped as
+malformed (`_ignored`), no pipeline may fail (`ingest_error`), every field the
+facts list must carry the facts' type, and the only fields OpenSearch adds on
+its own are resource attributes (mapped keyword by the dynamic template).
+test_collector_to_opensearch.py repeats this through the real collector.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from opensearch_node import OpenSearchNode
+from telemetry_samples import RESOURCES, ingest_source_for, leaf_types, records_for, ss4o_log_document
+
+from components import bootstrap_opensearch as boot
+from components import names
+from components.providers import opensearch as osp
+
+FACTS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "index-fields.yaml"
+TIMEOUT_S = 30.0
+
+
+def install_log_index(node: OpenSearchNode, index: str) -> None:
+    """Pipelines, component template, the index's template, then the index, through the providers."""
+    props = lambda name, body: {"endpoint": node.url, "name": name, "body": body, "timeout_s": TIMEOUT_S}  # noqa: E731
+    for name, body in boot.pipeline_bodies().items():
+        osp.IngestPipelineProvider().create(props(name, body))
+    osp.ComponentTemplateProvider().create(props(names.COMPONENT_TEMPLATE, boot.component_template_body()))
+    osp.IndexTemplateProvider().create(props(names.LOG_INDEX_TEMPLATES[index], boot.index_template_body(index)))
+    osp.IndexProvider().create(
+        {
+            "endpoint": node.url,
+            "name": index,
+            "mappings": boot.index_mappings(index),
+            "settings": boot.index_settings(index),
+            "policy_id": None,
+            "timeout_s": TIMEOUT_S,
+        }
+    )
+
+
+def bulk_create(node: OpenSearchNode, index: str, docs: list[dict]) -> list:
+    """The exporter's request: one `create` action per document. Returns the per-item errors."""
+    lines = []
+    for doc in docs:
+        lines += [json.dumps({"create": {"_index": index}}), json.dumps(doc)]
+    answer = node.call(
+        "POST",
+        "_bulk",
+        data=("\n".join(lines) + "\n").encode(),
+        headers={"Content-Type": "application/x-ndjson"},
+        params={"refresh": "wait_for"},
+    ).json()
+    return [item["create"].get("error") for item in answer["items"] if item["create"].get("error")]
+
+
+def fact_types(index: str) -> dict[str, str]:
+    facts = yaml.safe_load(FACTS.read_text())
+    merged = {**facts["_shared_by_all_log_indices"], **facts[index]}
+    return {path: kind.split(" ")[0] for path, kind in merged.items()}
+
+
+def check_index(node: OpenSearchNode, index: str, expected: int) -> list[dict]:
+    """Assert the stored documents and live mapping are clean; returns the stored sources."""
+    hits = node.call("GET", f"{index}/_search", {"size": 100, "query": {"match_all": {}}}).json()["hits"]["hits"]
+    assert len(hits) == expected, f"{index}: {len(hits)} of {expected} records stored"
+    for hit in hits:
+        source = hit["_source"]
+        assert "_ignored" not in hit, f"{index}: values dropped as malformed: {hit['_ignored']}"
+        assert "ingest_error" not in source, f"{index}: pipeline failed: {source['ingest_error']}"
+        assert "data_stream" not in source.get("attributes", {})
+        # Dashboards' default log columns.
+        assert source["severityText"] == source["severity"]["text"]
+        assert source["resource"]["attributes"]["service.name"] == source["resource"]["service.name"]
+    mapping = node.call("GET", f"{index}/_mapping").json()[index]["mappings"]
+    live = leaf_types(mapping["properties"])
+    declared = leaf_types(osp.canonical_mappings(boot.index_mappings(index))["properties"])
+    wrong = {p: (live[p], declared[p]) for p in declared if p in live and live[p] != declared[p]}
+    assert not wrong, f"{index}: live mapping differs from the templates: {wrong}"
+    facts = fact_types(index)
+    off_facts = {p: (live[p], t) for p, t in facts.items() if p in live and live[p] != t}
+    assert not off_facts, f"{index}: typed differently from the field facts: {off_facts}"
+    dynamic = {p: t for p, t in live.items() if p not in declared}
+    assert all(p.startswith("resource.") and t == "keyword" for p, t in dynamic.items()), (
+        f"{index}: fields mapped dynamically outside the templates: {dynamic}"
+    )
+    return [hit["_source"] for hit in hits]
+
+
+@pytest.mark.parametrize("index", names.LOG_INDICES)
+def test_exporter_shaped_records_are_stored_with_the_declared_types(cluster, index):
+    install_log_index(cluster, index)
+    docs = [ss4o_log_document(index, r, ingest_source=ingest_source_for(index)) for r in records_for(index)]
+    assert bulk_create(cluster, index, docs) == []
+    sources = check_index(cluster, index, len(docs))
+    for source in sources:
+        assert source["resource"]["attributes"]["ingest_source"] == ingest_source_for(index)
+        assert source["resource"]["attributes"]["service.name"] == RESOURCES[index]["service.name"]
+    if index == "claude-code":
+        # Reflected scalars dropped (resource.agent/project keep them); the prompt text kept with its id.
+        assert all("agent" not in s["attributes"] and "project" not in s["attributes"] for s in sources)
+        prompts = [s["attributes"]["prompt"] for s in sources if isinstance(s["attributes"].get("prompt"), dict)]
+        assert {"value": "fix the failing test in components/", "id": "prompt-1"} in prompts
+    if index == "clawker-cp":
+        gathered = [s["attributes"]["actor_attr"] for s in sources if "actor_attr" in s["attributes"]]
+        assert gathered == [
+            {
+                "com.docker.compose.project": "clawker",
+                "com.docker.compose.project.working_dir": "/home/dev/clawker",
+                "image": "clawker-clawker:latest",
+            }
+        ]
+
