@@ -8,7 +8,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import collector_config, config_file, names
-from components.docker_common import image, published, service_container_args
+from components.docker_common import published, service_container
 from components.settings import Settings
 
 MEMORY_MB = 200
@@ -44,22 +44,18 @@ class Collector(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
         super().__init__("clawker:monitor:Collector", name, None, opts)
-        self.image = image(names.COLLECTOR, settings.collector_image, self)
-        self.container = docker.Container(
+        self.image, self.container = service_container(
+            self,
             names.COLLECTOR,
-            **service_container_args(
-                container_name=names.COLLECTOR,
-                image=self.image,
-                network=network,
-                command=[f"--config={collector_config.CONFIG_PATH}"],
-                ports=ports(settings),
-                uploads=[config_file.upload(collector_config.CONFIG_PATH, collector_config.render(settings))],
-                volumes=tls_mounts(settings),
-                memory=MEMORY_MB,
-                # Lets in-network senders reach services on the Docker host.
-                hosts=[docker.ContainerHostArgs(host="host.docker.internal", ip="host-gateway")],
-            ),
-            # The container itself must wait: a component's depends_on does not hold back its children.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
+            settings.collector_image,
+            network,
+            command=[f"--config={collector_config.CONFIG_PATH}"],
+            ports=ports(settings),
+            uploads=[config_file.upload(collector_config.CONFIG_PATH, collector_config.render(settings))],
+            volumes=tls_mounts(settings),
+            memory=MEMORY_MB,
+            # Lets in-network senders reach services on the Docker host.
+            hosts=[docker.ContainerHostArgs(host="host.docker.internal", ip="host-gateway")],
+            after=after,
         )
         self.register_outputs({"container": self.container.name})

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import names
-from components.docker_common import image, published, service_container_args
+from components.docker_common import published, service_container
 from components.settings import Settings
 
 # Explore is not reachable through the image's env allow-list, so it is
@@ -40,18 +40,14 @@ class Dashboards(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
         super().__init__("clawker:monitor:Dashboards", name, None, opts)
-        self.image = image(names.DASHBOARDS, settings.dashboards_image, self)
-        self.container = docker.Container(
+        self.image, self.container = service_container(
+            self,
             names.DASHBOARDS,
-            **service_container_args(
-                container_name=names.DASHBOARDS,
-                image=self.image,
-                network=network,
-                command=COMMAND,
-                envs=environment(settings),
-                ports=[published(settings.dashboards_port)],
-            ),
-            # The container itself must wait: a component's depends_on does not hold back its children.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
+            settings.dashboards_image,
+            network,
+            command=COMMAND,
+            envs=environment(settings),
+            ports=[published(settings.dashboards_port)],
+            after=after,
         )
         self.register_outputs({"container": self.container.name})

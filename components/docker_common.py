@@ -6,7 +6,7 @@ cannot drift between services.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_docker as docker
@@ -38,25 +38,28 @@ def volume_labels() -> list[docker.VolumeLabelArgs]:
     return [docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(names.LABELS.items())]
 
 
-def image(name: str, ref: str, parent: pulumi.Resource) -> docker.RemoteImage:
-    """The service's image, found locally or pulled; never removed on destroy (other stacks may share it)."""
-    return docker.RemoteImage(
-        f"{name}-image",
-        name=ref,
+def service_container(
+    parent: pulumi.ComponentResource,
+    container_name: str,
+    image_ref: str,
+    network: docker.Network,
+    after: Sequence[pulumi.Resource] = (),
+    **specific,
+) -> tuple[docker.RemoteImage, docker.Container]:
+    """The service's image and its container, with the stack-wide policies filled in.
+
+    The image is found locally or pulled, and kept on destroy (other stacks may
+    share it). `after` holds the container itself back: a component's
+    depends_on does not hold back its children.
+    """
+    image = docker.RemoteImage(
+        f"{container_name}-image",
+        name=image_ref,
         keep_locally=True,
         opts=pulumi.ResourceOptions(parent=parent),
     )
-
-
-def service_container_args(
-    *,
-    container_name: str,
-    image: docker.RemoteImage,
-    network: docker.Network,
-    **specific,
-) -> dict:
-    """Keyword arguments for docker.Container with the stack-wide policies filled in."""
-    return dict(
+    container = docker.Container(
+        container_name,
         name=container_name,
         hostname=container_name,
         image=image.image_id,
@@ -65,9 +68,10 @@ def service_container_args(
         log_driver=LOG_DRIVER,
         log_opts=LOG_OPTS,
         restart=RESTART_POLICY,
-        # Replace without touching data: named volumes outlive their container.
         **specific,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(after)),
     )
+    return image, container
 
 
 def managed_volume(volume_name: str, purge_on_destroy: bool, parent: pulumi.Resource) -> docker.Volume:

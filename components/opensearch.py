@@ -8,7 +8,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import names
-from components.docker_common import image, managed_volume, published, service_container_args
+from components.docker_common import managed_volume, published, service_container
 from components.settings import Settings
 
 DATA_DIR = "/usr/share/opensearch/data"
@@ -53,31 +53,27 @@ class OpenSearch(pulumi.ComponentResource):
     ):
         super().__init__("clawker:monitor:OpenSearch", name, None, opts)
         self.volume = managed_volume(names.OPENSEARCH_VOLUME, settings.purge_volumes_on_destroy, self)
-        self.image = image(names.OPENSEARCH, settings.opensearch_image, self)
-        self.container = docker.Container(
+        self.image, self.container = service_container(
+            self,
             names.OPENSEARCH,
-            **service_container_args(
-                container_name=names.OPENSEARCH,
-                image=self.image,
-                network=network,
-                envs=environment(settings, master_key),
-                ports=[published(settings.opensearch_port)],
-                volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=DATA_DIR)],
-                ulimits=[
-                    docker.ContainerUlimitArgs(name="memlock", soft=-1, hard=-1),
-                    docker.ContainerUlimitArgs(name="nofile", soft=65536, hard=65536),
-                ],
-                healthcheck=docker.ContainerHealthcheckArgs(
-                    tests=["CMD", "curl", "-fsS", health_url(settings)],
-                    interval="10s",
-                    timeout="5s",
-                    retries=10,
-                    start_period="60s",
-                ),
-                # "Up" means healthy: the bootstrap and Dashboards start only then.
-                wait=True,
-                wait_timeout=HEALTHY_WAIT_S,
+            settings.opensearch_image,
+            network,
+            envs=environment(settings, master_key),
+            ports=[published(settings.opensearch_port)],
+            volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=DATA_DIR)],
+            ulimits=[
+                docker.ContainerUlimitArgs(name="memlock", soft=-1, hard=-1),
+                docker.ContainerUlimitArgs(name="nofile", soft=65536, hard=65536),
+            ],
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=["CMD", "curl", "-fsS", health_url(settings)],
+                interval="10s",
+                timeout="5s",
+                retries=10,
+                start_period="60s",
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            # "Up" means healthy: the bootstrap and Dashboards start only then.
+            wait=True,
+            wait_timeout=HEALTHY_WAIT_S,
         )
         self.register_outputs({"container": self.container.name})

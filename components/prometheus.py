@@ -8,7 +8,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import config_file, names, prometheus_config
-from components.docker_common import image, managed_volume, published, service_container_args
+from components.docker_common import managed_volume, published, service_container
 from components.settings import Settings
 
 TSDB_DIR = "/prometheus"
@@ -42,19 +42,15 @@ class Prometheus(pulumi.ComponentResource):
     ):
         super().__init__("clawker:monitor:Prometheus", name, None, opts)
         self.volume = managed_volume(names.PROMETHEUS_VOLUME, settings.purge_volumes_on_destroy, self)
-        self.image = image(names.PROMETHEUS, settings.prometheus_image, self)
-        self.container = docker.Container(
+        self.image, self.container = service_container(
+            self,
             names.PROMETHEUS,
-            **service_container_args(
-                container_name=names.PROMETHEUS,
-                image=self.image,
-                network=network,
-                command=command(settings),
-                ports=[published(settings.prometheus_port)],
-                volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=TSDB_DIR)],
-                uploads=[config_file.upload(prometheus_config.CONFIG_PATH, prometheus_config.render(settings))],
-                memory=MEMORY_MB,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+            settings.prometheus_image,
+            network,
+            command=command(settings),
+            ports=[published(settings.prometheus_port)],
+            volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=TSDB_DIR)],
+            uploads=[config_file.upload(prometheus_config.CONFIG_PATH, prometheus_config.render(settings))],
+            memory=MEMORY_MB,
         )
         self.register_outputs({"container": self.container.name})
