@@ -8,7 +8,7 @@ the value and what is allowed, and nothing on the host changes.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping
 
 import jsonschema
 
