@@ -12,6 +12,7 @@ test FAILS; elsewhere it is skipped with the reason printed (-ra shows it).
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import shutil
 import signal
@@ -34,6 +35,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 DIST_SCRIPT = ROOT / "tools" / "opensearch_dist.sh"
+CACHE = Path(os.environ.get("CLAWKER_CACHE", Path.home() / ".cache" / "clawker-monitor"))
 START_TIMEOUT_S = 180
 HEAP = "-Xms512m -Xmx512m"
 # The datasource master key the SQL plugin needs before it accepts datasource writes.
@@ -110,7 +112,24 @@ def _java_candidates(script_java: str) -> list[str]:
         home = str(Path(java).parents[1])
         if home not in found and _java_major(home) >= 21:
             found.append(home)
-    return [home for home in found if home and _java_major(home) >= 21]
+    usable = [home for home in found if home and _java_major(home) >= 21]
+    # A JDK found wanting once is not tried again on this machine (it costs a full start).
+    return [home for home in usable if not _known_bad(home)] or usable
+
+
+def _bad_marker(java_home: str) -> Path:
+    digest = hashlib.sha256(f"{java_home}:{_java_major(java_home)}".encode()).hexdigest()[:16]
+    return CACHE / "test-state" / f"jdk-cannot-build-analyzers-{digest}"
+
+
+def _known_bad(java_home: str) -> bool:
+    return _bad_marker(java_home).exists()
+
+
+def _mark_bad(java_home: str, reason: str) -> None:
+    marker = _bad_marker(java_home)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(f"{java_home}\n{reason}\n")
 
 
 def _prepare_state(home: Path, state: Path, java_home: str) -> None:
@@ -222,6 +241,8 @@ def opensearch():
             print(f"\nOpenSearch test node at {node.url} (java {java_home}, plugins {sorted(plugins)})")
             break
         problems.append(f"with {java_home}: a text mapping is refused: {reason}")
+        print(f"\nOpenSearch with {java_home} refuses text mappings ({reason[:200]}); trying another JDK")
+        _mark_bad(java_home, reason)
         _stop(node)
         shutil.rmtree(state, ignore_errors=True)
     else:
@@ -265,8 +286,6 @@ def cluster(opensearch):
 
 
 # ----------------------------------------------------------------- Prometheus
-
-CACHE = Path(os.environ.get("CLAWKER_CACHE", Path.home() / ".cache" / "clawker-monitor"))
 
 
 @dataclass

@@ -354,3 +354,31 @@ def leaf_types(properties: dict, prefix: str = "") -> dict[str, str]:
         else:
             out[path] = field.get("type", "object")
     return out
+
+
+def ss4o_span_document(name: str, attributes: dict, *, parent: str = "") -> dict:
+    """The document the opensearch exporter writes for one span (SS4O mode)."""
+    start = _now_iso(-2)
+    return {
+        "attributes": {
+            **attributes,
+            "data_stream": {"dataset": names.TRACES_DATASET, "namespace": names.TRACES_NAMESPACE, "type": "span"},
+        },
+        "droppedAttributesCount": 0,
+        "droppedEventsCount": 0,
+        "droppedLinksCount": 0,
+        "endTime": _now_iso(),
+        "events": [{"attributes": {"retry": 1}, "droppedAttributesCount": 0, "name": "retry", "@timestamp": _now_iso(-1)}],
+        "instrumentationScope": {"droppedAttributesCount": 0, "name": "com.anthropic.claude_code.tracing", "schemaUrl": "", "version": "2.1.3"},
+        "kind": "Internal",
+        "name": name,
+        "parentSpanId": parent,
+        "resource": {k: str(v) for k, v in {**RESOURCES["claude-code"], "ingest_source": names.UNTRUSTED_INGEST_SOURCE}.items()},
+        "spanId": "b7ad6b7169203331",
+        "startTime": start,
+        "status": {"code": "Unset", "message": ""},
+        # The exporter leaves the span's @timestamp at Go's zero time.
+        "@timestamp": "0001-01-01T00:00:00Z",
+        "traceId": "0af7651916cd43dd8448eb211c80319c",
+        "traceState": "",
+    }

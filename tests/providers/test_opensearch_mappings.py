@@ -18,7 +18,14 @@ import pytest
 import yaml
 
 from opensearch_node import OpenSearchNode
-from telemetry_samples import RESOURCES, ingest_source_for, leaf_types, records_for, ss4o_log_document
+from telemetry_samples import (
+    RESOURCES,
+    ingest_source_for,
+    leaf_types,
+    records_for,
+    ss4o_log_document,
+    ss4o_span_document,
+)
 
 from components import bootstrap_opensearch as boot
 from components import names
@@ -119,3 +126,33 @@ def test_exporter_shaped_records_are_stored_with_the_declared_types(cluster, ind
             }
         ]
 
+
+
+def test_exporter_shaped_spans_are_stored(cluster):
+    osp.IndexTemplateProvider().create(
+        {
+            "endpoint": cluster.url,
+            "name": names.TRACES_INDEX_TEMPLATE,
+            "body": boot.traces_template_body(),
+            "timeout_s": TIMEOUT_S,
+        }
+    )
+    spans = [
+        ss4o_span_document("claude_code.interaction", {"user_prompt": "hi", "user_prompt_length": 2, "session.id": "s1"}),
+        # Attribute shapes that would collide in an object mapping (a value and an object at one path).
+        ss4o_span_document("claude_code.tool", {"tool": "Bash", "tool.name": "Bash", "duration_ms": 12.5}, parent="53995c3f42cd8ad8"),
+        ss4o_span_document("claude_code.llm_request", {"model": "claude-sonnet-4-5", "tool": {"nested": True}}),
+    ]
+    assert bulk_create(cluster, names.TRACES_INDEX, spans) == []
+    hits = cluster.call("GET", f"{names.TRACES_INDEX}/_search").json()["hits"]["hits"]
+    assert len(hits) == 3 and all("_ignored" not in h for h in hits)
+    live = leaf_types(cluster.call("GET", f"{names.TRACES_INDEX}/_mapping").json()[names.TRACES_INDEX]["mappings"]["properties"])
+    assert live["attributes"] == "flat_object" and live["resource.service.name"] == "keyword"
+    assert live["startTime"] == "date" and live["traceId"] == "keyword"
+    # Spans can be found by service and attribute value.
+    found = cluster.call(
+        "GET",
+        f"{names.TRACES_INDEX}/_search",
+        {"query": {"bool": {"filter": [{"term": {"resource.service.name": "claude-code"}}, {"term": {"attributes.model": "claude-sonnet-4-5"}}]}}},
+    ).json()["hits"]["hits"]
+    assert len(found) == 1
