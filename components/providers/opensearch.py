@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
 import time
 from typing import Any, Callable, Iterable, Optional
 
@@ -48,6 +49,8 @@ DEFAULT_TIMEOUT_S = 120.0
 POLICY_ATTACH_WAIT_S = 30.0
 # How often an ISM update is retried when someone else changed the policy in between.
 ISM_CONFLICT_ATTEMPTS = 5
+# How long delete keeps trying an OpenSearch that does not answer at all.
+DELETE_UNREACHABLE_S = 20.0
 # Properties kept secret in state (see Datasource).
 SECRET_PROPS = ("key_fingerprint",)
 
@@ -263,9 +266,9 @@ class _AssetProvider(ResourceProvider):
     """
 
     kind = "asset"
-    # Replaced resources are removed first: two templates with the same patterns
-    # and priority cannot exist side by side.
-    delete_before_replace = True
+    # On a rename the new asset is made before the old one goes (so whatever refers
+    # to it is never left dangling), unless two of a kind cannot coexist.
+    delete_before_replace = False
 
     # --- what subclasses provide
     def path(self, name: str) -> str:
@@ -372,7 +375,17 @@ class _AssetProvider(ResourceProvider):
         return UpdateResult(outs=self._outputs(news, self._converge(client, news["name"], news)))
 
     def delete(self, id_: str, props: dict) -> None:
-        self.remove(_client(props), props.get("name") or id_)
+        # An OpenSearch that cannot be reached at all (its container already gone)
+        # must not wedge `pulumi destroy`: the asset then stays on the data volume
+        # and the next `pulumi up` adopts it. Any answer from OpenSearch still counts.
+        client = _client(props)
+        client.total_timeout_s = min(client.total_timeout_s, DELETE_UNREACHABLE_S)
+        try:
+            self.remove(client, props.get("name") or id_)
+        except ApiError as exc:
+            if exc.status is not None:
+                raise
+            print(f"warning: {self.kind} {props.get('name') or id_} left in place: {exc}", file=sys.stderr)
 
 
 def _public(outs: dict) -> dict:
@@ -424,6 +437,8 @@ class ComponentTemplateProvider(_AssetProvider):
 
 class IndexTemplateProvider(_AssetProvider):
     kind = "index template"
+    # Two templates with the same patterns and priority are refused: old one out first.
+    delete_before_replace = True
 
     def path(self, name: str) -> str:
         return f"_index_template/{name}"
@@ -511,6 +526,8 @@ class IsmPolicyProvider(_AssetProvider):
     retried with another fresh GET."""
 
     kind = "ISM policy"
+    # Two policies whose ism_templates claim the same indices at one priority are refused.
+    delete_before_replace = True
 
     def path(self, name: str) -> str:
         return f"_plugins/_ism/policies/{name}"
@@ -549,9 +566,15 @@ class IsmPolicyProvider(_AssetProvider):
         name = props["name"]
         managed = managed_indices(client, name)
         if managed:
-            client.request(
-                "POST", f"_plugins/_ism/change_policy/{','.join(managed)}", json_body={"policy_id": name}
-            )
+            _ism_index_call(client, "change_policy", ",".join(managed), name)
+
+
+def _ism_index_call(client: ApiClient, action: str, indices: str, policy_id: str) -> None:
+    """POST _plugins/_ism/<add|change_policy>/<indices>; ISM reports per-index failures in a 200."""
+    answer = client.request("POST", f"_plugins/_ism/{action}/{indices}", json_body={"policy_id": policy_id}) or {}
+    if answer.get("failures"):
+        reasons = "; ".join(f"{f.get('index_name')}: {f.get('reason')}" for f in answer.get("failed_indices", []))
+        raise ApiError(f"ISM {action} of policy {policy_id} on {indices} failed: {reasons}")
 
 
 def managed_indices(client: ApiClient, policy_id: str) -> list[str]:
@@ -702,9 +725,9 @@ class IndexProvider(ResourceProvider):
         if policy:
             current = _wait_for_policy(client, name, timeout_s=POLICY_ATTACH_WAIT_S if fresh else 0)
             if current is None and not fresh:
-                client.request("POST", f"_plugins/_ism/add/{name}", json_body={"policy_id": policy})
+                _ism_index_call(client, "add", name, policy)
             elif current not in (None, policy):
-                client.request("POST", f"_plugins/_ism/change_policy/{name}", json_body={"policy_id": policy})
+                _ism_index_call(client, "change_policy", name, policy)
             current = _wait_for_policy(client, name, timeout_s=POLICY_ATTACH_WAIT_S)
             if current != policy:
                 raise ApiError(
@@ -749,7 +772,6 @@ class DatasourceProvider(_AssetProvider):
     """
 
     kind = "datasource"
-    delete_before_replace = True
 
     def path(self, name: str) -> str:
         return f"_plugins/_query/_datasources/{name}"

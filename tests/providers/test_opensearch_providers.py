@@ -563,3 +563,26 @@ def test_datasource_waits_for_prometheus_within_the_bound(cluster):
             provider.create(props)
     assert "Prometheus was not ready" in str(err.value) and url in str(err.value)
     assert time.monotonic() - started <= 3.0 + 1.0
+
+
+def test_delete_with_opensearch_gone_does_not_wedge_destroy(monkeypatch):
+    monkeypatch.setattr(osp, "DELETE_UNREACHABLE_S", 2.0)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"  # nothing listens
+        props = engine({"endpoint": url, "name": "clawker-common", "body": _component_body(), "timeout_s": 60.0})
+        started = time.monotonic()
+        osp.ComponentTemplateProvider().delete("clawker-common", props)
+    assert time.monotonic() - started <= 2.0 + 1.0
+
+
+def test_delete_refused_by_opensearch_fails(cluster):
+    # A component template still used by an index template cannot go: that answer is an error.
+    component = props_for(cluster, "clawker-test-common", _component_body())
+    create(osp.ComponentTemplateProvider(), component)
+    body = _index_template_body()
+    body["composed_of"] = ["clawker-test-common"]
+    create(osp.IndexTemplateProvider(), props_for(cluster, "clawker-test-cli", body))
+    with pytest.raises(ApiError) as err:
+        osp.ComponentTemplateProvider().delete("clawker-test-common", component)
+    assert err.value.status == 400 and "clawker-test-cli" in str(err.value)
