@@ -8,33 +8,51 @@
 #   ~/.cache/clawker-monitor/toolchain/<component>-<version>/
 #
 # Components:
-#   pulumi                         the CLI (github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
-#   pulumi-language-python         our small language host (tools/toolchain/langhost-python);
-#                                  the official one is a separate Go module the proxy does not
-#                                  serve. It runs programs through the SDK's own
-#                                  pulumi-language-python-exec script, installed next to it.
+#   pulumi                         the CLI: github.com/pulumi/pulumi/pkg/v3/cmd/pulumi, built in a
+#                                  wrapper module (pkg/v3 replaces sdk/v3 with ../sdk upstream).
+#   pulumi-language-python         our small language host (tools/toolchain/langhost-python): the
+#                                  official one is a separate Go module that the proxy does not
+#                                  serve at any version. It uses the SDK's Python toolchain code
+#                                  and runs programs through the SDK's pulumi-language-python-exec
+#                                  script, which is installed next to it.
 #   pulumi-resource-pulumi-python  our launcher for Python dynamic providers
-#   pulumi-resource-docker         pulumi-docker's provider (wrapper module; see below)
+#                                  (tools/toolchain/pulumi-resource-pulumi-python).
+#   pulumi-resource-docker         first choice: pulumi-docker's own provider module at the release
+#                                  commit (wrapper module, kreuzwerker's Terraform provider for the
+#                                  upstream submodule, our `shim` package for pulumi-docker's patch).
+#                                  The proxy refuses that module today, so the fallback is our own
+#                                  bridged build of the same Terraform provider
+#                                  (tools/toolchain/docker-provider/bridge): same tokens and property
+#                                  names for the Terraform-backed resources (Container, RemoteImage,
+#                                  Network, Volume, ...); pulumi-docker's native `Image` is absent.
+#                                  Pins: tools/toolchain/docker-provider/pins.
 #
 # Versions come from one place, requirements.txt: `pulumi==X` and `pulumi-docker==Y`.
 #
 # Usage:  bash tools/toolchain.sh [--strict]
 # Prints how long each step took and ends with
-#   CLAWKER_TOOLCHAIN_BIN=<dir>      (put it first on PATH)
-# plus, when a component could not be obtained, CLAWKER_TOOLCHAIN_MISSING=<names>. Exit status
-# is 0 unless the Pulumi CLI or the language host fails; with --strict a missing docker provider
-# is an error too.
+#   CLAWKER_TOOLCHAIN_DOCKER_PLUGIN=<tar.gz>   (for `pulumi plugin install resource docker <Y> --file`)
+#   CLAWKER_TOOLCHAIN_BIN=<dir>                (put it first on PATH; always the last line)
+# plus, when the docker provider could not be obtained, CLAWKER_TOOLCHAIN_MISSING=<names>. Exit
+# status is 0 unless the Pulumi CLI or the language host fails; with --strict a missing docker
+# provider is an error too. Cold build on 2 cores: CLI ~6-7 min, language host ~1 min, docker
+# provider ~10 min; cached runs take about a second.
 #
 # Environment:
 #   CLAWKER_TOOLCHAIN_CACHE   cache root (default ~/.cache/clawker-monitor/toolchain)
 #   CLAWKER_TOOLCHAIN_REQUIREMENTS  requirements file (default <repo>/requirements.txt)
 #   CLAWKER_DOCKER_PROVIDER_VERSION / CLAWKER_DOCKER_UPSTREAM_VERSION
 #                             Go module versions (pseudo-versions) of pulumi-docker's provider
-#                             module and of kreuzwerker's provider, when the proxy cannot
-#                             resolve the pinned commits by itself.
+#                             module and of kreuzwerker's provider, if the proxy cannot resolve
+#                             the pinned commits by itself.
 #
-# Tests should run pulumi with PULUMI_SKIP_UPDATE_CHECK=true and
-# PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true (nothing can be downloaded here anyway).
+# Running pulumi in tests: PATH="$CLAWKER_TOOLCHAIN_BIN:$PATH", PULUMI_SKIP_UPDATE_CHECK=true,
+# PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true, a local backend (pulumi login file://DIR,
+# PULUMI_CONFIG_PASSPHRASE). pulumi-resource-docker is then an ambient plugin from PATH (the CLI
+# warns "using pulumi-resource-docker from $PATH"); to avoid the warning, install the tarball
+# into PULUMI_HOME with `pulumi plugin install resource docker <Y> --file <tar.gz>` and set
+# PULUMI_IGNORE_AMBIENT_PLUGINS=true (the language host and the dynamic-provider launcher are
+# still found: they sit next to the pulumi binary, where the CLI looks for bundled plugins).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -46,7 +64,7 @@ STRICT=0
 for arg in "$@"; do
   case "$arg" in
     --strict) STRICT=1 ;;
-    -h|--help) sed -n '2,40p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,55p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "toolchain: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -169,8 +187,8 @@ build_docker_provider() {
   local provider_mod provider_ver upstream_ver info gomod
   major="${v%%.*}"
   provider_mod="github.com/pulumi/pulumi-docker/provider/v$major"
-  pin="$(awk -v v="$v" '$1 == v { print $2, $3 }' "$SRC/docker-provider/pins")"
-  [ -n "$pin" ] || { log "no commit pins for pulumi-docker $v in $SRC/docker-provider/pins"; return 1; }
+  pin="$(awk -v v="$v" '$1 == "official" && $2 == v { print $3, $4 }' "$SRC/docker-provider/pins")"
+  [ -n "$pin" ] || { log "no 'official' pins for pulumi-docker $v in $SRC/docker-provider/pins"; return 1; }
   read -r pd_commit tf_commit <<<"$pin"
 
   provider_ver="${CLAWKER_DOCKER_PROVIDER_VERSION:-}"
@@ -208,6 +226,51 @@ build_docker_provider() {
     go build -trimpath -ldflags "-s -w -X $provider_mod/pkg/version.Version=$v" \
       -o "$work/bin/pulumi-resource-docker" "$provider_mod/cmd/pulumi-resource-docker" >>"$work/build.log" 2>&1
   ) || { log "docker provider build failed; log: $work/build.log"; tail -n 30 "$work/build.log" >&2; return 1; }
+  echo "official pulumi-docker provider module $provider_mod@$provider_ver" >"$work/FLAVOR"
+  finish "$work" "$dest"
+}
+
+# docker_plugin_tarball WORK: WORK/pulumi-resource-docker.tar.gz for `pulumi plugin install
+# resource docker <version> --file ...` (binary plus schema.json when there is one).
+docker_plugin_tarball() {
+  local files=(pulumi-resource-docker)
+  [ ! -f "$1/bin/schema.json" ] || files+=(schema.json)
+  tar -C "$1/bin" -czf "$1/pulumi-resource-docker.tar.gz" "${files[@]}"
+}
+
+# Fallback: our own bridged provider (tools/toolchain/docker-provider/bridge) over the same
+# Terraform provider, for when the proxy does not serve pulumi-docker's provider module.
+build_docker_bridge() {
+  local v="$1" dest="$2" work="$2.work.$$" pin bridge_ver upstream_ver info gomod
+  pin="$(awk -v v="$v" '$1 == "bridge" && $2 == v { print $3, $4 }' "$SRC/docker-provider/pins")"
+  [ -n "$pin" ] || { log "no 'bridge' pins for pulumi-docker $v in $SRC/docker-provider/pins"; return 1; }
+  read -r bridge_ver upstream_ver <<<"$pin"
+  info="$(mod_json "github.com/pulumi/pulumi-terraform-bridge/v3@$bridge_ver")" || return 1
+  gomod="$(jq -r .GoMod <<<"$info")"
+  mod_json "github.com/kreuzwerker/terraform-provider-docker@$upstream_ver" >/dev/null || return 1
+
+  rm -rf "$work"; mkdir -p "$work/src/shim" "$work/bin"
+  cp "$SRC/docker-provider/shim/shim.go" "$work/src/shim/"
+  cp "$SRC/docker-provider/bridge/main.go" "$work/src/"
+  (
+    cd "$work/src/shim"
+    go mod init github.com/terraform-providers/terraform-provider-docker/shim >/dev/null 2>&1
+    go mod edit -require=github.com/terraform-providers/terraform-provider-docker@v0.0.0
+    cd "$work/src"
+    go mod init clawker.local/toolchain/pulumi-resource-docker >/dev/null 2>&1
+    go mod edit -go="$(go_version_of "$gomod")" \
+      -require="github.com/pulumi/pulumi-terraform-bridge/v3@$bridge_ver" \
+      -require=github.com/terraform-providers/terraform-provider-docker/shim@v0.0.0
+    copy_replaces "$gomod"   # terraform-plugin-sdk/v2 => pulumi's fork, as the bridge itself builds
+    go mod edit \
+      -replace="github.com/terraform-providers/terraform-provider-docker=github.com/kreuzwerker/terraform-provider-docker@$upstream_ver" \
+      -replace=github.com/terraform-providers/terraform-provider-docker/shim=./shim
+    go mod tidy >"$work/build.log" 2>&1
+    go build -trimpath -ldflags "-s -w -X main.version=$v" \
+      -o "$work/bin/pulumi-resource-docker" . >>"$work/build.log" 2>&1
+    "$work/bin/pulumi-resource-docker" -emit-schema "$work/bin/schema.json" >>"$work/build.log" 2>&1
+  ) || { log "bridged docker provider build failed; log: $work/build.log"; tail -n 30 "$work/build.log" >&2; return 1; }
+  echo "clawker bridge build: pulumi-terraform-bridge $bridge_ver, kreuzwerker $upstream_ver" >"$work/FLAVOR"
   finish "$work" "$dest"
 }
 
@@ -224,7 +287,8 @@ main() {
   # Our own sources are part of the cache key, so editing them rebuilds.
   host_key="$(cat "$SRC/langhost-python/main.go" | sha256sum | cut -c1-12)"
   local docker_key
-  docker_key="$(cat "$SRC/docker-provider/shim/shim.go" "$SRC/docker-provider/pins" | sha256sum | cut -c1-12)"
+  docker_key="$(cat "$SRC/docker-provider/shim/shim.go" "$SRC/docker-provider/bridge/main.go" \
+    "$SRC/docker-provider/pins" | sha256sum | cut -c1-12)"
 
   mkdir -p "$CACHE"
   # One build at a time per cache (teammates and CI share the machine).
@@ -248,10 +312,17 @@ main() {
   fi
 
   if [ -x "$d_docker/bin/pulumi-resource-docker" ]; then log "pulumi-resource-docker $docker_v: cached ($d_docker)"
-  else log "pulumi-resource-docker $docker_v: building (large)"
-    step "pulumi-resource-docker $docker_v" build_docker_provider "$docker_v" "$d_docker" \
-      || { log "WARNING: pulumi-resource-docker $docker_v is not available; docker resources cannot be deployed"
-           missing+=(pulumi-resource-docker); }
+  else log "pulumi-resource-docker $docker_v: building pulumi-docker's own provider module (large)"
+    if ! step "pulumi-resource-docker $docker_v (official module)" build_docker_provider "$docker_v" "$d_docker"; then
+      log "falling back to our bridged build of the same Terraform provider (large: ~10-20 min)"
+      step "pulumi-resource-docker $docker_v (bridge fallback)" build_docker_bridge "$docker_v" "$d_docker" \
+        || { log "WARNING: pulumi-resource-docker $docker_v is not available; docker resources cannot be deployed"
+             missing+=(pulumi-resource-docker); }
+    fi
+  fi
+  if [ -x "$d_docker/bin/pulumi-resource-docker" ]; then
+    [ -f "$d_docker/pulumi-resource-docker.tar.gz" ] || step "docker plugin tarball" docker_plugin_tarball "$d_docker"
+    log "pulumi-resource-docker $docker_v is the $(cat "$d_docker/FLAVOR")"
   fi
 
   local t0=$SECONDS
@@ -273,6 +344,8 @@ main() {
   log "step 'bin dir' took $((SECONDS - t0))s"
   log "total $((SECONDS - t_all))s"
 
+  [ ! -f "$d_docker/pulumi-resource-docker.tar.gz" ] \
+    || echo "CLAWKER_TOOLCHAIN_DOCKER_PLUGIN=$d_docker/pulumi-resource-docker.tar.gz"
   echo "CLAWKER_TOOLCHAIN_BIN=$bin"
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "CLAWKER_TOOLCHAIN_MISSING=${missing[*]}"
