@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -100,11 +101,25 @@ func main() {
 		h.engineAddress = flags.Arg(0)
 	}
 
+	// Like the official hosts, go away when the engine does (a killed `pulumi` must not leave
+	// language hosts behind): a cheap gRPC health check against the engine every few seconds.
+	stop := make(chan bool, 1)
+	if h.engineAddress != "" {
+		ctx, cancel := context.WithCancel(context.Background())
+		if err := rpcutil.Healthcheck(ctx, h.engineAddress, 5*time.Second, cancel); err == nil {
+			go func() {
+				<-ctx.Done()
+				stop <- true
+			}()
+		}
+	}
+
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Init: func(srv *grpc.Server) error {
 			pulumirpc.RegisterLanguageRuntimeServer(srv, h)
 			return nil
 		},
+		Cancel: stop,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pulumi-language-python: could not start the gRPC server: %v\n", err)
@@ -314,7 +329,11 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	if err != nil {
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
-	config, err := json.Marshal(req.GetConfig())
+	configMap := req.GetConfig()
+	if configMap == nil {
+		configMap = map[string]string{} // "null" would break the SDK's config loading
+	}
+	config, err := json.Marshal(configMap)
 	if err != nil {
 		return nil, err
 	}
