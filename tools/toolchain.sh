@@ -291,6 +291,10 @@ main() {
     "$SRC/docker-provider/pins" | sha256sum | cut -c1-12)"
 
   mkdir -p "$CACHE"
+  # Run go outside any module or workspace (the cache has no go.mod), so that module queries
+  # can never touch a go.mod/go.sum of whatever directory we were started from.
+  cd "$CACHE"
+  export GOWORK=off
   # One build at a time per cache (teammates and CI share the machine).
   exec 9>"$CACHE/.lock"
   flock 9
