@@ -76,12 +76,13 @@ def index_template_body(index: str) -> dict:
 def traces_template_body() -> dict:
     body = load_asset("index_templates", names.TRACES_INDEX_TEMPLATE)
     body["index_patterns"] = [names.TRACES_INDEX]
+    _index_settings_of(body)["default_pipeline"] = names.TRACES_PIPELINE
     return body
 
 
 def pipeline_bodies() -> dict[str, dict]:
     """Ingest pipelines by name, the envelope one first."""
-    wanted = [names.ENVELOPE_PIPELINE] + sorted(set(names.INDEX_PIPELINES.values()))
+    wanted = [names.ENVELOPE_PIPELINE] + sorted(set(names.INDEX_PIPELINES.values())) + [names.TRACES_PIPELINE]
     return {name: load_asset("ingest_pipelines", name) for name in wanted}
 
 
@@ -169,7 +170,7 @@ def declare_opensearch_assets(
             endpoint=endpoint,
             name=names.TRACES_INDEX_TEMPLATE,
             body=traces_template_body(),
-            opts=after(),
+            opts=after(pipelines),
         )
     )
     policy = IsmPolicy(

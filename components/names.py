@@ -96,3 +96,5 @@ INDEX_PIPELINES = {
     "claude-code": "clawker-claude-code",
     "clawker-cp": "clawker-cp-actor-attrs",
 }
+# The SS4O traces index's pipeline (index.default_pipeline): gives spans a real @timestamp.
+TRACES_PIPELINE = "clawker-traces"

@@ -129,6 +129,10 @@ def test_exporter_shaped_records_are_stored_with_the_declared_types(cluster, ind
 
 
 def test_exporter_shaped_spans_are_stored(cluster):
+    traces_pipeline = boot.pipeline_bodies()[names.TRACES_PIPELINE]
+    osp.IngestPipelineProvider().create(
+        {"endpoint": cluster.url, "name": names.TRACES_PIPELINE, "body": traces_pipeline, "timeout_s": TIMEOUT_S}
+    )
     osp.IndexTemplateProvider().create(
         {
             "endpoint": cluster.url,
@@ -146,6 +150,7 @@ def test_exporter_shaped_spans_are_stored(cluster):
     assert bulk_create(cluster, names.TRACES_INDEX, spans) == []
     hits = cluster.call("GET", f"{names.TRACES_INDEX}/_search").json()["hits"]["hits"]
     assert len(hits) == 3 and all("_ignored" not in h for h in hits)
+    assert all(h["_source"]["@timestamp"] == h["_source"]["startTime"] for h in hits)
     live = leaf_types(cluster.call("GET", f"{names.TRACES_INDEX}/_mapping").json()[names.TRACES_INDEX]["mappings"]["properties"])
     assert live["attributes"] == "flat_object" and live["resource.service.name"] == "keyword"
     assert live["startTime"] == "date" and live["traceId"] == "keyword"
