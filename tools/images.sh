@@ -382,25 +382,29 @@ verify_opensearch() {
 }
 
 verify_prometheus() {
-  local name="clawker-verify-prometheus-$$" vol="clawker-verify-promdata-$$" port t0=$SECONDS rc=0
+  local name="clawker-verify-prometheus-$$" vol="clawker-verify-promdata-$$" port t0 rc=0 pass
   port=$(free_port)
-  docker run -d --name "$name" -p "127.0.0.1:$port:$port" -v "$vol:/prometheus" "$PROMETHEUS_TAG" \
-    --config.file=/etc/prometheus/prometheus.yml --web.listen-address=":$port" \
-    --web.enable-remote-write-receiver --web.enable-otlp-receiver --storage.tsdb.path=/prometheus \
-    --web.console.templates=/etc/prometheus/consoles --web.console.libraries=/etc/prometheus/console_libraries \
-    --web.route-prefix=/ --enable-feature=exemplar-storage,otlp-deltatocumulative >/dev/null
-  if wait_http "http://127.0.0.1:$port/-/ready" 60 "$name"; then
-    log "verify prometheus: ready after $((SECONDS - t0))s, $(curl -fsS "http://127.0.0.1:$port/api/v1/status/buildinfo" | grep -o '"version":"[^"]*"')"
-    # The OTLP receiver answers (an empty export is accepted).
-    local code
-    code=$(curl -s -o /dev/null -w '%{http_code}' -XPOST -H 'Content-Type: application/json' \
-      "http://127.0.0.1:$port/api/v1/otlp/v1/metrics" -d '{"resourceMetrics":[]}')
-    [ "$code" = 200 ] && log "verify prometheus: OTLP receiver answers 200" \
-      || { log "verify prometheus: OTLP receiver answered $code"; rc=1; }
-  else
-    log "verify prometheus: not ready"; rc=1
-  fi
-  cleanup_verify "$name"
+  for pass in first second; do
+    t0=$SECONDS
+    docker run -d --name "$name" -p "127.0.0.1:$port:$port" -v "$vol:/prometheus" "$PROMETHEUS_TAG" \
+      --config.file=/etc/prometheus/prometheus.yml --web.listen-address=":$port" \
+      --web.enable-remote-write-receiver --web.enable-otlp-receiver --storage.tsdb.path=/prometheus \
+      --web.console.templates=/etc/prometheus/consoles --web.console.libraries=/etc/prometheus/console_libraries \
+      --web.route-prefix=/ --enable-feature=exemplar-storage,otlp-deltatocumulative >/dev/null
+    if wait_http "http://127.0.0.1:$port/-/ready" 60 "$name"; then
+      log "verify prometheus ($pass start, volume $vol): ready after $((SECONDS - t0))s, $(curl -fsS "http://127.0.0.1:$port/api/v1/status/buildinfo" | grep -o '"version":"[^"]*"')"
+      # The OTLP receiver answers (an empty export is accepted).
+      local code
+      code=$(curl -s -o /dev/null -w '%{http_code}' -XPOST -H 'Content-Type: application/json' \
+        "http://127.0.0.1:$port/api/v1/otlp/v1/metrics" -d '{"resourceMetrics":[]}')
+      [ "$code" = 200 ] && log "verify prometheus: OTLP receiver answers 200" \
+        || { log "verify prometheus: OTLP receiver answered $code"; rc=1; }
+    else
+      log "verify prometheus: not ready ($pass start)"; rc=1
+    fi
+    cleanup_verify "$name"
+    [ "$rc" = 0 ] || break
+  done
   docker volume rm "$vol" >/dev/null 2>&1 || true
   return "$rc"
 }
