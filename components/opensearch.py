@@ -26,7 +26,7 @@ def environment(settings: Settings, master_key: pulumi.Input[str]) -> pulumi.Out
         f"cluster.name={names.OPENSEARCH_CLUSTER}",
         f"node.name={names.OPENSEARCH}",
         "discovery.type=single-node",
-        "bootstrap.memory_lock=true",
+        f"bootstrap.memory_lock={'true' if settings.opensearch_raise_limits else 'false'}",
         "DISABLE_SECURITY_PLUGIN=true",
         "DISABLE_INSTALL_DEMO_CONFIG=true",
         f"http.port={settings.opensearch_port}",
@@ -37,6 +37,16 @@ def environment(settings: Settings, master_key: pulumi.Input[str]) -> pulumi.Out
     return pulumi.Output.secret(master_key).apply(
         lambda key: plain + [f"plugins.query.datasources.encryption.masterkey={key}"]
     )
+
+
+def ulimits(settings: Settings) -> list[docker.ContainerUlimitArgs]:
+    # Locked heap avoids swapping the JVM; many shards need many files.
+    if not settings.opensearch_raise_limits:
+        return []
+    return [
+        docker.ContainerUlimitArgs(name="memlock", soft=-1, hard=-1),
+        docker.ContainerUlimitArgs(name="nofile", soft=65536, hard=65536),
+    ]
 
 
 class OpenSearch(pulumi.ComponentResource):
@@ -61,10 +71,7 @@ class OpenSearch(pulumi.ComponentResource):
             envs=environment(settings, master_key),
             ports=[published(settings.opensearch_port)],
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=DATA_DIR)],
-            ulimits=[
-                docker.ContainerUlimitArgs(name="memlock", soft=-1, hard=-1),
-                docker.ContainerUlimitArgs(name="nofile", soft=65536, hard=65536),
-            ],
+            ulimits=ulimits(settings),
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD", "curl", "-fsS", health_url(settings)],
                 interval="10s",

@@ -65,6 +65,12 @@ SCHEMA: dict = {
         "prometheusPort": _prop(_PORT, 9090, "Prometheus UI and API (--web.listen-address), published on 127.0.0.1."),
         "collectorMetricsPort": _prop(_PORT, 8889, "Collector Prometheus exporter; scraped in-network, never published."),
         "opensearchHeapMb": _prop({"type": "integer", "minimum": 256, "maximum": 65536}, 512, "OpenSearch JVM heap (-Xms/-Xmx) in MB."),
+        "opensearchRaiseLimits": _prop(
+            {"type": "boolean"},
+            True,
+            "Give OpenSearch unlimited memlock (with bootstrap.memory_lock) and 65536 open files. Turn off where "
+            "containers may not raise resource limits above the daemon's own (rootless Docker, restricted sandboxes).",
+        ),
         "collectorImage": _prop(_IMAGE, DEFAULT_IMAGES["collectorImage"], "OpenTelemetry Collector contrib image."),
         "prometheusImage": _prop(_IMAGE, DEFAULT_IMAGES["prometheusImage"], "Prometheus image."),
         "opensearchImage": _prop(_IMAGE, DEFAULT_IMAGES["opensearchImage"], "OpenSearch image."),
@@ -202,6 +208,7 @@ class Settings:
     prometheus_port: int
     collector_metrics_port: int
     opensearch_heap_mb: int
+    opensearch_raise_limits: bool
     collector_image: str
     prometheus_image: str
     opensearch_image: str

@@ -45,6 +45,8 @@ class PulumiStack:
             "PULUMI_BACKEND_URL": f"file://{self.state_dir}",
             "PULUMI_CONFIG_PASSPHRASE": "e2e-passphrase",
             "PULUMI_SKIP_UPDATE_CHECK": "true",
+            # These machines reach no plugin server: every plugin is on PATH.
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "PULUMI_HOME": str(workdir / "pulumi-home"),
         }
         self.env.pop("PULUMI_ACCESS_TOKEN", None)

@@ -104,6 +104,12 @@ def test_opensearch_container(default):
     assert c.inputs["wait"] is True
 
 
+def test_opensearch_limits_can_be_left_to_the_daemon():
+    c = deploy({"opensearchRaiseLimits": False}).container(names.OPENSEARCH)
+    assert not c.inputs.get("ulimits")
+    assert env_of(c)["bootstrap.memory_lock"] == "false"
+
+
 def test_opensearch_heap_setting():
     c = deploy({"opensearchHeapMb": 1024}).container(names.OPENSEARCH)
     assert env_of(c)["OPENSEARCH_JAVA_OPTS"] == "-Xms1024m -Xmx1024m"
