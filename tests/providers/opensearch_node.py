@@ -298,7 +298,8 @@ def _prometheus_binary() -> Optional[str]:
     explicit = os.environ.get("CLAWKER_PROMETHEUS_BIN")
     if explicit:
         return explicit
-    found = [p for p in glob.glob(str(CACHE / "**" / "prometheus"), recursive=True) if os.access(p, os.X_OK) and Path(p).is_file()]
+    # tools/images.sh builds it into <cache>/prometheus-<version>/prometheus.
+    found = [p for p in glob.glob(str(CACHE / "prometheus-*" / "prometheus")) if os.access(p, os.X_OK) and Path(p).is_file()]
     return sorted(found)[-1] if found else None
 
 

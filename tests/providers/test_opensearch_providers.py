@@ -586,3 +586,11 @@ def test_delete_refused_by_opensearch_fails(cluster):
     with pytest.raises(ApiError) as err:
         osp.ComponentTemplateProvider().delete("clawker-test-common", component)
     assert err.value.status == 400 and "clawker-test-cli" in str(err.value)
+
+
+def test_datasource_waits_for_a_ready_prometheus(prometheus):
+    # Runs without the SQL plugin: the readiness gate against the real Prometheus (or the stand-in).
+    started = time.monotonic()
+    osp.DatasourceProvider()._wait_for_prometheus({"prometheus_url": prometheus.url, "timeout_s": 10.0})
+    assert time.monotonic() - started < 5
+    print(f"\nPrometheus used: {prometheus.kind} at {prometheus.url}")
