@@ -65,6 +65,9 @@ def reason_of(body: Any) -> str:
             caused = err.get("caused_by")
             if isinstance(caused, dict) and caused.get("reason") and all(caused["reason"] not in p for p in parts):
                 parts.append(f"caused by {caused.get('type', 'error')}: {caused['reason']}")
+            # The SQL plugin puts the useful part in `details` ("reason" is "Invalid Request").
+            if isinstance(err.get("details"), str) and err["details"]:
+                parts.append(err["details"])
             if parts:
                 return "; ".join(parts)
         if isinstance(err, str) and body.get("message"):

@@ -108,3 +108,19 @@ def test_missing_ok_and_wait_until(scripted):
     with pytest.raises(ApiError) as err:
         ApiClient(never.url).wait_until("-/ready", lambda status, _: status == 200, timeout_s=2, what="Prometheus")
     assert "Prometheus was not ready" in str(err.value) and "HTTP 503" in str(err.value)
+
+
+def test_sql_plugin_errors_carry_their_details(scripted):
+    # The SQL plugin's error shape: the useful text is in `details`.
+    body = {
+        "error": {
+            "reason": "Invalid Request",
+            "details": "DataSource with name clawker_prometheus doesn't exist.",
+            "type": "IllegalArgumentException",
+        },
+        "status": 400,
+    }
+    server = scripted((400, body))
+    with pytest.raises(ApiError) as err:
+        ApiClient(server.url).request("GET", "_plugins/_query/_datasources/clawker_prometheus")
+    assert "doesn't exist" in err.value.reason and "IllegalArgumentException" in err.value.reason
