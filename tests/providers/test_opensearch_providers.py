@@ -529,19 +529,20 @@ def test_datasource_lifecycle(cluster, prometheus):
     assert_no_diff(provider, id_, outs, props)
     assert_no_diff(provider, id_, engine(provider.read(id_, outs).outs), props)
 
-    # update in place: a new description, and a new master key re-registers it
-    changed = copy.deepcopy(osp.plain(body))
-    changed["description"] = "changed"
-    new = props_for(cluster, names.DATASOURCE, changed, prometheus_url=prometheus.url, key_fingerprint="k2")
+    # update in place: a new URI (Prometheus moved), and a new master key re-registers it
+    moved_uri = prometheus.url.replace("127.0.0.1", "localhost")
+    new = props_for(
+        cluster, names.DATASOURCE, boot.datasource_body(moved_uri), prometheus_url=prometheus.url, key_fingerprint="k2"
+    )
     diff = provider.diff(id_, outs, new)
     assert diff.changes and not diff.replaces
+    assert set(provider.changes(outs, new)) == {"body.properties.prometheus.uri", "key_fingerprint"}
     outs = engine(provider.update(id_, outs, new).outs)
-    assert cluster.call("GET", path).json()["description"] == "changed"
+    assert cluster.call("GET", path).json()["properties"]["prometheus.uri"] == moved_uri
     assert_no_diff(provider, id_, outs, new)
 
     # out of band: edit, then delete
-    edited = dict(cluster.call("GET", path).json(), description="edited by hand")
-    edited = {k: edited[k] for k in ("name", "description", "connector", "properties")}
+    edited = {"name": names.DATASOURCE, "connector": "prometheus", "properties": {"prometheus.uri": prometheus.url}}
     assert cluster.call("PUT", "_plugins/_query/_datasources", edited).status_code == 200
     assert provider.diff(id_, engine(provider.read(id_, outs).outs), new).changes
     cluster.call("DELETE", path)
