@@ -561,9 +561,9 @@ class IsmPolicyProvider(_AssetProvider):
 
     def after_apply(self, client, props, existed):
         # Indices already managed keep running the policy version they started
-        # with; move them onto the new version (e.g. retention 7d -> 14d).
-        if not existed:
-            return
+        # with (ISM keeps a copy per index); move them onto the new version, e.g.
+        # retention 7d -> 14d. Also after a re-create: indices on a kept volume
+        # still run the copy they got before `pulumi destroy`.
         name = props["name"]
         managed = managed_indices(client, name)
         if managed:
