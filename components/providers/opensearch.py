@@ -679,22 +679,26 @@ class IndexProvider(ResourceProvider):
     def create(self, props: dict) -> CreateResult:
         client = _client(props)
         name = props["name"]
-        created = True
-        try:
-            client.request("PUT", name)
-        except ApiError as exc:
-            if exc.status != 400 or "resource_already_exists_exception" not in exc.reason:
-                raise
-            created = False
+        created = client.request("GET", name, missing_ok=True) is None and self._put_index(client, name)
         live = self._converge(client, name, props, fresh=created)
         return CreateResult(id_=name, outs=self._outputs(props, live))
 
     def update(self, id_: str, olds: dict, news: dict) -> UpdateResult:
         client = _client(news)
         name = news["name"]
-        if self._live(client, name, news) is None:
+        fresh = self._live(client, name, news) is None and self._put_index(client, name)
+        return UpdateResult(outs=self._outputs(news, self._converge(client, name, news, fresh=fresh)))
+
+    @staticmethod
+    def _put_index(client: ApiClient, name: str) -> bool:
+        """Create the bare index (the templates shape it); False when someone else just did."""
+        try:
             client.request("PUT", name)
-        return UpdateResult(outs=self._outputs(news, self._converge(client, name, news, fresh=False)))
+            return True
+        except ApiError as exc:
+            if exc.status == 400 and "resource_already_exists_exception" in exc.reason:
+                return False
+            raise
 
     def read(self, id_: str, props: dict) -> ReadResult:
         client = _client(props)

@@ -506,8 +506,12 @@ def test_second_full_bootstrap_on_a_populated_cluster_changes_nothing(cluster, p
         assert refreshed.id == id_
         assert_no_diff(provider, id_, engine(refreshed.outs), props)
     # The same program over the kept data with fresh state (destroy, then up): all adopted as is.
-    for provider, props in bootstrap_props(cluster, prometheus.url, prometheus.url):
-        create(provider, props)
+    _RecordingWrites.writes = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(osp, "ApiClient", _RecordingWrites)
+        for provider, props in bootstrap_props(cluster, prometheus.url, prometheus.url):
+            create(provider, props)
+    assert _RecordingWrites.writes == []
     after = _snapshot(cluster)
     assert after == before
     for index in names.LOG_INDICES:
@@ -595,3 +599,52 @@ def test_datasource_waits_for_a_ready_prometheus(prometheus):
     osp.DatasourceProvider()._wait_for_prometheus({"prometheus_url": prometheus.url, "timeout_s": 10.0})
     assert time.monotonic() - started < 5
     print(f"\nPrometheus used: {prometheus.kind} at {prometheus.url}")
+
+
+class _RecordingWrites(ApiClient):
+    writes: list = []
+
+    def request(self, method, path, **kwargs):
+        if method not in ("GET", "HEAD"):
+            _RecordingWrites.writes.append(f"{method} {path}")
+        return super().request(method, path, **kwargs)
+
+
+def test_second_bootstrap_of_the_plugin_free_assets_changes_nothing(cluster, monkeypatch):
+    """The same check as the full one above, for what needs no plugin (runs on every distribution)."""
+
+    def items():
+        out = []
+        for provider, props in bootstrap_props(cluster, "http://127.0.0.1:9", "http://127.0.0.1:9"):
+            if isinstance(provider, (osp.IsmPolicyProvider, osp.DatasourceProvider)):
+                continue
+            if isinstance(provider, osp.IndexProvider):
+                props = engine({**osp.plain(props), "policy_id": None})
+            out.append((provider, props))
+        return out
+
+    states = [(provider, props, create(provider, props)) for provider, props in items()]
+    for index in names.LOG_INDICES:
+        cluster.call("POST", f"{index}/_doc?refresh=true", {"body": "kept", "resource": {"service.name": index}})
+
+    def snapshot():
+        return {
+            "indices": {i: cluster.call("GET", f"{i}/_settings").json()[i]["settings"]["index"]["uuid"] for i in names.LOG_INDICES},
+            "mappings": {i: _live_mapping(cluster, i) for i in names.LOG_INDICES},
+            "templates": cluster.call("GET", "_index_template").json(),
+            "components": cluster.call("GET", "_component_template").json(),
+            "pipelines": cluster.call("GET", "_ingest/pipeline").json(),
+        }
+
+    before = snapshot()
+    for provider, props, (id_, outs) in states:
+        refreshed = provider.read(id_, outs)
+        assert refreshed.id == id_
+        assert_no_diff(provider, id_, engine(refreshed.outs), props)
+    monkeypatch.setattr(osp, "ApiClient", _RecordingWrites)
+    _RecordingWrites.writes = []
+    for provider, props in items():
+        create(provider, props)  # fresh state over the kept cluster: adopted as is
+    assert _RecordingWrites.writes == []  # not one write: every asset was found as declared
+    assert snapshot() == before
+    assert all(cluster.call("GET", f"{i}/_count").json()["count"] == 1 for i in names.LOG_INDICES)
