@@ -27,7 +27,7 @@ import copy
 import re
 import sys
 import time
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Optional
 
 import pulumi
 from pulumi.dynamic import (

@@ -64,7 +64,7 @@ def _local_config(opensearch_url: str) -> tuple[dict, dict]:
         }
     )
     text = json.dumps(collector_config.render(settings))
-    text = text.replace(f"0.0.0.0:", "127.0.0.1:").replace(settings.opensearch_internal_url, opensearch_url)
+    text = text.replace("0.0.0.0:", "127.0.0.1:").replace(settings.opensearch_internal_url, opensearch_url)
     text = text.replace(f"localhost:{collector_config.SELF_TELEMETRY_PORT}", f"localhost:{ports['self']}")
     config = json.loads(text)
     config["receivers"]["otlp/infra"]["protocols"]["grpc"].pop("tls")

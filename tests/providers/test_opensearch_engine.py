@@ -17,7 +17,6 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-import pytest
 
 from prerequisites import unavailable
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import socket
-import threading
 import time
 
 import pytest
