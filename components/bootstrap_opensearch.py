@@ -173,13 +173,18 @@ def declare_opensearch_assets(
             opts=after(pipelines),
         )
     )
-    policy = IsmPolicy(
-        f"opensearch-ism-policy-{names.ISM_POLICY}",
-        endpoint=endpoint,
-        name=names.ISM_POLICY,
-        body=retention_policy_body(settings.log_retention_days),
-        opts=after(templates),
-    )
+    # Retention 0 keeps logs forever: no policy, and no index waits for one.
+    policies = []
+    if settings.log_retention_days > 0:
+        policies.append(
+            IsmPolicy(
+                f"opensearch-ism-policy-{names.ISM_POLICY}",
+                endpoint=endpoint,
+                name=names.ISM_POLICY,
+                body=retention_policy_body(settings.log_retention_days),
+                opts=after(templates),
+            )
+        )
     indices = [
         Index(
             f"opensearch-index-{index}",
@@ -187,18 +192,22 @@ def declare_opensearch_assets(
             name=index,
             mappings=index_mappings(index),
             settings=index_settings(index),
-            policy_id=names.ISM_POLICY,
-            opts=after(templates, [policy]),
+            policy_id=names.ISM_POLICY if policies else None,
+            opts=after(templates, policies),
         )
         for index in names.LOG_INDICES
     ]
-    datasource = Datasource(
-        f"opensearch-datasource-{names.DATASOURCE}",
-        endpoint=endpoint,
-        name=names.DATASOURCE,
-        body=datasource_body(settings.prometheus_internal_url),
-        prometheus_url=settings.prometheus_api_url,
-        key_fingerprint=key_fingerprint(master_key),
-        opts=after(indices, list(prometheus)),
-    )
-    return pipelines + [common] + templates + [policy] + indices + [datasource]
+    datasources = []
+    if settings.prometheus_datasource:
+        datasources.append(
+            Datasource(
+                f"opensearch-datasource-{names.DATASOURCE}",
+                endpoint=endpoint,
+                name=names.DATASOURCE,
+                body=datasource_body(settings.prometheus_internal_url),
+                prometheus_url=settings.prometheus_api_url,
+                key_fingerprint=key_fingerprint(master_key),
+                opts=after(indices, list(prometheus)),
+            )
+        )
+    return pipelines + [common] + templates + policies + indices + datasources

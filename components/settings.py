@@ -81,7 +81,16 @@ SCHEMA: dict = {
         "includeSessionId": _prop({"type": "boolean"}, True, "Agents attach the session id to metrics (OTEL_METRICS_INCLUDE_SESSION_ID)."),
         "metricExportIntervalMs": _prop({"type": "integer", "minimum": 1000, "maximum": 3600000}, 10000, "Agents' metric export interval in ms."),
         "logsExportIntervalMs": _prop({"type": "integer", "minimum": 1000, "maximum": 3600000}, 5000, "Agents' log export interval in ms."),
-        "logRetentionDays": _prop({"type": "integer", "minimum": 1, "maximum": 3650}, 7, "Days the ISM policy keeps log indices before deleting them."),
+        "logRetentionDays": _prop(
+            {"type": "integer", "minimum": 0, "maximum": 3650},
+            7,
+            "Days the ISM policy keeps log indices before deleting them; 0 keeps them forever (no ISM policy).",
+        ),
+        "prometheusDatasource": _prop(
+            {"type": "boolean"},
+            True,
+            "Register Prometheus as OpenSearch's direct-query datasource (SQL plugin) for Dashboards' PromQL panels.",
+        ),
         "hostName": _prop(
             {"type": "string", "minLength": 1, "pattern": r"^[A-Za-z0-9.\-]+$"},
             "localhost",
@@ -220,6 +229,7 @@ class Settings:
     metric_export_interval_ms: int
     logs_export_interval_ms: int
     log_retention_days: int
+    prometheus_datasource: bool
     host_name: str
     api_host: str
     purge_volumes_on_destroy: bool

@@ -114,7 +114,7 @@ class Deployment:
         """Does resource `name` wait for `other` (directly, or via a dependency chain)?"""
         by_urn = {r.urn: r for r in self.registrations}
         target = other if other.startswith("urn:") else self.urn_of(other)
-        seen, todo = set(), [self.urn_of(name)]
+        seen, todo = set(), [name if name.startswith("urn:") else self.urn_of(name)]
         while todo:
             urn = todo.pop()
             if urn in seen:

@@ -23,7 +23,7 @@ from components import settings_docs
         ({"infraPort": 0, **{k: "/x" for k in ("infraTlsCertFile", "infraTlsKeyFile", "infraTlsCaFile")}}, "infraPort", "turns the trusted lane off"),
         ({"hostName": "bad host"}, "hostName", "not allowed"),
         ({"datasourceMasterKey": "short"}, "datasourceMasterKey", "secret is not allowed"),
-        ({"logRetentionDays": 0}, "logRetentionDays", "0 is not allowed"),
+        ({"logRetentionDays": -1}, "logRetentionDays", "-1 is not allowed"),
     ],
 )
 def test_bad_settings_name_the_key_and_the_fix(raw, key, fragment):

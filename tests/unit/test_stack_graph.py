@@ -263,3 +263,32 @@ def test_agent_outputs(default):
     quiet = deploy({"logUserPrompts": False, "hostName": "monitor.lan", "otlpHttpPort": 14318}).outputs
     assert quiet["agentEnv"]["OTEL_LOG_USER_PROMPTS"] == "0"
     assert quiet["urls"]["otlpHttp"] == "http://monitor.lan:14318"
+
+
+def bootstrap_steps(deployment, type_suffix):
+    return [r for r in deployment.registrations if r.type.endswith(type_suffix)]
+
+
+def test_bootstrap_opensearch_order(default):
+    (policy,) = bootstrap_steps(default, "clawker:OpenSearchIsmPolicy")
+    (datasource,) = bootstrap_steps(default, "clawker:OpenSearchDatasource")
+    indices = bootstrap_steps(default, "clawker:OpenSearchIndex")
+    assert sorted(i.inputs["name"] for i in indices) == sorted(names.LOG_INDICES)
+    for index in indices:
+        assert default.depends_on(index.urn, policy.urn), "an index was created before the ISM policy"
+        for template in bootstrap_steps(default, "clawker:OpenSearchIndexTemplate"):
+            assert default.depends_on(index.urn, template.urn)
+    assert default.depends_on(datasource.urn, names.PROMETHEUS)
+    assert default.depends_on(policy.urn, names.OPENSEARCH)
+
+
+def test_retention_zero_keeps_logs_forever_without_a_policy():
+    d = deploy({"logRetentionDays": 0})
+    assert bootstrap_steps(d, "clawker:OpenSearchIsmPolicy") == []
+    for index in bootstrap_steps(d, "clawker:OpenSearchIndex"):
+        assert index.inputs.get("policy_id") is None
+
+
+def test_datasource_can_be_left_out():
+    d = deploy({"prometheusDatasource": False})
+    assert bootstrap_steps(d, "clawker:OpenSearchDatasource") == []
