@@ -54,6 +54,9 @@ class Collector(pulumi.ComponentResource):
             uploads=[config_file.upload(collector_config.CONFIG_PATH, collector_config.render(settings))],
             volumes=tls_mounts(settings),
             memory=MEMORY_MB,
+            # No swap on top of the limit; stated explicitly because Docker otherwise
+            # reports its own default (twice the limit) as drift.
+            memory_swap=MEMORY_MB,
             # Lets in-network senders reach services on the Docker host.
             hosts=[docker.ContainerHostArgs(host="host.docker.internal", ip="host-gateway")],
             after=after,

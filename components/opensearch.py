@@ -77,7 +77,8 @@ class OpenSearch(pulumi.ComponentResource):
                 interval="10s",
                 timeout="5s",
                 retries=10,
-                start_period="60s",
+                # Go's canonical duration text, as Docker reports it back: "60s" would diff forever.
+                start_period="1m0s",
             ),
             # "Up" means healthy: the bootstrap and Dashboards start only then.
             wait=True,

@@ -52,5 +52,8 @@ class Prometheus(pulumi.ComponentResource):
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=TSDB_DIR)],
             uploads=[config_file.upload(prometheus_config.CONFIG_PATH, prometheus_config.render(settings))],
             memory=MEMORY_MB,
+            # No swap on top of the limit; stated explicitly because Docker otherwise
+            # reports its own default (twice the limit) as drift.
+            memory_swap=MEMORY_MB,
         )
         self.register_outputs({"container": self.container.name})

@@ -100,7 +100,7 @@ def test_opensearch_container(default):
     assert c.inputs["volumes"] == [{"volumeName": names.OPENSEARCH_VOLUME, "containerPath": "/usr/share/opensearch/data"}]
     hc = c.inputs["healthcheck"]
     assert hc["tests"] == ["CMD", "curl", "-fsS", "http://localhost:9200/_cluster/health?wait_for_status=yellow&timeout=5s"]
-    assert (hc["interval"], hc["timeout"], int(hc["retries"]), hc["startPeriod"]) == ("10s", "5s", 10, "60s")
+    assert (hc["interval"], hc["timeout"], int(hc["retries"]), hc["startPeriod"]) == ("10s", "5s", 10, "1m0s")
     assert c.inputs["wait"] is True
 
 
@@ -138,7 +138,7 @@ def test_prometheus_container(default):
         "--web.route-prefix=/",
         "--enable-feature=exemplar-storage,otlp-deltatocumulative",
     ]
-    assert int(c.inputs["memory"]) == 300
+    assert int(c.inputs["memory"]) == 300 == int(c.inputs["memorySwap"])
     assert c.inputs["volumes"] == [{"volumeName": names.PROMETHEUS_VOLUME, "containerPath": "/prometheus"}]
     (upload,) = c.inputs["uploads"]
     assert upload["file"] == "/etc/prometheus/prometheus.yml"
@@ -164,7 +164,7 @@ def test_dashboards_container(default):
 def test_collector_container(default):
     c = default.container(names.COLLECTOR)
     assert c.inputs["command"] == ["--config=/etc/otel-collector-config.yaml"]
-    assert int(c.inputs["memory"]) == 200
+    assert int(c.inputs["memory"]) == 200 == int(c.inputs["memorySwap"])
     assert c.inputs["hosts"] == [{"host": "host.docker.internal", "ip": "host-gateway"}]
     (upload,) = c.inputs["uploads"]
     assert upload["file"] == "/etc/otel-collector-config.yaml"
