@@ -7,6 +7,8 @@ import os
 import pathlib
 import shutil
 import subprocess
+
+import yaml
 from dataclasses import dataclass
 from typing import Optional
 
@@ -50,12 +52,28 @@ class PulumiStack:
             "PULUMI_HOME": str(workdir / "pulumi-home"),
         }
         self.env.pop("PULUMI_ACCESS_TOKEN", None)
-        self.run("stack", "init", name, check=False)
+        self._init_stack()
+
+    def _init_stack(self) -> None:
+        """Create the stack, keeping the checkout clean.
+
+        `stack init` writes the passphrase salt into Pulumi.<stack>.yaml beside
+        Pulumi.yaml; it belongs with this stack's own config file instead.
+        """
+        written = ROOT / f"Pulumi.{self.name}.yaml"
+        self.run("stack", "init", self.name, check=False)
+        if written.exists():
+            salt = yaml.safe_load(written.read_text()) or {}
+            config = yaml.safe_load(self.config_file.read_text()) or {}
+            config.update({k: v for k, v in salt.items() if k != "config"})
+            self.config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+            written.unlink()
 
     def run(self, *args: str, check: bool = True, timeout: int = 900) -> Result:
-        argv = ["pulumi", *args, "--stack", self.name, "--config-file", str(self.config_file), "--non-interactive"]
         if args[:2] == ("stack", "init"):
             argv = ["pulumi", *args, "--non-interactive"]
+        else:
+            argv = ["pulumi", *args, "--stack", self.name, "--config-file", str(self.config_file), "--non-interactive"]
         proc = subprocess.run(argv, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout)
         result = Result(list(args), proc.returncode, proc.stdout, proc.stderr)
         return result.check() if check else result
