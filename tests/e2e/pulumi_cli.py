@@ -7,10 +7,10 @@ import os
 import pathlib
 import shutil
 import subprocess
-
-import yaml
 from dataclasses import dataclass
 from typing import Optional
+
+import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 E2E_CONFIG = pathlib.Path(__file__).resolve().parent / "Pulumi.e2e.yaml"
