@@ -234,6 +234,7 @@ def _min_age(policy: dict) -> str:
     return policy["policy"]["states"][0]["transitions"][0]["conditions"]["min_index_age"]
 
 
+@pytest.mark.needs_ism
 def test_ism_policy_lifecycle_and_retention_update(cluster):
     cluster.require(ISM)
     provider = osp.IsmPolicyProvider()
@@ -278,6 +279,7 @@ def test_ism_policy_lifecycle_and_retention_update(cluster):
     assert cluster.call("GET", f"_plugins/_ism/policies/{names.ISM_POLICY}").status_code == 404
 
 
+@pytest.mark.needs_ism
 def test_ism_update_retries_when_policy_changes_between_get_and_put(cluster, monkeypatch):
     cluster.require(ISM)
     provider = osp.IsmPolicyProvider()
@@ -324,6 +326,7 @@ def test_ism_update_retries_when_policy_changes_between_get_and_put(cluster, mon
     assert live["policy"]["description"] == boot.retention_policy_body(14)["policy"]["description"]
 
 
+@pytest.mark.needs_ism
 def test_ism_update_moves_managed_indices_to_the_new_version(cluster):
     cluster.require(ISM)
     _bootstrap_templates(cluster)
@@ -430,6 +433,7 @@ def test_index_delete_keeps_data_and_out_of_band_delete_is_seen(cluster):
     assert provider.read(id_, outs).id == ""
 
 
+@pytest.mark.needs_ism
 def test_precreated_index_has_template_mapping_and_attached_policy(cluster):
     cluster.require(ISM)
     _bootstrap_templates(cluster)
@@ -489,6 +493,8 @@ def _snapshot(node: OpenSearchNode) -> dict:
     }
 
 
+@pytest.mark.needs_sql
+@pytest.mark.needs_ism
 def test_second_full_bootstrap_on_a_populated_cluster_changes_nothing(cluster, prometheus):
     cluster.require(ISM)
     cluster.require(SQL)
@@ -520,6 +526,7 @@ def test_second_full_bootstrap_on_a_populated_cluster_changes_nothing(cluster, p
 # ---------------------------------------------------------------- datasource
 
 
+@pytest.mark.needs_sql
 def test_datasource_lifecycle(cluster, prometheus):
     cluster.require(SQL)
     provider = osp.DatasourceProvider()
