@@ -23,7 +23,7 @@ python_env() {
 step "python virtualenv" python_env
 step "docker engine" bash tools/engine.sh
 toolchain_log="$(mktemp)"
-step "pulumi toolchain" bash -c "bash tools/toolchain.sh | tee '$toolchain_log'"
+step "pulumi toolchain" bash -c "bash tools/toolchain.sh --strict | tee '$toolchain_log'"
 step "opensearch distribution" bash tools/opensearch_dist.sh
 step "service images" bash tools/images.sh
 step "dashboards double image" bash tests/dashboards_double/build_image.sh
