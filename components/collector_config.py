@@ -159,7 +159,8 @@ def render(settings: Settings) -> dict:
         "opensearch/traces": _opensearch_exporter(settings),
     }
     connectors: dict = {
-        "spanmetrics": {},
+        # "spanmetrics" before 0.152; the old name only logs a deprecation warning.
+        "span_metrics": {},
         "routing/untrusted": {
             "default_pipelines": ["logs/untrusted-unrouted"],
             "table": _route_table(names.UNTRUSTED_LOG_INDICES),
@@ -188,14 +189,14 @@ def render(settings: Settings) -> dict:
             "exporters": ["prometheus"],
         },
         "metrics/trusted": {
-            "receivers": ["prometheus/self", "spanmetrics"],
+            "receivers": ["prometheus/self", "span_metrics"],
             "processors": ["memory_limiter", "transform/metric-labels", "deltatocumulative", "batch"],
             "exporters": ["prometheus"],
         },
         "traces": {
             "receivers": ["otlp"],
             "processors": ["memory_limiter", "resource/untrusted", "batch"],
-            "exporters": ["opensearch/traces", "spanmetrics"],
+            "exporters": ["opensearch/traces", "span_metrics"],
         },
     }
     for index in names.UNTRUSTED_LOG_INDICES.values():

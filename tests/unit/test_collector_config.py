@@ -161,7 +161,7 @@ def test_metrics_pipelines(config):
     untrusted = pipelines["metrics/untrusted"]
     trusted = pipelines["metrics/trusted"]
     assert untrusted["receivers"] == ["otlp"]
-    assert set(trusted["receivers"]) == {"prometheus/self", "spanmetrics"}
+    assert set(trusted["receivers"]) == {"prometheus/self", "span_metrics"}
     for pipeline in (untrusted, trusted):
         steps = pipeline["processors"]
         assert steps.index("transform/metric-labels") < steps.index("deltatocumulative") < steps.index("batch")
@@ -178,7 +178,7 @@ def test_metrics_pipelines(config):
 
 def test_traces_go_to_ss4o_and_spanmetrics(config):
     traces = config["service"]["pipelines"]["traces"]
-    assert set(traces["exporters"]) == {"opensearch/traces", "spanmetrics"}
+    assert set(traces["exporters"]) == {"opensearch/traces", "span_metrics"}
     exporter = config["exporters"]["opensearch/traces"]
     assert (exporter["dataset"], exporter["namespace"]) == ("traces", "clawker")
     assert "logs_index" not in exporter
