@@ -40,19 +40,32 @@ def http_log_exporter(endpoint: str):
     return OTLPLogExporter(endpoint=f"{endpoint.rstrip('/')}/v1/logs", timeout=10)
 
 
-def grpc_log_exporter(endpoint: str, *, ca_file: str, cert_file: str, key_file: str):
-    """An OTLP/gRPC exporter presenting a client certificate (the trusted mTLS lane)."""
+def grpc_log_exporter(
+    endpoint: str,
+    *,
+    ca_file: str,
+    cert_file: Optional[str] = None,
+    key_file: Optional[str] = None,
+    timeout: float = 10,
+):
+    """An OTLP/gRPC exporter over TLS (the trusted mTLS lane).
+
+    It presents the client certificate cert_file/key_file; without them it
+    only verifies the server, as a sender that has no client certificate would.
+    """
     import grpc
     from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 
-    def read(path: str) -> bytes:
+    def read(path: Optional[str]) -> Optional[bytes]:
+        if path is None:
+            return None
         with open(path, "rb") as f:
             return f.read()
 
     credentials = grpc.ssl_channel_credentials(
         root_certificates=read(ca_file), private_key=read(key_file), certificate_chain=read(cert_file)
     )
-    return OTLPLogExporter(endpoint=endpoint, credentials=credentials, insecure=False, timeout=10)
+    return OTLPLogExporter(endpoint=endpoint, credentials=credentials, insecure=False, timeout=timeout)
 
 
 def send_logs(
@@ -89,3 +102,78 @@ def send_one_log(endpoint: str, service_name: str, attributes: Optional[dict] = 
         resource={"service.name": service_name, "project": "e2e", "agent": "probe"},
         records=[{"body": "e2e probe", "attributes": {"event.name": "e2e_probe", **(attributes or {})}}],
     )
+
+
+def send_spans(endpoint: str, *, resource: dict[str, Any], scope: str, tree: dict[str, Any]) -> tuple[bool, str]:
+    """Send a tree of spans over OTLP/HTTP; returns (accepted, trace id as 32 hex digits).
+
+    tree: {"name": ..., "attributes": {...}, "children": [subtrees]}, opened and
+    closed depth first the way an instrumented program nests them.
+    """
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+
+    class Recording(OTLPSpanExporter):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.results: list = []
+
+        def export(self, spans):
+            result = super().export(spans)
+            self.results.append(result)
+            return result
+
+    exporter = Recording(endpoint=f"{endpoint.rstrip('/')}/v1/traces", timeout=10)
+    provider = TracerProvider(resource=Resource.create(resource))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer(scope)
+
+    def emit(node: dict) -> str:
+        with tracer.start_as_current_span(node["name"], attributes=node.get("attributes", {})) as span:
+            for child in node.get("children", []):
+                emit(child)
+            return format(span.get_span_context().trace_id, "032x")
+
+    trace_id = emit(tree)
+    provider.shutdown()
+    accepted = bool(exporter.results) and all(r == SpanExportResult.SUCCESS for r in exporter.results)
+    return accepted, trace_id
+
+
+def send_delta_counters(
+    endpoint: str,
+    *,
+    resource: dict[str, Any],
+    scope: str,
+    counters: dict[str, dict[str, Any]],
+    rounds: Iterable[Iterable[tuple[str, float, dict[str, Any]]]],
+) -> bool:
+    """Export monotonic counters with DELTA temporality over OTLP/HTTP, as Claude Code does.
+
+    counters: name -> {"unit": ..., "description": ...}. Each round is a list of
+    (counter name, increment, attributes); after each round the SDK collects and
+    one export carries that round's deltas. True when every export was accepted.
+    """
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk.metrics import Counter, MeterProvider
+    from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader, MetricExportResult
+
+    reader = InMemoryMetricReader(preferred_temporality={Counter: AggregationTemporality.DELTA})
+    provider = MeterProvider(resource=Resource.create(resource), metric_readers=[reader])
+    meter = provider.get_meter(scope)
+    instruments = {
+        name: meter.create_counter(name, unit=spec.get("unit", ""), description=spec.get("description", ""))
+        for name, spec in counters.items()
+    }
+    exporter = OTLPMetricExporter(endpoint=f"{endpoint.rstrip('/')}/v1/metrics", timeout=10)
+    results = []
+    for round_ in rounds:
+        for name, increment, attributes in round_:
+            instruments[name].add(increment, attributes)
+        data = reader.get_metrics_data()
+        if data is not None:
+            results.append(exporter.export(data))
+    provider.shutdown()
+    exporter.shutdown()
+    return bool(results) and all(r == MetricExportResult.SUCCESS for r in results)

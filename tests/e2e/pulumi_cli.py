@@ -87,6 +87,10 @@ class PulumiStack:
     def destroy(self) -> Result:
         return self.run("destroy", "--yes", "--skip-preview")
 
+    def refresh(self) -> Result:
+        """Read every resource back from the live system (drift becomes state)."""
+        return self.run("refresh", "--yes", "--skip-preview")
+
     def preview(self, *extra: str, check: bool = True) -> Result:
         return self.run("preview", *extra, check=check)
 

@@ -1,0 +1,630 @@
+"""Telemetry through the whole stack: `pulumi up` with the trusted mTLS lane on, then
+real traffic sent with the OpenTelemetry SDK, asserted on what OpenSearch,
+Prometheus and Dashboards really store.
+
+One stack for the module (its own state and config; the container names are
+fixed, so it runs only after test_stack_lifecycle.py's stack is gone). The
+infra CA, the collector's server certificate and a trusted sender's client
+certificate are made for the run with `openssl` (tls_material.py).
+
+Letters follow the checklist: (i) no changes right after up; (a) bootstrap
+state; (b) six sources land clean; (c) what the untrusted lane may not do;
+(d) the trusted lane's door; (e) spans; (f) Claude Code metrics in Prometheus
+as the dashboards query them; (g) Dashboards bootstrap; (h) drift repaired.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pytest
+import requests
+from opentelemetry._logs import SeverityNumber
+
+import claude_code_metrics as ccm
+import tls_material
+from conftest import remove_stack_leftovers
+from otlp_sender import grpc_log_exporter, http_log_exporter, send_delta_counters, send_logs, send_spans
+from pulumi_cli import PulumiStack, inspect
+
+from components import bootstrap_opensearch as boot
+from components import collector_config, names
+from components.providers import dashboards as dp
+from components.providers import opensearch as osp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "providers"))
+from telemetry_samples import RESOURCES, ingest_source_for, leaf_types, records_for  # noqa: E402
+
+OPENSEARCH = "http://127.0.0.1:9200"
+PROMETHEUS = "http://127.0.0.1:9090"
+DASHBOARDS = "http://127.0.0.1:5601"
+UNTRUSTED_OTLP_HTTP = "http://127.0.0.1:4318"
+TRUSTED_OTLP_GRPC = "127.0.0.1:4319"
+# The collector batches for 5s; OpenSearch refreshes on demand.
+ARRIVAL_S = 60
+# Prometheus scrapes the collector every 15s; a series needs two scrapes for increase().
+SCRAPE_S = 75
+LOG_INDEX_PATTERN = ",".join(names.LOG_INDICES)
+RUN = uuid.uuid4().hex[:12]
+DRIFTED_TEMPLATE = names.LOG_INDEX_TEMPLATES["clawker-envoy"]
+CLAUDE_SERIES = '{__name__=~"claude_code_.*"}'
+
+
+# --------------------------------------------------------------------------- the stack
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory) -> tls_material.InfraTls:
+    return tls_material.issue(tmp_path_factory.mktemp("infra-tls"))
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, toolchain_bin, docker_engine, tls):
+    remove_stack_leftovers()
+    s = PulumiStack("e2e-flow", tmp_path_factory.mktemp("e2e-flow-stack"), toolchain_bin)
+    try:
+        for key, path in tls.stack_config().items():
+            s.set_config(key, path)
+        # Nothing of this module's data may outlive it.
+        s.set_config("purgeVolumesOnDestroy", "true")
+        s.up()
+        yield s
+    finally:
+        s.run("destroy", "--yes", "--skip-preview", check=False)
+        s.remove()
+        remove_stack_leftovers()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def opensearch(method: str, path: str, body: Optional[dict] = None, **params) -> requests.Response:
+    return requests.request(method, f"{OPENSEARCH}/{path}", json=body, params=params or None, timeout=30)
+
+
+def search(indices: str, query: dict, size: int = 200) -> list[dict]:
+    opensearch("POST", f"{indices}/_refresh")
+    answer = opensearch("POST", f"{indices}/_search", {"size": size, "query": query})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["hits"]["hits"]
+
+
+def count(index: str, query: Optional[dict] = None) -> int:
+    answer = opensearch("POST", f"{index}/_count", {"query": query or {"match_all": {}}})
+    return answer.json().get("count", 0) if answer.status_code == 200 else 0
+
+
+def wait_until(probe: Callable[[], Any], timeout_s: float, what: str, detail: Callable[[], str] = lambda: "") -> Any:
+    """Poll probe() until it returns something truthy; fail naming `what` after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = probe()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {timeout_s}s. {detail()}")
+        time.sleep(1)
+
+
+def collector_log() -> str:
+    proc = subprocess.run(["docker", "logs", names.COLLECTOR], capture_output=True, text=True, timeout=60)
+    return proc.stdout + proc.stderr
+
+
+def with_body(body: str) -> dict:
+    return {"term": {"body.keyword": body}}
+
+
+def prometheus(path: str, **params) -> Any:
+    answer = requests.get(f"{PROMETHEUS}/api/v1/{path}", params=params, timeout=30)
+    assert answer.status_code == 200, f"{path} {params}: {answer.text}"
+    body = answer.json()
+    assert body["status"] == "success", body
+    return body["data"]
+
+
+def series(selector: str) -> list[dict]:
+    return prometheus("series", **{"match[]": selector})
+
+
+def instant(query: str) -> list[dict]:
+    return prometheus("query", query=query)["result"]
+
+
+# --------------------------------------------------------------------------- traffic
+
+
+def envoy_wire_form(record: dict) -> dict:
+    """A record as Envoy's OpenTelemetry access logger sends it.
+
+    Every value is a string; an absent number or address is "-"; no severity.
+    The trusted lane's transform must turn this back into the sample's shape.
+    """
+    attributes = {k: json.dumps(v) if isinstance(v, bool) else str(v) for k, v in record["attributes"].items()}
+    for key in collector_config.ENVOY_NUMERIC_ATTRIBUTES + collector_config.ENVOY_IP_ATTRIBUTES:
+        attributes.setdefault(key, "-")
+    return {
+        **record,
+        "attributes": attributes,
+        "severity_text": "",
+        "severity_number": SeverityNumber.UNSPECIFIED,
+    }
+
+
+def log_records(index: str) -> list[dict]:
+    records = records_for(index)
+    if index == "clawker-envoy":
+        records = [envoy_wire_form(r) for r in records]
+        # Written before routing decided anything.
+        records.append(envoy_wire_form({"body": "pre-route access", "attributes": {"action": "-"}}))
+    return records
+
+
+def trusted_exporter(tls: tls_material.InfraTls, *, cert: Optional[Path] = None, key: Optional[Path] = None):
+    return grpc_log_exporter(
+        TRUSTED_OTLP_GRPC,
+        ca_file=str(tls.ca_cert),
+        cert_file=str(cert) if cert else None,
+        key_file=str(key) if key else None,
+        timeout=5,
+    )
+
+
+SPAN_TREE = {
+    "name": "claude_code.interaction",
+    "attributes": {"session.id": "0f6b1c9e-session", "user_prompt_length": 35, "run": RUN},
+    "children": [
+        {"name": "claude_code.llm_request", "attributes": {"model": ccm.MODEL, "input_tokens": 1200, "duration_ms": 2345}},
+        {
+            "name": "claude_code.tool",
+            "attributes": {"tool_name": "Bash", "tool.name": "Bash"},
+            "children": [{"name": "claude_code.hook", "attributes": {"hook_event": "PreToolUse", "hook_name": "lint"}}],
+        },
+    ],
+}
+SPAN_NAMES = ["claude_code.interaction", "claude_code.llm_request", "claude_code.tool", "claude_code.hook"]
+
+
+@dataclass
+class Traffic:
+    """What the module sent, and the markers of records that must land nowhere or land changed."""
+
+    sent: dict[str, int] = field(default_factory=dict)
+    forged_body: str = f"forged envoy record {RUN}"
+    spoofed_body: str = f"claude-code record claiming ingest_source envoy {RUN}"
+    trace_id: str = ""
+
+
+@pytest.fixture(scope="module")
+def traffic(stack, tls) -> Traffic:
+    """Everything sent at once (so the waits overlap): logs on both lanes, spans, metrics."""
+    out = Traffic()
+    untrusted = lambda: http_log_exporter(UNTRUSTED_OTLP_HTTP)  # noqa: E731
+    # (c) A forged infrastructure record first: by the time the genuine ones
+    # have landed, it would have landed too if the untrusted lane routed it.
+    forged = envoy_wire_form({"body": out.forged_body, "attributes": {"action": "allow", "server.address": "evil.example"}})
+    assert send_logs(untrusted(), resource={"service.name": "envoy"}, records=[forged])
+    spoofed = {**records_for("claude-code")[0], "body": out.spoofed_body}
+    assert send_logs(untrusted(), resource={**RESOURCES["claude-code"], "ingest_source": "envoy"}, records=[spoofed])
+
+    for index in names.LOG_INDICES:
+        records = log_records(index)
+        if index in names.UNTRUSTED_LOG_INDICES.values():
+            exporter = untrusted()
+        else:
+            exporter = trusted_exporter(tls, cert=tls.client_cert, key=tls.client_key)
+        assert send_logs(exporter, resource=RESOURCES[index], records=records), f"the collector refused {index} records"
+        out.sent[index] = len(records)
+    out.sent["claude-code"] += 1  # the spoofed one
+
+    accepted, out.trace_id = send_spans(
+        UNTRUSTED_OTLP_HTTP, resource=RESOURCES["claude-code"], scope="com.anthropic.claude_code.tracing", tree=SPAN_TREE
+    )
+    assert accepted, "the collector refused the spans"
+    assert send_delta_counters(
+        UNTRUSTED_OTLP_HTTP, resource=ccm.RESOURCE, scope=ccm.SCOPE, counters=ccm.COUNTERS, rounds=ccm.ROUNDS
+    ), "the collector refused the metrics"
+    return out
+
+
+@pytest.fixture(scope="module")
+def landed(traffic) -> dict[str, list[dict]]:
+    """index -> stored hits, once every log record sent has arrived."""
+
+    def arrived():
+        opensearch("POST", f"{LOG_INDEX_PATTERN}/_refresh")
+        return all(count(index) >= n for index, n in traffic.sent.items())
+
+    wait_until(
+        arrived,
+        ARRIVAL_S,
+        "not every log record reached its index",
+        lambda: f"sent {traffic.sent}, stored { {i: count(i) for i in traffic.sent} }; collector log:\n{collector_log()[-4000:]}",
+    )
+    return {index: search(index, {"match_all": {}}) for index in names.LOG_INDICES}
+
+
+# --------------------------------------------------------------------------- (i)
+
+
+def test_i_preview_right_after_up_shows_no_changes(stack):
+    stack.preview("--expect-no-changes")
+
+
+# --------------------------------------------------------------------------- (a)
+
+
+def test_a_pipelines_and_templates_exist(stack):
+    for name, body in boot.pipeline_bodies().items():
+        answer = opensearch("GET", f"_ingest/pipeline/{name}")
+        assert answer.status_code == 200, f"ingest pipeline {name}: {answer.status_code}"
+        stored = answer.json()[name]
+        assert stored["processors"] == body["processors"], name
+        assert stored.get("on_failure") == body.get("on_failure"), name
+    answer = opensearch("GET", f"_component_template/{names.COMPONENT_TEMPLATE}")
+    assert answer.status_code == 200
+    for index, template in names.LOG_INDEX_TEMPLATES.items():
+        answer = opensearch("GET", f"_index_template/{template}")
+        assert answer.status_code == 200, f"index template {template}: {answer.status_code}"
+        stored = answer.json()["index_templates"][0]["index_template"]
+        assert stored["index_patterns"] == [index]
+        assert stored["composed_of"] == [names.COMPONENT_TEMPLATE]
+    traces = opensearch("GET", f"_index_template/{names.TRACES_INDEX_TEMPLATE}")
+    assert traces.status_code == 200
+    assert traces.json()["index_templates"][0]["index_template"]["index_patterns"] == [names.TRACES_INDEX]
+
+
+@pytest.mark.parametrize("index", names.LOG_INDICES)
+def test_a_log_index_exists_with_its_template_mapping(stack, index):
+    answer = opensearch("GET", f"{index}/_mapping")
+    assert answer.status_code == 200, f"{index} was not pre-created: {answer.text}"
+    live = leaf_types(answer.json()[index]["mappings"]["properties"])
+    declared = leaf_types(osp.canonical_mappings(boot.index_mappings(index))["properties"])
+    # Key fields first (readable failure), then every field the templates declare.
+    for path in ("@timestamp", "body", "severityText", "resource.attributes.ingest_source", "resource.attributes.service.name"):
+        assert live.get(path) == declared[path], f"{index}.{path}: live {live.get(path)}, templates {declared[path]}"
+    assert {p: live.get(p) for p in declared} == declared
+    settings = opensearch("GET", f"{index}/_settings").json()[index]["settings"]["index"]
+    assert settings["final_pipeline"] == names.ENVELOPE_PIPELINE
+    assert settings.get("default_pipeline") == names.INDEX_PIPELINES.get(index)
+
+
+# --------------------------------------------------------------------------- (b)
+
+
+@pytest.mark.parametrize("index", names.LOG_INDICES)
+def test_b_records_land_in_their_index_stamped_and_clean(traffic, landed, index):
+    hits = landed[index]
+    assert len(hits) == traffic.sent[index], f"{index}: {len(hits)} stored, {traffic.sent[index]} sent"
+    expected_source = ingest_source_for(index)
+    for hit in hits:
+        doc = hit["_source"]
+        assert "_ignored" not in hit, f"{index}: values dropped as malformed: {hit['_ignored']}"
+        assert "ingest_error" not in doc, f"{index}: pipeline failed: {doc['ingest_error']}"
+        resource = doc["resource"]
+        assert resource["ingest_source"] == expected_source
+        assert resource["attributes"]["ingest_source"] == expected_source
+        assert resource["attributes"]["service.name"] == RESOURCES[index]["service.name"]
+        assert doc["severityText"] == doc["severity"]["text"]
+
+
+def test_b_envoy_records_are_shape_fixed_on_the_trusted_lane(landed):
+    by_body = {}
+    for hit in landed["clawker-envoy"]:
+        by_body.setdefault(hit["_source"]["body"], []).append(hit["_source"])
+    pre_route = by_body["pre-route access"][0]
+    assert pre_route["attributes"]["action"] == "pre_route"
+    assert pre_route["severityText"] == "INFO" and pre_route["severity"]["number"] == 9
+    for doc in by_body["access"]:
+        attributes = doc["attributes"]
+        assert isinstance(attributes["response_code"], int), attributes
+        sentinels = {k for k, v in _flat(attributes).items() if v == "-"} - {"response_flags"}
+        assert not sentinels, f"'-' left in {sorted(sentinels)}"
+    full = next(d for d in by_body["access"] if d["attributes"]["action"] == "allow")
+    assert full["attributes"]["bytes_sent"] == 5120 and full["attributes"]["duration_ms"] == 830
+
+
+def _flat(doc: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+@pytest.mark.parametrize("index", names.LOG_INDICES)
+def test_b_live_mapping_still_matches_the_templates_after_ingest(landed, index):
+    live = leaf_types(opensearch("GET", f"{index}/_mapping").json()[index]["mappings"]["properties"])
+    declared = leaf_types(osp.canonical_mappings(boot.index_mappings(index))["properties"])
+    assert {p: live[p] for p in declared if p in live} == {p: t for p, t in declared.items() if p in live}
+    dynamic = {p: t for p, t in live.items() if p not in declared}
+    assert all(p.startswith("resource.") and t == "keyword" for p, t in dynamic.items()), (
+        f"{index}: fields mapped dynamically outside the templates: {dynamic}"
+    )
+
+
+# --------------------------------------------------------------------------- (c)
+
+
+def test_c_forged_envoy_record_on_the_untrusted_lane_lands_nowhere(traffic, landed):
+    assert search(f"{LOG_INDEX_PATTERN},{names.TRACES_INDEX}", with_body(traffic.forged_body)) == []
+    # Positive control: the same query finds a genuine record sent after it.
+    assert len(search(LOG_INDEX_PATTERN, with_body(traffic.spoofed_body))) == 1
+
+
+def test_c_untrusted_sender_cannot_choose_its_ingest_source(traffic, landed):
+    hits = search(LOG_INDEX_PATTERN, with_body(traffic.spoofed_body))
+    assert [h["_index"] for h in hits] == ["claude-code"]
+    resource = hits[0]["_source"]["resource"]
+    assert resource["ingest_source"] == names.UNTRUSTED_INGEST_SOURCE
+    assert resource["attributes"]["ingest_source"] == names.UNTRUSTED_INGEST_SOURCE
+
+
+# --------------------------------------------------------------------------- (d)
+
+
+def test_d_trusted_lane_refuses_senders_without_a_ca_signed_client_certificate(tls, landed):
+    resource = RESOURCES["clawker-cp"]
+    refused = {
+        "no client certificate": (f"no client certificate {RUN}", trusted_exporter(tls)),
+        "certificate from another CA": (
+            f"impostor client certificate {RUN}",
+            trusted_exporter(tls, cert=tls.impostor_cert, key=tls.impostor_key),
+        ),
+    }
+    for sender, (body, exporter) in refused.items():
+        record = {"body": body, "attributes": {"event": "container_start", "component": "dockerevents"}}
+        assert send_logs(exporter, resource=resource, records=[record]) is False, f"{sender}: export accepted"
+    canary = f"trusted canary {RUN}"
+    trusted = trusted_exporter(tls, cert=tls.client_cert, key=tls.client_key)
+    assert send_logs(trusted, resource=resource, records=[{"body": canary, "attributes": {"event": "canary"}}])
+    wait_until(lambda: search("clawker-cp", with_body(canary)), ARRIVAL_S, "the trusted canary did not land")
+    for sender, (body, _) in refused.items():
+        assert search(LOG_INDEX_PATTERN, with_body(body)) == [], f"{sender}: record stored"
+
+
+# --------------------------------------------------------------------------- (e)
+
+
+@pytest.fixture(scope="module")
+def stored_spans(traffic) -> list[dict]:
+    """The hits of the module's trace, once all its spans are in the traces index."""
+    query = {"term": {"traceId": traffic.trace_id}}
+
+    def all_spans():
+        hits = search(names.TRACES_INDEX, query)
+        return hits if len(hits) >= len(SPAN_NAMES) else None
+
+    return wait_until(
+        all_spans,
+        ARRIVAL_S,
+        f"the {len(SPAN_NAMES)} spans of trace {traffic.trace_id} did not reach {names.TRACES_INDEX}",
+        lambda: f"collector log:\n{collector_log()[-3000:]}",
+    )
+
+
+def test_e_spans_land_in_the_traces_index(stored_spans):
+    hits = stored_spans
+    spans = {h["_source"]["name"]: h for h in hits}
+    assert sorted(spans) == sorted(SPAN_NAMES) and len(hits) == len(SPAN_NAMES)
+    for hit in hits:
+        assert "_ignored" not in hit
+        span = hit["_source"]
+        assert "ingest_error" not in span
+        assert span["resource"]["service.name"] == "claude-code"
+        assert span["resource"]["ingest_source"] == names.UNTRUSTED_INGEST_SOURCE
+        assert span["@timestamp"] == span["startTime"]
+    root = spans["claude_code.interaction"]["_source"]
+    assert root["parentSpanId"] == "" and root["attributes"]["run"] == RUN
+    assert spans["claude_code.tool"]["_source"]["parentSpanId"] == root["spanId"]
+    assert spans["claude_code.hook"]["_source"]["parentSpanId"] == spans["claude_code.tool"]["_source"]["spanId"]
+
+
+# --------------------------------------------------------------------------- (f)
+
+
+@pytest.fixture(scope="module")
+def scraped(traffic) -> dict[str, list[dict]]:
+    """metric -> its series in Prometheus, once every Claude Code metric has been scraped."""
+
+    def all_there():
+        found = {metric: series(metric) for metric in names.COLLECTOR_PROMETHEUS_METRICS}
+        return found if all(found.values()) else None
+
+    return wait_until(
+        all_there,
+        SCRAPE_S,
+        "Prometheus does not have every Claude Code metric",
+        lambda: f"missing: {[m for m in names.COLLECTOR_PROMETHEUS_METRICS if not series(m)]}; "
+        f"Claude Code series there: {sorted({s['__name__'] for s in series(CLAUDE_SERIES)})}",
+    )
+
+
+def test_f_every_dashboard_metric_exists_with_its_labels(scraped):
+    for metric, labels in names.COLLECTOR_PROMETHEUS_METRICS.items():
+        for s in scraped[metric]:
+            missing = set(labels) - set(s)
+            assert not missing, f"{metric} series lacks labels {sorted(missing)}: {s}"
+            assert (s["project"], s["agent"]) == (ccm.PROJECT, ccm.AGENT)
+
+
+def test_f_no_series_carries_a_label_named_type(scraped):
+    labels = prometheus("labels")
+    assert "type" not in labels, "label `type` reached Prometheus (the collector renames it `kind`)"
+    assert "kind" in labels
+    for metric in names.COLLECTOR_PROMETHEUS_METRICS:
+        assert series(f'{metric}{{type!=""}}') == [], metric
+
+
+_TOTALS = {
+    # Prometheus metric -> (instrument, attribute the dashboards group by, its label in Prometheus)
+    "claude_code_session_count_total": ("claude_code.session.count", "", ""),
+    "claude_code_cost_usage_USD_total": ("claude_code.cost.usage", "model", "model"),
+    "claude_code_token_usage_tokens_total": ("claude_code.token.usage", "type", "kind"),
+    "claude_code_active_time_seconds_total": ("claude_code.active_time.total", "type", "kind"),
+    "claude_code_lines_of_code_count_total": ("claude_code.lines_of_code.count", "type", "kind"),
+    "claude_code_commit_count_total": ("claude_code.commit.count", "", ""),
+    "claude_code_pull_request_count_total": ("claude_code.pull_request.count", "", ""),
+    "claude_code_code_edit_tool_decision_total": ("claude_code.code_edit_tool.decision", "decision", "decision"),
+}
+
+
+def test_f_delta_counters_accumulate_in_prometheus(scraped):
+    assert set(_TOTALS) == set(names.COLLECTOR_PROMETHEUS_METRICS)
+    for metric, (instrument, attribute, label) in _TOTALS.items():
+        expected = ccm.totals(instrument, attribute)
+        query = f"sum by ({label}) ({metric})" if label else f"sum({metric})"
+
+        def stored():
+            got = {r["metric"].get(label, ""): float(r["value"][1]) for r in instant(query)}
+            return got if got == pytest.approx(expected) else None
+
+        # Both delta rounds may straddle a scrape: the sum settles on the next one.
+        wait_until(stored, 30, f"{query} != {expected}", lambda: f"got {instant(query)}")
+
+
+def _promql_parts(node: Any, selectors: list, grouping: set) -> None:
+    """Walk Prometheus' own parse tree: every series selector and every grouping/matching label."""
+    if isinstance(node, dict):
+        if node.get("type") in ("vectorSelector", "matrixSelector"):
+            selectors.append(node["matchers"])
+        if node.get("type") == "aggregation":
+            grouping.update(node.get("grouping") or [])
+        if node.get("type") == "binaryExpr":
+            grouping.update((node.get("matching") or {}).get("labels") or [])
+        for value in node.values():
+            _promql_parts(value, selectors, grouping)
+    elif isinstance(node, list):
+        for value in node:
+            _promql_parts(value, selectors, grouping)
+
+
+def _selector_text(matchers: list[dict]) -> str:
+    return "{" + ",".join(f'{m["name"]}{m["type"]}{json.dumps(m["value"])}' for m in matchers) + "}"
+
+
+EXPLORE, IMPORTED = dp.split_bundle(dp.load_saved_objects())
+
+
+@pytest.mark.parametrize("panel", EXPLORE, ids=[so["id"] for so in EXPLORE])
+def test_f_dashboard_promql_selects_real_series_and_returns_data(scraped, panel):
+    attributes = dp.decode_attributes(panel["type"], panel["attributes"])
+    query = attributes["kibanaSavedObjectMeta"]["searchSourceJSON"]["query"]["query"]
+    tree = requests.post(f"{PROMETHEUS}/api/v1/parse_query", data={"query": query}, timeout=30).json()
+    assert tree["status"] == "success", f"{query}: {tree}"
+    selectors: list = []
+    grouping: set = set()
+    _promql_parts(tree["data"], selectors, grouping)
+    assert selectors, f"{query} selects no series"
+    for matchers in selectors:
+        selected = series(_selector_text(matchers))
+        assert selected, f"{_selector_text(matchers)} (in {query}) selects no series"
+        for label in grouping:
+            assert all(label in s for s in selected), f"{query} groups by {label!r}, absent from {selected[0]}"
+    # increase() needs two scrapes of a series: allow for the next one.
+    result = wait_until(lambda: instant(query), 30, f"{query} returned no data")
+    for sample in result:
+        assert all(sample["metric"].get(label) for label in grouping), f"{query}: {sample}"
+
+
+# A record OpenSearch refuses is logged by the exporter ("Exporting failed. Dropping
+# data." with OpenSearch's error type) and is gone for good.
+_EXPORT_FAILURE = re.compile(
+    r"Exporting failed|Dropping data|_exception|failed to index|rejected",
+    re.IGNORECASE,
+)
+_PROBLEM_LEVEL = re.compile(r"\t(error|warn)\t")
+
+
+def test_b_e_collector_exported_everything_without_error_or_restart(landed, stored_spans, scraped):
+    log = collector_log()
+    assert "Everything is ready" in log, log[-3000:]
+    problems = [
+        line
+        for line in log.splitlines()
+        if _EXPORT_FAILURE.search(line) or (_PROBLEM_LEVEL.search(line) and '"opensearch/' in line)
+    ]
+    assert not problems, "\n".join(problems[:20])
+    container = inspect("container", names.COLLECTOR)
+    state = container["State"]
+    assert state["Running"] and not state["Restarting"] and state["OOMKilled"] is False, state
+    assert container["RestartCount"] == 0, log[-4000:]
+
+
+# --------------------------------------------------------------------------- (g)
+
+
+def _dashboards_find(workspace_id: str, so_type: str) -> dict[str, dict]:
+    answer = requests.get(
+        f"{DASHBOARDS}/w/{workspace_id}/api/saved_objects/_find",
+        params={"type": so_type, "per_page": 1000},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return {so["id"]: so for so in answer.json()["saved_objects"]}
+
+
+def test_g_dashboards_has_the_clawker_workspace_and_its_objects(stack):
+    answer = requests.post(
+        f"{DASHBOARDS}/api/workspaces/_list", json={"perPage": 100}, headers={"osd-xsrf": "true"}, timeout=30
+    ).json()
+    assert answer["success"], answer
+    workspaces = [ws for ws in answer["result"]["workspaces"] if ws["name"] == names.WORKSPACE]
+    assert len(workspaces) == 1, answer
+    workspace = workspaces[0]
+    assert workspace["features"] == list(names.WORKSPACE_FEATURES)
+
+    connection = requests.get(f"{DASHBOARDS}/api/saved_objects/data-connection/{names.DATA_CONNECTION_ID}", timeout=30)
+    assert connection.status_code == 200, connection.text
+    connection = connection.json()
+    assert connection["attributes"]["connectionId"] == names.DATASOURCE
+    assert connection["attributes"]["type"] == "Prometheus"
+    assert workspace["id"] in connection["workspaces"]
+
+    expected: dict[str, set[str]] = {}
+    for so in EXPLORE + IMPORTED:
+        expected.setdefault(so["type"], set()).add(so["id"])
+    for so_type, ids in expected.items():
+        stored = _dashboards_find(workspace["id"], so_type)
+        assert set(stored) == ids, f"{so_type}: missing {sorted(ids - set(stored))}, extra {sorted(set(stored) - ids)}"
+    patterns = _dashboards_find(workspace["id"], "index-pattern")
+    assert {i: so["attributes"]["title"] for i, so in patterns.items()} == {i: i for i in names.LOG_INDICES}
+    dashboards = _dashboards_find(workspace["id"], "dashboard")
+    assert sorted(so["attributes"]["title"] for so in dashboards.values()) == [
+        "Claude Code Activity",
+        "Claude Code Cost & Usage",
+        "Clawker Networking",
+    ]
+
+
+# --------------------------------------------------------------------------- (h)
+
+
+def test_h_template_deleted_by_hand_is_seen_by_refresh_and_restored_by_up(stack):
+    collector_before = inspect("container", names.COLLECTOR)
+    assert opensearch("DELETE", f"_index_template/{DRIFTED_TEMPLATE}").status_code == 200
+    refresh = stack.refresh()
+    resource = f"opensearch-index-template-{DRIFTED_TEMPLATE}"
+    assert re.search(rf"{re.escape(resource)}\s.*deleted", refresh.stdout), refresh.stdout[-4000:]
+    assert stack.preview("--expect-no-changes", check=False).returncode != 0, "preview missed the deleted template"
+    up = stack.up()
+    restored = opensearch("GET", f"_index_template/{DRIFTED_TEMPLATE}")
+    assert restored.status_code == 200
+    template = restored.json()["index_templates"][0]["index_template"]
+    assert template["index_patterns"] == ["clawker-envoy"]
+    assert template["composed_of"] == [names.COMPONENT_TEMPLATE]
+    stack.preview("--expect-no-changes")
+    # Repairing an asset does not restart ingestion.
+    assert inspect("container", names.COLLECTOR)["Id"] == collector_before["Id"], (
+        f"collector re-created; its state before: {collector_before['State']}\n{refresh.stdout[-3000:]}\n{up.stdout[-3000:]}"
+    )
