@@ -72,6 +72,9 @@ class PulumiStack:
     def run(self, *args: str, check: bool = True, timeout: int = 900) -> Result:
         if args[:2] == ("stack", "init"):
             argv = ["pulumi", *args, "--non-interactive"]
+        elif args[0] == "stack":
+            # `stack` subcommands (export, output, rm) take --stack but not --config-file.
+            argv = ["pulumi", *args, "--stack", self.name, "--non-interactive"]
         else:
             argv = ["pulumi", *args, "--stack", self.name, "--config-file", str(self.config_file), "--non-interactive"]
         proc = subprocess.run(argv, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout)

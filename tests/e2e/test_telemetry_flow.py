@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -33,6 +34,7 @@ import claude_code_metrics as ccm
 import tls_material
 from conftest import remove_stack_leftovers
 from otlp_sender import grpc_log_exporter, http_log_exporter, send_delta_counters, send_logs, send_spans
+from prerequisites import unavailable
 from pulumi_cli import PulumiStack, inspect
 
 from components import bootstrap_opensearch as boot
@@ -63,6 +65,8 @@ CLAUDE_SERIES = '{__name__=~"claude_code_.*"}'
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory) -> tls_material.InfraTls:
+    if shutil.which("openssl") is None:
+        unavailable("the openssl CLI makes the trusted lane's test certificates (apt-get install openssl)")
     return tls_material.issue(tmp_path_factory.mktemp("infra-tls"))
 
 
