@@ -31,7 +31,8 @@ from components import bootstrap_opensearch as boot
 from components import names
 from components.providers import opensearch as osp
 
-FACTS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "index-fields.yaml"
+# A copy of ../shared/reference/index-fields.yaml (the field facts), so the checkout is self-contained.
+FACTS = Path(__file__).resolve().parents[1] / "fixtures" / "reference-index-fields.yaml"
 TIMEOUT_S = 30.0
 
 
