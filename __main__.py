@@ -1,5 +1,7 @@
 """clawker-monitor: the Clawker monitoring stack as a Pulumi program."""
 
+import os
+
 import pulumi
 
 from components import settings as stack_settings
@@ -7,6 +9,7 @@ from components import stack
 
 try:
     settings = stack_settings.validate(stack_settings.read_pulumi_config())
+    stack_settings.check_host_files(settings, os.environ.get("DOCKER_HOST", ""))
 except stack_settings.SettingsError as error:
     # Fail before any resource is registered, without a Python traceback.
     raise pulumi.RunError(str(error)) from None

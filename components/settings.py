@@ -7,6 +7,7 @@ the value and what is allowed, and nothing on the host changes.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
@@ -298,6 +299,25 @@ def validate(raw: Mapping[str, Any]) -> Settings:
     by_field = {_snake(k): v for k, v in merged.items()}
     assert {f.name for f in fields(Settings)} == set(by_field), "Settings and SCHEMA out of step"
     return Settings(**by_field)
+
+
+def check_host_files(settings: Settings, docker_host: str = "") -> None:
+    """Refuse TLS paths that do not name readable files, before any container exists.
+
+    Docker would otherwise bind-mount a missing path as an empty directory and
+    the collector would crash-loop. Skipped for a remote Docker host, whose
+    files this machine cannot see.
+    """
+    if docker_host.startswith(("tcp://", "ssh://", "http://", "https://")) or not settings.trusted_lane_enabled:
+        return
+    errors = []
+    for key, path in settings.infra_tls_host_paths.items():
+        if not os.path.isabs(path):
+            errors.append(f"{CONFIG_NAMESPACE}:{key}: {path!r} must be an absolute path on the Docker host")
+        elif not (os.path.isfile(path) and os.access(path, os.R_OK)):
+            errors.append(f"{CONFIG_NAMESPACE}:{key}: {path} is not a readable file; point it at the PEM file")
+    if errors:
+        raise SettingsError("invalid stack configuration:\n  " + "\n  ".join(errors))
 
 
 def warnings_for(settings: Settings) -> list[str]:

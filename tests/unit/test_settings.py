@@ -79,3 +79,21 @@ def test_readme_configuration_reference_is_in_step_with_the_schema():
     assert settings_docs.render_readme(readme) == readme, "run: python -m components.settings_docs"
     for key in stack_settings.SCHEMA["properties"]:
         assert f"`clawker-monitor:{key}`" in readme
+
+
+def test_tls_paths_must_name_readable_files(tmp_path):
+    paths = {}
+    for key in ("infraTlsCertFile", "infraTlsKeyFile", "infraTlsCaFile"):
+        path = tmp_path / f"{key}.pem"
+        path.write_text("pem")
+        paths[key] = str(path)
+    stack_settings.check_host_files(validate(paths))
+    missing = {**paths, "infraTlsCaFile": str(tmp_path / "nope.pem")}
+    with pytest.raises(SettingsError) as error:
+        stack_settings.check_host_files(validate(missing))
+    assert "clawker-monitor:infraTlsCaFile" in str(error.value) and "nope.pem" in str(error.value)
+    relative = {**paths, "infraTlsKeyFile": "key.pem"}
+    with pytest.raises(SettingsError, match="infraTlsKeyFile: 'key.pem' must be an absolute path"):
+        stack_settings.check_host_files(validate(relative))
+    # A remote Docker host's files are not visible here: nothing to check.
+    stack_settings.check_host_files(validate(missing), docker_host="ssh://builder")
