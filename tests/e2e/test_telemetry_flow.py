@@ -632,3 +632,40 @@ def test_h_template_deleted_by_hand_is_seen_by_refresh_and_restored_by_up(stack)
     assert inspect("container", names.COLLECTOR)["Id"] == collector_before["Id"], (
         f"collector re-created; its state before: {collector_before['State']}\n{refresh.stdout[-3000:]}\n{up.stdout[-3000:]}"
     )
+
+
+# --------------------------------------------------------------------------- (j)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="KNOWN GAP of the test build: its collector carries opensearchexporter v0.141.0 (the newest the Go "
+    "proxy serves), which marks every flush error permanent and drops the batch instead of retrying "
+    "('Exporting failed. Dropping data.'). Strict: once a collector that retries is used, this passes and the "
+    "marker must go. See TESTING.md.",
+)
+def test_j_records_sent_while_opensearch_restarts_are_not_lost(stack):
+    """SPEC: the exporters' queue and retries carry records across an OpenSearch restart."""
+    marker = f"sent-during-restart-{RUN}"
+    subprocess.run(["docker", "stop", names.OPENSEARCH], check=True, capture_output=True, timeout=120)
+    try:
+        sent = send_logs(
+            http_log_exporter(UNTRUSTED_OTLP_HTTP),
+            resource={"service.name": "claude-code", "project": "e2e", "agent": "restart"},
+            records=[{"body": marker, "attributes": {"event.name": "user_prompt"}}],
+        )
+        assert sent, "the collector refused the record (it must accept and queue it)"
+        time.sleep(10)  # past one batch and the first failed export
+    finally:
+        subprocess.run(["docker", "start", names.OPENSEARCH], check=True, capture_output=True, timeout=120)
+    wait_until(
+        lambda: inspect("container", names.OPENSEARCH)["State"].get("Health", {}).get("Status") == "healthy",
+        240,
+        "OpenSearch was not healthy again",
+    )
+    wait_until(
+        lambda: count("claude-code", with_body(marker)) == 1,
+        180,
+        "the record sent while OpenSearch was down never arrived",
+        lambda: collector_log()[-3000:],
+    )
