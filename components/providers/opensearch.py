@@ -862,36 +862,31 @@ def _inputs(endpoint, name, body, timeout_s) -> dict:
     return {"endpoint": endpoint, "name": name, "body": body, "timeout_s": timeout_s}
 
 
-class ComponentTemplate(Resource, module="clawker", name="OpenSearchComponentTemplate"):
+class _DocumentResource(Resource):
+    """One named JSON document served by `provider_class` (the four document kinds share this shape)."""
+
     endpoint: pulumi.Output[str]
     body: pulumi.Output[dict]
+    provider_class: type
 
     def __init__(self, resource_name, *, endpoint, name, body, timeout_s=DEFAULT_TIMEOUT_S, opts=None):
-        super().__init__(ComponentTemplateProvider(), resource_name, _inputs(endpoint, name, body, timeout_s), opts)
+        super().__init__(self.provider_class(), resource_name, _inputs(endpoint, name, body, timeout_s), opts)
 
 
-class IndexTemplate(Resource, module="clawker", name="OpenSearchIndexTemplate"):
-    endpoint: pulumi.Output[str]
-    body: pulumi.Output[dict]
-
-    def __init__(self, resource_name, *, endpoint, name, body, timeout_s=DEFAULT_TIMEOUT_S, opts=None):
-        super().__init__(IndexTemplateProvider(), resource_name, _inputs(endpoint, name, body, timeout_s), opts)
+class ComponentTemplate(_DocumentResource, module="clawker", name="OpenSearchComponentTemplate"):
+    provider_class = ComponentTemplateProvider
 
 
-class IngestPipeline(Resource, module="clawker", name="OpenSearchIngestPipeline"):
-    endpoint: pulumi.Output[str]
-    body: pulumi.Output[dict]
-
-    def __init__(self, resource_name, *, endpoint, name, body, timeout_s=DEFAULT_TIMEOUT_S, opts=None):
-        super().__init__(IngestPipelineProvider(), resource_name, _inputs(endpoint, name, body, timeout_s), opts)
+class IndexTemplate(_DocumentResource, module="clawker", name="OpenSearchIndexTemplate"):
+    provider_class = IndexTemplateProvider
 
 
-class IsmPolicy(Resource, module="clawker", name="OpenSearchIsmPolicy"):
-    endpoint: pulumi.Output[str]
-    body: pulumi.Output[dict]
+class IngestPipeline(_DocumentResource, module="clawker", name="OpenSearchIngestPipeline"):
+    provider_class = IngestPipelineProvider
 
-    def __init__(self, resource_name, *, endpoint, name, body, timeout_s=DEFAULT_TIMEOUT_S, opts=None):
-        super().__init__(IsmPolicyProvider(), resource_name, _inputs(endpoint, name, body, timeout_s), opts)
+
+class IsmPolicy(_DocumentResource, module="clawker", name="OpenSearchIsmPolicy"):
+    provider_class = IsmPolicyProvider
 
 
 class Index(Resource, module="clawker", name="OpenSearchIndex"):

@@ -10,21 +10,16 @@ import base64
 import http.server
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
 
 from dd_helpers import SERVER_PATH, Client, start, stop
+from net import free_port
 
 GOOD_CONN = {"attributes": {"connectionId": "clawker_prometheus", "type": "Prometheus"}}
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def decode_version(v: str) -> list:

@@ -8,7 +8,6 @@ port, so no state leaks between tests.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from typing import Any
 
 import pytest
 import requests
+from net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -27,11 +27,6 @@ if str(ROOT) not in sys.path:
 DOUBLE = ROOT / "tests" / "dashboards_double" / "server.py"
 START_TIMEOUT_S = 20
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -53,7 +48,7 @@ class DashboardsDouble:
 def dashboards_double():
     if not DOUBLE.exists():
         pytest.fail(f"the Dashboards contract double is missing: {DOUBLE}")
-    port = _free_port()
+    port = free_port()
     log_file = tempfile.NamedTemporaryFile(prefix="dashboards-double-", suffix=".log", delete=False)
     env = {k: v for k, v in os.environ.items() if k not in ("OPENSEARCH_HOSTS", "DASHBOARDS_DOUBLE_STATE")}
     proc = subprocess.Popen(

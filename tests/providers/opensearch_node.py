@@ -16,7 +16,6 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import pytest
 import requests
 
 from prerequisites import unavailable
+from net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -43,11 +43,6 @@ MASTER_KEY = "0123456789abcdef0123456789abcdef"
 ISM = "opensearch-index-management"
 SQL = "opensearch-sql"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
