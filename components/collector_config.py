@@ -7,6 +7,22 @@ Two lanes:
   the debug exporter and is never indexed.
 - trusted: OTLP/gRPC behind mTLS (client certificate signed by the infra CA)
   for Clawker's own infrastructure; left out entirely without TLS material.
+
+Durable delivery (SPEC "Durable delivery"): the opensearch exporter marks every
+transport error permanent (contrib issue 49208), so its own queue and retries
+never retry. Each lane's logs, and the spans, therefore travel in two halves:
+
+  intake:  otlp receiver -> stamp -> otlp_grpc exporter with a persistent
+           (file_storage, fsync) sending queue and retries  [sender answered
+           only once the request is on disk]
+  store:   loopback otlp receiver (127.0.0.1 inside the container, one per
+           lane) -> route -> failover connector -> opensearch exporter
+
+Nothing asynchronous sits in either half (no batch processor, no in-memory
+queue): the intake is answered after the fsync, and the loopback call returns
+only once OpenSearch answered. A failed bulk makes the failover connector
+answer "All provided pipelines return errors", which the loopback receiver
+turns into gRPC Unavailable, which the durable exporter retries.
 """
 
 from __future__ import annotations
@@ -26,6 +42,32 @@ INFRA_TLS_FILES = {
     "infraTlsCaFile": f"{INFRA_TLS_DIR}/ca.crt",
 }
 SELF_TELEMETRY_PORT = 8888
+
+# --- durable delivery ---------------------------------------------------------
+# Where the clawker-collector-queue volume is mounted; file_storage keeps the
+# persistent sending queues there (one bbolt file per queue).
+QUEUE_DIR = "/var/lib/otelcol/queue"
+QUEUE_STORAGE = "file_storage/queue"
+# Loopback-only receivers of the store half, one per lane so that routing after
+# the loop still knows the lane. Never published, never on clawker-net.
+LOOPBACK_HOST = "127.0.0.1"
+LOOPBACK_PORTS = {"untrusted": 14317, "trusted": 14319}
+LOOPBACK_MAX_RECV_MIB = 64
+# Each persistent queue holds at most this many bytes of requests (on disk).
+QUEUE_BYTES = 512 * 1024 * 1024
+# Retried this long (an outage of up to this length loses nothing); a record
+# still refused after it is dropped and counted in otelcol_exporter_send_failed_*.
+RETRY_MAX_ELAPSED = "6h"
+RETRY_MAX_INTERVAL = "10s"
+# The failover connector probes a failed OpenSearch again this often.
+FAILOVER_RETRY_INTERVAL = "2s"
+# The durable exporters' batches, read back from the persistent queue (an item
+# leaves the queue only once the batch holding it is stored).
+DURABLE_BATCH = {"flush_timeout": "1s", "sizer": "items", "min_size": 1000, "max_size": 2000}
+# The bulk request to OpenSearch must answer before the durable exporter gives
+# up on the loopback call (then it retries; the store is idempotent).
+OPENSEARCH_TIMEOUT = "20s"
+DURABLE_TIMEOUT = "30s"
 
 # Kept far longer than any plausible gap between two events of a rare counter
 # (commits, pull requests): an expired series restarts from zero in Prometheus.
@@ -62,19 +104,83 @@ def _stamp(source: str) -> dict:
 def _opensearch_exporter(settings: Settings, **target: Any) -> dict:
     return {
         "http": {"endpoint": settings.opensearch_internal_url},
+        "timeout": OPENSEARCH_TIMEOUT,
         # Dataset/namespace only name the SS4O traces index; logs use logs_index.
         "dataset": names.TRACES_DATASET,
         "namespace": names.TRACES_NAMESPACE,
         "mapping": {"mode": "ss4o"},
-        # Survive an OpenSearch restart: queue in memory and retry for minutes.
-        "sending_queue": {"enabled": True, "num_consumers": 2, "queue_size": 5000},
+        # The document id comes from the ingest pipelines (a fingerprint of the
+        # record; traceId-spanId for spans): `index` overwrites a resent record
+        # where `create` would answer 409 and fail the whole bulk again.
+        "bulk_action": "index",
+        # No queue and no retries here: the failure must travel back, synchronously,
+        # to the durable exporter's persistent queue (see the module docstring).
+        "sending_queue": {"enabled": False},
+        "retry_on_failure": {"enabled": False},
+        **target,
+    }
+
+
+def _durable_exporter(lane: str) -> dict:
+    """The intake half's end: a persistent, retried OTLP/gRPC hop to the lane's loopback receiver."""
+    return {
+        "endpoint": f"{LOOPBACK_HOST}:{LOOPBACK_PORTS[lane]}",
+        "tls": {"insecure": True},
+        # Loopback: compression would only cost CPU.
+        "compression": "none",
+        "timeout": DURABLE_TIMEOUT,
+        "sending_queue": {
+            "enabled": True,
+            "storage": QUEUE_STORAGE,
+            "sizer": "bytes",
+            "queue_size": QUEUE_BYTES,
+            "num_consumers": 4,
+            # Full queue: the sender gets a retryable refusal, nothing is dropped silently.
+            "block_on_overflow": False,
+            "batch": dict(DURABLE_BATCH),
+        },
         "retry_on_failure": {
             "enabled": True,
-            "initial_interval": "5s",
-            "max_interval": "30s",
-            "max_elapsed_time": "5m",
+            "initial_interval": "1s",
+            "max_interval": RETRY_MAX_INTERVAL,
+            "max_elapsed_time": RETRY_MAX_ELAPSED,
         },
-        **target,
+    }
+
+
+def _loopback_receiver(lane: str) -> dict:
+    return {
+        "protocols": {
+            "grpc": {
+                "endpoint": f"{LOOPBACK_HOST}:{LOOPBACK_PORTS[lane]}",
+                "max_recv_msg_size_mib": LOOPBACK_MAX_RECV_MIB,
+            }
+        }
+    }
+
+
+def _failover(store_pipeline: str) -> dict:
+    return {
+        "priority_levels": [[store_pipeline]],
+        "retry_interval": FAILOVER_RETRY_INTERVAL,
+        # Its own queue would answer the loopback call before OpenSearch stored anything.
+        "sending_queue": {"enabled": False},
+    }
+
+
+def _storage_extension() -> dict:
+    return {
+        "directory": QUEUE_DIR,
+        "fsync": True,
+        "compaction": {
+            "directory": QUEUE_DIR,
+            "on_start": True,
+            "on_rebound": True,
+            "check_interval": "5s",
+            "rebound_needed_threshold_mib": 64,
+            "rebound_trigger_threshold_mib": 8,
+            "cleanup_on_start": True,
+        },
     }
 
 
@@ -105,6 +211,15 @@ def _envoy_statements() -> list[str]:
     return statements
 
 
+def _store(exporters: dict, connectors: dict, pipelines: dict, signal: str, name: str, exporter: str, body: dict) -> str:
+    """The store half's last step: failover/<name> -> <signal>/<name>-store -> the opensearch exporter."""
+    store = f"{signal}/{name}-store"
+    exporters[exporter] = body
+    connectors[f"failover/{name}"] = _failover(store)
+    pipelines[store] = {"receivers": [f"failover/{name}"], "processors": ["memory_limiter"], "exporters": [exporter]}
+    return f"failover/{name}"
+
+
 def render(settings: Settings) -> dict:
     """The collector config as a dict; config_file.upload() writes it into the container."""
     trusted = settings.trusted_lane_enabled
@@ -115,6 +230,7 @@ def render(settings: Settings) -> dict:
                 "http": {"endpoint": _listen(settings.otlp_http_port)},
             }
         },
+        "otlp/loop-untrusted": _loopback_receiver("untrusted"),
         # The collector's own telemetry, scraped in-container.
         "prometheus/self": {
             "config": {
@@ -130,6 +246,8 @@ def render(settings: Settings) -> dict:
     }
     processors: dict = {
         "memory_limiter": {"check_interval": "1s", "limit_mib": 150, "spike_limit_mib": 30},
+        # Metrics only: a batch processor answers before anything is stored, so
+        # no log or span pipeline may use it (SPEC "Durable delivery").
         "batch": {"timeout": "5s", "send_batch_size": 1024, "send_batch_max_size": 2048},
         "resource/untrusted": _stamp(names.UNTRUSTED_INGEST_SOURCE),
         "transform/metric-labels": {
@@ -156,7 +274,7 @@ def render(settings: Settings) -> dict:
             "endpoint": _listen(settings.collector_metrics_port),
             "metric_expiration": SERIES_LIFETIME,
         },
-        "opensearch/traces": _opensearch_exporter(settings),
+        "otlp_grpc/untrusted": _durable_exporter("untrusted"),
     }
     connectors: dict = {
         # "spanmetrics" before 0.152; the old name only logs a deprecation warning.
@@ -167,9 +285,22 @@ def render(settings: Settings) -> dict:
         },
     }
     pipelines: dict = {
+        # Intake half: stamped, then on disk before the sender's answer.
         "logs/untrusted": {
             "receivers": ["otlp"],
             "processors": ["memory_limiter", "resource/untrusted"],
+            "exporters": ["otlp_grpc/untrusted"],
+        },
+        "traces": {
+            "receivers": ["otlp"],
+            "processors": ["memory_limiter", "resource/untrusted"],
+            # span_metrics counts each span once, here, never on a retry.
+            "exporters": ["otlp_grpc/untrusted", "span_metrics"],
+        },
+        # Store half (loopback receiver of the untrusted lane only).
+        "logs/untrusted-loop": {
+            "receivers": ["otlp/loop-untrusted"],
+            "processors": ["memory_limiter"],
             "exporters": ["routing/untrusted"],
         },
         "logs/untrusted-unrouted": {
@@ -193,18 +324,24 @@ def render(settings: Settings) -> dict:
             "processors": ["memory_limiter", "transform/metric-labels", "deltatocumulative", "batch"],
             "exporters": ["prometheus"],
         },
-        "traces": {
-            "receivers": ["otlp"],
-            "processors": ["memory_limiter", "resource/untrusted", "batch"],
-            "exporters": ["opensearch/traces", "span_metrics"],
-        },
+    }
+    pipelines["traces/untrusted-loop"] = {
+        "receivers": ["otlp/loop-untrusted"],
+        "processors": ["memory_limiter"],
+        "exporters": [
+            _store(exporters, connectors, pipelines, "traces", "traces", "opensearch/traces", _opensearch_exporter(settings))
+        ],
     }
     for index in names.UNTRUSTED_LOG_INDICES.values():
-        exporters[f"opensearch/{index}"] = _opensearch_exporter(settings, logs_index=index)
         pipelines[f"logs/{index}"] = {
             "receivers": ["routing/untrusted"],
-            "processors": ["memory_limiter", "batch"],
-            "exporters": [f"opensearch/{index}"],
+            "processors": ["memory_limiter"],
+            "exporters": [
+                _store(
+                    exporters, connectors, pipelines, "logs", index, f"opensearch/{index}",
+                    _opensearch_exporter(settings, logs_index=index),
+                )
+            ],
         }
 
     if trusted:
@@ -221,12 +358,19 @@ def render(settings: Settings) -> dict:
                 }
             }
         }
+        receivers["otlp/loop-trusted"] = _loopback_receiver("trusted")
+        exporters["otlp_grpc/trusted"] = _durable_exporter("trusted")
         connectors["routing/trusted"] = {
             "default_pipelines": ["logs/trusted-unrouted"],
             "table": _route_table(names.TRUSTED_LOG_INDICES),
         }
         pipelines["logs/trusted"] = {
             "receivers": ["otlp/infra"],
+            "processors": ["memory_limiter"],
+            "exporters": ["otlp_grpc/trusted"],
+        }
+        pipelines["logs/trusted-loop"] = {
+            "receivers": ["otlp/loop-trusted"],
             "processors": ["memory_limiter"],
             "exporters": ["routing/trusted"],
         }
@@ -245,21 +389,29 @@ def render(settings: Settings) -> dict:
             steps = ["memory_limiter", stamp]
             if service == "envoy":
                 steps.append("transform/envoy")
-            exporters[f"opensearch/{index}"] = _opensearch_exporter(settings, logs_index=index)
             pipelines[f"logs/{index}"] = {
                 "receivers": ["routing/trusted"],
-                "processors": steps + ["batch"],
-                "exporters": [f"opensearch/{index}"],
+                "processors": steps,
+                "exporters": [
+                    _store(
+                        exporters, connectors, pipelines, "logs", index, f"opensearch/{index}",
+                        _opensearch_exporter(settings, logs_index=index),
+                    )
+                ],
             }
 
     return {
+        "extensions": {QUEUE_STORAGE: _storage_extension()},
         "receivers": receivers,
         "processors": processors,
         "exporters": exporters,
         "connectors": connectors,
         "service": {
+            "extensions": [QUEUE_STORAGE],
             "telemetry": {
                 "metrics": {
+                    # Includes otelcol_exporter_queue_size/_capacity and the
+                    # sent/send_failed counters of every exporter (README "Durable delivery").
                     "level": "normal",
                     "readers": [
                         {
@@ -275,4 +427,3 @@ def render(settings: Settings) -> dict:
             "pipelines": pipelines,
         },
     }
-

@@ -13,6 +13,10 @@ DASHBOARDS = "opensearch-dashboards"
 
 OPENSEARCH_VOLUME = "clawker-opensearch"
 PROMETHEUS_VOLUME = "clawker-prometheus"
+# The collector's persistent sending queues (SPEC "Durable delivery").
+COLLECTOR_QUEUE_VOLUME = "clawker-collector-queue"
+# One-shot container that hands the queue volume to the collector's user.
+COLLECTOR_QUEUE_INIT = "otel-collector-queue-init"
 
 LABELS = {
     "dev.clawker.managed": "true",

@@ -173,7 +173,7 @@ def test_d_destroy_keeps_volumes_and_network_and_data_survives(stack):
     stack.destroy()
     for name in SERVICES:
         assert inspect("container", name) is None, f"{name} survived destroy"
-    for volume in (names.OPENSEARCH_VOLUME, names.PROMETHEUS_VOLUME):
+    for volume in (names.OPENSEARCH_VOLUME, names.PROMETHEUS_VOLUME, names.COLLECTOR_QUEUE_VOLUME):
         assert inspect("volume", volume) is not None, f"{volume} was removed"
     assert inspect("network", names.NETWORK)["Id"] == stack.hand_made_network_id
     stack.up()
@@ -186,6 +186,6 @@ def test_e_purge_setting_removes_volumes_on_destroy(stack):
     stack.set_config("purgeVolumesOnDestroy", "true")
     stack.up()
     stack.destroy()
-    for volume in (names.OPENSEARCH_VOLUME, names.PROMETHEUS_VOLUME):
+    for volume in (names.OPENSEARCH_VOLUME, names.PROMETHEUS_VOLUME, names.COLLECTOR_QUEUE_VOLUME):
         assert inspect("volume", volume) is None, f"{volume} survived a purge destroy"
     assert inspect("network", names.NETWORK) is not None, "clawker-net must survive even a purge"

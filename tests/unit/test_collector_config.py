@@ -70,23 +70,46 @@ def test_memory_limiter_is_first_everywhere(config):
     assert config["processors"]["batch"] == {"timeout": "5s", "send_batch_size": 1024, "send_batch_max_size": 2048}
 
 
+def test_batch_processor_is_for_metrics_only(config):
+    # A batch processor answers the sender before the record is on disk.
+    for name, pipeline in config["service"]["pipelines"].items():
+        if not name.startswith("metrics"):
+            assert "batch" not in pipeline.get("processors", []), name
+
+
+def stored_by(config, pipeline_name):
+    """The opensearch exporter a routed pipeline reaches through its failover connector."""
+    pipelines = config["service"]["pipelines"]
+    (failover,) = pipelines[pipeline_name]["exporters"]
+    assert failover.startswith("failover/"), pipeline_name
+    (level,) = config["connectors"][failover]["priority_levels"]
+    (store,) = level
+    assert pipelines[store]["receivers"] == [failover]
+    (exporter,) = pipelines[store]["exporters"]
+    return exporter
+
+
 def routed_services(config, connector):
     services = {}
     for route in config["connectors"][connector]["table"]:
         (service,) = re.findall(r'attributes\["service.name"\] == "([^"]+)"', route["condition"])
         (target,) = route["pipelines"]
-        (exporter,) = config["service"]["pipelines"][target]["exporters"]
-        services[service] = config["exporters"][exporter]["logs_index"]
+        services[service] = config["exporters"][stored_by(config, target)]["logs_index"]
     return services
 
 
 def test_untrusted_lane_routes_only_claude_code_and_clawker_cli(config):
     assert routed_services(config, "routing/untrusted") == {"claude-code": "claude-code", "clawker-cli": "clawker-cli"}
-    # The only path from the otlp receiver into any log index is the untrusted router.
-    for name, pipeline in config["service"]["pipelines"].items():
+    # The otlp receiver's logs reach only the untrusted lane's durable exporter (stamped first),
+    # whose loopback receiver feeds only the untrusted router.
+    pipelines = config["service"]["pipelines"]
+    for name, pipeline in pipelines.items():
         if name.startswith("logs") and "otlp" in pipeline["receivers"]:
-            assert pipeline["exporters"] == ["routing/untrusted"]
+            assert pipeline["exporters"] == ["otlp_grpc/untrusted"]
             assert "resource/untrusted" in pipeline["processors"]
+    for name, pipeline in pipelines.items():
+        if name.startswith("logs") and "otlp/loop-untrusted" in pipeline["receivers"]:
+            assert pipeline["exporters"] == ["routing/untrusted"]
 
 
 def test_untrusted_records_are_stamped_and_cannot_forge_the_stamp(config):
@@ -97,16 +120,27 @@ def test_untrusted_records_are_stamped_and_cannot_forge_the_stamp(config):
 def test_trusted_indices_are_unreachable_from_the_untrusted_lane(config):
     trusted_indices = set(names.TRUSTED_LOG_INDICES.values())
     pipelines = config["service"]["pipelines"]
+    # A durable exporter reaches the loopback receiver it points at.
+    loop_of = {
+        name: next(
+            r for r, body in config["receivers"].items()
+            if r.startswith("otlp/loop-") and body["protocols"]["grpc"]["endpoint"] == exporter["endpoint"]
+        )
+        for name, exporter in config["exporters"].items()
+        if name.startswith("otlp_grpc/")
+    }
     reachable = {"otlp"}
     changed = True
-    while changed:  # follow receivers -> exporters/connectors transitively
+    while changed:  # follow receivers -> exporters/connectors (and the loopback hop) transitively
         changed = False
         for pipeline in pipelines.values():
             if reachable & set(pipeline["receivers"]):
-                new = set(pipeline["exporters"]) - reachable
+                new = set(pipeline["exporters"]) | {loop_of[e] for e in pipeline["exporters"] if e in loop_of}
+                new -= reachable
                 if new:
                     reachable |= new
                     changed = True
+    assert "otlp/loop-untrusted" in reachable and "otlp/loop-trusted" not in reachable
     for exporter in reachable:
         if exporter.startswith("opensearch/") and "logs_index" in config["exporters"][exporter]:
             assert config["exporters"][exporter]["logs_index"] not in trusted_indices
@@ -129,6 +163,7 @@ def test_trusted_lane_needs_client_certificates():
         index = names.TRUSTED_LOG_INDICES[service]
         steps = config["service"]["pipelines"][f"logs/{index}"]["processors"]
         assert f"resource/{source}" in steps
+        assert config["service"]["pipelines"][f"logs/{index}"]["receivers"] == ["routing/trusted"]
         assert config["processors"][f"resource/{source}"]["attributes"][0]["value"] == source
     assert render(infraPort=4400, **TLS)["receivers"]["otlp/infra"]["protocols"]["grpc"]["endpoint"].endswith(":4400")
 
@@ -137,6 +172,7 @@ def test_trusted_lane_is_left_out_without_tls_material():
     config = render()
     assert "otlp/infra" not in config["receivers"]
     assert "routing/trusted" not in config["connectors"]
+    assert "otlp/loop-trusted" not in config["receivers"] and "otlp_grpc/trusted" not in config["exporters"]
     assert not any(e.endswith(tuple(names.TRUSTED_LOG_INDICES.values())) for e in config["exporters"])
 
 
@@ -177,16 +213,82 @@ def test_metrics_pipelines(config):
 
 
 def test_traces_go_to_ss4o_and_spanmetrics(config):
-    traces = config["service"]["pipelines"]["traces"]
-    assert set(traces["exporters"]) == {"opensearch/traces", "span_metrics"}
+    pipelines = config["service"]["pipelines"]
+    traces = pipelines["traces"]
+    # span_metrics counts at intake (a retried delivery must not count twice).
+    assert set(traces["exporters"]) == {"otlp_grpc/untrusted", "span_metrics"}
+    assert "resource/untrusted" in traces["processors"]
+    assert stored_by(config, "traces/untrusted-loop") == "opensearch/traces"
+    assert pipelines["traces/untrusted-loop"]["receivers"] == ["otlp/loop-untrusted"]
     exporter = config["exporters"]["opensearch/traces"]
     assert (exporter["dataset"], exporter["namespace"]) == ("traces", "clawker")
     assert "logs_index" not in exporter
 
 
-def test_every_opensearch_exporter_queues_and_retries(config):
+# --------------------------------------------------------------------------- durable delivery
+
+
+def test_queue_storage_is_fsynced_on_the_queue_volume(config):
+    storage = config["extensions"][collector_config.QUEUE_STORAGE]
+    assert storage["directory"] == collector_config.QUEUE_DIR == storage["compaction"]["directory"]
+    assert storage["fsync"] is True
+    assert "create_directory" not in storage  # the volume's root is the directory
+    assert config["service"]["extensions"] == [collector_config.QUEUE_STORAGE]
+
+
+def test_every_intake_ends_in_a_persistent_retried_queue(config):
+    pipelines = config["service"]["pipelines"]
+    intake = {name: p for name, p in pipelines.items() if {"otlp", "otlp/infra"} & set(p["receivers"])}
+    log_and_span_intake = {n: p for n, p in intake.items() if not n.startswith("metrics")}
+    assert set(log_and_span_intake) >= {"logs/untrusted", "traces"}
+    for name, pipeline in log_and_span_intake.items():
+        durable = [e for e in pipeline["exporters"] if e.startswith("otlp_grpc/")]
+        assert len(durable) == 1, name
+        # Only synchronous steps before the persistent queue.
+        assert set(pipeline["processors"]) <= {"memory_limiter"} | {p for p in config["processors"] if p.startswith("resource/")}, name
+        assert not set(pipeline["exporters"]) - set(durable) - {"span_metrics"}, name
     for name, exporter in config["exporters"].items():
-        if name.startswith("opensearch/"):
-            assert exporter["sending_queue"]["enabled"] is True
-            assert exporter["retry_on_failure"]["initial_interval"] == "5s"
-            assert exporter["retry_on_failure"]["max_elapsed_time"] == "5m"
+        if not name.startswith("otlp_grpc/"):
+            continue
+        queue = exporter["sending_queue"]
+        assert queue["enabled"] is True and queue["storage"] == collector_config.QUEUE_STORAGE, name
+        assert queue["block_on_overflow"] is False
+        assert queue["batch"]["sizer"] == "items" and queue["sizer"] == "bytes"
+        retry = exporter["retry_on_failure"]
+        assert retry["enabled"] is True
+        hours = int(retry["max_elapsed_time"].rstrip("h"))
+        assert hours >= 1, "SPEC: at least an hour of outage"
+        assert exporter["endpoint"].startswith("127.0.0.1:")
+
+
+def test_loopback_receivers_listen_on_loopback_only_and_accept_big_batches(config):
+    loops = {r: b for r, b in config["receivers"].items() if r.startswith("otlp/loop-")}
+    assert loops
+    for name, body in loops.items():
+        assert set(body["protocols"]) == {"grpc"}, name
+        grpc = body["protocols"]["grpc"]
+        assert grpc["endpoint"].startswith("127.0.0.1:"), name
+        assert grpc["max_recv_msg_size_mib"] >= 16
+    published = {config["receivers"]["otlp"]["protocols"][p]["endpoint"].rsplit(":", 1)[1] for p in ("grpc", "http")}
+    assert not published & {b["protocols"]["grpc"]["endpoint"].rsplit(":", 1)[1] for b in loops.values()}
+
+
+def test_store_half_is_synchronous_to_opensearch(config):
+    pipelines = config["service"]["pipelines"]
+    for name, exporter in config["exporters"].items():
+        if not name.startswith("opensearch/"):
+            continue
+        # The failure must reach the loopback call: no queue, no in-exporter retries.
+        assert exporter["sending_queue"] == {"enabled": False}, name
+        assert exporter["retry_on_failure"] == {"enabled": False}, name
+        assert exporter["bulk_action"] == "index", name
+        (store,) = [n for n, p in pipelines.items() if name in p["exporters"]]
+        (failover,) = pipelines[store]["receivers"]
+        connector = config["connectors"][failover]
+        assert connector["sending_queue"] == {"enabled": False}
+        assert connector["priority_levels"] == [[store]]
+    for name, pipeline in pipelines.items():
+        if {r for r in pipeline["receivers"] if r.startswith("otlp/loop-")} or name.endswith("-store"):
+            assert set(pipeline.get("processors", [])) <= {"memory_limiter"} | {
+                p for p in config["processors"] if p.startswith(("resource/", "transform/envoy"))
+            }, name

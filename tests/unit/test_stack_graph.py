@@ -79,7 +79,7 @@ def test_labels_logging_and_restart_are_uniform(default):
         assert c.inputs["logDriver"] == "json-file"
         assert c.inputs["logOpts"] == {"max-size": "10m", "max-file": "3"}
         assert c.inputs["restart"] == "unless-stopped"
-    for volume in (names.OPENSEARCH_VOLUME, names.PROMETHEUS_VOLUME):
+    for volume in (names.OPENSEARCH_VOLUME, names.PROMETHEUS_VOLUME, names.COLLECTOR_QUEUE_VOLUME):
         v = default.by_name(volume, "volume:Volume")
         assert {(l["label"], l["value"]) for l in v.inputs["labels"]} == set(names.LABELS.items())
 
@@ -171,7 +171,25 @@ def test_collector_container(default):
     assert "routing/untrusted" in upload["content"]
     # Without TLS material the trusted lane is left out entirely.
     assert "otlp/infra" not in upload["content"]
-    assert not c.inputs.get("volumes")
+    # The persistent sending queues live on their own named volume.
+    assert c.inputs["volumes"] == [{"volumeName": names.COLLECTOR_QUEUE_VOLUME, "containerPath": collector_config.QUEUE_DIR}]
+
+
+def test_queue_volume_is_handed_to_the_collector_user_before_it_starts(default):
+    init = default.container(names.COLLECTOR_QUEUE_INIT)
+    assert init.inputs["volumes"] == [{"volumeName": names.COLLECTOR_QUEUE_VOLUME, "containerPath": collector_config.QUEUE_DIR}]
+    assert init.inputs["user"] == "0:0"
+    script = init.inputs["entrypoints"][-1]
+    assert f"chown 10001:10001 {collector_config.QUEUE_DIR}" in script
+    # Runs once to completion; its exit is success, not a container to restart.
+    assert init.inputs["attach"] is True and init.inputs["mustRun"] is False
+    assert init.inputs["restart"] == "no" and init.inputs["networkMode"] == "none"
+    assert {(l["label"], l["value"]) for l in init.inputs["labels"]} == set(names.LABELS.items())
+    # A shell and chown come from the Prometheus image (the collector image has neither).
+    assert default.by_name(f"{names.COLLECTOR_QUEUE_INIT}-image").inputs["name"] == default.by_name(
+        f"{names.PROMETHEUS}-image"
+    ).inputs["name"]
+    assert default.depends_on(names.COLLECTOR, names.COLLECTOR_QUEUE_INIT)
 
 
 def test_images_are_pinned_and_overridable(default):
@@ -198,10 +216,10 @@ def test_existing_network_is_adopted():
 
 
 def test_volumes_are_kept_on_destroy_unless_purge_is_on(default):
-    for volume in (names.OPENSEARCH_VOLUME, names.PROMETHEUS_VOLUME):
+    for volume in (names.OPENSEARCH_VOLUME, names.PROMETHEUS_VOLUME, names.COLLECTOR_QUEUE_VOLUME):
         assert default.by_name(volume, "volume:Volume").retain_on_delete
     purged = deploy({"purgeVolumesOnDestroy": True})
-    for volume in (names.OPENSEARCH_VOLUME, names.PROMETHEUS_VOLUME):
+    for volume in (names.OPENSEARCH_VOLUME, names.PROMETHEUS_VOLUME, names.COLLECTOR_QUEUE_VOLUME):
         assert not purged.by_name(volume, "volume:Volume").retain_on_delete
 
 
