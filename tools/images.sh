@@ -420,11 +420,17 @@ verify_otelcol() {
   local cfg="$WORK/verify-otelcol-$$.yaml"
   # Every component of the manifest appears, so a missing one fails here.
   cat >"$cfg" <<EOF
+extensions:
+  file_storage: {directory: /var/lib/otelcol/queue, fsync: true}
 receivers:
   otlp:
     protocols:
       http:
         endpoint: 0.0.0.0:4318
+  otlp/loop:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:14317
   prometheus:
     config:
       scrape_configs:
@@ -443,27 +449,41 @@ processors:
 exporters:
   debug: {verbosity: basic}
   prometheus: {endpoint: 0.0.0.0:8889, metric_expiration: 8760h}
+  otlp_grpc:
+    endpoint: 127.0.0.1:14317
+    tls: {insecure: true}
+    sending_queue: {enabled: true, storage: file_storage}
   opensearch:
     http: {endpoint: http://127.0.0.1:1}
     logs_index: clawker-verify
-    sending_queue: {enabled: true, num_consumers: 2, queue_size: 5000}
-    retry_on_failure: {enabled: true, initial_interval: 5s, max_interval: 30s, max_elapsed_time: 5m}
+    sending_queue: {enabled: false}
+    retry_on_failure: {enabled: false}
 connectors:
   spanmetrics: {}
+  failover:
+    priority_levels: [[logs/opensearch]]
+    retry_interval: 5s
+    sending_queue: {enabled: false}
   routing:
     default_pipelines: [logs/debug]
     table:
       - context: resource
         condition: attributes["service.name"] == "never-matches"
-        pipelines: [logs/opensearch]
+        pipelines: [logs/failover]
 service:
+  extensions: [file_storage]
   pipelines:
     logs:
       receivers: [otlp]
-      processors: [memory_limiter, resource, transform, batch]
+      processors: [memory_limiter, resource, transform]
+      exporters: [otlp_grpc]
+    logs/loop:
+      receivers: [otlp/loop]
+      processors: [batch]
       exporters: [routing]
     logs/debug: {receivers: [routing], exporters: [debug]}
-    logs/opensearch: {receivers: [routing], exporters: [opensearch]}
+    logs/failover: {receivers: [routing], exporters: [failover]}
+    logs/opensearch: {receivers: [failover], exporters: [opensearch]}
     traces: {receivers: [otlp], processors: [memory_limiter, batch], exporters: [debug, spanmetrics]}
     metrics:
       receivers: [otlp, prometheus, spanmetrics]
@@ -471,7 +491,10 @@ service:
       exporters: [prometheus, debug]
 EOF
   chmod 0644 "$cfg"
+  # The image has no directory its user owns (like the official one): the queue directory
+  # is a tmpfs owned by that user here; the stack hands it a named volume instead.
   docker run -d --name "$name" -p "127.0.0.1:$port:4318" -v "$cfg:/etc/otel-collector-config.yaml:ro" \
+    --tmpfs /var/lib/otelcol/queue:uid=10001,gid=10001,mode=0700 \
     "$OTELCOL_TAG" --config=/etc/otel-collector-config.yaml >/dev/null
   local code="" i
   for i in $(seq 1 60); do
