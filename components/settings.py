@@ -105,7 +105,7 @@ SCHEMA: dict = {
         "purgeVolumesOnDestroy": _prop(
             {"type": "boolean"},
             False,
-            "Remove the OpenSearch and Prometheus volumes on `pulumi destroy` (like `clawker monitor down --volumes`).",
+            "Remove the OpenSearch, Prometheus and collector-queue volumes on `pulumi destroy` (like `clawker monitor down --volumes`).",
         ),
         "datasourceMasterKey": _prop(
             {"type": "string", "pattern": "^(.{16}|.{24}|.{32})?$"},

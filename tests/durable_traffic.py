@@ -156,10 +156,18 @@ class HttpLane:
         return answer.status_code == 200
 
 
-class GrpcTlsLane:
-    """OTLP/gRPC with a client certificate (the trusted lane)."""
+class GrpcLane:
+    """OTLP/gRPC, with a client certificate (the trusted lane) or, without TLS files, in plain text."""
 
-    def __init__(self, endpoint: str, *, ca_file: str, cert_file: str, key_file: str, timeout: float = 10):
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        ca_file: Optional[str] = None,
+        cert_file: Optional[str] = None,
+        key_file: Optional[str] = None,
+        timeout: float = 10,
+    ):
         import grpc
         from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
 
@@ -167,12 +175,17 @@ class GrpcTlsLane:
             with open(path, "rb") as f:
                 return f.read()
 
-        credentials = grpc.ssl_channel_credentials(
-            root_certificates=read(ca_file), private_key=read(key_file), certificate_chain=read(cert_file)
-        )
         self._grpc = grpc
         self.timeout = timeout
-        self.channel = grpc.secure_channel(endpoint, credentials)
+        if ca_file:
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=read(ca_file),
+                private_key=read(key_file) if key_file else None,
+                certificate_chain=read(cert_file) if cert_file else None,
+            )
+            self.channel = grpc.secure_channel(endpoint, credentials)
+        else:
+            self.channel = grpc.insecure_channel(endpoint)
         self.stub = logs_service_pb2_grpc.LogsServiceStub(self.channel)
 
     def post(self, signal: str, body: bytes) -> bool:

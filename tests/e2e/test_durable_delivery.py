@@ -93,7 +93,7 @@ def stack(tmp_path_factory, toolchain_bin, docker_engine, tls):
 def lanes(tls: tls_material.InfraTls) -> dict:
     out: dict = {index: dt.HttpLane(UNTRUSTED_OTLP_HTTP) for index in dt.UNTRUSTED}
     for index in dt.TRUSTED:
-        out[index] = dt.GrpcTlsLane(
+        out[index] = dt.GrpcLane(
             TRUSTED_OTLP_GRPC, ca_file=str(tls.ca_cert), cert_file=str(tls.client_cert), key_file=str(tls.client_key)
         )
     out["spans"] = dt.HttpLane(UNTRUSTED_OTLP_HTTP)

@@ -42,15 +42,17 @@ def _collector_binary() -> str:
     explicit = os.environ.get("CLAWKER_OTELCOL_BIN")
     if explicit:
         return explicit
-    found = sorted(glob.glob(str(CACHE / "otelcol-contrib-*" / "otelcol-contrib")))
+    # The newest build: each manifest change is cached beside the older ones.
+    found = sorted(glob.glob(str(CACHE / "otelcol-contrib-*" / "otelcol-contrib")), key=os.path.getmtime)
     if not found:
         unavailable(f"no collector build under {CACHE}/otelcol-contrib-*/ (tools/images.sh otelcol builds it)")
     return found[-1]
 
 
-def _local_config(opensearch_url: str) -> tuple[dict, dict]:
-    """The stack's collector config with local addresses; returns (config, ports)."""
+def _local_config(opensearch_url: str, queue_dir: Path) -> tuple[dict, dict]:
+    """The stack's collector config with local addresses and queue directory; returns (config, ports)."""
     ports = {k: free_port() for k in ("http", "grpc", "infra", "metrics", "self")}
+    loops = {lane: free_port() for lane in collector_config.LOOPBACK_PORTS}
     settings = validate(
         {
             "otlpHttpPort": ports["http"],
@@ -66,6 +68,9 @@ def _local_config(opensearch_url: str) -> tuple[dict, dict]:
     text = json.dumps(collector_config.render(settings))
     text = text.replace("0.0.0.0:", "127.0.0.1:").replace(settings.opensearch_internal_url, opensearch_url)
     text = text.replace(f"localhost:{collector_config.SELF_TELEMETRY_PORT}", f"localhost:{ports['self']}")
+    text = text.replace(collector_config.QUEUE_DIR, str(queue_dir))
+    for lane, port in collector_config.LOOPBACK_PORTS.items():
+        text = text.replace(f"{collector_config.LOOPBACK_HOST}:{port}\"", f"{collector_config.LOOPBACK_HOST}:{loops[lane]}\"")
     config = json.loads(text)
     config["receivers"]["otlp/infra"]["protocols"]["grpc"].pop("tls")
     readers = config["service"]["telemetry"]["metrics"]["readers"]
@@ -88,7 +93,9 @@ def _wait_port(port: int, proc: subprocess.Popen, log: Path) -> None:
 @pytest.fixture()
 def collector(cluster, tmp_path):
     binary = _collector_binary()
-    config, ports = _local_config(cluster.url)
+    queue_dir = tmp_path / "queue"
+    queue_dir.mkdir()
+    config, ports = _local_config(cluster.url, queue_dir)
     path = tmp_path / "otel-collector-config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     log = tmp_path / "collector.log"
