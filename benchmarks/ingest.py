@@ -159,7 +159,8 @@ def collector_binary() -> str:
     explicit = os.environ.get("CLAWKER_OTELCOL_BIN")
     if explicit:
         return explicit
-    found = sorted(glob.glob(str(CACHE / "otelcol-contrib-*" / "otelcol-contrib")))
+    # The newest build: each manifest change is cached beside the older ones.
+    found = sorted(glob.glob(str(CACHE / "otelcol-contrib-*" / "otelcol-contrib")), key=os.path.getmtime)
     if not found:
         raise SystemExit(f"no collector build under {CACHE}/otelcol-contrib-*/ (run tools/setup.sh)")
     return found[-1]
