@@ -83,7 +83,37 @@ def traces_template_body() -> dict:
 def pipeline_bodies() -> dict[str, dict]:
     """Ingest pipelines by name, the envelope one first."""
     wanted = [names.ENVELOPE_PIPELINE] + sorted(set(names.INDEX_PIPELINES.values())) + [names.TRACES_PIPELINE]
-    return {name: load_asset("ingest_pipelines", name) for name in wanted}
+    bodies = {name: load_asset("ingest_pipelines", name) for name in wanted}
+    scalars, objects = declared_attribute_shapes()
+    for processor in bodies[names.ENVELOPE_PIPELINE]["processors"]:
+        script = processor.get("script", {})
+        if script.get("tag") == "shape-guard":
+            script["params"] = {"scalars": {p: True for p in scalars}, "objects": {p: True for p in objects}}
+    return bodies
+
+
+def declared_attribute_shapes() -> tuple[list[str], list[str]]:
+    """Record-attribute paths the log templates map as scalars, and as objects (any log index).
+
+    The envelope pipeline's shape guard uses them to keep a record of the wrong
+    shape from being refused by OpenSearch (README "Durable delivery").
+    """
+    scalars: set[str] = set()
+    objects: set[str] = set()
+
+    def walk(properties: dict, prefix: str) -> None:
+        for name, spec in properties.items():
+            path = f"{prefix}{name}"
+            if "properties" in spec and spec.get("type") in (None, "object"):
+                objects.add(path)
+                walk(spec["properties"], f"{path}.")
+            elif spec.get("type") not in ("object", "nested", "flat_object"):
+                scalars.add(path)
+
+    for index in names.LOG_INDICES:
+        attributes = index_mappings(index).get("properties", {}).get("attributes", {})
+        walk(attributes.get("properties", {}), "attributes.")
+    return sorted(scalars), sorted(objects - scalars)
 
 
 def retention_policy_body(days: int) -> dict:

@@ -57,9 +57,13 @@ CONTROL_INDEX = "clawker-e2e-direct-control"
 CONTROL_CONTAINER = "clawker-e2e-direct-collector"
 REPLACE_RECORDS = 2100
 # Poison: mapped fields of the claude-code index sent with a shape OpenSearch refuses for
-# that type (a long and a date given words). README says where they end up.
+# that type: a long and a date given words (left out by ignore_malformed, named in
+# _ignored) and an object for a keyword (refused outright without the envelope
+# pipeline's shape guard, which stores its text and names it in ingest_coerced).
+# README "Durable delivery" says where they end up.
 POISON_EVERY = 500
 POISON_ATTRIBUTES = {"event.sequence": "not-a-number", "event.timestamp": "yesterday-ish"}
+POISON_OBJECT = {"tool_name": {"nested": "value"}}
 
 
 # --------------------------------------------------------------------------- the stack
@@ -211,7 +215,7 @@ class Outage:
 def poison_record(index: str, seq: int) -> Optional[dict]:
     if index != "claude-code" or seq % POISON_EVERY != 0:
         return None
-    return {"body": "claude_code.tool_result", "attributes": {"event.name": "tool_result", **POISON_ATTRIBUTES}}
+    return {"body": "claude_code.tool_result", "attributes": {"event.name": "tool_result", **POISON_ATTRIBUTES, **POISON_OBJECT}}
 
 
 def queue_series() -> list[dict]:
@@ -361,6 +365,8 @@ def test_e_poison_records_are_stored_coerced_and_hold_back_nothing(outage):
         # The refused values stay readable in the document.
         for key, value in POISON_ATTRIBUTES.items():
             assert hit["_source"]["attributes"][key] == value
+        assert hit["_source"]["ingest_coerced"] == [f"attributes.{k}" for k in POISON_OBJECT], hit["_source"]
+        assert hit["_source"]["attributes"]["tool_name"] == "{nested=value}"
 
 
 # --------------------------------------------------------------------------- visibility
