@@ -12,6 +12,8 @@ resource attributes as strings under flat dotted keys, record attributes raw
 
 from __future__ import annotations
 
+import hashlib
+
 import datetime as dt
 import json
 from typing import Any
@@ -374,7 +376,8 @@ def ss4o_span_document(name: str, attributes: dict, *, parent: str = "") -> dict
         "name": name,
         "parentSpanId": parent,
         "resource": {k: str(v) for k, v in {**RESOURCES["claude-code"], "ingest_source": names.UNTRUSTED_INGEST_SOURCE}.items()},
-        "spanId": "b7ad6b7169203331",
+        # One span id per span (the traces index keys documents by traceId-spanId).
+        "spanId": hashlib.sha256(name.encode()).hexdigest()[:16],
         "startTime": start,
         "status": {"code": "Unset", "message": ""},
         # The exporter leaves the span's @timestamp at Go's zero time.
