@@ -72,7 +72,19 @@ def queue_init(
         network_mode="none",
         opts=pulumi.ResourceOptions(parent=parent),
     )
+    # The provider records a failed run as an exit code, not as an error: fail `pulumi up` here.
+    container.exit_code.apply(_init_succeeded)
     return image, container
+
+
+def _init_succeeded(code: Optional[int]) -> Optional[int]:
+    if code not in (None, 0):
+        raise RuntimeError(
+            f"{names.COLLECTOR_QUEUE_INIT} exited with {code}: the {names.COLLECTOR_QUEUE_VOLUME} volume could not "
+            f"be handed to uid {COLLECTOR_UID}, so the collector cannot keep its queue. See "
+            f"`docker logs {names.COLLECTOR_QUEUE_INIT}`; the Prometheus image must provide sh and chown."
+        )
+    return code
 
 
 class Collector(pulumi.ComponentResource):
