@@ -15,7 +15,6 @@ as the dashboards query them; (g) Dashboards bootstrap; (h) drift repaired.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 import shutil
@@ -46,7 +45,14 @@ from components.providers import dashboards as dp
 from components.providers import opensearch as osp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "providers"))
-from telemetry_samples import RESOURCES, ingest_source_for, leaf_types, records_for  # noqa: E402
+from telemetry_samples import (  # noqa: E402
+    RESOURCES,
+    dynamic_rules,
+    ingest_source_for,
+    leaf_types,
+    records_for,
+    undeclared_fields,
+)
 
 OPENSEARCH = "http://127.0.0.1:9200"
 PROMETHEUS = "http://127.0.0.1:9090"
@@ -347,15 +353,6 @@ def _flat(doc: dict, prefix: str = "") -> dict:
     return out
 
 
-def _dynamic_paths(index: str) -> list[tuple[str, str]]:
-    """(path glob, mapping type) of every dynamic template the index's templates declare."""
-    out = []
-    for entry in boot.index_mappings(index).get("dynamic_templates", []):
-        (spec,) = entry.values()
-        out.append((spec["path_match"], spec["mapping"]["type"]))
-    return out
-
-
 @pytest.mark.parametrize("index", names.LOG_INDICES)
 def test_b_live_mapping_has_no_field_outside_its_templates_but_declared_dynamic_paths(landed, index):
     """Item 4: after the corpus, every live field is declared, or lies under a declared dynamic path with its type."""
@@ -364,10 +361,8 @@ def test_b_live_mapping_has_no_field_outside_its_templates_but_declared_dynamic_
     changed = {p: (declared[p], live[p]) for p in declared if p in live and live[p] != declared[p]}
     assert not changed, f"{index}: fields whose live type differs from the templates (declared, live): {changed}"
     dynamic = {p: t for p, t in live.items() if p not in declared}
-    rules = _dynamic_paths(index)
-    surprises = {
-        p: t for p, t in dynamic.items() if not any(fnmatch.fnmatchcase(p, glob) and t == kind for glob, kind in rules)
-    }
+    surprises = undeclared_fields(live, declared, boot.index_mappings(index))
+    rules = dynamic_rules(boot.index_mappings(index))
     assert not surprises, f"{index}: fields mapped outside the templates and their dynamic paths {rules}: {surprises}"
     print(f"{index}: {len(declared)} declared fields, {len(dynamic)} under dynamic paths: {sorted(dynamic)}")
 
