@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 
 from dd_helpers import (SERVER_PATH, Client, Forwarder, drop_saved_objects, raw_saved_object,
