@@ -1,8 +1,8 @@
 """Fixtures for the OpenSearch Dashboards contract DOUBLE's own tests.
 
 The double keeps its saved objects in a REAL OpenSearch (like Dashboards keeps them in
-its .kibana index), so these tests run one: the session node of
-tests/providers/opensearch_node.py (a local process; fails in CI when it cannot start).
+its .kibana index), so these tests run one: the session's `opensearch` (tests/conftest.py,
+a local process shared with the provider tests; fails in CI when it cannot start).
 Each test starts from an OpenSearch without the saved-objects index.
 """
 
@@ -15,14 +15,12 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "providers"))
 
 from dd_helpers import Client, drop_saved_objects, start, stop  # noqa: E402
-from opensearch_node import opensearch  # noqa: E402,F401  (session fixture: real OpenSearch)
 
 
 @pytest.fixture()
-def node(opensearch):  # noqa: F811
+def node(opensearch):
     """The session's OpenSearch without any saved-objects index (a fresh data volume)."""
     drop_saved_objects(opensearch)
     return opensearch

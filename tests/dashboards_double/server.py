@@ -316,8 +316,9 @@ class Store:
     - a workspace is a saved object of type ``workspace`` in the same index
       (workspace_client.ts create), so deleting the volume deletes every workspace with it;
     - ``version`` is base64 of [_seq_no, _primary_term] of the OpenSearch document
-      (saved_objects/version/encode_version.ts); writes refresh with ``wait_for``
-      (repository.ts DEFAULT_REFRESH_SETTING).
+      (saved_objects/version/encode_version.ts); a write is visible to the next search
+      (repository.ts writes with refresh ``wait_for``; the double refreshes the index once
+      before its next search instead, which reads the same and waits for nothing).
 
     Nothing is kept in the double's process: a replaced container reads what the volume holds.
     """
@@ -330,6 +331,8 @@ class Store:
         self.hosts = [h.rstrip("/") for h in hosts]
         # Real Dashboards keeps its uuid in its data path, not in OpenSearch.
         self.uuid = str(uuid.uuid4())
+        # Gets by id are real-time in OpenSearch; searches need a refresh after writes.
+        self.unrefreshed = True
 
     # -- transport -------------------------------------------------------------
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -463,19 +466,24 @@ class Store:
         return self.from_raw(answer)
 
     def put(self, doc: dict) -> dict:
-        _, answer = self._checked("PUT", self._doc_path(doc["type"], doc["id"]) + "?refresh=wait_for",
+        _, answer = self._checked("PUT", self._doc_path(doc["type"], doc["id"]),
                                   self.to_source(doc))
         doc["seq_no"], doc["primary_term"] = answer["_seq_no"], answer["_primary_term"]
         doc["doc_version"] = answer["_version"]
+        self.unrefreshed = True
         return doc
 
     def delete(self, type_: str, id_: str) -> None:
-        self._checked("DELETE", self._doc_path(type_, id_) + "?refresh=wait_for", ok=(200, 404))
+        self._checked("DELETE", self._doc_path(type_, id_), ok=(200, 404))
+        self.unrefreshed = True
 
     def all(self) -> list[dict]:
         """Every saved object in the index, oldest first (the order Dashboards' index gives)."""
         body = {"size": MAX_IMPORT_EXPORT_SIZE, "seq_no_primary_term": True, "version": True,
                 "query": {"match_all": {}}, "sort": [{"updated_at": {"order": "asc", "missing": "_last"}}, "_doc"]}
+        if self.unrefreshed:
+            self._checked("POST", f"/{self.ALIAS}/_refresh", ok=(200, 404))
+            self.unrefreshed = False
         status, answer = self._checked("POST", f"/{self.ALIAS}/_search", body, ok=(200, 404))
         if status == 404:
             return []
