@@ -15,6 +15,8 @@ as the dashboards query them; (g) Dashboards bootstrap; (h) drift repaired.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import re
 import shutil
@@ -705,6 +707,29 @@ def test_k_every_dashboard_panel_shows_data_from_the_corpus(landed, scraped, pan
         opensearch("POST", f"{LOG_INDEX_PATTERN}/_refresh")
         problems = panel_proof.evaluate_opensearch(panel, BUNDLE, _opensearch_search, panel_proof.time_from(panel, BUNDLE))
     assert not problems, f"{panel.name} shows no data: " + "; ".join(problems)
+
+
+def test_k_negative_control_the_proof_fails_panels_the_corpus_does_not_fill(landed):
+    """The same evaluation on copies of real panels pointed at data nobody sent: each is reported empty."""
+    time_from = "now-7d"
+    table = next(p for p in PANELS if p.type == "search" and p.id == "clawker-cc-activity-tool-results")
+    blank = dataclasses.replace(table, attributes={**table.attributes, "columns": ["attributes.tool_name", "attributes.never_sent"]})
+    problems = panel_proof.evaluate_opensearch(blank, BUNDLE, _opensearch_search, time_from)
+    assert len(problems) == 1 and problems[0].startswith("column attributes.never_sent is empty on all"), problems
+    pie = next(p for p in PANELS if p.type == "visualization" and p.id == "clawker-cc-activity-tools-used")
+    vis = copy.deepcopy(pie.attributes)
+    vis["visState"]["aggs"][1]["params"]["field"] = "attributes.never_sent"
+    problems = panel_proof.evaluate_opensearch(dataclasses.replace(pie, attributes=vis), BUNDLE, _opensearch_search, time_from)
+    assert problems == ["aggregation b2 has no bucket"], problems
+    # Desktop-only data: before claude-code-desktop was routed, this matched nothing.
+    desktop = dataclasses.replace(table, saved_search=None)
+    source = copy.deepcopy(desktop.attributes)
+    source["kibanaSavedObjectMeta"]["searchSourceJSON"]["query"]["query"] = 'resource.attributes.service.name:"claude-code-desktop" and attributes.event.name:"tool_result"'
+    desktop = dataclasses.replace(desktop, attributes=source)
+    assert panel_proof.evaluate_opensearch(desktop, BUNDLE, _opensearch_search, time_from) == []
+    source["kibanaSavedObjectMeta"]["searchSourceJSON"]["query"]["query"] = 'resource.attributes.service.name:"claude-code-mobile"'
+    (problem,) = panel_proof.evaluate_opensearch(desktop, BUNDLE, _opensearch_search, time_from)
+    assert problem.startswith("no document in claude-code matches"), problem
 
 
 def test_k_the_proof_covers_every_panel_on_every_dashboard():
