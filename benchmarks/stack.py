@@ -192,7 +192,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=20000, help="claude-code records for the ingest ratio")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each no-op command (median)")
-    parser.add_argument("--keep", action="store_true", help="leave the stack up afterwards")
+    parser.add_argument("--keep", action="store_true", help="leave the stack up (and its state directory) afterwards")
     args = parser.parse_args()
 
     toolchain = os.environ.get("CLAWKER_TOOLCHAIN_BIN")
@@ -301,7 +301,10 @@ def main() -> int:
         if floor:
             floor.run("destroy", "--yes", "--skip-preview", check=False)
             floor.remove()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if args.keep:
+            print(f"stack left up; state and config under {workdir}/stack")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
