@@ -19,6 +19,7 @@ import re
 from typing import Any, Optional
 
 import pulumi
+from pulumi.output import Unknown
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
 from components.providers.http_client import ApiClient
@@ -39,7 +40,8 @@ class ServiceReadyProvider(ResourceProvider):
     def check(self, olds: dict, news: dict) -> CheckResult:
         failures = []
         url = news.get("url")
-        if url != _UNKNOWN and not (isinstance(url, str) and _URL.match(url)):
+        unknown = isinstance(url, (pulumi.Output, Unknown)) or url == _UNKNOWN
+        if not unknown and not (isinstance(url, str) and _URL.match(url)):
             failures.append(CheckFailure("url", f"must be an http(s) URL, got {url!r}"))
         timeout = news.get("timeout_s")
         if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
