@@ -251,7 +251,8 @@ def main() -> int:
 
         print(f"\n-- ingest ({args.records} claude-code records), load {probes.load_average()}")
         result = ingest.run("http://127.0.0.1:9200", "http://127.0.0.1:4318/v1/logs", args.records, run_id)
-        print(f"  direct _bulk of the captured documents ({result.bulk_requests} requests): "
+        runs = ", ".join("not all stored" if s is None else f"{s:.2f} s" for s in result.direct_runs_s)
+        print(f"  direct _bulk of the captured documents ({result.bulk_requests} requests; before/after: {runs}): "
               f"{result.direct_s:.2f} s, {result.direct_rate:.0f} records/s, {result.direct_distinct} distinct stored"
               if result.direct_s else "  direct _bulk: not all stored")
         print(f"  through the collector: accepted in {result.collector_accept_s:.2f} s; "
