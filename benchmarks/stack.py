@@ -100,20 +100,28 @@ def cold_up(stack: PulumiStack, workdir: pathlib.Path, settings_ports: dict) -> 
     events = probes.DockerEvents(list(CONTAINERS))
     os_answers = probes.FirstSuccess(probes.answers_http(os_url))
     otlp_accepts = probes.FirstSuccess(probes.accepts_otlp_logs(otlp_url))
-    log = workdir / "cold-up-events.jsonl"
-    engine = probes.EngineEvents(log)
-    for thread in (os_answers, otlp_accepts, engine):
+    for thread in (os_answers, otlp_accepts):
         thread.start()
-    started = probes.now()
     # --skip-preview: the preview runs before anything exists and is no part of readiness.
-    stack.run("up", "--yes", "--skip-preview", "--event-log", str(log))
+    # --json streams the engine's events as they happen (this CLI has no --event-log).
+    argv = ["pulumi", "up", "--yes", "--skip-preview", "--json", "--stack", stack.name,
+            "--config-file", str(stack.config_file), "--non-interactive"]
+    started = probes.now()
+    proc = subprocess.Popen(argv, cwd=stack.project_dir, env=stack.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    engine = probes.EngineEvents(proc.stdout)
+    engine.start()
+    stderr = proc.stderr.read()
+    proc.wait(timeout=900)
     ended = probes.now()
+    engine.join(timeout=10)
+    if proc.returncode != 0:
+        raise SystemExit(f"cold `pulumi up` failed ({proc.returncode}):\n{''.join(engine.tail)[-5000:]}\n{stderr[-3000:]}")
     deadline = time.monotonic() + 30
     while otlp_accepts.at is None and time.monotonic() < deadline:
         time.sleep(0.1)
     for thread in (os_answers, otlp_accepts):
         thread.stop()
-    engine.stop()
     time.sleep(0.5)
     events.close()
     return {
