@@ -10,7 +10,8 @@ certificate are made for the run with `openssl` (tls_material.py).
 Letters follow the checklist: (i) no changes right after up; (a) bootstrap
 state; (b) six sources land clean; (c) what the untrusted lane may not do;
 (d) the trusted lane's door; (e) spans; (f) Claude Code metrics in Prometheus
-as the dashboards query them; (g) Dashboards bootstrap; (h) drift repaired.
+as the dashboards query them; (g) Dashboards bootstrap; (h) drift repaired;
+(k) alerting rules loaded and one firing.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from prerequisites import unavailable
 from pulumi_cli import PulumiStack, inspect
 
 from components import bootstrap_opensearch as boot
-from components import collector_config, names
+from components import collector_config, names, prometheus_config
+from components.settings import validate
 from components.providers import dashboards as dp
 from components.providers import opensearch as osp
 
@@ -58,6 +60,7 @@ LOG_INDEX_PATTERN = ",".join(names.LOG_INDICES)
 RUN = uuid.uuid4().hex[:12]
 DRIFTED_TEMPLATE = names.LOG_INDEX_TEMPLATES["clawker-envoy"]
 CLAUDE_SERIES = '{__name__=~"claude_code_.*"}'
+ALERT_COST_THRESHOLD_USD = 0.5
 
 
 # --------------------------------------------------------------------------- the stack
@@ -79,6 +82,8 @@ def stack(tmp_path_factory, toolchain_bin, docker_engine, tls):
             s.set_config(key, path)
         # Nothing of this module's data may outlive it.
         s.set_config("purgeVolumesOnDestroy", "true")
+        # (k) Below what the module's Claude Code metrics cost (0.875 USD), so the cost alert fires.
+        s.set_config("alertCostPerHourUsd", str(ALERT_COST_THRESHOLD_USD))
         s.up()
         yield s
     finally:
@@ -186,7 +191,11 @@ SPAN_TREE = {
     "name": "claude_code.interaction",
     "attributes": {"session.id": "0f6b1c9e-session", "user_prompt_length": 35, "run": RUN},
     "children": [
-        {"name": "claude_code.llm_request", "attributes": {"model": ccm.MODEL, "input_tokens": 1200, "duration_ms": 2345}},
+        # Claude Code sets success (and status_code/error when it failed) on every llm_request span it ends.
+        {
+            "name": "claude_code.llm_request",
+            "attributes": {"model": ccm.MODEL, "input_tokens": 1200, "duration_ms": 2345, "success": True},
+        },
         {
             "name": "claude_code.tool",
             "attributes": {"tool_name": "Bash", "tool.name": "Bash"},
@@ -669,3 +678,43 @@ def test_j_records_sent_while_opensearch_restarts_are_not_lost(stack):
         "the record sent while OpenSearch was down never arrived",
         lambda: collector_log()[-3000:],
     )
+
+
+# --------------------------------------------------------------------------- (k)
+
+
+def test_k_alert_rules_are_listed_evaluate_cleanly_and_the_cost_rule_fires(scraped):
+    """The rules rendered from this stack's settings, as Prometheus' alerts page shows them."""
+    rendered = prometheus_config.render_rules(validate({"alertCostPerHourUsd": str(ALERT_COST_THRESHOLD_USD)}))
+    expected = {(g["name"], r["alert"]): r["expr"] for g in rendered["groups"] for r in g["rules"]}
+
+    def listed() -> dict:
+        return {(g["name"], r["name"]): r for g in prometheus("rules")["groups"] for r in g["rules"]}
+
+    rules = listed()
+    assert set(rules) == set(expected), f"rules API: {sorted(rules)}, rendered: {sorted(expected)}"
+    # The series each rule reads exist in this stack (a rule over absent series could never fire).
+    assert series(prometheus_config.COST_METRIC)
+    assert series(
+        f'{prometheus_config.SPAN_CALLS_METRIC}{{span_name="{prometheus_config.LLM_REQUEST_SPAN}",'
+        f'{collector_config.SPAN_METRICS_SUCCESS_DIMENSION}="true"}}'
+    ), "span_metrics does not count llm_request spans by success"
+    for metric in (prometheus_config.COLLECTOR_QUEUE_SIZE, prometheus_config.COLLECTOR_QUEUE_CAPACITY):
+        assert series(metric), f"{metric}: the collector queue rule reads a series Prometheus does not have"
+
+    # Prometheus evaluates every 15s; the cost rule has no pending time.
+    def cost_alert_firing():
+        alerts = prometheus("alerts")["alerts"]
+        return [a for a in alerts if a["labels"]["alertname"] == prometheus_config.ALERT_COST and a["state"] == "firing"]
+
+    firing = wait_until(cost_alert_firing, 60, f"{prometheus_config.ALERT_COST} did not fire", lambda: str(listed()))
+    assert float(firing[0]["value"]) == pytest.approx(sum(ccm.totals("claude_code.cost.usage").values()))
+    rules = listed()
+    for key, rule in rules.items():
+        assert rule["health"] == "ok", f"{key}: {rule.get('lastError')}"
+    # Negative control: nothing is queueing and no API request failed.
+    for group, alert in (
+        (prometheus_config.GROUP_COLLECTOR, prometheus_config.ALERT_COLLECTOR_QUEUE),
+        (prometheus_config.GROUP_CLAUDE_CODE, prometheus_config.ALERT_API_ERRORS),
+    ):
+        assert rules[(group, alert)]["state"] == "inactive", rules[(group, alert)]

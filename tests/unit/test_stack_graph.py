@@ -140,8 +140,10 @@ def test_prometheus_container(default):
     ]
     assert int(c.inputs["memory"]) == 300 == int(c.inputs["memorySwap"])
     assert c.inputs["volumes"] == [{"volumeName": names.PROMETHEUS_VOLUME, "containerPath": "/prometheus"}]
-    (upload,) = c.inputs["uploads"]
-    assert upload["file"] == "/etc/prometheus/prometheus.yml"
+    assert [u["file"] for u in c.inputs["uploads"]] == [
+        "/etc/prometheus/prometheus.yml",
+        "/etc/prometheus/rules/clawker-alerts.yml",
+    ]
 
 
 def test_dashboards_container(default):
