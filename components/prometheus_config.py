@@ -127,14 +127,17 @@ def render_rules(settings: Settings) -> dict:
 
 
 def render(settings: Settings) -> dict:
-    return {
+    config: dict = {
         "global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
         "rule_files": [RULES_PATH],
-        "otlp": {"promote_resource_attributes": PROMOTED_RESOURCE_ATTRIBUTES},
-        "scrape_configs": [
-            {
-                "job_name": names.COLLECTOR,
-                "static_configs": [{"targets": [f"{names.COLLECTOR}:{settings.collector_metrics_port}"]}],
-            }
-        ],
     }
+    if settings.alertmanager_address:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [settings.alertmanager_address]}]}]}
+    config["otlp"] = {"promote_resource_attributes": PROMOTED_RESOURCE_ATTRIBUTES}
+    config["scrape_configs"] = [
+        {
+            "job_name": names.COLLECTOR,
+            "static_configs": [{"targets": [f"{names.COLLECTOR}:{settings.collector_metrics_port}"]}],
+        }
+    ]
+    return config

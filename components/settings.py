@@ -130,6 +130,12 @@ SCHEMA: dict = {
             5,
             "Minutes the API error-rate and collector conditions must hold before their alerts fire (Prometheus `for`).",
         ),
+        "alertmanagerAddress": _prop(
+            {"type": "string", "pattern": r"^(([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):[0-9]{1,5})?$"},
+            "",
+            "host:port of an Alertmanager Prometheus sends firing alerts to (e.g. alertmanager:9093 on clawker-net); "
+            "empty: alerts are only shown on Prometheus' alerts page.",
+        ),
         "datasourceMasterKey": _prop(
             {"type": "string", "pattern": "^(.{16}|.{24}|.{32})?$"},
             "",
@@ -270,6 +276,7 @@ class Settings:
     alert_api_error_rate_percent: float
     alert_collector_queue_percent: float
     alert_for_minutes: int
+    alertmanager_address: str
     datasource_master_key: str
 
     @property

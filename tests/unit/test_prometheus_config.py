@@ -121,3 +121,16 @@ def test_api_error_rule_reads_the_dimension_the_collector_adds_to_span_metrics()
 
 def test_the_cost_rule_reads_a_metric_the_dashboards_read():
     assert prometheus_config.COST_METRIC in names.COLLECTOR_PROMETHEUS_METRICS
+
+
+def test_alertmanager_is_wired_only_when_an_address_is_set():
+    assert "alerting" not in prometheus_config.render(validate({}))
+    config = dumped(prometheus_config.render(validate({"alertmanagerAddress": "alertmanager:9093"})))
+    assert config["alerting"] == {"alertmanagers": [{"static_configs": [{"targets": ["alertmanager:9093"]}]}]}
+
+
+@pytest.mark.parametrize("bad", ["alertmanager", "http://alertmanager:9093", "a b:1", "host:port"])
+def test_alertmanager_address_must_be_host_and_port(bad):
+    with pytest.raises(SettingsError) as error:
+        validate({"alertmanagerAddress": bad})
+    assert "clawker-monitor:alertmanagerAddress" in str(error.value)
