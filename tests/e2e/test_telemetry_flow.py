@@ -198,12 +198,27 @@ SPAN_TREE = {
         },
         {
             "name": "claude_code.tool",
-            "attributes": {"tool_name": "Bash", "tool.name": "Bash"},
-            "children": [{"name": "claude_code.hook", "attributes": {"hook_event": "PreToolUse", "hook_name": "lint"}}],
+            "attributes": {"tool_name": "Bash", "tool.name": "Bash", "duration_ms": 1500},
+            "children": [
+                {"name": "claude_code.hook", "attributes": {"hook_event": "PreToolUse", "hook_name": "lint"}},
+                # Claude Code's sessionTracing: waiting for the permission decision, then running the tool.
+                {
+                    "name": "claude_code.tool.blocked_on_user",
+                    "attributes": {"duration_ms": 900, "decision": "accept", "source": "user_temporary"},
+                },
+                {"name": "claude_code.tool.execution", "attributes": {"duration_ms": 600, "success": True}},
+            ],
         },
     ],
 }
-SPAN_NAMES = ["claude_code.interaction", "claude_code.llm_request", "claude_code.tool", "claude_code.hook"]
+SPAN_NAMES = [
+    "claude_code.interaction",
+    "claude_code.llm_request",
+    "claude_code.tool",
+    "claude_code.hook",
+    "claude_code.tool.blocked_on_user",
+    "claude_code.tool.execution",
+]
 
 
 @dataclass
@@ -441,6 +456,26 @@ def test_e_spans_land_in_the_traces_index(stored_spans):
     assert root["parentSpanId"] == "" and root["attributes"]["run"] == RUN
     assert spans["claude_code.tool"]["_source"]["parentSpanId"] == root["spanId"]
     assert spans["claude_code.hook"]["_source"]["parentSpanId"] == spans["claude_code.tool"]["_source"]["spanId"]
+    assert spans["claude_code.tool.blocked_on_user"]["_source"]["parentSpanId"] == spans["claude_code.tool"]["_source"]["spanId"]
+
+
+def test_e_spans_carry_duration_and_the_attributes_dashboards_group_by(stored_spans):
+    """The traces pipeline: durationInNanos from start/end, keyword copies under span_attributes."""
+    spans = {h["_source"]["name"]: h["_source"] for h in stored_spans}
+    for name, span in spans.items():
+        assert isinstance(span.get("durationInNanos"), int) and span["durationInNanos"] >= 0, (name, span)
+    # Children end before their parents.
+    assert spans["claude_code.interaction"]["durationInNanos"] >= spans["claude_code.tool"]["durationInNanos"]
+    assert spans["claude_code.tool"]["span_attributes"] == {"tool_name": "Bash"}
+    assert spans["claude_code.llm_request"]["span_attributes"] == {"model": ccm.MODEL, "success": "true"}
+    assert spans["claude_code.tool.blocked_on_user"]["span_attributes"] == {"decision": "accept", "source": "user_temporary"}
+    assert spans["claude_code.interaction"]["span_attributes"] == {"session.id": "0f6b1c9e-session"}
+    # ... and are aggregatable, as the Traces dashboard needs.
+    body = {"size": 0, "query": {"term": {"traceId": stored_spans[0]["_source"]["traceId"]}},
+            "aggs": {"tools": {"terms": {"field": "span_attributes.tool_name"}}, "slowest": {"max": {"field": "durationInNanos"}}}}
+    answer = opensearch("POST", f"{names.TRACES_INDEX}/_search", body).json()
+    assert [b["key"] for b in answer["aggregations"]["tools"]["buckets"]] == ["Bash"]
+    assert answer["aggregations"]["slowest"]["value"] == spans["claude_code.interaction"]["durationInNanos"]
 
 
 # --------------------------------------------------------------------------- (f)
@@ -611,11 +646,15 @@ def test_g_dashboards_has_the_clawker_workspace_and_its_objects(stack):
         stored = _dashboards_find(workspace["id"], so_type)
         assert set(stored) == ids, f"{so_type}: missing {sorted(ids - set(stored))}, extra {sorted(set(stored) - ids)}"
     patterns = _dashboards_find(workspace["id"], "index-pattern")
-    assert {i: so["attributes"]["title"] for i, so in patterns.items()} == {i: i for i in names.LOG_INDICES}
+    assert {i: so["attributes"]["title"] for i, so in patterns.items()} == {i: i for i in names.INDEX_PATTERNS}
     dashboards = _dashboards_find(workspace["id"], "dashboard")
     assert sorted(so["attributes"]["title"] for so in dashboards.values()) == [
+        "Claude Code API Health",
         "Claude Code Activity",
         "Claude Code Cost & Usage",
+        "Claude Code Cost Attribution",
+        "Claude Code Sessions",
+        "Claude Code Traces",
         "Clawker Networking",
     ]
 
