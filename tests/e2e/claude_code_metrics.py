@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from corpus import METRIC_ATTRIBUTES
+
 PROJECT = "clawker"
 AGENT = "ralph"
 MODEL = "claude-sonnet-4-5"
 SMALL_MODEL = "claude-haiku-4-5"
-# The subsystem that issued the request (the docs' example for the main conversation).
-MAIN = "repl_main_thread"
 
 RESOURCE = {
     "service.name": "claude-code",
@@ -57,13 +57,13 @@ def _at(**attributes: Any) -> dict[str, Any]:
 ROUNDS: list[list[tuple[str, float, dict[str, Any]]]] = [
     [
         ("claude_code.session.count", 1, _at()),
-        ("claude_code.cost.usage", 0.5, _at(model=MODEL, query_source=MAIN, effort="medium")),
-        ("claude_code.cost.usage", 0.125, _at(model=SMALL_MODEL, query_source=MAIN)),
-        ("claude_code.token.usage", 1200, _at(model=MODEL, type="input", query_source=MAIN)),
-        ("claude_code.token.usage", 300, _at(model=MODEL, type="output", query_source=MAIN)),
-        ("claude_code.token.usage", 20000, _at(model=MODEL, type="cacheRead", query_source=MAIN)),
-        ("claude_code.token.usage", 512, _at(model=MODEL, type="cacheCreation", query_source=MAIN)),
-        ("claude_code.token.usage", 80, _at(model=SMALL_MODEL, type="input", query_source=MAIN)),
+        ("claude_code.cost.usage", 0.5, _at(model=MODEL)),
+        ("claude_code.cost.usage", 0.125, _at(model=SMALL_MODEL)),
+        ("claude_code.token.usage", 1200, _at(model=MODEL, type="input")),
+        ("claude_code.token.usage", 300, _at(model=MODEL, type="output")),
+        ("claude_code.token.usage", 20000, _at(model=MODEL, type="cacheRead")),
+        ("claude_code.token.usage", 512, _at(model=MODEL, type="cacheCreation")),
+        ("claude_code.token.usage", 80, _at(model=SMALL_MODEL, type="input")),
         ("claude_code.lines_of_code.count", 40, _at(type="added")),
         ("claude_code.lines_of_code.count", 7, _at(type="removed")),
         ("claude_code.commit.count", 1, _at()),
@@ -73,18 +73,27 @@ ROUNDS: list[list[tuple[str, float, dict[str, Any]]]] = [
         ("claude_code.active_time.total", 120.0, _at(type="cli")),
     ],
     [
-        ("claude_code.cost.usage", 0.25, _at(model=MODEL, query_source=MAIN, effort="medium")),
-        # A request made for an MCP server's tool: Claude Code names the server on the datapoint.
-        ("claude_code.cost.usage", 0.05, _at(model=SMALL_MODEL, query_source=MAIN, **{"mcp_server.name": "github"})),
-        ("claude_code.token.usage", 800, _at(model=MODEL, type="input", query_source=MAIN)),
-        ("claude_code.token.usage", 200, _at(model=MODEL, type="output", query_source=MAIN)),
-        ("claude_code.token.usage", 10000, _at(model=MODEL, type="cacheRead", query_source=MAIN)),
+        ("claude_code.cost.usage", 0.25, _at(model=MODEL)),
+        # Cost Claude Code attributes to an MCP server (metric attribute mcp_server.name, SPEC
+        # "What Claude Code sends"): the Cost Attribution dashboard's per-server view.
+        ("claude_code.cost.usage", 0.05, _at(model=SMALL_MODEL, **{"mcp_server.name": "github"})),
+        ("claude_code.token.usage", 800, _at(model=MODEL, type="input")),
+        ("claude_code.token.usage", 200, _at(model=MODEL, type="output")),
+        ("claude_code.token.usage", 10000, _at(model=MODEL, type="cacheRead")),
         ("claude_code.lines_of_code.count", 10, _at(type="added")),
         ("claude_code.pull_request.count", 1, _at()),
         ("claude_code.code_edit_tool.decision", 1, _at(decision="accept", source="user_temporary", tool_name="Edit", language="Python")),
         ("claude_code.active_time.total", 7.5, _at(type="user")),
     ],
 ]
+
+
+# Newer attributes (query_source, effort, speed, agent.name, skill.name, plugin.name,
+# mcp_server.name, mcp_tool.name, start_type) on every datapoint of the instruments
+# that carry them (tests/corpus.py METRIC_ATTRIBUTES).
+for _round in ROUNDS:
+    for _name, _increment, _attributes in _round:
+        _attributes.update(METRIC_ATTRIBUTES.get(_name, {}))
 
 
 def totals(counter: str, by: str = "") -> dict[str, float]:
