@@ -4,8 +4,10 @@ What `promtool check rules` would say, and more: Prometheus refuses to start on 
 rule file it cannot parse (the negative control below shows it does), lists every
 rendered rule on its rules API with health "ok" once evaluated, and a rule fed
 series over its threshold fires while the same rule with a higher threshold stays
-inactive. Series are pushed the way they reach Prometheus in the stack: OTLP
-metrics, delta temporality, names translated by Prometheus' own OTLP receiver.
+inactive; each of the four rules is shown firing (cost, API error rate, a
+backed-up collector queue, failed sends) and inactive on data under its threshold.
+Series are pushed over OTLP (Claude Code's with delta temporality, the collector's
+cumulative), names translated by Prometheus' own OTLP receiver.
 
 Differences from the stack, for speed only: rules are evaluated every second (the
 stack: 15s) and the pending time (`for`) is 0.
@@ -125,6 +127,55 @@ def with_control(rules: dict, raised: dict) -> dict:
         group["name"] += "-control"
         out["groups"].append(group)
     return out
+
+
+def push_collector_telemetry(url: str, *, queue_size: int, queue_capacity: int, failed: list[int]) -> None:
+    """The collector's self-metrics as they reach Prometheus: queue gauges and a send-failure counter."""
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExportResult
+    from opentelemetry.sdk.resources import Resource
+
+    reader = InMemoryMetricReader()  # cumulative, as the collector's Prometheus exporter serves them
+    provider = MeterProvider(resource=Resource.create({"service.name": "otelcol-contrib"}), metric_readers=[reader])
+    meter = provider.get_meter("collector-self")
+    exporter_label = {"exporter": "opensearch/claude-code", "data_type": "logs"}
+    size = meter.create_gauge("otelcol_exporter_queue_size")
+    capacity = meter.create_gauge("otelcol_exporter_queue_capacity")
+    failures = meter.create_counter("otelcol_exporter_send_failed_log_records")
+    exporter = OTLPMetricExporter(endpoint=f"{url}/api/v1/otlp/v1/metrics", timeout=10)
+    for increment in failed:
+        size.set(queue_size, exporter_label)
+        capacity.set(queue_capacity, exporter_label)
+        failures.add(increment, exporter_label)
+        assert exporter.export(reader.get_metrics_data()) == MetricExportResult.SUCCESS
+        time.sleep(1.5)  # a second sample for increase()
+    provider.shutdown()
+
+
+def test_collector_rules_fire_on_a_backed_up_queue_and_failed_sends(workdir):
+    low = validate({"alertCollectorQueuePercent": "50", "alertForMinutes": 0})
+    high = validate({"alertCollectorQueuePercent": "90", "alertForMinutes": 0})
+    prom = Prom(binary(), workdir, with_control(prometheus_config.render_rules(low), prometheus_config.render_rules(high)))
+    try:
+        assert prom.ready(), prom.log.read_text()[-3000:]
+        # Negative control first: an empty queue and no failure fire nothing.
+        push_collector_telemetry(prom.url, queue_size=0, queue_capacity=1000, failed=[0, 0])
+        time.sleep(2)
+        rules = prom.rules()
+        group = prometheus_config.GROUP_COLLECTOR
+        for alert in (prometheus_config.ALERT_COLLECTOR_QUEUE, prometheus_config.ALERT_COLLECTOR_FAILING):
+            assert rules[(group, alert)]["state"] == "inactive", rules[(group, alert)]
+            assert rules[(group, alert)]["health"] == "ok", rules[(group, alert)]
+        # 80% full and 5 records failed.
+        push_collector_telemetry(prom.url, queue_size=800, queue_capacity=1000, failed=[2, 3])
+        for alert in (prometheus_config.ALERT_COLLECTOR_QUEUE, prometheus_config.ALERT_COLLECTOR_FAILING):
+            wait_until(lambda: prom.rules()[(group, alert)]["state"] == "firing", 30, f"{alert}: {prom.rules()[(group, alert)]}")
+        assert prom.rules()[(f"{group}-control", prometheus_config.ALERT_COLLECTOR_QUEUE)]["state"] == "inactive"
+        firing = [a for a in prom.api("alerts")["alerts"] if a["state"] == "firing"]
+        assert {a["labels"]["exporter"] for a in firing} == {"opensearch/claude-code"}
+    finally:
+        prom.stop()
 
 
 def test_prometheus_refuses_a_broken_rule_file(workdir):
