@@ -149,8 +149,10 @@ def test_prometheus_container(default):
     ]
     assert int(c.inputs["memory"]) == 300 == int(c.inputs["memorySwap"])
     assert c.inputs["volumes"] == [{"volumeName": names.PROMETHEUS_VOLUME, "containerPath": "/prometheus"}]
-    (upload,) = c.inputs["uploads"]
-    assert upload["file"] == "/etc/prometheus/prometheus.yml"
+    assert [u["file"] for u in c.inputs["uploads"]] == [
+        "/etc/prometheus/prometheus.yml",
+        "/etc/prometheus/rules/clawker-alerts.yml",
+    ]
 
 
 def test_dashboards_container(default):
@@ -302,9 +304,12 @@ def test_bootstrap_opensearch_order(default):
     (policy,) = bootstrap_steps(default, "clawker:OpenSearchIsmPolicy")
     (datasource,) = bootstrap_steps(default, "clawker:OpenSearchDatasource")
     indices = bootstrap_steps(default, "clawker:OpenSearchIndex")
-    assert sorted(i.inputs["name"] for i in indices) == sorted(names.LOG_INDICES)
+    assert sorted(i.inputs["name"] for i in indices) == sorted(names.LOG_INDICES + (names.TRACES_INDEX,))
     for index in indices:
-        assert default.depends_on(index.urn, policy.urn), "an index was created before the ISM policy"
+        if index.inputs["name"] == names.TRACES_INDEX:
+            assert index.inputs.get("policy_id") is None, "the retention policy never covered traces"
+        else:
+            assert default.depends_on(index.urn, policy.urn), "an index was created before the ISM policy"
         for template in bootstrap_steps(default, "clawker:OpenSearchIndexTemplate"):
             assert default.depends_on(index.urn, template.urn)
     assert default.depends_on(datasource.urn, names.PROMETHEUS)
