@@ -94,48 +94,29 @@ class DockerEvents:
 
 
 class EngineEvents(threading.Thread):
-    """Tails `pulumi --event-log`: when each resource step started and finished."""
+    """Reads `pulumi up --json`'s event stream as it comes: when each resource step started and finished."""
 
-    def __init__(self, path: pathlib.Path):
+    def __init__(self, stream):
         super().__init__(daemon=True)
-        self.path = path
+        self.stream = stream
         self.started: dict[str, float] = {}
         self.finished: dict[str, float] = {}
         self.ops: dict[str, str] = {}
-        self._stop = threading.Event()
+        self.tail: list[str] = []
 
     def run(self) -> None:
-        while not self.path.exists() and not self._stop.is_set():
-            time.sleep(0.02)
-        if not self.path.exists():
-            return
-        with self.path.open() as f:
-            buf = ""
-            while True:
-                chunk = f.readline()
-                if not chunk:
-                    if self._stop.is_set():
-                        return
-                    time.sleep(0.02)
-                    continue
-                buf += chunk
-                if not buf.endswith("\n"):
-                    continue
-                line, buf = buf, ""
-                stamp = now()
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    continue
-                for key, book in (("resourcePreEvent", self.started), ("resOutputsEvent", self.finished)):
-                    meta = (event.get(key) or {}).get("metadata")
-                    if meta:
-                        book.setdefault(meta["urn"], stamp)
-                        self.ops[meta["urn"]] = meta.get("op", "")
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.join(timeout=5)
+        for line in self.stream:
+            stamp = now()
+            self.tail = (self.tail + [line])[-40:]
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            for key, book in (("resourcePreEvent", self.started), ("resOutputsEvent", self.finished)):
+                meta = (event.get(key) or {}).get("metadata")
+                if meta:
+                    book.setdefault(meta["urn"], stamp)
+                    self.ops[meta["urn"]] = meta.get("op", "")
 
 
 @dataclass

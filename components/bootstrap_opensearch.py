@@ -6,7 +6,7 @@ template names, the retention age, the Prometheus URI) and declares one
 resource per asset, chained in SPEC order:
 
     ingest pipelines -> component template -> index templates (six log + traces)
-    -> ISM policy -> the six log indices -> Prometheus datasource
+    -> ISM policy -> the six log indices (+ the traces index) -> Prometheus datasource
 
 Pipelines come first because the templates name them. Everything depends on
 the OpenSearch container (healthy), the datasource also on Prometheus.
@@ -89,6 +89,7 @@ def pipeline_bodies() -> dict[str, dict]:
         script = processor.get("script", {})
         if script.get("tag") == "shape-guard":
             script["params"] = {"scalars": {p: True for p in scalars}, "objects": {p: True for p in objects}}
+    _fill_typed_fields(bodies[names.ENVELOPE_PIPELINE])
     return bodies
 
 
@@ -114,6 +115,40 @@ def declared_attribute_shapes() -> tuple[list[str], list[str]]:
         attributes = index_mappings(index).get("properties", {}).get("attributes", {})
         walk(attributes.get("properties", {}), "attributes.")
     return sorted(scalars), sorted(objects - scalars)
+
+
+# The envelope pipeline's step that gives attributes the JSON type their mapping declares.
+TYPED_ATTRIBUTES_TAG = "envelope-typed-attributes"
+
+
+def declared_leaf_types(mappings: dict, prefix: str = "") -> dict[str, str]:
+    """Field path -> mapping type for every leaf a mapping declares."""
+    out: dict[str, str] = {}
+    for name, spec in (mappings.get("properties") or {}).items():
+        path = f"{prefix}{name}"
+        if isinstance(spec.get("properties"), dict) and spec.get("type", "object") in ("object", "nested"):
+            out.update(declared_leaf_types(spec, path + "."))
+        else:
+            out[path] = spec.get("type", "object")
+    return out
+
+
+def typed_attributes(index: str) -> dict[str, str]:
+    """Attribute path (under `attributes.`) -> declared type, for the types the envelope converts to."""
+    return {
+        path[len("attributes."):]: kind
+        for path, kind in sorted(declared_leaf_types(index_mappings(index)).items())
+        if path.startswith("attributes.") and kind not in ("object", "nested", "flat_object")
+    }
+
+
+def _fill_typed_fields(envelope: dict) -> None:
+    for processor in envelope["processors"]:
+        script = processor.get("script", {})
+        if script.get("tag") == TYPED_ATTRIBUTES_TAG:
+            script["params"]["typed_fields"] = {index: typed_attributes(index) for index in names.LOG_INDICES}
+            return
+    raise ValueError(f"ingest pipeline {names.ENVELOPE_PIPELINE}: no script tagged {TYPED_ATTRIBUTES_TAG}")
 
 
 def retention_policy_body(days: int) -> dict:
@@ -144,13 +179,21 @@ def index_mappings(index: str) -> dict:
 
 
 def index_settings(index: str) -> dict:
-    merged = canonical_settings(
-        {
-            **copy.deepcopy(component_template_body()["template"].get("settings", {})).get("index", {}),
-            **copy.deepcopy(index_template_body(index)["template"].get("settings", {})).get("index", {}),
-        }
-    )["index"]
+    if index == names.TRACES_INDEX:
+        own = copy.deepcopy(traces_template_body()["template"].get("settings", {})).get("index", {})
+        merged = canonical_settings(own)["index"]
+    else:
+        merged = canonical_settings(
+            {
+                **copy.deepcopy(component_template_body()["template"].get("settings", {})).get("index", {}),
+                **copy.deepcopy(index_template_body(index)["template"].get("settings", {})).get("index", {}),
+            }
+        )["index"]
     return {f"index.{key}": merged[key] for key in _INDEX_SETTINGS_KEPT if key in merged}
+
+
+def traces_index_mappings() -> dict:
+    return merge_mappings(traces_template_body()["template"].get("mappings", {}))
 
 
 def key_fingerprint(master_key: pulumi.Input[str]) -> pulumi.Output[str]:
@@ -227,6 +270,21 @@ def declare_opensearch_assets(
         )
         for index in names.LOG_INDICES
     ]
+    # The traces index too (the exporter would create it on the first span): Dashboards'
+    # traces index pattern then matches from the start, and a traces index kept from an
+    # earlier release gets the fields its template has gained since (durationInNanos,
+    # span_attributes) before any span is written with them. No retention policy: as before.
+    indices.append(
+        Index(
+            f"opensearch-index-{names.TRACES_INDEX}",
+            endpoint=endpoint,
+            name=names.TRACES_INDEX,
+            mappings=traces_index_mappings(),
+            settings=index_settings(names.TRACES_INDEX),
+            policy_id=None,
+            opts=after(templates),
+        )
+    )
     datasources = []
     if settings.prometheus_datasource:
         datasources.append(

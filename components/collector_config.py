@@ -42,6 +42,7 @@ INFRA_TLS_FILES = {
     "infraTlsCaFile": f"{INFRA_TLS_DIR}/ca.crt",
 }
 SELF_TELEMETRY_PORT = 8888
+SPAN_METRICS_SUCCESS_DIMENSION = "success"
 
 # --- durable delivery ---------------------------------------------------------
 # Where the clawker-collector-queue volume is mounted; file_storage keeps the
@@ -195,6 +196,35 @@ def _route_table(routes: dict[str, str]) -> list[dict]:
     ]
 
 
+def _trusted_index_sources() -> dict[str, str]:
+    """index -> the ingest_source stamped on it; service names sharing an index share its stamp."""
+    out: dict[str, str] = {}
+    for service, index in names.TRUSTED_LOG_INDICES.items():
+        source = names.TRUSTED_INGEST_SOURCE[service]
+        if out.setdefault(index, source) != source:
+            raise ValueError(f"names.TRUSTED_INGEST_SOURCE: {index} would be stamped both {out[index]} and {source}")
+    return out
+
+
+def _unrouted(lane: str) -> dict:
+    """What an operator sees of a record no route accepts: its resource (service.name) and why.
+
+    The debug exporter (verbosity normal) prints one line per resource with its
+    attributes and one per record; the record's own body and attributes are
+    replaced first, so nothing an unknown sender wrote beyond its resource is logged.
+    """
+    reason = f"not indexed: no {lane}-lane route for this service.name (components/names.py)"
+    return {
+        "error_mode": "ignore",
+        "log_statements": [
+            {
+                "context": "log",
+                "statements": [f'set(log.body, "{reason}")', 'delete_matching_keys(log.attributes, ".*")'],
+            }
+        ],
+    }
+
+
 def _envoy_statements() -> list[str]:
     statements = [
         'set(severity_text, "INFO") where severity_text == ""',
@@ -267,9 +297,11 @@ def render(settings: Settings) -> dict:
             ],
         },
         "deltatocumulative": {"max_stale": SERIES_LIFETIME},
+        "transform/unrouted-untrusted": _unrouted("untrusted"),
     }
     exporters: dict = {
-        "debug": {"verbosity": "basic"},
+        # Only unrouted records reach it: one line per record, with its resource's service.name.
+        "debug": {"verbosity": "normal"},
         "prometheus": {
             "endpoint": _listen(settings.collector_metrics_port),
             "metric_expiration": SERIES_LIFETIME,
@@ -278,7 +310,10 @@ def render(settings: Settings) -> dict:
     }
     connectors: dict = {
         # "spanmetrics" before 0.152; the old name only logs a deprecation warning.
-        "span_metrics": {},
+        # Calls per span name, plus `success`: Claude Code marks every claude_code.llm_request
+        # span it ends with success=true/false (and never sets the span status), so the API
+        # error-rate alert (prometheus_config.api_error_rule) can count failed requests.
+        "span_metrics": {"dimensions": [{"name": SPAN_METRICS_SUCCESS_DIMENSION}]},
         "routing/untrusted": {
             "default_pipelines": ["logs/untrusted-unrouted"],
             "table": _route_table(names.UNTRUSTED_LOG_INDICES),
@@ -305,7 +340,7 @@ def render(settings: Settings) -> dict:
         },
         "logs/untrusted-unrouted": {
             "receivers": ["routing/untrusted"],
-            "processors": ["memory_limiter"],
+            "processors": ["memory_limiter", "transform/unrouted-untrusted"],
             "exporters": ["debug"],
         },
         "metrics/untrusted": {
@@ -332,7 +367,7 @@ def render(settings: Settings) -> dict:
             _store(exporters, connectors, pipelines, "traces", "traces", "opensearch/traces", _opensearch_exporter(settings))
         ],
     }
-    for index in names.UNTRUSTED_LOG_INDICES.values():
+    for index in dict.fromkeys(names.UNTRUSTED_LOG_INDICES.values()):
         pipelines[f"logs/{index}"] = {
             "receivers": ["routing/untrusted"],
             "processors": ["memory_limiter"],
@@ -374,20 +409,21 @@ def render(settings: Settings) -> dict:
             "processors": ["memory_limiter"],
             "exporters": ["routing/trusted"],
         }
+        processors["transform/unrouted-trusted"] = _unrouted("trusted")
         pipelines["logs/trusted-unrouted"] = {
             "receivers": ["routing/trusted"],
-            "processors": ["memory_limiter"],
+            "processors": ["memory_limiter", "transform/unrouted-trusted"],
             "exporters": ["debug"],
         }
         processors["transform/envoy"] = {
             "error_mode": "ignore",
             "log_statements": [{"context": "log", "statements": _envoy_statements()}],
         }
-        for service, index in names.TRUSTED_LOG_INDICES.items():
-            stamp = f"resource/{names.TRUSTED_INGEST_SOURCE[service]}"
-            processors[stamp] = _stamp(names.TRUSTED_INGEST_SOURCE[service])
+        for index, source in _trusted_index_sources().items():
+            stamp = f"resource/{source}"
+            processors[stamp] = _stamp(source)
             steps = ["memory_limiter", stamp]
-            if service == "envoy":
+            if index == names.TRUSTED_LOG_INDICES["envoy"]:
                 steps.append("transform/envoy")
             pipelines[f"logs/{index}"] = {
                 "receivers": ["routing/trusted"],

@@ -25,13 +25,17 @@ LABELS = {
 
 OPENSEARCH_CLUSTER = "clawker-observability"
 
-# Log indices, keyed by the resource service.name that routes into them.
+# Log indices, keyed by the resource service.name that routes into them. Several
+# service names may share an index: Claude Code desktop sessions report
+# claude-code-desktop, newer control planes clawkercp.
 UNTRUSTED_LOG_INDICES = {
     "claude-code": "claude-code",
+    "claude-code-desktop": "claude-code",
     "clawker-cli": "clawker-cli",
 }
 TRUSTED_LOG_INDICES = {
     "clawker-cp": "clawker-cp",
+    "clawkercp": "clawker-cp",
     "envoy": "clawker-envoy",
     "coredns": "clawker-coredns",
     "ebpf-egress": "clawker-ebpf-egress",
@@ -39,12 +43,14 @@ TRUSTED_LOG_INDICES = {
 # ingest_source stamped on each trusted service's records.
 TRUSTED_INGEST_SOURCE = {
     "clawker-cp": "cp",
+    "clawkercp": "cp",
     "envoy": "envoy",
     "coredns": "coredns",
     "ebpf-egress": "netlogger",
 }
 UNTRUSTED_INGEST_SOURCE = "untrusted_otlp"
-LOG_INDICES = tuple(UNTRUSTED_LOG_INDICES.values()) + tuple(TRUSTED_LOG_INDICES.values())
+# Each index once, untrusted ones first, in table order.
+LOG_INDICES = tuple(dict.fromkeys([*UNTRUSTED_LOG_INDICES.values(), *TRUSTED_LOG_INDICES.values()]))
 
 # SS4O traces: the exporter writes ss4o_traces-<dataset>-<namespace>.
 TRACES_DATASET = "traces"
@@ -66,6 +72,12 @@ WORKSPACE_FEATURES = ("use-case-all",)
 DASHBOARD_COST_USAGE = "clawker-claude-code-overview"
 DASHBOARD_ACTIVITY = "clawker-claude-code-activity"
 DASHBOARD_NETWORKING = "clawker-net"
+DASHBOARD_API_HEALTH = "clawker-claude-code-api-health"
+DASHBOARD_COST_ATTRIBUTION = "clawker-claude-code-cost-attribution"
+DASHBOARD_SESSIONS = "clawker-claude-code-sessions"
+DASHBOARD_TRACES = "clawker-claude-code-traces"
+# Index patterns the bundle carries: the six log indices and the SS4O traces index.
+INDEX_PATTERNS = LOG_INDICES + (TRACES_INDEX,)
 
 # Prometheus series the collector's prometheus exporter exposes for Claude Code, as
 # Prometheus stores them (OTLP name + unit + `_total`, dots -> underscores; resource
@@ -86,6 +98,19 @@ COLLECTOR_PROMETHEUS_METRICS = {
     "claude_code_code_edit_tool_decision_total": _SCRAPE_LABELS
     + _ATTRIBUTION_LABELS
     + ("decision", "source", "tool_name", "language"),
+}
+
+# Labels that only some series of a metric carry: Claude Code sets these metric
+# attributes only where they apply (query_source, effort and speed where the
+# request has them; agent.name for subagents, skill.name, plugin.name,
+# mcp_server.name when a skill, plugin or MCP server caused the cost). A panel may
+# group by them only over a selector that requires them (label!="").
+_COST_ATTRIBUTION_LABELS = (
+    "query_source", "effort", "speed", "agent_name", "skill_name", "plugin_name", "mcp_server_name",
+)
+COLLECTOR_PROMETHEUS_OPTIONAL_LABELS = {
+    "claude_code_cost_usage_USD_total": _COST_ATTRIBUTION_LABELS,
+    "claude_code_token_usage_tokens_total": _COST_ATTRIBUTION_LABELS,
 }
 
 # Index templates: one per log index, named after the index it shapes, plus the traces one.

@@ -32,6 +32,7 @@ from typing import Any, Iterable, Optional
 from urllib.parse import quote
 
 import pulumi
+from pulumi.output import Unknown
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -99,6 +100,10 @@ class DashboardsError(Exception):
 
 
 def _is_unknown(value: Any) -> bool:
+    # A preview passes a value another resource has not produced yet as the unknown
+    # sentinel, which the SDK deserialises to pulumi.output.Unknown (or as an output value).
+    if isinstance(value, (pulumi.Output, Unknown)):
+        return True
     if isinstance(value, str):
         return value == _UNKNOWN
     if isinstance(value, dict):

@@ -5,4 +5,4 @@ cluster: the same, emptied before the test; prometheus: the cached Prometheus
 binary (or a stand-in answering only what registration needs).
 """
 
-from opensearch_node import cluster, opensearch, prometheus  # noqa: F401  (fixtures)
+from opensearch_node import cluster, prometheus  # noqa: F401  (fixtures; `opensearch` is in tests/conftest.py)
