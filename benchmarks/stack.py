@@ -179,6 +179,8 @@ def print_requests(proxies: dict, zero: float) -> dict:
         )
     wall = (last - first) if first is not None else 0.0
     print(f"    total: {total} requests, wall {wall:.2f} s (first request to last answer)")
+    answered = sorted((r for proxy in proxies.values() for r in proxy.requests if r.status), key=lambda r: -r.seconds)
+    print("    slowest answers: " + "; ".join(f"{r.method} {r.path.split('?')[0][:48]} {r.seconds:.2f} s" for r in answered[:6]))
     return {"requests": total, "unanswered": failed, "wall_s": wall}
 
 
