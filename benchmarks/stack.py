@@ -300,7 +300,10 @@ def main() -> int:
         return 0
     finally:
         if sampler:
-            sampler.stop()
+            try:
+                sampler.stop()
+            except Exception as exc:  # never leave the stack up because an instrument failed
+                print(f"memory sampler: {exc}", file=sys.stderr)
         for proxy in proxies.values():
             try:
                 proxy.stop()
