@@ -113,7 +113,7 @@ def _unrouted(lane: str) -> dict:
         "log_statements": [
             {
                 "context": "log",
-                "statements": [f'set(body, "{reason}")', 'delete_matching_keys(attributes, ".*")'],
+                "statements": [f'set(log.body, "{reason}")', 'delete_matching_keys(log.attributes, ".*")'],
             }
         ],
     }
