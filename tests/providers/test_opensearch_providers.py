@@ -288,13 +288,16 @@ def test_ism_update_retries_when_policy_changes_between_get_and_put(cluster, mon
     seen = {"gets": 0, "puts": [], "interfered": False}
 
     class Interfering(ApiClient):
-        """Someone else updates the policy right after the provider's first GET."""
+        """Someone else updates the policy between the provider's GET of seq_no and its PUT."""
 
         def request(self, method, req_path, **kwargs):
+            if method == "PUT" and req_path == path:
+                seen["puts"].append(kwargs.get("params"))  # before the call: refused attempts count too
             answer = super().request(method, req_path, **kwargs)
             if method == "GET" and req_path == path and answer:
                 seen["gets"] += 1
-                if not seen["interfered"]:
+                # GET 1 reads the live document (diff); GET 2 is the one whose seq_no the PUT carries.
+                if seen["gets"] == 2 and not seen["interfered"]:
                     seen["interfered"] = True
                     other = copy.deepcopy({"policy": answer["policy"]})
                     for key in ("policy_id", "last_updated_time", "schema_version", "error_notification"):
@@ -309,8 +312,6 @@ def test_ism_update_retries_when_policy_changes_between_get_and_put(cluster, mon
                         params={"if_seq_no": answer["_seq_no"], "if_primary_term": answer["_primary_term"]},
                     )
                     assert r["_seq_no"] > answer["_seq_no"]
-            if method == "PUT" and req_path == path:
-                seen["puts"].append(kwargs.get("params"))
             return answer
 
     monkeypatch.setattr(osp, "ApiClient", Interfering)
@@ -318,7 +319,7 @@ def test_ism_update_retries_when_policy_changes_between_get_and_put(cluster, mon
     provider.update(id_, outs, longer)
     monkeypatch.undo()
     live = _live_policy(cluster)
-    assert seen["interfered"] and seen["gets"] >= 2
+    assert seen["interfered"] and seen["gets"] >= 3
     # The provider's own PUTs: the first (stale seq_no) got 409, the retry won with a fresh one.
     own = [p for p in seen["puts"] if p is not None]
     assert len(own) >= 2 and own[0] != own[-1]
