@@ -1,8 +1,8 @@
 """Fixtures of the OpenSearch provider tests (implemented in opensearch_node.py).
 
-opensearch: a real OpenSearch 3.6.0 as a local process for the session;
-cluster: the same, emptied before the test; prometheus: the cached Prometheus
-binary (or a stand-in answering only what registration needs).
+opensearch: a real OpenSearch 3.6.0 as a local process for the session, with the
+ISM / SQL plugin contract doubles in front of it where the distribution lacks the
+plugins; cluster: the same, emptied before the test; prometheus: the cached
+Prometheus binary (or a stand-in answering only what registration needs).
+They are imported in tests/conftest.py, so tests/plugin_doubles shares the node.
 """
-
-from opensearch_node import cluster, opensearch, prometheus  # noqa: F401  (fixtures)
