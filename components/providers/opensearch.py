@@ -24,6 +24,7 @@ no sessions or locks, and every method builds its own ApiClient.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import re
 import sys
 import time
@@ -41,6 +42,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from components import names as _names
 from components.providers.diffing import changed_paths, project_onto
 from components.providers.http_client import ApiClient, ApiError
 
@@ -546,6 +548,7 @@ class IsmPolicyProvider(_AssetProvider):
         return project_onto(plain(live), plain(desired))
 
     def apply(self, client, name, body):
+        _make_room_for_policy(client, name, body)
         for attempt in range(1, ISM_CONFLICT_ATTEMPTS + 1):
             current = client.request("GET", self.path(name), missing_ok=True)
             params = None
@@ -568,6 +571,91 @@ class IsmPolicyProvider(_AssetProvider):
         managed = managed_indices(client, name)
         if managed:
             _ism_index_call(client, "change_policy", ",".join(managed), name)
+        # Indices a predecessor policy (replaced by _make_room_for_policy) still manages
+        # keep running its copy; move them onto this one now. change_policy would only
+        # take effect at each index's next ISM job run (minutes later), so they are
+        # detached and attached again, which ISM does at once.
+        for old in _names.PREDECESSOR_ISM_POLICIES:
+            moved = managed_indices(client, old)
+            for index in moved:
+                reattach_policy(client, index, name)
+            if moved:
+                _say(f"moved {len(moved)} index(es) from ISM policy {old} to {name}: {', '.join(moved)}")
+
+
+def _say(message: str) -> None:
+    """A line the user sees in `pulumi up` (a provider's stderr is shown as a diagnostic)."""
+    print(f"clawker-monitor: {message}", file=sys.stderr, flush=True)
+
+
+def _patterns_overlap(a: str, b: str) -> bool:
+    """Whether two ISM index patterns ('*' wildcards) can match one index name."""
+    if "*" not in a or "*" not in b:
+        literal, pattern = (a, b) if "*" not in a else (b, a)
+        return fnmatch.fnmatchcase(literal, pattern.replace("[", "[[]"))
+    pa, sa = a.split("*", 1)[0], a.rsplit("*", 1)[1]
+    pb, sb = b.split("*", 1)[0], b.rsplit("*", 1)[1]
+    return (pa.startswith(pb) or pb.startswith(pa)) and (sa.endswith(sb) or sb.endswith(sa))
+
+
+def conflicting_policies(client: ApiClient, name: str, body: dict) -> dict[str, list[str]]:
+    """Other policies whose ism_template claims an index ours claims at the same priority.
+
+    ISM refuses to store a policy next to such a policy ("... please use a different
+    priority than N"); index-management TransportIndexPolicyAction.validateISMTemplates.
+    """
+    ours = (body.get("policy") or {}).get("ism_template") or []
+    if not ours:
+        return {}
+    answer = client.request("GET", "_plugins/_ism/policies", params={"size": 1000}) or {}
+    found: dict[str, list[str]] = {}
+    for entry in answer.get("policies", []):
+        other_id = entry.get("_id")
+        if other_id == name:
+            continue
+        for theirs in (entry.get("policy") or {}).get("ism_template") or []:
+            for mine in ours:
+                if plain(mine.get("priority", 0)) != plain(theirs.get("priority", 0)):
+                    continue
+                if any(_patterns_overlap(a, b) for a in mine["index_patterns"] for b in theirs["index_patterns"]):
+                    found[other_id] = list(theirs["index_patterns"])
+    return found
+
+
+def _make_room_for_policy(client: ApiClient, name: str, body: dict) -> None:
+    """Replace a predecessor's overlapping policy; refuse, naming it, any other one."""
+    conflicts = conflicting_policies(client, name, body)
+    foreign = {k: v for k, v in conflicts.items() if k not in _names.PREDECESSOR_ISM_POLICIES}
+    if foreign:
+        listing = "; ".join(f"{k} (index_patterns {v})" for k, v in sorted(foreign.items()))
+        priority = body["policy"]["ism_template"][0].get("priority", 0)
+        raise ApiError(
+            f"ISM policy {name} cannot be stored: ISM policy {listing} claims the same indices at "
+            f"priority {plain(priority)}, and ISM refuses two such policies. Delete that policy "
+            f"(DELETE _plugins/_ism/policies/<id>) or give its ism_template another priority, "
+            f"then run `pulumi up` again. Nothing was changed."
+        )
+    for old in sorted(conflicts):
+        client.request("DELETE", f"_plugins/_ism/policies/{old}", missing_ok=True)
+        _say(
+            f"replaced ISM policy {old} (left by `clawker monitor`; it claimed the same indices as {name}, "
+            f"which ISM refuses twice); the indices it managed move to {name}"
+        )
+
+
+def reattach_policy(client: ApiClient, index: str, policy_id: str) -> None:
+    """Make policy_id manage index now: ISM remove, then add (both take effect at once)."""
+    client.request("POST", f"_plugins/_ism/remove/{index}")
+    deadline = time.monotonic() + POLICY_ATTACH_WAIT_S
+    while True:
+        answer = client.request("POST", f"_plugins/_ism/add/{index}", json_body={"policy_id": policy_id}) or {}
+        if not answer.get("failures"):
+            return
+        reasons = "; ".join(f"{f.get('index_name')}: {f.get('reason')}" for f in answer.get("failed_indices", []))
+        # The removal may not be visible to add yet ("already has a policy"): try again shortly.
+        if "already has a policy" not in reasons or time.monotonic() > deadline:
+            raise ApiError(f"ISM add of policy {policy_id} on {index} failed: {reasons}")
+        time.sleep(0.5)
 
 
 def _ism_index_call(client: ApiClient, action: str, indices: str, policy_id: str) -> None:
@@ -597,6 +685,9 @@ def _policy_of(explain_entry: dict) -> Optional[str]:
 
 
 # ---------------------------------------------------------------------- index
+
+# Index settings the stack decides even when it declares none (then: unset).
+_OWNED_INDEX_SETTINGS = ("default_pipeline", "final_pipeline")
 
 
 class IndexProvider(ResourceProvider):
@@ -642,9 +733,17 @@ class IndexProvider(ResourceProvider):
         index = answer[name]
         declared_settings = canonical_settings(plain(props.get("settings") or {}))
         declared_mappings = canonical_mappings(plain(props.get("mappings") or {}))
+        live_settings = index.get("settings", {})
+        settings = project_onto(live_settings, declared_settings)
+        # Which ingest pipelines an index runs is ours to say: one the declaration does not
+        # name (e.g. left by `clawker monitor`'s templates on an adopted index) is drift.
+        for key in _OWNED_INDEX_SETTINGS:
+            value = live_settings.get("index", {}).get(key)
+            if value is not None and key not in declared_settings.get("index", {}):
+                settings.setdefault("index", {})[key] = value
         return {
             "mappings": project_onto(canonical_mappings(index.get("mappings", {})), declared_mappings),
-            "settings": project_onto(index.get("settings", {}), declared_settings),
+            "settings": settings,
             # Without a declared policy, ISM (maybe not even installed) is not asked.
             "policy_id": _explain_policy(client, name) if props.get("policy_id") else None,
         }
@@ -725,14 +824,20 @@ class IndexProvider(ResourceProvider):
                 )
             client.request("PUT", f"{name}/_mapping", json_body=declared["mappings"])
         if live["settings"] != declared["settings"]:
-            client.request("PUT", f"{name}/_settings", json_body=declared["settings"])
+            wanted = copy.deepcopy(declared["settings"])
+            for key in _OWNED_INDEX_SETTINGS:
+                if key in live["settings"].get("index", {}) and key not in wanted.get("index", {}):
+                    wanted.setdefault("index", {})[key] = None  # null resets it: no such pipeline
+            client.request("PUT", f"{name}/_settings", json_body=wanted)
         policy = declared["policy_id"]
         if policy:
             current = _wait_for_policy(client, name, timeout_s=POLICY_ATTACH_WAIT_S if fresh else 0)
             if current is None and not fresh:
                 _ism_index_call(client, "add", name, policy)
             elif current not in (None, policy):
-                _ism_index_call(client, "change_policy", name, policy)
+                # Managed by another policy (e.g. `clawker monitor`'s): change_policy would
+                # only switch at the index's next ISM job run, so detach and attach now.
+                reattach_policy(client, name, policy)
             current = _wait_for_policy(client, name, timeout_s=POLICY_ATTACH_WAIT_S)
             if current != policy:
                 raise ApiError(

@@ -655,3 +655,75 @@ def test_second_bootstrap_of_the_plugin_free_assets_changes_nothing(cluster, mon
     assert _RecordingWrites.writes == []  # not one write: every asset was found as declared
     assert snapshot() == before
     assert all(cluster.call("GET", f"{i}/_count").json()["count"] == 1 for i in names.LOG_INDICES)
+
+
+# ------------------------------------------------ moving from `clawker monitor`
+
+
+@pytest.mark.needs_ism
+@pytest.mark.needs_sql
+def test_bootstrap_over_what_clawker_monitor_left_converges(cluster, prometheus):
+    """A cluster seeded with the reference bootstrap's asset names and shapes (reference_clawker.py)."""
+    import reference_clawker as ref
+
+    cluster.require(ISM)
+    cluster.require(SQL)
+    ref.seed(cluster.call, prometheus_uri=prometheus.url)
+    for index in ref.LOG_INDICES:
+        assert _wait_explain(cluster, index, ref.POLICY) == ref.POLICY  # the seed really is managed by it
+    # Negative control: our policy cannot simply be stored beside it (ISM refuses the overlap).
+    clash = cluster.call("PUT", f"_plugins/_ism/policies/{names.ISM_POLICY}", boot.retention_policy_body(7))
+    assert clash.status_code == 400 and "different priority than 100" in clash.text, clash.text
+    uuids = {i: cluster.call("GET", f"{i}/_settings").json()[i]["settings"]["index"]["uuid"] for i in ref.LOG_INDICES}
+
+    states = [(p, props, create(p, props)) for p, props in bootstrap_props(cluster, prometheus.url, prometheus.url)]
+
+    assert cluster.call("GET", f"_plugins/_ism/policies/{ref.POLICY}").status_code == 404
+    assert _min_age(_live_policy(cluster)) == "7d"
+    for index in names.LOG_INDICES:
+        explain = cluster.call("GET", f"_plugins/_ism/explain/{index}").json()
+        assert explain[index]["index.plugins.index_state_management.policy_id"] == names.ISM_POLICY, explain
+        settings = cluster.call("GET", f"{index}/_settings").json()[index]["settings"]["index"]
+        assert settings["uuid"] == uuids[index]  # adopted, data kept
+        assert settings["final_pipeline"] == names.ENVELOPE_PIPELINE
+        assert settings.get("default_pipeline") == names.INDEX_PIPELINES.get(index), (index, settings)
+        assert cluster.call("GET", f"{index}/_count").json()["count"] == 1
+    policies = cluster.call("GET", "_plugins/_ism/policies").json()["policies"]
+    assert [p["_id"] for p in policies] == [names.ISM_POLICY]
+    ds = cluster.call("GET", f"_plugins/_query/_datasources/{names.DATASOURCE}").json()
+    assert ds["properties"]["prometheus.uri"] == prometheus.url
+
+    # Converged: refresh shows no drift, a second run writes nothing.
+    for provider, props, (id_, outs) in states:
+        refreshed = provider.read(id_, outs)
+        assert_no_diff(provider, id_, engine(refreshed.outs), props)
+    _RecordingWrites.writes = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(osp, "ApiClient", _RecordingWrites)
+        for provider, props in bootstrap_props(cluster, prometheus.url, prometheus.url):
+            create(provider, props)
+    assert _RecordingWrites.writes == []
+
+
+@pytest.mark.needs_ism
+def test_a_foreign_policy_claiming_our_indices_is_named_and_left_alone(cluster):
+    cluster.require(ISM)
+    mine = boot.retention_policy_body(30)
+    mine["policy"]["ism_template"][0]["index_patterns"] = ["clawker-*"]
+    assert cluster.call("PUT", "_plugins/_ism/policies/users-own", mine).status_code == 201
+    provider = osp.IsmPolicyProvider()
+    with pytest.raises(ApiError) as err:
+        provider.create(_policy_props(cluster, 7))
+    message = str(err.value)
+    assert "users-own" in message and "priority 100" in message and "DELETE _plugins/_ism/policies" in message
+    assert cluster.call("GET", "_plugins/_ism/policies/users-own").status_code == 200
+    assert cluster.call("GET", f"_plugins/_ism/policies/{names.ISM_POLICY}").status_code == 404
+
+
+def _wait_explain(node, index: str, want: str, timeout_s: float = 15):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = node.call("GET", f"_plugins/_ism/explain/{index}").json()[index]["index.plugins.index_state_management.policy_id"]
+        if got == want or time.monotonic() > deadline:
+            return got
+        time.sleep(0.5)
