@@ -35,8 +35,17 @@ class Result:
 class PulumiStack:
     """One stack of this project with its own state directory and config file."""
 
-    def __init__(self, name: str, workdir: pathlib.Path, toolchain_bin: str, config_source: pathlib.Path = E2E_CONFIG):
+    def __init__(
+        self,
+        name: str,
+        workdir: pathlib.Path,
+        toolchain_bin: str,
+        config_source: pathlib.Path = E2E_CONFIG,
+        project_dir: pathlib.Path = ROOT,
+    ):
         self.name = name
+        # Another Pulumi project (the benchmark's empty program) runs the same way.
+        self.project_dir = project_dir
         self.state_dir = workdir / "state"
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.config_file = workdir / f"Pulumi.{name}.yaml"
@@ -60,7 +69,7 @@ class PulumiStack:
         `stack init` writes the passphrase salt into Pulumi.<stack>.yaml beside
         Pulumi.yaml; it belongs with this stack's own config file instead.
         """
-        written = ROOT / f"Pulumi.{self.name}.yaml"
+        written = self.project_dir / f"Pulumi.{self.name}.yaml"
         self.run("stack", "init", self.name, check=False)
         if written.exists():
             salt = yaml.safe_load(written.read_text()) or {}
@@ -77,7 +86,7 @@ class PulumiStack:
             argv = ["pulumi", *args, "--stack", self.name, "--non-interactive"]
         else:
             argv = ["pulumi", *args, "--stack", self.name, "--config-file", str(self.config_file), "--non-interactive"]
-        proc = subprocess.run(argv, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(argv, cwd=self.project_dir, env=self.env, capture_output=True, text=True, timeout=timeout)
         result = Result(list(args), proc.returncode, proc.stdout, proc.stderr)
         return result.check() if check else result
 

@@ -1,0 +1,349 @@
+"""Ingest: claude-code records stored through the collector vs a direct `_bulk` of the same documents.
+
+1. N Claude Code-shaped records are encoded once as OTLP/HTTP protobuf
+   payloads (the OpenTelemetry SDK's own encoder, batches of 512 like the
+   SDK's batch processor), each record numbered (`event.sequence`) and tagged
+   with a run marker (`session.id`).
+2. Capture: the same records go through the real collector build
+   (tools/images.sh caches the binary) running the stack's own rendered
+   config, whose OpenSearch endpoint is a local capture server. That yields
+   the exact `_bulk` bodies the collector's exporter writes.
+3. Ceiling: those bodies, marker swapped for an equal-length one, are POSTed
+   to the stack's OpenSearch `_bulk` (same index, so the same default and
+   final ingest pipelines run), two at a time like the exporter's consumers.
+4. Through the collector: the payloads are POSTed to the stack collector's
+   OTLP/HTTP port, two senders at a time.
+
+Both rates are N / (first request -> all N visible to `_count`), counted the
+same way; loss and duplicates come from a composite aggregation over
+`event.sequence` (exact, unlike `cardinality`).
+"""
+
+from __future__ import annotations
+
+import glob
+import http.server
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import requests
+import yaml
+
+from components import collector_config, names
+from components.settings import validate
+
+CACHE = pathlib.Path.home() / ".cache" / "clawker-monitor"
+INDEX = "claude-code"
+BATCH = 512
+SENDERS = 2
+MARKER_FIELD = "attributes.session.id"
+SEQUENCE_FIELD = "attributes.event.sequence"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ------------------------------------------------------------------ payloads
+
+
+def otlp_payloads(records: list[dict], resource: dict, marker: str, n: int) -> list[bytes]:
+    """n records cycling through `records`, as serialized ExportLogsServiceRequests of BATCH records."""
+    from opentelemetry._logs import LogRecord, SeverityNumber
+    from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult, SimpleLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
+
+    batch: list = []
+
+    class Keep(LogRecordExporter):
+        def export(self, items):
+            batch.extend(items)
+            return LogRecordExportResult.SUCCESS
+
+        def shutdown(self):
+            return None
+
+    provider = LoggerProvider(resource=Resource.create(resource))
+    provider.add_log_record_processor(SimpleLogRecordProcessor(Keep()))
+    logger = provider.get_logger("com.anthropic.claude_code.events", "2.1.3")
+    for i in range(n):
+        record = records[i % len(records)]
+        logger.emit(
+            LogRecord(
+                timestamp=time.time_ns(),
+                severity_text="INFO",
+                severity_number=SeverityNumber.INFO,
+                body=record.get("body", ""),
+                attributes={**record.get("attributes", {}), "session.id": marker, "event.sequence": i},
+            )
+        )
+    provider.shutdown()
+    return [encode_logs(batch[i : i + BATCH]).SerializeToString() for i in range(0, len(batch), BATCH)]
+
+
+def post_all(url: str, bodies: list, content_type: str, check: Callable[[requests.Response], None]) -> None:
+    """POST every body (or (path, body) to url + path), SENDERS at a time."""
+
+    def send(item) -> None:
+        path, body = item if isinstance(item, tuple) else ("", item)
+        resp = requests.post(url + path, data=body, headers={"Content-Type": content_type}, timeout=120)
+        check(resp)
+
+    with ThreadPoolExecutor(SENDERS) as pool:
+        list(pool.map(send, bodies))
+
+
+# ------------------------------------------------------------------- capture
+
+
+class _Capture(http.server.BaseHTTPRequestHandler):
+    """Answers like OpenSearch: `/` with its version, `_bulk` with every item created."""
+
+    protocol_version = "HTTP/1.1"
+    bodies: list = []
+    content_type = "application/json"
+    lock = threading.Lock()
+
+    def log_message(self, *_args) -> None:
+        return
+
+    def _answer(self, doc: dict) -> None:
+        data = json.dumps(doc).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self._answer({"name": "capture", "version": {"distribution": "opensearch", "number": "3.6.0"}, "tagline": "capture"})
+
+    do_HEAD = do_GET
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        if self.headers.get("Content-Encoding") == "gzip":
+            import gzip
+
+            body = gzip.decompress(body)
+        items = []
+        lines = body.decode().splitlines()
+        for line in lines:
+            doc = json.loads(line) if line.strip() else {}
+            if len(doc) == 1 and next(iter(doc)) in ("create", "index"):
+                action = next(iter(doc))
+                meta = doc[action]
+                items.append({action: {"_index": meta.get("_index", INDEX), "_id": meta.get("_id", "x"), "status": 201, "result": "created"}})
+        with self.lock:
+            type(self).bodies.append((self.path, body, len(items)))
+            type(self).content_type = self.headers.get("Content-Type", "application/json")
+        self._answer({"took": 1, "errors": False, "items": items})
+
+
+def collector_binary() -> str:
+    explicit = os.environ.get("CLAWKER_OTELCOL_BIN")
+    if explicit:
+        return explicit
+    found = sorted(glob.glob(str(CACHE / "otelcol-contrib-*" / "otelcol-contrib")))
+    if not found:
+        raise SystemExit(f"no collector build under {CACHE}/otelcol-contrib-*/ (run tools/setup.sh)")
+    return found[-1]
+
+
+def local_collector_config(capture_url: str, workdir: pathlib.Path) -> tuple[dict, int]:
+    """The stack's rendered collector config with local ports and the capture server as OpenSearch."""
+    ports = {k: free_port() for k in ("http", "grpc", "metrics", "self")}
+    settings = validate(
+        {
+            "otlpHttpPort": ports["http"],
+            "otlpGrpcPort": ports["grpc"],
+            "infraPort": 0,
+            "collectorMetricsPort": ports["metrics"],
+        }
+    )
+    text = json.dumps(collector_config.render(settings))
+    text = text.replace("0.0.0.0:", "127.0.0.1:").replace(settings.opensearch_internal_url, capture_url)
+    text = text.replace(f"localhost:{collector_config.SELF_TELEMETRY_PORT}", f"localhost:{ports['self']}")
+    config = json.loads(text)
+    readers = config["service"]["telemetry"]["metrics"]["readers"]
+    readers[0]["pull"]["exporter"]["prometheus"]["port"] = ports["self"]
+    # A durable queue's directory lives on a volume in the stack; here, a temporary one.
+    for name, ext in (config.get("extensions") or {}).items():
+        if isinstance(ext, dict) and "directory" in ext:
+            ext["directory"] = str(workdir / name.replace("/", "_"))
+            pathlib.Path(ext["directory"]).mkdir(parents=True, exist_ok=True)
+    return config, ports["http"]
+
+
+def capture_bulk_bodies(payloads: list[bytes], n: int) -> tuple[list[tuple[str, bytes]], str]:
+    """What the collector's exporter writes to `_bulk` for these payloads."""
+    _Capture.bodies = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    capture_url = f"http://127.0.0.1:{server.server_address[1]}"
+    with tempfile.TemporaryDirectory(prefix="bench-capture-") as tmp:
+        workdir = pathlib.Path(tmp)
+        config, http_port = local_collector_config(capture_url, workdir)
+        path = workdir / "config.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        log = workdir / "collector.log"
+        proc = subprocess.Popen(
+            [collector_binary(), f"--config={path}"], stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            deadline = time.monotonic() + 30
+            url = f"http://127.0.0.1:{http_port}/v1/logs"
+            while True:
+                try:
+                    if requests.post(url, data=b"", headers={"Content-Type": "application/x-protobuf"}, timeout=1).ok:
+                        break
+                except requests.RequestException:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"capture collector did not start:\n{log.read_text()[-3000:]}")
+                time.sleep(0.2)
+            post_all(url, payloads, "application/x-protobuf", lambda r: r.raise_for_status())
+            deadline = time.monotonic() + 60
+            while _captured_docs() < n:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"capture got {_captured_docs()} of {n} documents:\n{log.read_text()[-3000:]}")
+                time.sleep(0.2)
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+            server.shutdown()
+            server.server_close()
+    return [(path, body) for path, body, _items in _Capture.bodies], _Capture.content_type
+
+
+def _captured_docs() -> int:
+    with _Capture.lock:
+        return sum(items for _path, _body, items in _Capture.bodies)
+
+
+# ------------------------------------------------------------------ counting
+
+
+class Store:
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+
+    def count(self, marker: str) -> int:
+        resp = requests.post(
+            f"{self.url}/{INDEX}/_count", json={"query": {"term": {MARKER_FIELD: marker}}}, timeout=30
+        )
+        return resp.json().get("count", 0) if resp.ok else 0
+
+    def distinct_sequences(self, marker: str) -> tuple[int, int]:
+        """(distinct event.sequence values, documents) for the marker: exact, by composite aggregation."""
+        requests.post(f"{self.url}/{INDEX}/_refresh", timeout=30)
+        distinct, after = 0, None
+        while True:
+            composite = {"size": 10000, "sources": [{"seq": {"terms": {"field": SEQUENCE_FIELD}}}]}
+            if after:
+                composite["after"] = after
+            resp = requests.post(
+                f"{self.url}/{INDEX}/_search",
+                json={"size": 0, "query": {"term": {MARKER_FIELD: marker}}, "aggs": {"seq": {"composite": composite}}},
+                timeout=60,
+            )
+            resp.raise_for_status()
+            agg = resp.json()["aggregations"]["seq"]
+            distinct += len(agg["buckets"])
+            after = agg.get("after_key")
+            if not agg["buckets"] or not after:
+                break
+        return distinct, self.count(marker)
+
+    def wait_for(self, marker: str, n: int, timeout_s: float) -> Optional[float]:
+        """Poll `_count` (no forced refresh: the index's own refresh makes records visible)."""
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            if self.count(marker) >= n:
+                return time.time()
+            time.sleep(0.1)
+        return None
+
+
+@dataclass
+class IngestResult:
+    n: int
+    direct_s: Optional[float]
+    direct_distinct: int
+    collector_accept_s: float
+    collector_s: Optional[float]
+    collector_distinct: int
+    collector_docs: int
+    bulk_requests: int
+
+    @property
+    def direct_rate(self) -> Optional[float]:
+        return self.n / self.direct_s if self.direct_s else None
+
+    @property
+    def collector_rate(self) -> Optional[float]:
+        return self.n / self.collector_s if self.collector_s else None
+
+
+def run(opensearch_url: str, otlp_http_url: str, n: int, run_id: str, timeout_s: float = 300) -> IngestResult:
+    from telemetry_samples import RESOURCES, claude_code_records  # tests/providers, on the path (stack.py)
+
+    store = Store(opensearch_url)
+    records = claude_code_records()
+    capture_marker = f"bench-capture-{run_id}"
+    direct_marker = f"bench-direct--{run_id}"
+    collector_marker = f"bench-collect-{run_id}"
+    assert len(capture_marker) == len(direct_marker) == len(collector_marker)
+
+    bodies, content_type = capture_bulk_bodies(otlp_payloads(records, RESOURCES[INDEX], capture_marker, n), n)
+    direct_bodies = [(path, body.replace(capture_marker.encode(), direct_marker.encode())) for path, body in bodies]
+    collector_payloads = otlp_payloads(records, RESOURCES[INDEX], collector_marker, n)
+
+    def bulk_ok(resp: requests.Response) -> None:
+        resp.raise_for_status()
+        if resp.json().get("errors"):
+            raise SystemExit(f"direct _bulk had item errors: {resp.text[:2000]}")
+
+    started = time.time()
+    post_all(opensearch_url.rstrip("/"), direct_bodies, content_type, bulk_ok)
+    done = store.wait_for(direct_marker, n, timeout_s)
+    direct_s = done - started if done else None
+    direct_distinct, _ = store.distinct_sequences(direct_marker)
+
+    started = time.time()
+    post_all(otlp_http_url, collector_payloads, "application/x-protobuf", lambda r: r.raise_for_status())
+    accepted = time.time()
+    done = store.wait_for(collector_marker, n, timeout_s)
+    collector_s = done - started if done else None
+    # Late duplicates would show up after the count first reaches n: look again a little later.
+    time.sleep(2)
+    collector_distinct, collector_docs = store.distinct_sequences(collector_marker)
+    return IngestResult(
+        n=n,
+        direct_s=direct_s,
+        direct_distinct=direct_distinct,
+        collector_accept_s=accepted - started,
+        collector_s=collector_s,
+        collector_distinct=collector_distinct,
+        collector_docs=collector_docs,
+        bulk_requests=len(bodies),
+    )

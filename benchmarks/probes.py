@@ -1,0 +1,305 @@
+"""Measuring instruments for the stack benchmark (benchmarks/stack.py).
+
+Nothing here changes the stack: watchers poll from outside, the counting
+proxy forwards every request unchanged, memory comes from the containers'
+cgroups, and the engine's own event log says when each step ran.
+"""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import json
+import os
+import pathlib
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import requests
+
+
+def now() -> float:
+    """Wall-clock seconds: Docker's events carry wall-clock stamps too."""
+    return time.time()
+
+
+class FirstSuccess(threading.Thread):
+    """Polls `probe` every `every_s` until it returns True; `.at` is when it first did."""
+
+    def __init__(self, probe: Callable[[], bool], every_s: float = 0.05):
+        super().__init__(daemon=True)
+        self.probe, self.every_s = probe, every_s
+        self.at: Optional[float] = None
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.probe():
+                    self.at = now()
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(self.every_s)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def answers_http(url: str) -> Callable[[], bool]:
+    """Any HTTP answer at all (OpenSearch answers 503 while it elects itself, still an answer)."""
+    return lambda: requests.get(url, timeout=0.5) is not None
+
+
+def accepts_otlp_logs(url: str) -> Callable[[], bool]:
+    """An empty ExportLogsServiceRequest (zero bytes of protobuf) is accepted: stores nothing."""
+
+    def probe() -> bool:
+        resp = requests.post(url, data=b"", headers={"Content-Type": "application/x-protobuf"}, timeout=0.5)
+        return resp.status_code == 200
+
+    return probe
+
+
+class DockerEvents:
+    """`docker events` for the stack's containers, stamped by the daemon."""
+
+    def __init__(self, containers: list[str]):
+        args = ["docker", "events", "--format", "{{json .}}", "--filter", "type=container"]
+        for name in containers:
+            args += ["--filter", f"container={name}"]
+        self.events: list[tuple[float, str, str]] = []
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            name = event.get("Actor", {}).get("Attributes", {}).get("name", "?")
+            self.events.append((event.get("timeNano", 0) / 1e9, name, event.get("Action", event.get("status", ""))))
+
+    def first(self, container: str, action: str) -> Optional[float]:
+        return next((t for t, name, act in self.events if name == container and act.startswith(action)), None)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+class EngineEvents(threading.Thread):
+    """Tails `pulumi --event-log`: when each resource step started and finished."""
+
+    def __init__(self, path: pathlib.Path):
+        super().__init__(daemon=True)
+        self.path = path
+        self.started: dict[str, float] = {}
+        self.finished: dict[str, float] = {}
+        self.ops: dict[str, str] = {}
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.path.exists() and not self._stop.is_set():
+            time.sleep(0.02)
+        if not self.path.exists():
+            return
+        with self.path.open() as f:
+            buf = ""
+            while True:
+                chunk = f.readline()
+                if not chunk:
+                    if self._stop.is_set():
+                        return
+                    time.sleep(0.02)
+                    continue
+                buf += chunk
+                if not buf.endswith("\n"):
+                    continue
+                line, buf = buf, ""
+                stamp = now()
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                for key, book in (("resourcePreEvent", self.started), ("resOutputsEvent", self.finished)):
+                    meta = (event.get(key) or {}).get("metadata")
+                    if meta:
+                        book.setdefault(meta["urn"], stamp)
+                        self.ops[meta["urn"]] = meta.get("op", "")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.join(timeout=5)
+
+
+@dataclass
+class Request:
+    at: float
+    method: str
+    path: str
+    status: int
+    seconds: float
+
+
+@dataclass
+class CountingProxy:
+    """Forwards host:port -> upstream_host:port unchanged and records every request.
+
+    The benchmark's stack sets apiHost to this proxy's loopback address
+    (127.0.0.2), so the bootstrap's requests are counted without touching the
+    providers; the containers themselves still publish on 127.0.0.1 only.
+    """
+
+    host: str
+    port: int
+    upstream_host: str
+    requests: list = field(default_factory=list)
+
+    def start(self) -> "CountingProxy":
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_args) -> None:
+                return
+
+            def _forward(self) -> None:
+                started = now()
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                try:
+                    upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.port, timeout=60)
+                    upstream.request(self.command, self.path, body=body, headers=headers)
+                    resp = upstream.getresponse()
+                    data = resp.read()
+                except OSError:
+                    # Nothing listens yet: the client sees a dropped connection, as it would.
+                    proxy.requests.append(Request(started, self.command, self.path, 0, now() - started))
+                    self.close_connection = True
+                    return
+                proxy.requests.append(Request(started, self.command, self.path, resp.status, now() - started))
+                self.send_response(resp.status)
+                for key, value in resp.getheaders():
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                upstream.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
+
+        self.server = http.server.ThreadingHTTPServer((self.host, self.port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# ------------------------------------------------------------------ memory
+
+
+def _cgroup_dir(container_id: str) -> Optional[pathlib.Path]:
+    for candidate in (
+        pathlib.Path("/sys/fs/cgroup/memory/docker") / container_id,
+        pathlib.Path("/sys/fs/cgroup/system.slice") / f"docker-{container_id}.scope",
+    ):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def _read_int(path: pathlib.Path) -> Optional[int]:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return None if text == "max" else int(text)
+
+
+def _stat(directory: pathlib.Path, key: str) -> int:
+    for name in ("memory.stat",):
+        try:
+            for line in (directory / name).read_text().splitlines():
+                k, _, v = line.partition(" ")
+                if k == key:
+                    return int(v)
+        except OSError:
+            pass
+    return 0
+
+
+@dataclass
+class MemorySample:
+    working_set: int  # usage minus inactive file cache, as `docker stats` reports it
+    peak: Optional[int]  # the kernel's high-water mark (includes page cache)
+    limit: Optional[int]
+
+
+def memory_of(container_id: str) -> Optional[MemorySample]:
+    directory = _cgroup_dir(container_id)
+    if directory is None:
+        return None
+    if (directory / "memory.usage_in_bytes").exists():  # cgroup v1
+        usage = _read_int(directory / "memory.usage_in_bytes") or 0
+        inactive = _stat(directory, "total_inactive_file")
+        peak = _read_int(directory / "memory.max_usage_in_bytes")
+        limit = _read_int(directory / "memory.limit_in_bytes")
+        if limit is not None and limit >= 1 << 60:
+            limit = None
+    else:  # cgroup v2
+        usage = _read_int(directory / "memory.current") or 0
+        inactive = _stat(directory, "inactive_file")
+        peak = _read_int(directory / "memory.peak")
+        limit = _read_int(directory / "memory.max")
+    return MemorySample(max(0, usage - inactive), peak, limit)
+
+
+class MemorySampler(threading.Thread):
+    """Samples each container's working set every `every_s`; keeps the highest seen."""
+
+    def __init__(self, containers: dict[str, str], every_s: float = 0.5):
+        super().__init__(daemon=True)
+        self.containers = containers
+        self.every_s = every_s
+        self.peak_working_set: dict[str, int] = {}
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            for name, cid in self.containers.items():
+                sample = memory_of(cid)
+                if sample:
+                    self.peak_working_set[name] = max(self.peak_working_set.get(name, 0), sample.working_set)
+            self._stop.wait(self.every_s)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.join(timeout=5)
+
+
+def container_id(name: str) -> Optional[str]:
+    proc = subprocess.run(["docker", "inspect", "--format", "{{.Id}}", name], capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def load_average() -> str:
+    try:
+        return " ".join(pathlib.Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def cpu_count() -> int:
+    return os.cpu_count() or 0
