@@ -443,7 +443,11 @@ class PluginDoubles:
         return True
 
     def _require_state(self) -> None:
-        if not self._state_ready():
+        try:
+            ready = self._state_ready()
+        except OSError:
+            ready = False
+        if not ready:
             raise os_error(503, "cluster_block_exception", "the cluster is not ready yet")
 
     def _search(self, index: str, query: dict, size: int = 10000) -> list[dict]:
@@ -498,8 +502,11 @@ class PluginDoubles:
     # ---- the coordinator: attach new indices, run jobs
     def sweep(self) -> None:
         with self.lock:
-            if not self._state_ready():
-                return
+            try:
+                if not self._state_ready():
+                    return
+            except OSError:
+                return  # OpenSearch not listening yet (the container is starting)
             indices = self.up.indices("*")
             live = {e["uuid"]: e for e in indices}
             managed = self._managed()
