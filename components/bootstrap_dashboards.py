@@ -11,6 +11,18 @@ d. the saved-object bundle (index patterns, visualizations, searches, dashboards
 The saved objects are data files under opensearch_assets/dashboards/. Every
 resource waits for Dashboards' /api/status itself (bounded), so it only needs
 the container and the OpenSearch-side bootstrap to have been created first.
+
+Teardown (SPEC "Teardown"): Dashboards keeps all of this in its ``.kibana`` index on
+the OpenSearch volume, and deleting a workspace makes Dashboards delete every saved
+object in it, the ones users made included. So unless the purge setting is on, every
+resource here is ``retain_on_delete``: ``pulumi destroy`` only forgets them (no call
+reaches Dashboards) and the workspace, the users' objects and ours stay on the volume.
+The next ``pulumi up`` adopts them: the workspace is found by its exact name (same
+id), the data connection by its fixed id, explore objects and the bundle are written
+over their kept copies in that workspace. With the purge setting, destroy deletes
+them through the API and the volume goes with everything else.
+A consequence: a saved object a later release drops from the program (rather than
+from the bundle, which removes it on update) stays in the workspace until a purge.
 """
 
 from __future__ import annotations
@@ -47,8 +59,10 @@ def declare_dashboards_assets(
     url = settings.dashboards_api_url
     explore_objects, imported_objects = split_bundle(load_saved_objects())
 
+    keep = not settings.purge_volumes_on_destroy
+
     def opts(*after: pulumi.Resource) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=parent, depends_on=list(after))
+        return pulumi.ResourceOptions(parent=parent, depends_on=list(after), retain_on_delete=keep)
 
     # The datasource the connection names is registered by the OpenSearch side (step 5).
     data_connection = DataConnection(

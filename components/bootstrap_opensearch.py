@@ -83,7 +83,43 @@ def traces_template_body() -> dict:
 def pipeline_bodies() -> dict[str, dict]:
     """Ingest pipelines by name, the envelope one first."""
     wanted = [names.ENVELOPE_PIPELINE] + sorted(set(names.INDEX_PIPELINES.values())) + [names.TRACES_PIPELINE]
-    return {name: load_asset("ingest_pipelines", name) for name in wanted}
+    bodies = {name: load_asset("ingest_pipelines", name) for name in wanted}
+    _fill_typed_fields(bodies[names.ENVELOPE_PIPELINE])
+    return bodies
+
+
+# The envelope pipeline's step that gives attributes the JSON type their mapping declares.
+TYPED_ATTRIBUTES_TAG = "envelope-typed-attributes"
+
+
+def declared_leaf_types(mappings: dict, prefix: str = "") -> dict[str, str]:
+    """Field path -> mapping type for every leaf a mapping declares."""
+    out: dict[str, str] = {}
+    for name, spec in (mappings.get("properties") or {}).items():
+        path = f"{prefix}{name}"
+        if isinstance(spec.get("properties"), dict) and spec.get("type", "object") in ("object", "nested"):
+            out.update(declared_leaf_types(spec, path + "."))
+        else:
+            out[path] = spec.get("type", "object")
+    return out
+
+
+def typed_attributes(index: str) -> dict[str, str]:
+    """Attribute path (under `attributes.`) -> declared type, for the types the envelope converts to."""
+    return {
+        path[len("attributes."):]: kind
+        for path, kind in sorted(declared_leaf_types(index_mappings(index)).items())
+        if path.startswith("attributes.") and kind not in ("object", "nested", "flat_object")
+    }
+
+
+def _fill_typed_fields(envelope: dict) -> None:
+    for processor in envelope["processors"]:
+        script = processor.get("script", {})
+        if script.get("tag") == TYPED_ATTRIBUTES_TAG:
+            script["params"]["typed_fields"] = {index: typed_attributes(index) for index in names.LOG_INDICES}
+            return
+    raise ValueError(f"ingest pipeline {names.ENVELOPE_PIPELINE}: no script tagged {TYPED_ATTRIBUTES_TAG}")
 
 
 def retention_policy_body(days: int) -> dict:

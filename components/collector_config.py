@@ -89,6 +89,35 @@ def _route_table(routes: dict[str, str]) -> list[dict]:
     ]
 
 
+def _trusted_index_sources() -> dict[str, str]:
+    """index -> the ingest_source stamped on it; service names sharing an index share its stamp."""
+    out: dict[str, str] = {}
+    for service, index in names.TRUSTED_LOG_INDICES.items():
+        source = names.TRUSTED_INGEST_SOURCE[service]
+        if out.setdefault(index, source) != source:
+            raise ValueError(f"names.TRUSTED_INGEST_SOURCE: {index} would be stamped both {out[index]} and {source}")
+    return out
+
+
+def _unrouted(lane: str) -> dict:
+    """What an operator sees of a record no route accepts: its resource (service.name) and why.
+
+    The debug exporter (verbosity normal) prints one line per resource with its
+    attributes and one per record; the record's own body and attributes are
+    replaced first, so nothing an unknown sender wrote beyond its resource is logged.
+    """
+    reason = f"not indexed: no {lane}-lane route for this service.name (components/names.py)"
+    return {
+        "error_mode": "ignore",
+        "log_statements": [
+            {
+                "context": "log",
+                "statements": [f'set(body, "{reason}")', 'delete_matching_keys(attributes, ".*")'],
+            }
+        ],
+    }
+
+
 def _envoy_statements() -> list[str]:
     statements = [
         'set(severity_text, "INFO") where severity_text == ""',
@@ -149,9 +178,11 @@ def render(settings: Settings) -> dict:
             ],
         },
         "deltatocumulative": {"max_stale": SERIES_LIFETIME},
+        "transform/unrouted-untrusted": _unrouted("untrusted"),
     }
     exporters: dict = {
-        "debug": {"verbosity": "basic"},
+        # Only unrouted records reach it: one line per record, with its resource's service.name.
+        "debug": {"verbosity": "normal"},
         "prometheus": {
             "endpoint": _listen(settings.collector_metrics_port),
             "metric_expiration": SERIES_LIFETIME,
@@ -174,7 +205,7 @@ def render(settings: Settings) -> dict:
         },
         "logs/untrusted-unrouted": {
             "receivers": ["routing/untrusted"],
-            "processors": ["memory_limiter"],
+            "processors": ["memory_limiter", "transform/unrouted-untrusted"],
             "exporters": ["debug"],
         },
         "metrics/untrusted": {
@@ -199,7 +230,7 @@ def render(settings: Settings) -> dict:
             "exporters": ["opensearch/traces", "span_metrics"],
         },
     }
-    for index in names.UNTRUSTED_LOG_INDICES.values():
+    for index in dict.fromkeys(names.UNTRUSTED_LOG_INDICES.values()):
         exporters[f"opensearch/{index}"] = _opensearch_exporter(settings, logs_index=index)
         pipelines[f"logs/{index}"] = {
             "receivers": ["routing/untrusted"],
@@ -230,20 +261,21 @@ def render(settings: Settings) -> dict:
             "processors": ["memory_limiter"],
             "exporters": ["routing/trusted"],
         }
+        processors["transform/unrouted-trusted"] = _unrouted("trusted")
         pipelines["logs/trusted-unrouted"] = {
             "receivers": ["routing/trusted"],
-            "processors": ["memory_limiter"],
+            "processors": ["memory_limiter", "transform/unrouted-trusted"],
             "exporters": ["debug"],
         }
         processors["transform/envoy"] = {
             "error_mode": "ignore",
             "log_statements": [{"context": "log", "statements": _envoy_statements()}],
         }
-        for service, index in names.TRUSTED_LOG_INDICES.items():
-            stamp = f"resource/{names.TRUSTED_INGEST_SOURCE[service]}"
-            processors[stamp] = _stamp(names.TRUSTED_INGEST_SOURCE[service])
+        for index, source in _trusted_index_sources().items():
+            stamp = f"resource/{source}"
+            processors[stamp] = _stamp(source)
             steps = ["memory_limiter", stamp]
-            if service == "envoy":
+            if index == names.TRUSTED_LOG_INDICES["envoy"]:
                 steps.append("transform/envoy")
             exporters[f"opensearch/{index}"] = _opensearch_exporter(settings, logs_index=index)
             pipelines[f"logs/{index}"] = {

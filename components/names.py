@@ -21,13 +21,17 @@ LABELS = {
 
 OPENSEARCH_CLUSTER = "clawker-observability"
 
-# Log indices, keyed by the resource service.name that routes into them.
+# Log indices, keyed by the resource service.name that routes into them. Several
+# service names may share an index: Claude Code desktop sessions report
+# claude-code-desktop, newer control planes clawkercp.
 UNTRUSTED_LOG_INDICES = {
     "claude-code": "claude-code",
+    "claude-code-desktop": "claude-code",
     "clawker-cli": "clawker-cli",
 }
 TRUSTED_LOG_INDICES = {
     "clawker-cp": "clawker-cp",
+    "clawkercp": "clawker-cp",
     "envoy": "clawker-envoy",
     "coredns": "clawker-coredns",
     "ebpf-egress": "clawker-ebpf-egress",
@@ -35,12 +39,14 @@ TRUSTED_LOG_INDICES = {
 # ingest_source stamped on each trusted service's records.
 TRUSTED_INGEST_SOURCE = {
     "clawker-cp": "cp",
+    "clawkercp": "cp",
     "envoy": "envoy",
     "coredns": "coredns",
     "ebpf-egress": "netlogger",
 }
 UNTRUSTED_INGEST_SOURCE = "untrusted_otlp"
-LOG_INDICES = tuple(UNTRUSTED_LOG_INDICES.values()) + tuple(TRUSTED_LOG_INDICES.values())
+# Each index once, untrusted ones first, in table order.
+LOG_INDICES = tuple(dict.fromkeys([*UNTRUSTED_LOG_INDICES.values(), *TRUSTED_LOG_INDICES.values()]))
 
 # SS4O traces: the exporter writes ss4o_traces-<dataset>-<namespace>.
 TRACES_DATASET = "traces"

@@ -105,7 +105,7 @@ SCHEMA: dict = {
         "purgeVolumesOnDestroy": _prop(
             {"type": "boolean"},
             False,
-            "Remove the OpenSearch and Prometheus volumes on `pulumi destroy` (like `clawker monitor down --volumes`).",
+            "Remove the OpenSearch and Prometheus volumes on `pulumi destroy` (like `clawker monitor down --volumes`), and with them the indexed telemetry, the Clawker workspace and every saved object in it. Off, `pulumi destroy` keeps all of that and the next `pulumi up` adopts it.",
         ),
         "datasourceMasterKey": _prop(
             {"type": "string", "pattern": "^(.{16}|.{24}|.{32})?$"},

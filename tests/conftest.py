@@ -1,8 +1,11 @@
 """Fixtures shared by several test layers.
 
-The real OpenSearch node (tests/providers/opensearch_node.py) is one session
-fixture for tests/providers and tests/plugin_doubles alike, so a run that
-collects both starts it once.
+opensearch: ONE real OpenSearch 3.6.0 process for the whole run (tests/providers/
+opensearch_node.py), with the ISM / SQL plugin contract doubles in front of it
+where the distribution lacks those plugins. Used by the provider tests, the plugin
+doubles' contract tests and the Dashboards double's own tests (the double keeps
+its saved objects in it). Started only when a test asks. cluster: the same,
+emptied before the test; prometheus: the cached Prometheus binary (or a stand-in).
 """
 
 import sys

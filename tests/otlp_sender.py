@@ -73,15 +73,16 @@ def send_logs(
     *,
     resource: dict[str, Any],
     records: Iterable[dict[str, Any]],
+    scope: str = "clawker-monitor-tests",
 ) -> bool:
-    """Emit records (dicts with body/attributes/severity_text) under one resource.
+    """Emit records (dicts with body/attributes/severity_text) under one resource and scope.
 
     True when every export call was accepted by the receiver.
     """
     recording = _Recording(exporter)
     provider = LoggerProvider(resource=Resource.create(resource))
     provider.add_log_record_processor(SimpleLogRecordProcessor(recording))
-    logger = provider.get_logger("clawker-monitor-tests")
+    logger = provider.get_logger(scope)
     for record in records:
         logger.emit(
             LogRecord(

@@ -1,4 +1,10 @@
-"""Fixtures for the OpenSearch Dashboards contract DOUBLE's own tests."""
+"""Fixtures for the OpenSearch Dashboards contract DOUBLE's own tests.
+
+The double keeps its saved objects in a REAL OpenSearch (like Dashboards keeps them in
+its .kibana index), so these tests run one: the session's `opensearch` (tests/conftest.py,
+a local process shared with the provider tests; fails in CI when it cannot start).
+Each test starts from an OpenSearch without the saved-objects index.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,22 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
-from dd_helpers import Client, start, stop  # noqa: E402
+from dd_helpers import Client, drop_saved_objects, start, stop  # noqa: E402
 
 
 @pytest.fixture()
-def client():
-    srv, app = start()
+def node(opensearch):
+    """The session's OpenSearch without any saved-objects index (a fresh data volume)."""
+    drop_saved_objects(opensearch)
+    return opensearch
+
+
+@pytest.fixture()
+def client(node):
+    srv, app = start([node.url])
     try:
         yield Client(f"http://127.0.0.1:{srv.server_address[1]}")
     finally:

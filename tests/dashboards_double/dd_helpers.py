@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import socket
 import sys
 import threading
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -77,10 +80,17 @@ class Client:
                          content_type=f"multipart/form-data; boundary={boundary}")
 
 
-def start(opensearch_hosts=None, state_path=None):
-    srv, app = double.make_server("127.0.0.1", 0, opensearch_hosts, state_path)
+def start(opensearch_hosts: list[str], wait_ready: bool = True):
+    """The double in a thread, pointed at a REAL OpenSearch (it keeps its objects there)."""
+    srv, app = double.make_server("127.0.0.1", 0, opensearch_hosts)
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
+    deadline = time.monotonic() + 30
+    while wait_ready and not app.ready:
+        if time.monotonic() > deadline:
+            stop(srv, app)
+            raise AssertionError(f"the double did not get ready against {opensearch_hosts} in 30s")
+        time.sleep(0.05)
     return srv, app
 
 
@@ -88,3 +98,70 @@ def stop(srv, app):
     app.stop()
     srv.shutdown()
     srv.server_close()
+
+
+def saved_objects_indices(node) -> list[str]:
+    """The indices the double (like Dashboards) made for its saved objects: .kibana_N."""
+    answer = node.call("GET", "_cat/indices/.kibana*", params={"format": "json", "h": "index"})
+    return sorted(e["index"] for e in answer.json()) if answer.status_code == 200 else []
+
+
+def drop_saved_objects(node) -> None:
+    """What removing OpenSearch's volume does to Dashboards' state: the index goes."""
+    for index in saved_objects_indices(node):
+        node.call("DELETE", index)
+
+
+def raw_saved_object(node, type_: str, id_: str):
+    """The document as it sits in OpenSearch (None when absent), read behind the double's back."""
+    answer = node.call("GET", f".kibana/_doc/{type_}:{id_}")
+    return answer.json() if answer.status_code == 200 else None
+
+
+class Forwarder:
+    """A TCP port that forwards to the real OpenSearch once started: 'OpenSearch comes up later'."""
+
+    def __init__(self, port: int, target_url: str):
+        self.port = port
+        parsed = urllib.parse.urlsplit(target_url)
+        self.target = (parsed.hostname, parsed.port)
+        self.sock = None
+
+    def start(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=10)
+            except OSError:
+                conn.close()
+                continue
+            for a, b in ((conn, upstream), (upstream, conn)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        if self.sock:
+            self.sock.close()

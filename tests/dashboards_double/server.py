@@ -24,16 +24,23 @@ It is strict where real Dashboards is strict (it must never accept what Dashboar
 rejects), and it adds the fields Dashboards adds (version, updated_at, namespaces,
 migrationVersion, workspaces) so that providers' normalisation is exercised.
 
-Python 3.11 standard library only.  State lives in memory; when the environment
-variable DASHBOARDS_DOUBLE_STATE names a file, state is loaded from and saved to it.
+  src/core/server/saved_objects/serialization/serializer.ts   raw document (_id <type>:<id>)
+  src/core/server/saved_objects/migrations/core/build_active_mappings.ts, index_migrator.ts
+                                                      .kibana alias over .kibana_1, mappings
+
+Python 3.11 standard library only.  Like real Dashboards, the double keeps NO state of its
+own: saved objects and workspaces live in the real OpenSearch it is pointed at, in the
+``.kibana`` index (see Store), so they survive the double's container being replaced and
+vanish only with OpenSearch's data.
 
 Usage:
   python server.py [--host 127.0.0.1] [--port 5601] [--opensearch-hosts '["http://x:9200"]']
   (unknown arguments such as --explore.enabled=true are accepted and ignored, like the
   command line the stack passes to the real image)
 Environment: SERVER_PORT (default 5601), SERVER_HOST (default 0.0.0.0),
-  OPENSEARCH_HOSTS (JSON list; when set, the double answers 503 "not ready yet" until
-  one of those hosts answers, like real Dashboards), DASHBOARDS_DOUBLE_STATE.
+  OPENSEARCH_HOSTS (JSON list, default ["http://localhost:9200"] like Dashboards; the
+  double answers 503 "not ready yet" until one of those hosts answers and its saved
+  objects index exists, like real Dashboards).
 """
 
 from __future__ import annotations
@@ -285,55 +292,206 @@ def search_matches(search: str, values: list[str], keyword: bool, operator: str)
 # ---------------------------------------------------------------------------
 # State
 # ---------------------------------------------------------------------------
+class StoreUnavailable(Exception):
+    """OpenSearch did not answer (Dashboards then answers 503)."""
+
+
 class Store:
-    """The double's '.kibana' index: raw docs keyed by (type, id)."""
+    """Saved objects and workspaces in the REAL OpenSearch, laid out as Dashboards lays them out.
 
-    def __init__(self, path: str | None):
+    Facts (opensearch-project/OpenSearch-Dashboards), re-expressed here, not copied:
+    - index: the saved-objects index is the alias ``.kibana`` (config opensearchDashboards.index)
+      over the concrete ``.kibana_1``, created with one shard and ``auto_expand_replicas 0-1``
+      (saved_objects/migrations/core/index_migrator.ts migrateIndex, migration_context.ts,
+      opensearch_index.ts createIndex/claimAlias);
+    - mappings: root ``dynamic: strict`` with the core fields type, namespace(s), originId,
+      updated_at, references (nested), migrationVersion (dynamic), and one object property per
+      saved-object type (migrations/core/build_active_mappings.ts defaultMapping); the
+      workspace type maps name as keyword (plugins/workspace/server/saved_objects/workspace.ts);
+      objects carry a ``workspaces`` keyword list;
+    - document: ``_id`` is ``<type>:<id>`` (our objects live in the default namespace, so no
+      namespace prefix), ``_source`` holds the attributes under the type's own name plus
+      type/references/migrationVersion/updated_at/originId/workspaces
+      (saved_objects/serialization/serializer.ts savedObjectToRaw/generateRawId);
+    - a workspace is a saved object of type ``workspace`` in the same index
+      (workspace_client.ts create), so deleting the volume deletes every workspace with it;
+    - ``version`` is base64 of [_seq_no, _primary_term] of the OpenSearch document
+      (saved_objects/version/encode_version.ts); a write is visible to the next search
+      (repository.ts writes with refresh ``wait_for``; the double refreshes the index once
+      before its next search instead, which reads the same and waits for nothing).
+
+    Nothing is kept in the double's process: a replaced container reads what the volume holds.
+    """
+
+    ALIAS = ".kibana"
+    CONCRETE = ".kibana_1"
+
+    def __init__(self, hosts: list[str]):
         self.lock = threading.RLock()
-        self.path = path
-        self.seq_no = -1
-        self.primary_term = 1
+        self.hosts = [h.rstrip("/") for h in hosts]
+        # Real Dashboards keeps its uuid in its data path, not in OpenSearch.
         self.uuid = str(uuid.uuid4())
-        self.docs: dict[tuple[str, str], dict] = {}
-        if path and os.path.exists(path):
-            with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
-            self.seq_no = data.get("seq_no", -1)
-            self.uuid = data.get("uuid", self.uuid)
-            for d in data.get("docs", []):
-                self.docs[(d["type"], d["id"])] = d
-            log(f"state loaded from {path}: {len(self.docs)} docs")
+        # Gets by id are real-time in OpenSearch; searches need a refresh after writes.
+        self.unrefreshed = True
 
-    def save(self) -> None:
-        if not self.path:
+    # -- transport -------------------------------------------------------------
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        last: Exception | None = None
+        for host in self.hosts:
+            req = urllib.request.Request(host + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+            try:
+                with NO_PROXY_OPENER.open(req, timeout=30) as resp:
+                    status, raw = resp.status, resp.read()
+            except urllib.error.HTTPError as e:
+                status, raw = e.code, e.read()
+            except (urllib.error.URLError, OSError) as e:
+                last = e
+                continue
+            try:
+                return status, json.loads(raw.decode("utf-8")) if raw else None
+            except ValueError:
+                return status, raw.decode("utf-8", "replace")
+        raise StoreUnavailable(f"no OpenSearch host answered ({self.hosts}): {last!r}")
+
+    @staticmethod
+    def _reason(body: Any) -> str:
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            err = body["error"]
+            return f"{err.get('reason') or err.get('type')}: {err.get('type')}"
+        return str(body)[:300]
+
+    def _checked(self, method: str, path: str, body: Any = None, ok=(200, 201)) -> tuple[int, Any]:
+        status, answer = self.call(method, path, body)
+        if status in ok:
+            return status, answer
+        if status == 400:
+            # decorate_opensearch_error.ts: an OpenSearch 400 is a bad request of the caller
+            raise HttpError(400, self._reason(answer))
+        if status in (429, 503):
+            raise HttpError(503, self._reason(answer))
+        raise HttpError(500, f"OpenSearch answered {status} to {method} {path}: {self._reason(answer)}")
+
+    # -- index -----------------------------------------------------------------
+    @staticmethod
+    def mappings() -> dict:
+        def type_mapping(type_: str) -> dict:
+            props: dict[str, Any] = {"title": {"type": "text"}}
+            if type_ == "data-connection":
+                props = {"connectionId": {"type": "keyword"}, "type": {"type": "keyword"}}
+            elif type_ == "config":
+                props = {"buildNum": {"type": "keyword"}}
+            return {"dynamic": False, "properties": props}
+
+        props: dict[str, Any] = {
+            "migrationVersion": {"dynamic": "true", "type": "object"},
+            "type": {"type": "keyword"},
+            "namespace": {"type": "keyword"},
+            "namespaces": {"type": "keyword"},
+            "originId": {"type": "keyword"},
+            "updated_at": {"type": "date"},
+            "references": {"type": "nested", "properties": {
+                "name": {"type": "keyword"}, "type": {"type": "keyword"}, "id": {"type": "keyword"}}},
+            "workspaces": {"type": "keyword"},
+            "permissions": {"type": "object", "enabled": False},
+            WORKSPACE_TYPE: {"dynamic": False, "properties": {
+                "name": {"type": "keyword"}, "description": {"type": "text"},
+                "features": {"type": "keyword"}, "color": {"type": "keyword"},
+                "icon": {"type": "keyword"}, "defaultVISTheme": {"type": "keyword"},
+                "reserved": {"type": "boolean"}}},
+        }
+        for type_ in TYPES:
+            props[type_] = type_mapping(type_)
+        return {"dynamic": "strict", "properties": props}
+
+    def ensure_index(self) -> None:
+        """What Dashboards' migrator does on an empty cluster: create .kibana_1 behind .kibana.
+
+        An existing .kibana (kept volume) is used as it is: its documents are the state.
+        """
+        status, _ = self.call("HEAD", f"/{self.ALIAS}")
+        if status == 200:
             return
-        tmp = f"{self.path}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump({"seq_no": self.seq_no, "uuid": self.uuid,
-                       "docs": list(self.docs.values())}, fh)
-        os.replace(tmp, self.path)
+        body = {"settings": {"number_of_shards": 1, "auto_expand_replicas": "0-1"},
+                "mappings": self.mappings(), "aliases": {self.ALIAS: {}}}
+        status, answer = self.call("PUT", f"/{self.CONCRETE}", body)
+        if status == 200:
+            log(f"created {self.CONCRETE} with alias {self.ALIAS} (saved objects index)")
+            return
+        kind = (answer.get("error") or {}).get("type") if isinstance(answer, dict) else None
+        if kind != "resource_already_exists_exception":
+            raise StoreUnavailable(f"creating {self.CONCRETE}: {status} {self._reason(answer)}")
 
-    def next_seq(self) -> int:
-        self.seq_no += 1
-        return self.seq_no
+    # -- documents ---------------------------------------------------------------
+    @staticmethod
+    def raw_id(type_: str, id_: str) -> str:
+        return f"{type_}:{id_}"
+
+    def _doc_path(self, type_: str, id_: str) -> str:
+        return f"/{self.ALIAS}/_doc/{urllib.parse.quote(self.raw_id(type_, id_), safe='')}"
+
+    @staticmethod
+    def from_raw(hit: dict) -> dict | None:
+        src = hit.get("_source") or {}
+        type_ = src.get("type")
+        if not type_ or not str(hit.get("_id", "")).startswith(f"{type_}:") or type_ not in src:
+            return None  # not a saved object (serializer.ts isRawSavedObject)
+        doc: dict[str, Any] = {
+            "type": type_, "id": hit["_id"][len(type_) + 1:],
+            "attributes": src.get(type_) or {}, "references": src.get("references") or [],
+            "updated_at": src.get("updated_at"),
+            "seq_no": hit.get("_seq_no"), "primary_term": hit.get("_primary_term"),
+            "doc_version": hit.get("_version"),
+        }
+        for key in ("migrationVersion", "workspaces", "originId", "namespace", "permissions"):
+            if src.get(key):
+                doc[key] = src[key]
+        return doc
+
+    @staticmethod
+    def to_source(doc: dict) -> dict:
+        src: dict[str, Any] = {doc["type"]: doc["attributes"], "type": doc["type"],
+                               "references": doc.get("references") or []}
+        for key in ("namespace", "originId", "migrationVersion", "updated_at", "workspaces",
+                    "permissions"):
+            if doc.get(key):
+                src[key] = doc[key]
+        return src
 
     def get(self, type_: str, id_: str) -> dict | None:
-        return self.docs.get((type_, id_))
+        status, answer = self._checked("GET", self._doc_path(type_, id_), ok=(200, 404))
+        if status == 404 or not answer.get("found"):
+            return None
+        return self.from_raw(answer)
 
     def put(self, doc: dict) -> dict:
-        prev = self.docs.get((doc["type"], doc["id"]))
-        doc["doc_version"] = (prev.get("doc_version", 0) if prev else 0) + 1
-        doc["seq_no"] = self.next_seq()
-        doc["primary_term"] = self.primary_term
-        self.docs[(doc["type"], doc["id"])] = doc
+        _, answer = self._checked("PUT", self._doc_path(doc["type"], doc["id"]),
+                                  self.to_source(doc))
+        doc["seq_no"], doc["primary_term"] = answer["_seq_no"], answer["_primary_term"]
+        doc["doc_version"] = answer["_version"]
+        self.unrefreshed = True
         return doc
 
     def delete(self, type_: str, id_: str) -> None:
-        self.docs.pop((type_, id_), None)
-        self.next_seq()
+        self._checked("DELETE", self._doc_path(type_, id_), ok=(200, 404))
+        self.unrefreshed = True
+
+    def all(self) -> list[dict]:
+        """Every saved object in the index, oldest first (the order Dashboards' index gives)."""
+        body = {"size": MAX_IMPORT_EXPORT_SIZE, "seq_no_primary_term": True, "version": True,
+                "query": {"match_all": {}}, "sort": [{"updated_at": {"order": "asc", "missing": "_last"}}, "_doc"]}
+        if self.unrefreshed:
+            self._checked("POST", f"/{self.ALIAS}/_refresh", ok=(200, 404))
+            self.unrefreshed = False
+        status, answer = self._checked("POST", f"/{self.ALIAS}/_search", body, ok=(200, 404))
+        if status == 404:
+            return []
+        docs = [self.from_raw(h) for h in answer["hits"]["hits"]]
+        return [d for d in docs if d is not None]
 
     def workspace_exists(self, ws_id: str) -> bool:
-        return (WORKSPACE_TYPE, ws_id) in self.docs
+        return self.get(WORKSPACE_TYPE, ws_id) is not None
 
 
 def migration_version(type_: str) -> dict | None:
@@ -502,16 +660,17 @@ def check_query_keys(query: dict, allowed: tuple[str, ...]) -> None:
 # The application: routes and semantics
 # ---------------------------------------------------------------------------
 class App:
-    def __init__(self, store: Store, opensearch_hosts: list[str] | None):
+    def __init__(self, store: Store):
         self.store = store
-        self.opensearch_hosts = opensearch_hosts or []
-        # Real Dashboards serves only "not ready yet" until it reached OpenSearch once.
-        self.ready = not self.opensearch_hosts
-        self.opensearch_up = not self.opensearch_hosts
+        self.opensearch_hosts = store.hosts
+        # Real Dashboards serves only "not ready yet" until it reached OpenSearch and its
+        # saved-objects index is in place (core/server/http/http_service.ts notReady server;
+        # saved_objects_service.ts runs the migrator before start).
+        self.ready = False
+        self.opensearch_up = False
         self.started = now_iso()
         self._stop = threading.Event()
-        if self.opensearch_hosts:
-            threading.Thread(target=self._watch_opensearch, daemon=True).start()
+        threading.Thread(target=self._watch_opensearch, daemon=True).start()
 
     # -- OpenSearch reachability --------------------------------------------
     def _probe(self) -> bool:
@@ -534,8 +693,14 @@ class App:
                 log(f"OpenSearch {'reachable' if up else 'unreachable'} at {self.opensearch_hosts}")
             self.opensearch_up = up
             if up and not self.ready:
-                self.ready = True
-                log("ready: serving the Dashboards API (contract double)")
+                try:
+                    with self.store.lock:
+                        self.store.ensure_index()
+                    self.ready = True
+                    log("ready: serving the Dashboards API (contract double); saved objects "
+                        f"in OpenSearch index {Store.ALIAS}")
+                except (StoreUnavailable, HttpError) as e:
+                    log(f"saved objects index not ready: {e}")
             self._stop.wait(1.0 if up else 0.5)
 
     def stop(self) -> None:
@@ -587,7 +752,11 @@ class App:
             payload = (headers.get("content-type", ""), body)
 
         with self.store.lock:
-            result = handler(ws=ws, query=query, body=payload, **params)
+            try:
+                result = handler(ws=ws, query=query, body=payload, **params)
+            except StoreUnavailable as e:
+                log(f"OpenSearch unavailable: {e}")
+                raise HttpError(503, "No Living connections")
             return 200, result, {}
 
     def route(self, method: str, path: str):
@@ -748,7 +917,6 @@ class App:
         if origin_id:
             doc["originId"] = origin_id
         self.store.put(doc)
-        self.store.save()
         return doc
 
     # -- saved objects: get / update / delete ---------------------------------
@@ -788,7 +956,6 @@ class App:
             doc["references"] = copy.deepcopy(references)
         doc["updated_at"] = now_iso()
         self.store.put(doc)
-        self.store.save()
         out: dict[str, Any] = {"id": id_, "type": type_, "updated_at": doc["updated_at"],
                                "version": encode_version(doc["seq_no"], doc["primary_term"]),
                                "namespaces": namespaces_for(type_)}
@@ -806,7 +973,6 @@ class App:
         if type_ not in TYPES or self.store.get(type_, id_) is None:
             raise not_found(type_, id_)
         self.store.delete(type_, id_)
-        self.store.save()
         log(f"deleted {type_}/{id_}")
         return {}
 
@@ -853,7 +1019,7 @@ class App:
         if not allowed:
             return {"page": page, "per_page": per_page, "total": 0, "saved_objects": []}
         hits = []
-        for doc in self.store.docs.values():
+        for doc in self.store.all():
             if doc["type"] not in allowed:
                 continue
             if workspaces is not None and not set(doc.get("workspaces") or []) & set(workspaces):
@@ -1108,7 +1274,7 @@ class App:
 
     # -- workspaces --------------------------------------------------------------
     def ws_docs(self) -> list[dict]:
-        return [d for d in self.store.docs.values() if d["type"] == WORKSPACE_TYPE]
+        return [d for d in self.store.all() if d["type"] == WORKSPACE_TYPE]
 
     @staticmethod
     def ws_view(doc: dict, with_mode: bool = False) -> dict:
@@ -1215,7 +1381,6 @@ class App:
         doc = {"type": WORKSPACE_TYPE, "id": new_id, "attributes": copy.deepcopy(attrs),
                "references": [], "updated_at": now_iso()}
         self.store.put(doc)
-        self.store.save()
         log(f"workspace created: {new_id} name={attrs['name']!r} dataConnections={data_connections}")
         return {"success": True, "result": {"id": new_id}}
 
@@ -1277,7 +1442,7 @@ class App:
             wanted = settings.get(key)
             if wanted is None:
                 continue
-            current = [d["id"] for d in self.store.docs.values()
+            current = [d["id"] for d in self.store.all()
                        if d["type"] == t and id_ in (d.get("workspaces") or [])]
             to_add = [i for i in wanted if i not in current]
             if any(self.store.get(t, i) is None for i in to_add):
@@ -1287,7 +1452,6 @@ class App:
         doc["attributes"] = {**doc["attributes"], **copy.deepcopy(attrs)}
         doc["updated_at"] = now_iso()
         self.store.put(doc)
-        self.store.save()
         log(f"workspace updated: {id_}")
         return {"success": True, "result": True}
 
@@ -1299,7 +1463,7 @@ class App:
             return {"success": False, "error": WORKSPACE_NOT_FOUND_ERROR}
         if doc["attributes"].get("reserved"):
             return {"success": False, "error": f"Reserved workspace {id_} is not allowed to delete."}
-        for d in list(self.store.docs.values()):
+        for d in self.store.all():
             wss = d.get("workspaces") or []
             if id_ not in wss or d["type"] == WORKSPACE_TYPE:
                 continue
@@ -1308,7 +1472,6 @@ class App:
             else:
                 self.store.delete(d["type"], d["id"])
         self.store.delete(WORKSPACE_TYPE, id_)
-        self.store.save()
         log(f"workspace deleted: {id_}")
         return {"success": True, "result": True}
 
@@ -1489,9 +1652,13 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _dispatch
 
 
-def make_server(host: str, port: int, opensearch_hosts: list[str] | None = None,
-                state_path: str | None = None) -> tuple[ThreadingHTTPServer, App]:
-    app = App(Store(state_path), opensearch_hosts)
+# Dashboards' opensearch.hosts default (src/core/server/opensearch/opensearch_config.ts).
+DEFAULT_OPENSEARCH_HOSTS = ["http://localhost:9200"]
+
+
+def make_server(host: str, port: int, opensearch_hosts: list[str] | None = None
+                ) -> tuple[ThreadingHTTPServer, App]:
+    app = App(Store(opensearch_hosts or DEFAULT_OPENSEARCH_HOSTS))
     handler = type("BoundHandler", (Handler,), {"app": app})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
@@ -1514,12 +1681,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default=os.environ.get("SERVER_HOST", "0.0.0.0"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("SERVER_PORT", "5601")))
     parser.add_argument("--opensearch-hosts", default=os.environ.get("OPENSEARCH_HOSTS"))
-    parser.add_argument("--state", default=os.environ.get("DASHBOARDS_DOUBLE_STATE"))
     args, ignored = parser.parse_known_args(argv)
     hosts = parse_hosts(args.opensearch_hosts)
-    server, app = make_server(args.host, args.port, hosts, args.state)
+    server, app = make_server(args.host, args.port, hosts)
     log(f"OpenSearch Dashboards {VERSION} CONTRACT DOUBLE listening on {args.host}:{args.port}"
-        f" (opensearch hosts: {hosts or 'none, ready at once'}; ignored args: {ignored})")
+        f" (opensearch hosts: {app.opensearch_hosts}; ignored args: {ignored})")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

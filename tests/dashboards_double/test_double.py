@@ -7,15 +7,14 @@ test names the OpenSearch-Dashboards source file the behaviour comes from.
 from __future__ import annotations
 
 import base64
-import http.server
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
 
-from dd_helpers import SERVER_PATH, Client, start, stop
+from dd_helpers import (SERVER_PATH, Client, Forwarder, drop_saved_objects, raw_saved_object,
+                        saved_objects_indices, start, stop)
 from net import free_port
 
 GOOD_CONN = {"attributes": {"connectionId": "clawker_prometheus", "type": "Prometheus"}}
@@ -42,43 +41,38 @@ def test_status_reports_available_and_names_itself_a_double(client):
     assert status == 404 and body["message"] == "Not Found"
 
 
-# src/core/server/http/http_service.ts (the "not ready" server until OpenSearch answers)
-def test_not_ready_until_opensearch_answers():
+# src/core/server/http/http_service.ts (the "not ready" server until OpenSearch answers);
+# saved_objects/migrations/core/index_migrator.ts (the saved objects index is made first)
+def test_not_ready_until_opensearch_answers_then_the_index_exists(node):
     port = free_port()
-    srv, app = start(opensearch_hosts=[f"http://127.0.0.1:{port}"])
+    srv, app = start([f"http://127.0.0.1:{port}"], wait_ready=False)
     c = Client(f"http://127.0.0.1:{srv.server_address[1]}")
-    fake_os = None
+    late_opensearch = Forwarder(port, node.url)
     try:
         status, body, _ = c.get("/api/status")
         assert status == 503 and body == "OpenSearch Dashboards server is not ready yet"
         status, _, _ = c.post("/api/saved_objects/data-connection/x", GOOD_CONN)
         assert status == 503
-
-        class OS(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                payload = b'{"version":{"number":"3.6.0"}}'
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *a):
-                pass
-
-        fake_os = http.server.ThreadingHTTPServer(("127.0.0.1", port), OS)
-        threading.Thread(target=fake_os.serve_forever, daemon=True).start()
-        deadline = time.time() + 10
+        assert saved_objects_indices(node) == []
+        late_opensearch.start()
+        deadline = time.time() + 15
         while time.time() < deadline:
             status, body, _ = c.get("/api/status")
             if status == 200:
                 break
             time.sleep(0.2)
         assert status == 200 and body["status"]["overall"]["state"] == "green"
+        # Dashboards' layout: the concrete .kibana_1 behind the alias .kibana, strict mappings
+        assert saved_objects_indices(node) == [".kibana_1"]
+        aliases = node.call("GET", ".kibana_1/_alias").json()
+        assert aliases == {".kibana_1": {"aliases": {".kibana": {}}}}
+        mapping = node.call("GET", ".kibana_1/_mapping").json()[".kibana_1"]["mappings"]
+        assert mapping["dynamic"] == "strict"
+        assert mapping["properties"]["workspace"]["properties"]["name"] == {"type": "keyword"}
+        assert mapping["properties"]["workspaces"] == {"type": "keyword"}
     finally:
         stop(srv, app)
-        if fake_os:
-            fake_os.shutdown()
-            fake_os.server_close()
+        late_opensearch.close()
 
 
 # --------------------------------------------------------------------------- xsrf
@@ -347,6 +341,16 @@ def test_workspace_delete_removes_its_objects(client, workspace):
     assert client.get(f"/api/workspaces/{workspace}")[1]["success"] is False
 
 
+# The same cascade, seen where Dashboards keeps the objects: the documents leave OpenSearch.
+def test_workspace_delete_cascade_reaches_opensearch(node, client, workspace):
+    user_vis = {"attributes": {"title": "my latency panel", "visState": "{}"}}
+    assert client.post(f"/w/{workspace}/api/saved_objects/visualization/mine", user_vis)[0] == 200
+    assert raw_saved_object(node, "visualization", "mine")["_source"]["workspaces"] == [workspace]
+    assert client.delete(f"/api/workspaces/{workspace}")[1] == {"success": True, "result": True}
+    assert raw_saved_object(node, "visualization", "mine") is None
+    assert raw_saved_object(node, "workspace", workspace) is None
+
+
 # --------------------------------------------------------------------------- /w/<id>/ prefix
 # plugins/workspace/server/plugin.ts (prefix rewrite) and
 # plugins/workspace/server/saved_objects/workspace_id_consumer_wrapper.ts (checkWorkspacesExist)
@@ -489,20 +493,77 @@ def test_import_unsupported_type(client):
     assert body["errors"][0]["error"] == {"type": "unsupported_type"}
 
 
+# --------------------------------------------------------------------------- persistence
+# serialization/serializer.ts (savedObjectToRaw, generateRawId), version/encode_version.ts,
+# plugins/workspace/server/saved_objects/workspace.ts: what the double writes is a Dashboards
+# saved object document in OpenSearch, nothing held in the double's memory.
+def test_objects_and_workspaces_are_dashboards_documents_in_opensearch(node, client, workspace):
+    created = client.post(f"/w/{workspace}/api/saved_objects/visualization/v1",
+                          {"attributes": {"title": "V", "visState": "{}"},
+                           "references": [{"name": "r", "type": "index-pattern", "id": "ip"}]})[1]
+    raw = raw_saved_object(node, "visualization", "v1")
+    assert raw["_index"] == ".kibana_1"
+    src = raw["_source"]
+    assert src["type"] == "visualization"
+    assert src["visualization"] == {"title": "V", "visState": "{}"}
+    assert src["references"] == [{"name": "r", "type": "index-pattern", "id": "ip"}]
+    assert src["workspaces"] == [workspace]
+    assert src["migrationVersion"] == {"visualization": "7.10.0"}
+    assert "attributes" not in src
+    assert decode_version(created["version"]) == [raw["_seq_no"], raw["_primary_term"]]
+    ws_raw = raw_saved_object(node, "workspace", workspace)["_source"]
+    assert ws_raw["type"] == "workspace" and ws_raw["workspace"]["name"] == "Clawker"
+    # a change made behind the double's back (another Dashboards on the same index) is seen
+    node.call("POST", ".kibana/_update/visualization:v1?refresh=true",
+              {"doc": {"visualization": {"title": "changed in OpenSearch"}}})
+    assert client.get("/api/saved_objects/visualization/v1")[1]["attributes"]["title"] == \
+        "changed in OpenSearch"
+
+
+# A document Dashboards would not write is refused by the strict mappings, as in Dashboards.
+def test_unmapped_top_level_field_is_refused_by_opensearch(node, client):
+    answer = node.call("PUT", ".kibana/_doc/dashboard:x", {"type": "dashboard", "dashboard": {}, "bogus": 1})
+    assert answer.status_code == 400 and "strict_dynamic_mapping_exception" in answer.text
+
+
+# A double that lost OpenSearch answers like Dashboards does: 503, nothing written anywhere.
+def test_opensearch_gone_answers_503(node):
+    port = free_port()
+    link = Forwarder(port, node.url)
+    link.start()
+    srv, app = start([f"http://127.0.0.1:{port}"])
+    c = Client(f"http://127.0.0.1:{srv.server_address[1]}")
+    try:
+        assert c.post("/api/saved_objects/dashboard/before", {"attributes": {"title": "B"}})[0] == 200
+        link.close()
+        deadline = time.time() + 10
+        status = None
+        while time.time() < deadline:
+            status, body, _ = c.post("/api/saved_objects/dashboard/after", {"attributes": {"title": "A"}})
+            if status == 503:
+                break
+            time.sleep(0.2)
+        assert status == 503, body
+        assert raw_saved_object(node, "dashboard", "after") is None
+    finally:
+        stop(srv, app)
+        link.close()
+
+
 # --------------------------------------------------------------------------- process
 # The stack runs `opensearch-dashboards --explore.enabled=true --explore.discoverMetrics.enabled=true`
-# with SERVER_PORT in the environment; state may persist across restarts.
-def test_cli_accepts_dashboards_arguments_and_persists_state(tmp_path):
+# with SERVER_PORT and OPENSEARCH_HOSTS in the environment. A new process over the same
+# OpenSearch finds every object and workspace; only removing OpenSearch's data loses them.
+def test_cli_restart_keeps_objects_that_vanish_only_with_opensearch_data(node):
     port = free_port()
-    env = dict(os.environ, SERVER_PORT=str(port), DASHBOARDS_DOUBLE_STATE=str(tmp_path / "s.json"))
-    env.pop("OPENSEARCH_HOSTS", None)
+    env = dict(os.environ, SERVER_PORT=str(port), OPENSEARCH_HOSTS=json.dumps([node.url]))
     cmd = [sys.executable, str(SERVER_PATH), "--host", "127.0.0.1",
            "--explore.enabled=true", "--explore.discoverMetrics.enabled=true"]
     c = Client(f"http://127.0.0.1:{port}")
 
     def run_until_up():
         proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
-        deadline = time.time() + 10
+        deadline = time.time() + 20
         while time.time() < deadline:
             try:
                 if c.get("/api/status")[0] == 200:
@@ -513,17 +574,33 @@ def test_cli_accepts_dashboards_arguments_and_persists_state(tmp_path):
         proc.kill()
         raise AssertionError(proc.stderr.read().decode())
 
-    proc = run_until_up()
-    try:
-        assert c.post("/api/saved_objects/dashboard/kept", {"attributes": {"title": "K"}})[0] == 200
-    finally:
+    def end(proc):
         proc.terminate()
         proc.wait(5)
-        log = proc.stderr.read().decode()
+        return proc.stderr.read().decode()
+
+    proc = run_until_up()
+    try:
+        ws = c.post("/api/workspaces", {"attributes": {"name": "Clawker", "features": ["use-case-all"]}})
+        ws_id = ws[1]["result"]["id"]
+        assert c.post(f"/w/{ws_id}/api/saved_objects/dashboard/kept", {"attributes": {"title": "K"}})[0] == 200
+    finally:
+        log = end(proc)
     assert "DOUBLE" in log
     proc = run_until_up()
     try:
-        assert c.get("/api/saved_objects/dashboard/kept")[1]["attributes"] == {"title": "K"}
+        got = c.get(f"/w/{ws_id}/api/saved_objects/dashboard/kept")[1]
+        assert got["attributes"] == {"title": "K"} and got["workspaces"] == [ws_id]
+        # the duplicate-name rule holds across processes: the name is taken in OpenSearch
+        again = c.post("/api/workspaces", {"attributes": {"name": "Clawker", "features": ["use-case-all"]}})[1]
+        assert again == {"success": False, "error": "workspace name has already been used, try with "
+                                                   "a different name"}
     finally:
-        proc.terminate()
-        proc.wait(5)
+        end(proc)
+    drop_saved_objects(node)  # the data volume removed
+    proc = run_until_up()
+    try:
+        assert c.get("/api/saved_objects/dashboard/kept")[0] == 404
+        assert c.get(f"/api/workspaces/{ws_id}")[1] == {"success": False, "error": "workspace not found"}
+    finally:
+        end(proc)

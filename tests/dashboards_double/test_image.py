@@ -1,7 +1,8 @@
 """The contract DOUBLE's test image behaves like the real image where the stack relies on it.
 
-Needs a Docker Engine and the image (tests/dashboards_double/build_image.sh):
-without them it fails in CI and is skipped elsewhere (tests/prerequisites.py).
+Needs a Docker Engine, the image (tests/dashboards_double/build_image.sh) and the test
+OpenSearch: without them it fails in CI and is skipped elsewhere (tests/prerequisites.py).
+Its containers have their own names (dd-dash-*), never the stack's.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import uuid
 
 import pytest
 
-from dd_helpers import Client
+from dd_helpers import Client, Forwarder
+from net import free_port
 from prerequisites import unavailable
 
 IMAGE = "clawker-test/opensearch-dashboards-double:3.6.0"
@@ -50,29 +52,46 @@ def wait_status(client: Client, want: int, seconds: float = 30) -> tuple:
     raise AssertionError(f"wanted {want}, last answer {last}")
 
 
+def run_double(name: str, port: int, opensearch_url: str) -> None:
+    # Host networking: the container reaches the test OpenSearch on the host's loopback.
+    docker("run", "-d", "--name", name, "--network", "host", "-e", f"SERVER_PORT={port}",
+           "-e", f'OPENSEARCH_HOSTS=["{opensearch_url}"]',
+           IMAGE, "opensearch-dashboards", "--explore.enabled=true",
+           "--explore.discoverMetrics.enabled=true")
+
+
 # The stack's container: `opensearch-dashboards --explore.enabled=true ...`, SERVER_PORT,
 # OPENSEARCH_HOSTS as a JSON list; real Dashboards answers "not ready yet" (503) until it
-# reaches OpenSearch (src/core/server/http/http_service.ts).
-def test_image_runs_the_stack_command_and_waits_for_opensearch():
+# reaches OpenSearch (src/core/server/http/http_service.ts) and keeps its saved objects and
+# workspaces in OpenSearch's .kibana index, so a replaced container loses none of them.
+def test_image_waits_for_opensearch_and_a_replaced_container_keeps_every_object(node):
     tag = uuid.uuid4().hex[:8]
-    net, fake_os, dash = f"dd-net-{tag}", f"dd-os-{tag}", f"dd-dash-{tag}"
-    docker("network", "create", net)
+    first, second = f"dd-dash-{tag}", f"dd-dash-{tag}-replaced"
+    os_port, port = free_port(), free_port()
+    late_opensearch = Forwarder(os_port, node.url)
+    client = Client(f"http://127.0.0.1:{port}")
     try:
-        docker("run", "-d", "--name", dash, "--network", net, "-e", "SERVER_PORT=5699",
-               "-e", f'OPENSEARCH_HOSTS=["http://{fake_os}:9200"]', "-p", "127.0.0.1::5699",
-               IMAGE, "opensearch-dashboards", "--explore.enabled=true",
-               "--explore.discoverMetrics.enabled=true")
-        host_port = docker("port", dash, "5699/tcp").splitlines()[0].rsplit(":", 1)[1]
-        client = Client(f"http://127.0.0.1:{host_port}")
+        run_double(first, port, f"http://127.0.0.1:{os_port}")
         status, body, _ = wait_status(client, 503)
         assert body == "OpenSearch Dashboards server is not ready yet"
-        # anything answering HTTP below 500 on / counts as OpenSearch reachable; a second
-        # double on port 9200 plays that part
-        docker("run", "-d", "--name", fake_os, "--network", net, "-e", "SERVER_PORT=9200", IMAGE)
+        late_opensearch.start()
         status, body, _ = wait_status(client, 200)
         assert body["status"]["overall"]["state"] == "green" and "double" in body["name"]
-        logs = subprocess.run(["docker", "logs", dash], capture_output=True, text=True)
+        logs = subprocess.run(["docker", "logs", first], capture_output=True, text=True)
         assert "CONTRACT DOUBLE" in logs.stdout + logs.stderr
+
+        ws = client.post("/api/workspaces", {"attributes": {"name": "Clawker", "features": ["use-case-all"]}})
+        ws_id = ws[1]["result"]["id"]
+        mine = client.post(f"/w/{ws_id}/api/saved_objects/visualization/mine",
+                           {"attributes": {"title": "My chart", "visState": "{}"}})[1]
+
+        docker("rm", "-f", first)  # the container replaced, as `pulumi up` replaces it
+        run_double(second, port, f"http://127.0.0.1:{os_port}")
+        wait_status(client, 200)
+        got = client.get(f"/w/{ws_id}/api/saved_objects/visualization/mine")[1]
+        assert got["attributes"] == mine["attributes"] and got["version"] == mine["version"]
+        listed = client.post("/api/workspaces/_list", {})[1]["result"]["workspaces"]
+        assert [(w["id"], w["name"]) for w in listed] == [(ws_id, "Clawker")]
     finally:
-        docker("rm", "-f", dash, fake_os, check=False)
-        docker("network", "rm", net, check=False)
+        docker("rm", "-f", first, second, check=False)
+        late_opensearch.close()

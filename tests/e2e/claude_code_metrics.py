@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from corpus import METRIC_ATTRIBUTES
+
 PROJECT = "clawker"
 AGENT = "ralph"
 MODEL = "claude-sonnet-4-5"
@@ -81,6 +83,14 @@ ROUNDS: list[list[tuple[str, float, dict[str, Any]]]] = [
         ("claude_code.active_time.total", 7.5, _at(type="user")),
     ],
 ]
+
+
+# Newer attributes (query_source, effort, speed, agent.name, skill.name, plugin.name,
+# mcp_server.name, mcp_tool.name, start_type) on every datapoint of the instruments
+# that carry them (tests/corpus.py METRIC_ATTRIBUTES).
+for _round in ROUNDS:
+    for _name, _increment, _attributes in _round:
+        _attributes.update(METRIC_ATTRIBUTES.get(_name, {}))
 
 
 def totals(counter: str, by: str = "") -> dict[str, float]:

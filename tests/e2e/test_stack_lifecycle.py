@@ -6,6 +6,7 @@ state the previous one left, exactly as a user's machine would.
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -166,10 +167,45 @@ def test_c_changing_one_port_changes_only_what_must_change(stack):
     wait_for("http://127.0.0.1:9090/-/ready")
 
 
-def test_d_destroy_keeps_volumes_and_network_and_data_survives(stack):
+DASHBOARDS = "http://127.0.0.1:5601"
+USER_VIS = "e2e-users-own-visualization"
+
+
+def dashboards(method: str, path: str, body=None) -> requests.Response:
+    return requests.request(method, DASHBOARDS + path, json=body, headers={"osd-xsrf": "true"}, timeout=30)
+
+
+def clawker_workspaces() -> list[dict]:
+    listed = dashboards("POST", "/api/workspaces/_list", {"perPage": 100}).json()["result"]["workspaces"]
+    return [w for w in listed if w["name"] == names.WORKSPACE]
+
+
+def save_visualization_as_a_user(ws_id: str) -> dict:
+    """What Dashboards' visualize app sends when a user saves a chart in the workspace."""
+    answer = dashboards("POST", f"/w/{ws_id}/api/saved_objects/visualization/{USER_VIS}", {
+        "attributes": {
+            "title": "My Claude Code log volume",
+            "visState": json.dumps({"title": "My Claude Code log volume", "type": "histogram",
+                                    "params": {}, "aggs": [{"id": "1", "type": "count", "schema": "metric"}]}),
+            "uiStateJSON": "{}",
+            "description": "",
+            "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps({
+                "query": {"query": "", "language": "kuery"}, "filter": [],
+                "indexRefName": "kibanaSavedObjectMeta.searchSourceJSON.index"})},
+        },
+        "references": [{"name": "kibanaSavedObjectMeta.searchSourceJSON.index", "type": "index-pattern",
+                        "id": "claude-code"}],  # the stack's index pattern
+    })
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_d_destroy_keeps_volumes_network_data_workspace_and_users_objects(stack):
     doc = {"kept": "across destroy", "@timestamp": "2026-01-01T00:00:00Z"}
     resp = requests.put("http://127.0.0.1:9200/e2e-keep/_doc/1?refresh=true", json=doc, timeout=30)
     assert resp.status_code in (200, 201), resp.text
+    (workspace,) = clawker_workspaces()
+    mine = save_visualization_as_a_user(workspace["id"])
     stack.destroy()
     for name in SERVICES:
         assert inspect("container", name) is None, f"{name} survived destroy"
@@ -179,13 +215,27 @@ def test_d_destroy_keeps_volumes_and_network_and_data_survives(stack):
     stack.up()
     got = wait_for("http://127.0.0.1:9200/e2e-keep/_doc/1").json()
     assert got["_source"] == doc
+    # The workspace was adopted (same id, one of it) and the user's chart is untouched in it.
+    assert [w["id"] for w in clawker_workspaces()] == [workspace["id"]]
+    kept = dashboards("GET", f"/w/{workspace['id']}/api/saved_objects/visualization/{USER_VIS}")
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["attributes"] == mine["attributes"]
+    assert kept.json()["workspaces"] == [workspace["id"]]
     stack.preview("--expect-no-changes")
 
 
-def test_e_purge_setting_removes_volumes_on_destroy(stack):
+def test_e_purge_setting_removes_volumes_and_everything_in_them_on_destroy(stack):
+    (workspace,) = clawker_workspaces()
+    assert dashboards("GET", f"/w/{workspace['id']}/api/saved_objects/visualization/{USER_VIS}").ok
     stack.set_config("purgeVolumesOnDestroy", "true")
     stack.up()
     stack.destroy()
     for volume in (names.OPENSEARCH_VOLUME, names.PROMETHEUS_VOLUME):
         assert inspect("volume", volume) is None, f"{volume} survived a purge destroy"
     assert inspect("network", names.NETWORK) is not None, "clawker-net must survive even a purge"
+    # Up again over nothing: a new workspace, no trace of the user's chart or the data.
+    stack.up()
+    (fresh,) = clawker_workspaces()
+    assert fresh["id"] != workspace["id"]
+    assert dashboards("GET", f"/api/saved_objects/visualization/{USER_VIS}").status_code == 404
+    assert requests.get("http://127.0.0.1:9200/e2e-keep/_doc/1", timeout=30).status_code == 404

@@ -15,6 +15,8 @@ as the dashboards query them; (g) Dashboards bootstrap; (h) drift repaired.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import re
 import shutil
@@ -31,6 +33,8 @@ import requests
 from opentelemetry._logs import SeverityNumber
 
 import claude_code_metrics as ccm
+import corpus
+import panel_proof
 import tls_material
 from conftest import remove_stack_leftovers
 from otlp_sender import grpc_log_exporter, http_log_exporter, send_delta_counters, send_logs, send_spans
@@ -43,7 +47,14 @@ from components.providers import dashboards as dp
 from components.providers import opensearch as osp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "providers"))
-from telemetry_samples import RESOURCES, ingest_source_for, leaf_types, records_for  # noqa: E402
+from telemetry_samples import (  # noqa: E402
+    RESOURCES,
+    dynamic_rules,
+    ingest_source_for,
+    leaf_types,
+    records_for,
+    undeclared_fields,
+)
 
 OPENSEARCH = "http://127.0.0.1:9200"
 PROMETHEUS = "http://127.0.0.1:9090"
@@ -163,15 +174,6 @@ def envoy_wire_form(record: dict) -> dict:
     }
 
 
-def log_records(index: str) -> list[dict]:
-    records = records_for(index)
-    if index == "clawker-envoy":
-        records = [envoy_wire_form(r) for r in records]
-        # Written before routing decided anything.
-        records.append(envoy_wire_form({"body": "pre-route access", "attributes": {"action": "-"}}))
-    return records
-
-
 def trusted_exporter(tls: tls_material.InfraTls, *, cert: Optional[Path] = None, key: Optional[Path] = None):
     return grpc_log_exporter(
         TRUSTED_OTLP_GRPC,
@@ -182,19 +184,13 @@ def trusted_exporter(tls: tls_material.InfraTls, *, cert: Optional[Path] = None,
     )
 
 
-SPAN_TREE = {
-    "name": "claude_code.interaction",
-    "attributes": {"session.id": "0f6b1c9e-session", "user_prompt_length": 35, "run": RUN},
-    "children": [
-        {"name": "claude_code.llm_request", "attributes": {"model": ccm.MODEL, "input_tokens": 1200, "duration_ms": 2345}},
-        {
-            "name": "claude_code.tool",
-            "attributes": {"tool_name": "Bash", "tool.name": "Bash"},
-            "children": [{"name": "claude_code.hook", "attributes": {"hook_event": "PreToolUse", "hook_name": "lint"}}],
-        },
-    ],
-}
-SPAN_NAMES = ["claude_code.interaction", "claude_code.llm_request", "claude_code.tool", "claude_code.hook"]
+SPAN_TREE = corpus.span_tree(RUN)
+SPAN_NAMES = corpus.span_names(SPAN_TREE)
+BATCHES = corpus.log_batches()
+# Service names each index receives, per the corpus.
+SERVICES_OF = {index: {b.service for b in BATCHES if b.index == index} for index in names.LOG_INDICES}
+# A sender no route knows, on each lane: accepted, indexed nowhere, logged by the collector.
+STRAY_SERVICE = {"untrusted": "envoy", "trusted": "mystery-sidecar"}
 
 
 @dataclass
@@ -204,6 +200,7 @@ class Traffic:
     sent: dict[str, int] = field(default_factory=dict)
     forged_body: str = f"forged envoy record {RUN}"
     spoofed_body: str = f"claude-code record claiming ingest_source envoy {RUN}"
+    stray_body: str = f"trusted record from an unknown service {RUN}"
     trace_id: str = ""
 
 
@@ -215,18 +212,21 @@ def traffic(stack, tls) -> Traffic:
     # (c) A forged infrastructure record first: by the time the genuine ones
     # have landed, it would have landed too if the untrusted lane routed it.
     forged = envoy_wire_form({"body": out.forged_body, "attributes": {"action": "allow", "server.address": "evil.example"}})
-    assert send_logs(untrusted(), resource={"service.name": "envoy"}, records=[forged])
+    assert send_logs(untrusted(), resource={"service.name": STRAY_SERVICE["untrusted"]}, records=[forged])
+    stray = {"body": out.stray_body, "attributes": {"secret": "must not be logged"}}
+    trusted = lambda: trusted_exporter(tls, cert=tls.client_cert, key=tls.client_key)  # noqa: E731
+    assert send_logs(trusted(), resource={"service.name": STRAY_SERVICE["trusted"]}, records=[stray])
     spoofed = {**records_for("claude-code")[0], "body": out.spoofed_body}
     assert send_logs(untrusted(), resource={**RESOURCES["claude-code"], "ingest_source": "envoy"}, records=[spoofed])
 
-    for index in names.LOG_INDICES:
-        records = log_records(index)
-        if index in names.UNTRUSTED_LOG_INDICES.values():
-            exporter = untrusted()
-        else:
-            exporter = trusted_exporter(tls, cert=tls.client_cert, key=tls.client_key)
-        assert send_logs(exporter, resource=RESOURCES[index], records=records), f"the collector refused {index} records"
-        out.sent[index] = len(records)
+    # The corpus (tests/corpus.py): Claude Code CLI and desktop sessions, Clawker's CLI,
+    # control plane (both service names), Envoy, CoreDNS and eBPF egress, each on its lane.
+    out.sent = {index: 0 for index in names.LOG_INDICES}
+    for batch in BATCHES:
+        exporter = untrusted() if batch.lane == corpus.UNTRUSTED else trusted()
+        accepted = send_logs(exporter, resource=batch.resource, records=batch.records, scope=batch.scope)
+        assert accepted, f"the collector refused {batch.service} records"
+        out.sent[batch.index] += len(batch.records)
     out.sent["claude-code"] += 1  # the spoofed one
 
     accepted, out.trace_id = send_spans(
@@ -253,7 +253,7 @@ def landed(traffic) -> dict[str, list[dict]]:
         "not every log record reached its index",
         lambda: f"sent {traffic.sent}, stored { {i: count(i) for i in traffic.sent} }; collector log:\n{collector_log()[-4000:]}",
     )
-    return {index: search(index, {"match_all": {}}) for index in names.LOG_INDICES}
+    return {index: search(index, {"match_all": {}}, size=1000) for index in names.LOG_INDICES}
 
 
 # --------------------------------------------------------------------------- (i)
@@ -316,24 +316,33 @@ def test_b_records_land_in_their_index_stamped_and_clean(traffic, landed, index)
         resource = doc["resource"]
         assert resource["ingest_source"] == expected_source
         assert resource["attributes"]["ingest_source"] == expected_source
-        assert resource["attributes"]["service.name"] == RESOURCES[index]["service.name"]
+        assert resource["attributes"]["service.name"] in SERVICES_OF[index]
         assert doc["severityText"] == doc["severity"]["text"]
+    # Every service name routed here landed: claude-code-desktop with claude-code, clawkercp with clawker-cp.
+    assert {h["_source"]["resource"]["attributes"]["service.name"] for h in hits} == SERVICES_OF[index]
 
 
 def test_b_envoy_records_are_shape_fixed_on_the_trusted_lane(landed):
-    by_body = {}
-    for hit in landed["clawker-envoy"]:
-        by_body.setdefault(hit["_source"]["body"], []).append(hit["_source"])
-    pre_route = by_body["pre-route access"][0]
-    assert pre_route["attributes"]["action"] == "pre_route"
-    assert pre_route["severityText"] == "INFO" and pre_route["severity"]["number"] == 9
-    for doc in by_body["access"]:
+    docs = [hit["_source"] for hit in landed["clawker-envoy"]]
+    assert len(docs) == len(corpus.envoy_batch().records)
+    for doc in docs:
+        assert doc["body"] == "envoy access_log"
+        assert doc["severityText"] == "INFO" and doc["severity"]["number"] == 9
         attributes = doc["attributes"]
-        assert isinstance(attributes["response_code"], int), attributes
-        sentinels = {k for k, v in _flat(attributes).items() if v == "-"} - {"response_flags"}
+        sentinels = {k for k, v in _flat(attributes).items() if v in ("-", "")}
         assert not sentinels, f"'-' left in {sorted(sentinels)}"
-    full = next(d for d in by_body["access"] if d["attributes"]["action"] == "allow")
-    assert full["attributes"]["bytes_sent"] == 5120 and full["attributes"]["duration_ms"] == 830
+        assert isinstance(_flat(attributes)["tls.established"], bool), attributes
+    by_action = {}
+    for doc in docs:
+        by_action.setdefault(doc["attributes"]["action"], []).append(doc["attributes"])
+    # Written before routing decided anything ("-" on the wire).
+    assert len(by_action["pre_route"]) == 1 and by_action["pre_route"][0]["response_code"] == 0
+    allowed = next(a for a in by_action["allowed"] if a.get("method") == "POST")
+    assert allowed["response_code"] == 200 and allowed["bytes_sent"] == 5120 and allowed["duration_ms"] == 830
+    assert _flat(allowed)["network.peer.port"] == 443
+    # An opaque TCP chain carries no HTTP fields at all, not "-" placeholders.
+    ssh = next(a for a in by_action["allowed"] if _flat(a)["network.protocol.name"] == "ssh")
+    assert "method" not in ssh and "response_code" not in ssh and "response_flags" not in ssh
 
 
 def _flat(doc: dict, prefix: str = "") -> dict:
@@ -347,14 +356,63 @@ def _flat(doc: dict, prefix: str = "") -> dict:
 
 
 @pytest.mark.parametrize("index", names.LOG_INDICES)
-def test_b_live_mapping_still_matches_the_templates_after_ingest(landed, index):
+def test_b_live_mapping_has_no_field_outside_its_templates_but_declared_dynamic_paths(landed, index):
+    """Item 4: after the corpus, every live field is declared, or lies under a declared dynamic path with its type."""
     live = leaf_types(opensearch("GET", f"{index}/_mapping").json()[index]["mappings"]["properties"])
     declared = leaf_types(osp.canonical_mappings(boot.index_mappings(index))["properties"])
-    assert {p: live[p] for p in declared if p in live} == {p: t for p, t in declared.items() if p in live}
+    changed = {p: (declared[p], live[p]) for p in declared if p in live and live[p] != declared[p]}
+    assert not changed, f"{index}: fields whose live type differs from the templates (declared, live): {changed}"
     dynamic = {p: t for p, t in live.items() if p not in declared}
-    assert all(p.startswith("resource.") and t == "keyword" for p, t in dynamic.items()), (
-        f"{index}: fields mapped dynamically outside the templates: {dynamic}"
-    )
+    surprises = undeclared_fields(live, declared, boot.index_mappings(index))
+    rules = dynamic_rules(boot.index_mappings(index))
+    assert not surprises, f"{index}: fields mapped outside the templates and their dynamic paths {rules}: {surprises}"
+    print(f"{index}: {len(declared)} declared fields, {len(dynamic)} under dynamic paths: {sorted(dynamic)}")
+
+
+_JSON_TYPES = {
+    "long": int, "integer": int, "short": int, "byte": int,
+    "double": (int, float), "float": (int, float), "half_float": (int, float), "scaled_float": (int, float),
+    "boolean": bool,
+    "keyword": str, "text": str, "ip": str, "date": str, "match_only_text": str, "wildcard": str,
+}
+
+
+@pytest.mark.parametrize("index", names.LOG_INDICES)
+def test_b_stored_attributes_have_their_mapped_json_type_and_no_placeholders(landed, index):
+    """What Discover shows is _source: a number sent as a string must be stored as a number, "-" not at all."""
+    typed = boot.typed_attributes(index)
+    wrong = []
+    for hit in landed[index]:
+        attributes = hit["_source"].get("attributes", {})
+        for path, kind in typed.items():
+            value = panel_proof.source_value(attributes, path)
+            for item in value if isinstance(value, list) else [value]:
+                if item is None:
+                    continue
+                expected = _JSON_TYPES.get(kind)
+                bad_type = expected is not None and (not isinstance(item, expected) or (expected is int and isinstance(item, bool)))
+                if bad_type or (kind not in ("text",) and item in ("-", "")):
+                    wrong.append(f"attributes.{path} ({kind}) = {item!r}")
+    assert not wrong, f"{index}: {sorted(set(wrong))[:30]}"
+
+
+def test_b_tool_parameters_become_fields_dashboards_read(landed):
+    """Claude Code's JSON-encoded tool_parameters: parsed, and the fields panels read copied up."""
+    docs = [h["_source"]["attributes"] for h in landed["claude-code"]]
+    bash = [d for d in docs if d.get("tool_name") == "Bash" and d.get("event.name") == "tool_result"]
+    assert bash and all(d["bash_command"] == "pytest" and d["full_command"] == "pytest -q tests/unit" for d in bash), bash[:1]
+    assert all(d["tool_params"]["timeout"] in (120000, "120000") for d in bash), bash[:1]
+    assert all(d["tool_description"] == "Run the unit tests" for d in bash)
+    mcp = [d for d in docs if d.get("tool_name") == "mcp_tool"]
+    assert mcp and all((d["mcp_server_name"], d["mcp_tool_name"]) == ("github", "create_pull_request") for d in mcp)
+    assert {d.get("skill_name") for d in docs if d.get("tool_name") == "Skill"} == {"pdf"}
+    assert {d.get("subagent_type") for d in docs if d.get("tool_name") == "Task"} == {"code-reviewer"}
+    # Numbers Claude Code sends as strings are stored as numbers.
+    request = next(d for d in docs if d.get("event.name") == "api_request")
+    assert isinstance(request["cost_usd"], float) and isinstance(request["input_tokens"], int), request
+    # The long pasted prompt is kept whole.
+    prompts = [d["prompt"]["value"] for d in docs if isinstance(d.get("prompt"), dict) and "value" in d["prompt"]]
+    assert corpus.LONG_PROMPT in prompts
 
 
 # --------------------------------------------------------------------------- (c)
@@ -372,6 +430,18 @@ def test_c_untrusted_sender_cannot_choose_its_ingest_source(traffic, landed):
     resource = hits[0]["_source"]["resource"]
     assert resource["ingest_source"] == names.UNTRUSTED_INGEST_SOURCE
     assert resource["attributes"]["ingest_source"] == names.UNTRUSTED_INGEST_SOURCE
+
+
+def test_c_records_routed_nowhere_are_logged_with_their_service_name(traffic, landed):
+    """An operator reading `docker logs otel-collector` sees which service was dropped, on which lane, and why."""
+    assert search(f"{LOG_INDEX_PATTERN},{names.TRACES_INDEX}", with_body(traffic.stray_body)) == []
+    log = collector_log()
+    for lane, service in STRAY_SERVICE.items():
+        reason = f"not indexed: no {lane}-lane route for this service.name"
+        assert reason in log, f"{lane} lane: no '{reason}' in the collector log:\n{log[-3000:]}"
+        assert re.search(rf"service\.name={re.escape(service)}\b", log), f"{lane}: service.name={service} not logged"
+    # Only the resource is logged: nothing the sender put in the record itself.
+    assert "must not be logged" not in log and traffic.stray_body not in log
 
 
 # --------------------------------------------------------------------------- (d)
@@ -609,6 +679,68 @@ def test_g_dashboards_has_the_clawker_workspace_and_its_objects(stack):
         "Claude Code Cost & Usage",
         "Clawker Networking",
     ]
+
+
+# --------------------------------------------------------------------------- (k)
+
+
+BUNDLE = panel_proof.load_bundle()
+PANELS = panel_proof.dashboard_panels(BUNDLE)
+
+
+def _opensearch_search(index: str, body: dict) -> dict:
+    answer = opensearch("POST", f"{index}/_search", body)
+    assert answer.status_code == 200, f"{index}: {answer.text[:2000]}"
+    return answer.json()
+
+
+@pytest.mark.parametrize("panel", PANELS, ids=[p.id for p in PANELS])
+def test_k_every_dashboard_panel_shows_data_from_the_corpus(landed, scraped, panel):
+    """Each panel evaluated from its saved object against the real backends: non-empty, every column filled."""
+    if panel.type == "explore":
+        problems = panel_proof.evaluate_prometheus(panel, instant)
+        deadline = time.monotonic() + 30
+        while problems and time.monotonic() < deadline:  # increase() needs a second scrape of a new series
+            time.sleep(3)
+            problems = panel_proof.evaluate_prometheus(panel, instant)
+    else:
+        opensearch("POST", f"{LOG_INDEX_PATTERN}/_refresh")
+        problems = panel_proof.evaluate_opensearch(panel, BUNDLE, _opensearch_search, panel_proof.time_from(panel, BUNDLE))
+    assert not problems, f"{panel.name} shows no data: " + "; ".join(problems)
+
+
+def test_k_negative_control_the_proof_fails_panels_the_corpus_does_not_fill(landed):
+    """The same evaluation on copies of real panels pointed at data nobody sent: each is reported empty."""
+    time_from = "now-7d"
+    table = next(p for p in PANELS if p.type == "search" and p.id == "clawker-cc-activity-tool-results")
+    blank = dataclasses.replace(table, attributes={**table.attributes, "columns": ["attributes.tool_name", "attributes.never_sent"]})
+    problems = panel_proof.evaluate_opensearch(blank, BUNDLE, _opensearch_search, time_from)
+    assert len(problems) == 1 and problems[0].startswith("column attributes.never_sent is empty on all"), problems
+    pie = next(p for p in PANELS if p.type == "visualization" and p.id == "clawker-cc-activity-tools-used")
+    vis = copy.deepcopy(pie.attributes)
+    vis["visState"]["aggs"][1]["params"]["field"] = "attributes.never_sent"
+    problems = panel_proof.evaluate_opensearch(dataclasses.replace(pie, attributes=vis), BUNDLE, _opensearch_search, time_from)
+    assert problems == ["aggregation b2 has no bucket"], problems
+    # Desktop-only data: before claude-code-desktop was routed, this matched nothing.
+    desktop = dataclasses.replace(table, saved_search=None)
+    source = copy.deepcopy(desktop.attributes)
+    source["kibanaSavedObjectMeta"]["searchSourceJSON"]["query"]["query"] = 'resource.attributes.service.name:"claude-code-desktop" and attributes.event.name:"tool_result"'
+    desktop = dataclasses.replace(desktop, attributes=source)
+    assert panel_proof.evaluate_opensearch(desktop, BUNDLE, _opensearch_search, time_from) == []
+    source["kibanaSavedObjectMeta"]["searchSourceJSON"]["query"]["query"] = 'resource.attributes.service.name:"claude-code-mobile"'
+    (problem,) = panel_proof.evaluate_opensearch(desktop, BUNDLE, _opensearch_search, time_from)
+    assert problem.startswith("no document in claude-code matches"), problem
+
+
+def test_k_the_proof_covers_every_panel_on_every_dashboard():
+    on_dashboards = {
+        (ref["type"], ref["id"])
+        for (so_type, _), so in BUNDLE.objects.items()
+        if so_type == "dashboard"
+        for ref in so.get("references", [])
+    }
+    assert {(p.type, p.id) for p in PANELS} == on_dashboards
+    assert len(PANELS) >= 62
 
 
 # --------------------------------------------------------------------------- (h)

@@ -4,5 +4,5 @@ opensearch: a real OpenSearch 3.6.0 as a local process for the session, with the
 ISM / SQL plugin contract doubles in front of it where the distribution lacks the
 plugins; cluster: the same, emptied before the test; prometheus: the cached
 Prometheus binary (or a stand-in answering only what registration needs).
-They are imported in tests/conftest.py, so tests/plugin_doubles shares the node.
+All three are imported in tests/conftest.py (one node for every layer).
 """

@@ -13,6 +13,7 @@ resource attributes as strings under flat dotted keys, record attributes raw
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import json
 from typing import Any
 
@@ -354,6 +355,25 @@ def leaf_types(properties: dict, prefix: str = "") -> dict[str, str]:
         else:
             out[path] = field.get("type", "object")
     return out
+
+
+def dynamic_rules(mappings: dict) -> list[tuple[str, str]]:
+    """(path glob, mapping type) of each dynamic template a mapping declares: its declared dynamic paths."""
+    out = []
+    for entry in mappings.get("dynamic_templates", []):
+        (spec,) = entry.values()
+        out.append((spec["path_match"], spec["mapping"]["type"]))
+    return out
+
+
+def undeclared_fields(live: dict[str, str], declared: dict[str, str], mappings: dict) -> dict[str, str]:
+    """Live fields neither declared nor under a declared dynamic path with that path's type."""
+    rules = dynamic_rules(mappings)
+    return {
+        path: kind
+        for path, kind in live.items()
+        if path not in declared and not any(fnmatch.fnmatchcase(path, glob) and kind == want for glob, want in rules)
+    }
 
 
 def ss4o_span_document(name: str, attributes: dict, *, parent: str = "") -> dict:

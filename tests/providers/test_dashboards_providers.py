@@ -461,3 +461,91 @@ def test_every_request_carries_osd_xsrf(dashboards_double, monkeypatch):
     dp.SavedObjectBundleProvider().create(roundtrip(bundle_inputs(double, ws_id)))
     assert {m for m, _, _ in seen} >= {"GET", "POST"}
     assert [(m, u) for m, u, h in seen if h != "true"] == []
+
+
+# --------------------------------------------------------------------------- destroy without purge
+
+
+USER_VIS_ID = "my-own-latency-panel"
+
+
+def users_visualization(double, ws_id: str) -> dict:
+    """A visualization a user saved in the workspace, as Dashboards' UI saves it (JSON-text fields)."""
+    answer = double.call("POST", f"/w/{ws_id}/api/saved_objects/visualization/{USER_VIS_ID}", {
+        "attributes": {
+            "title": "My Envoy latency",
+            "visState": json.dumps({"title": "My Envoy latency", "type": "line", "params": {}, "aggs": []}),
+            "uiStateJSON": "{}",
+            "description": "",
+            "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps(
+                {"query": {"query": "", "language": "kuery"}, "filter": [],
+                 "indexRefName": "kibanaSavedObjectMeta.searchSourceJSON.index"})},
+        },
+        "references": [{"name": "kibanaSavedObjectMeta.searchSourceJSON.index", "type": "index-pattern",
+                        "id": "clawker-envoy"}],
+    })
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def up(double):
+    """What `pulumi up` does with the Dashboards assets, resource by resource (new providers)."""
+    conn = dp.DataConnectionProvider().create(roundtrip(data_connection_inputs(double)))
+    ws_inputs = roundtrip(workspace_inputs(double))
+    ws = dp.WorkspaceProvider().create(ws_inputs)
+    explore = [(dp.ExploreObjectProvider(), roundtrip(explore_inputs(double, ws.id, so))) for so in EXPLORE]
+    explore = [(p, i, p.create(i)) for p, i in explore]
+    bundle_in = roundtrip(bundle_inputs(double, ws.id))
+    bundle = dp.SavedObjectBundleProvider().create(bundle_in)
+    return {"conn": conn, "ws": ws, "ws_inputs": ws_inputs, "explore": explore,
+            "bundle": bundle, "bundle_inputs": bundle_in}
+
+
+def workspace_objects(double, ws_id: str) -> dict:
+    types = ["visualization", "dashboard", "search", "index-pattern", "explore"]
+    query = "&".join(f"type={t}" for t in types)
+    found = double.call("GET", f"/w/{ws_id}/api/saved_objects/_find?{query}&per_page=1000").json()
+    return {dp.object_key(so): so for so in found["saved_objects"]}
+
+
+def test_destroy_without_purge_keeps_the_users_objects_and_the_next_up_adopts_everything(dashboards_double):
+    double = dashboards_double
+    first = up(double)
+    ws_id = first["ws"].id
+    mine = users_visualization(double, ws_id)
+    before = workspace_objects(double, ws_id)
+    assert f"visualization/{USER_VIS_ID}" in before
+    assert len(before) == len(EXPLORE) + len(IMPORTED) + 1
+
+    # `pulumi destroy` without purge: every Dashboards asset is retain_on_delete, so the
+    # engine calls no delete; the Dashboards container goes, its data stays in OpenSearch.
+    double.replace()
+
+    # The next `pulumi up` starts from empty state: every resource is created again.
+    second = up(double)
+    assert second["ws"].id == ws_id, "the workspace was not adopted by name"
+    after = workspace_objects(double, ws_id)
+    assert sorted(after) == sorted(before), "objects appeared or vanished (copies under new ids?)"
+    kept = after[f"visualization/{USER_VIS_ID}"]
+    assert kept["attributes"] == mine["attributes"] and kept["references"] == mine["references"]
+    assert kept["version"] == mine["version"], "the user's visualization was rewritten"
+    names_listed = [w["name"] for w in double.call("POST", "/api/workspaces/_list", {}).json()["result"]["workspaces"]]
+    assert names_listed == [names.WORKSPACE]
+    assert linked_workspaces(double) == [ws_id]
+
+    # Converged: a refresh of every adopted resource shows no change against the program.
+    ws_provider = dp.WorkspaceProvider()
+    assert_no_changes(ws_provider, ws_id, ws_provider.read(ws_id, roundtrip(second["ws"].outs)).outs,
+                      second["ws_inputs"])
+    for provider, inputs, created in second["explore"]:
+        assert_no_changes(provider, created.id, provider.read(created.id, roundtrip(created.outs)).outs, inputs)
+    bundle_provider = dp.SavedObjectBundleProvider()
+    refreshed = bundle_provider.read(second["bundle"].id, roundtrip(second["bundle"].outs))
+    assert_no_changes(bundle_provider, second["bundle"].id, refreshed.outs, second["bundle_inputs"])
+
+    # Negative control, the behaviour before: a destroy that deletes the workspace takes
+    # the user's visualization with it (Dashboards' cascade, modelled by the double).
+    ws_provider.delete(ws_id, roundtrip(second["ws"].outs))
+    assert double.call("GET", f"/api/saved_objects/visualization/{USER_VIS_ID}").status_code == 404
+    raw = double.node.call("GET", f".kibana/_doc/visualization:{USER_VIS_ID}")
+    assert raw.status_code == 404, raw.text

@@ -62,6 +62,20 @@ def test_routing_targets_exist(config):
             assert pipelines[target]["exporters"] == ["debug"]
 
 
+def test_unrouted_records_are_logged_with_their_service_name_and_nothing_else():
+    config = render(**TLS)
+    # verbosity normal prints each resource's attributes (service.name) and one line per record.
+    assert config["exporters"]["debug"]["verbosity"] == "normal"
+    for lane in ("untrusted", "trusted"):
+        steps = config["service"]["pipelines"][f"logs/{lane}-unrouted"]["processors"]
+        assert steps == ["memory_limiter", f"transform/unrouted-{lane}"]
+        (group,) = config["processors"][f"transform/unrouted-{lane}"]["log_statements"]
+        joined = "\n".join(group["statements"])
+        assert f"no {lane}-lane route for this service.name" in joined
+        # What the sender wrote in the record never reaches the collector's log.
+        assert 'delete_matching_keys(attributes, ".*")' in joined and "set(body," in joined
+
+
 def test_memory_limiter_is_first_everywhere(config):
     for name, pipeline in config["service"]["pipelines"].items():
         assert pipeline["processors"][0] == "memory_limiter", name
@@ -81,7 +95,11 @@ def routed_services(config, connector):
 
 
 def test_untrusted_lane_routes_only_claude_code_and_clawker_cli(config):
-    assert routed_services(config, "routing/untrusted") == {"claude-code": "claude-code", "clawker-cli": "clawker-cli"}
+    assert routed_services(config, "routing/untrusted") == {
+        "claude-code": "claude-code",
+        "claude-code-desktop": "claude-code",
+        "clawker-cli": "clawker-cli",
+    }
     # The only path from the otlp receiver into any log index is the untrusted router.
     for name, pipeline in config["service"]["pipelines"].items():
         if name.startswith("logs") and "otlp" in pipeline["receivers"]:
@@ -121,6 +139,7 @@ def test_trusted_lane_needs_client_certificates():
     assert grpc["tls"]["cert_file"] and grpc["tls"]["key_file"]
     assert routed_services(config, "routing/trusted") == {
         "clawker-cp": "clawker-cp",
+        "clawkercp": "clawker-cp",
         "envoy": "clawker-envoy",
         "coredns": "clawker-coredns",
         "ebpf-egress": "clawker-ebpf-egress",

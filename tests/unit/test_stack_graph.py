@@ -205,6 +205,21 @@ def test_volumes_are_kept_on_destroy_unless_purge_is_on(default):
         assert not purged.by_name(volume, "volume:Volume").retain_on_delete
 
 
+DASHBOARDS_ASSETS = ("dashboards-data-connection", "dashboards-workspace", "dashboards-saved-objects")
+
+
+def test_dashboards_assets_are_kept_on_destroy_unless_purge_is_on(default):
+    # Dashboards deletes a workspace's saved objects (users' included) with the workspace:
+    # without purge, destroy must not reach Dashboards at all.
+    purged = deploy({"purgeVolumesOnDestroy": True})
+    for d, keep in ((default, True), (purged, False)):
+        assets = [d.by_name(n) for n in DASHBOARDS_ASSETS]
+        assets += [r for r in d.registrations if r.name.startswith("dashboards-explore-")]
+        assert len(assets) > len(DASHBOARDS_ASSETS)
+        for r in assets:
+            assert r.retain_on_delete is keep, f"{r.name}: retain_on_delete={r.retain_on_delete}"
+
+
 def test_order_of_the_graph(default):
     # Dashboards and the bootstrap wait for a healthy OpenSearch.
     assert default.depends_on(names.DASHBOARDS, names.OPENSEARCH)
