@@ -33,10 +33,10 @@ class FirstSuccess(threading.Thread):
         super().__init__(daemon=True)
         self.probe, self.every_s = probe, every_s
         self.at: Optional[float] = None
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 if self.probe():
                     self.at = now()
@@ -46,7 +46,7 @@ class FirstSuccess(threading.Thread):
             time.sleep(self.every_s)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
 
 
 def answers_http(url: str) -> Callable[[], bool]:
@@ -94,48 +94,29 @@ class DockerEvents:
 
 
 class EngineEvents(threading.Thread):
-    """Tails `pulumi --event-log`: when each resource step started and finished."""
+    """Reads `pulumi up --json`'s event stream as it comes: when each resource step started and finished."""
 
-    def __init__(self, path: pathlib.Path):
+    def __init__(self, stream):
         super().__init__(daemon=True)
-        self.path = path
+        self.stream = stream
         self.started: dict[str, float] = {}
         self.finished: dict[str, float] = {}
         self.ops: dict[str, str] = {}
-        self._stop = threading.Event()
+        self.tail: list[str] = []
 
     def run(self) -> None:
-        while not self.path.exists() and not self._stop.is_set():
-            time.sleep(0.02)
-        if not self.path.exists():
-            return
-        with self.path.open() as f:
-            buf = ""
-            while True:
-                chunk = f.readline()
-                if not chunk:
-                    if self._stop.is_set():
-                        return
-                    time.sleep(0.02)
-                    continue
-                buf += chunk
-                if not buf.endswith("\n"):
-                    continue
-                line, buf = buf, ""
-                stamp = now()
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    continue
-                for key, book in (("resourcePreEvent", self.started), ("resOutputsEvent", self.finished)):
-                    meta = (event.get(key) or {}).get("metadata")
-                    if meta:
-                        book.setdefault(meta["urn"], stamp)
-                        self.ops[meta["urn"]] = meta.get("op", "")
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.join(timeout=5)
+        for line in self.stream:
+            stamp = now()
+            self.tail = (self.tail + [line])[-40:]
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            for key, book in (("resourcePreEvent", self.started), ("resOutputsEvent", self.finished)):
+                meta = (event.get(key) or {}).get("metadata")
+                if meta:
+                    book.setdefault(meta["urn"], stamp)
+                    self.ops[meta["urn"]] = meta.get("op", "")
 
 
 @dataclass
@@ -274,18 +255,18 @@ class MemorySampler(threading.Thread):
         self.containers = containers
         self.every_s = every_s
         self.peak_working_set: dict[str, int] = {}
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             for name, cid in self.containers.items():
                 sample = memory_of(cid)
                 if sample:
                     self.peak_working_set[name] = max(self.peak_working_set.get(name, 0), sample.working_set)
-            self._stop.wait(self.every_s)
+            self._halt.wait(self.every_s)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=5)
 
 

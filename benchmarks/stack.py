@@ -100,19 +100,28 @@ def cold_up(stack: PulumiStack, workdir: pathlib.Path, settings_ports: dict) -> 
     events = probes.DockerEvents(list(CONTAINERS))
     os_answers = probes.FirstSuccess(probes.answers_http(os_url))
     otlp_accepts = probes.FirstSuccess(probes.accepts_otlp_logs(otlp_url))
-    log = workdir / "cold-up-events.jsonl"
-    engine = probes.EngineEvents(log)
-    for thread in (os_answers, otlp_accepts, engine):
+    for thread in (os_answers, otlp_accepts):
         thread.start()
+    # --skip-preview: the preview runs before anything exists and is no part of readiness.
+    # --json streams the engine's events as they happen (this CLI has no --event-log).
+    argv = ["pulumi", "up", "--yes", "--skip-preview", "--json", "--stack", stack.name,
+            "--config-file", str(stack.config_file), "--non-interactive"]
     started = probes.now()
-    stack.run("up", "--yes", "--event-log", str(log))
+    proc = subprocess.Popen(argv, cwd=stack.project_dir, env=stack.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    engine = probes.EngineEvents(proc.stdout)
+    engine.start()
+    stderr = proc.stderr.read()
+    proc.wait(timeout=900)
     ended = probes.now()
+    engine.join(timeout=10)
+    if proc.returncode != 0:
+        raise SystemExit(f"cold `pulumi up` failed ({proc.returncode}):\n{''.join(engine.tail)[-5000:]}\n{stderr[-3000:]}")
     deadline = time.monotonic() + 30
     while otlp_accepts.at is None and time.monotonic() < deadline:
         time.sleep(0.1)
     for thread in (os_answers, otlp_accepts):
         thread.stop()
-    engine.stop()
     time.sleep(0.5)
     events.close()
     return {
@@ -170,6 +179,8 @@ def print_requests(proxies: dict, zero: float) -> dict:
         )
     wall = (last - first) if first is not None else 0.0
     print(f"    total: {total} requests, wall {wall:.2f} s (first request to last answer)")
+    answered = sorted((r for proxy in proxies.values() for r in proxy.requests if r.status), key=lambda r: -r.seconds)
+    print("    slowest answers: " + "; ".join(f"{r.method} {r.path.split('?')[0][:48]} {r.seconds:.2f} s" for r in answered[:6]))
     return {"requests": total, "unanswered": failed, "wall_s": wall}
 
 
@@ -192,7 +203,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=20000, help="claude-code records for the ingest ratio")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each no-op command (median)")
-    parser.add_argument("--keep", action="store_true", help="leave the stack up afterwards")
+    parser.add_argument("--keep", action="store_true", help="leave the stack up (and its state directory) afterwards")
     args = parser.parse_args()
 
     toolchain = os.environ.get("CLAWKER_TOOLCHAIN_BIN")
@@ -229,7 +240,7 @@ def main() -> int:
         ready_s = None
         if zero and cold["otlp_accepts"]:
             ready_s = cold["otlp_accepts"] - zero
-        print(f"  pulumi up --yes: {cold['ended'] - cold['started']:.1f} s in all")
+        print(f"  pulumi up --yes --skip-preview: {cold['ended'] - cold['started']:.1f} s in all")
         if zero:
             print(f"  OpenSearch answered HTTP {zero - cold['started']:.1f} s after `up` started")
             print_timeline(cold, zero)
@@ -250,7 +261,8 @@ def main() -> int:
 
         print(f"\n-- ingest ({args.records} claude-code records), load {probes.load_average()}")
         result = ingest.run("http://127.0.0.1:9200", "http://127.0.0.1:4318/v1/logs", args.records, run_id)
-        print(f"  direct _bulk of the captured documents ({result.bulk_requests} requests): "
+        runs = ", ".join("not all stored" if s is None else f"{s:.2f} s" for s in result.direct_runs_s)
+        print(f"  direct _bulk of the captured documents ({result.bulk_requests} requests; before/after: {runs}): "
               f"{result.direct_s:.2f} s, {result.direct_rate:.0f} records/s, {result.direct_distinct} distinct stored"
               if result.direct_s else "  direct _bulk: not all stored")
         print(f"  through the collector: accepted in {result.collector_accept_s:.2f} s; "
@@ -288,7 +300,10 @@ def main() -> int:
         return 0
     finally:
         if sampler:
-            sampler.stop()
+            try:
+                sampler.stop()
+            except Exception as exc:  # never leave the stack up because an instrument failed
+                print(f"memory sampler: {exc}", file=sys.stderr)
         for proxy in proxies.values():
             try:
                 proxy.stop()
@@ -301,7 +316,10 @@ def main() -> int:
         if floor:
             floor.run("destroy", "--yes", "--skip-preview", check=False)
             floor.remove()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if args.keep:
+            print(f"stack left up; state and config under {workdir}/stack")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

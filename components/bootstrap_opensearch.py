@@ -6,7 +6,7 @@ template names, the retention age, the Prometheus URI) and declares one
 resource per asset, chained in SPEC order:
 
     ingest pipelines -> component template -> index templates (six log + traces)
-    -> ISM policy -> the six log indices -> Prometheus datasource
+    -> ISM policy -> the six log indices (+ the traces index) -> Prometheus datasource
 
 Pipelines come first because the templates name them. Everything depends on
 the OpenSearch container (healthy), the datasource also on Prometheus.
@@ -150,13 +150,21 @@ def index_mappings(index: str) -> dict:
 
 
 def index_settings(index: str) -> dict:
-    merged = canonical_settings(
-        {
-            **copy.deepcopy(component_template_body()["template"].get("settings", {})).get("index", {}),
-            **copy.deepcopy(index_template_body(index)["template"].get("settings", {})).get("index", {}),
-        }
-    )["index"]
+    if index == names.TRACES_INDEX:
+        own = copy.deepcopy(traces_template_body()["template"].get("settings", {})).get("index", {})
+        merged = canonical_settings(own)["index"]
+    else:
+        merged = canonical_settings(
+            {
+                **copy.deepcopy(component_template_body()["template"].get("settings", {})).get("index", {}),
+                **copy.deepcopy(index_template_body(index)["template"].get("settings", {})).get("index", {}),
+            }
+        )["index"]
     return {f"index.{key}": merged[key] for key in _INDEX_SETTINGS_KEPT if key in merged}
+
+
+def traces_index_mappings() -> dict:
+    return merge_mappings(traces_template_body()["template"].get("mappings", {}))
 
 
 def key_fingerprint(master_key: pulumi.Input[str]) -> pulumi.Output[str]:
@@ -233,6 +241,21 @@ def declare_opensearch_assets(
         )
         for index in names.LOG_INDICES
     ]
+    # The traces index too (the exporter would create it on the first span): Dashboards'
+    # traces index pattern then matches from the start, and a traces index kept from an
+    # earlier release gets the fields its template has gained since (durationInNanos,
+    # span_attributes) before any span is written with them. No retention policy: as before.
+    indices.append(
+        Index(
+            f"opensearch-index-{names.TRACES_INDEX}",
+            endpoint=endpoint,
+            name=names.TRACES_INDEX,
+            mappings=traces_index_mappings(),
+            settings=index_settings(names.TRACES_INDEX),
+            policy_id=None,
+            opts=after(templates),
+        )
+    )
     datasources = []
     if settings.prometheus_datasource:
         datasources.append(

@@ -26,6 +26,7 @@ INFRA_TLS_FILES = {
     "infraTlsCaFile": f"{INFRA_TLS_DIR}/ca.crt",
 }
 SELF_TELEMETRY_PORT = 8888
+SPAN_METRICS_SUCCESS_DIMENSION = "success"
 
 # Kept far longer than any plausible gap between two events of a rare counter
 # (commits, pull requests): an expired series restarts from zero in Prometheus.
@@ -112,7 +113,7 @@ def _unrouted(lane: str) -> dict:
         "log_statements": [
             {
                 "context": "log",
-                "statements": [f'set(body, "{reason}")', 'delete_matching_keys(attributes, ".*")'],
+                "statements": [f'set(log.body, "{reason}")', 'delete_matching_keys(log.attributes, ".*")'],
             }
         ],
     }
@@ -191,7 +192,10 @@ def render(settings: Settings) -> dict:
     }
     connectors: dict = {
         # "spanmetrics" before 0.152; the old name only logs a deprecation warning.
-        "span_metrics": {},
+        # Calls per span name, plus `success`: Claude Code marks every claude_code.llm_request
+        # span it ends with success=true/false (and never sets the span status), so the API
+        # error-rate alert (prometheus_config.api_error_rule) can count failed requests.
+        "span_metrics": {"dimensions": [{"name": SPAN_METRICS_SUCCESS_DIMENSION}]},
         "routing/untrusted": {
             "default_pipelines": ["logs/untrusted-unrouted"],
             "table": _route_table(names.UNTRUSTED_LOG_INDICES),

@@ -73,6 +73,12 @@ WORKSPACE_FEATURES = ("use-case-all",)
 DASHBOARD_COST_USAGE = "clawker-claude-code-overview"
 DASHBOARD_ACTIVITY = "clawker-claude-code-activity"
 DASHBOARD_NETWORKING = "clawker-net"
+DASHBOARD_API_HEALTH = "clawker-claude-code-api-health"
+DASHBOARD_COST_ATTRIBUTION = "clawker-claude-code-cost-attribution"
+DASHBOARD_SESSIONS = "clawker-claude-code-sessions"
+DASHBOARD_TRACES = "clawker-claude-code-traces"
+# Index patterns the bundle carries: the six log indices and the SS4O traces index.
+INDEX_PATTERNS = LOG_INDICES + (TRACES_INDEX,)
 
 # Prometheus series the collector's prometheus exporter exposes for Claude Code, as
 # Prometheus stores them (OTLP name + unit + `_total`, dots -> underscores; resource
@@ -93,6 +99,19 @@ COLLECTOR_PROMETHEUS_METRICS = {
     "claude_code_code_edit_tool_decision_total": _SCRAPE_LABELS
     + _ATTRIBUTION_LABELS
     + ("decision", "source", "tool_name", "language"),
+}
+
+# Labels that only some series of a metric carry: Claude Code sets these metric
+# attributes only where they apply (query_source, effort and speed where the
+# request has them; agent.name for subagents, skill.name, plugin.name,
+# mcp_server.name when a skill, plugin or MCP server caused the cost). A panel may
+# group by them only over a selector that requires them (label!="").
+_COST_ATTRIBUTION_LABELS = (
+    "query_source", "effort", "speed", "agent_name", "skill_name", "plugin_name", "mcp_server_name",
+)
+COLLECTOR_PROMETHEUS_OPTIONAL_LABELS = {
+    "claude_code_cost_usage_USD_total": _COST_ATTRIBUTION_LABELS,
+    "claude_code_token_usage_tokens_total": _COST_ATTRIBUTION_LABELS,
 }
 
 # Index templates: one per log index, named after the index it shapes, plus the traces one.

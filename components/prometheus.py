@@ -1,4 +1,4 @@
-"""The prometheus service: scrapes the collector, accepts OTLP and remote write."""
+"""The prometheus service: scrapes the collector, accepts OTLP and remote write, evaluates the alerting rules."""
 
 from __future__ import annotations
 
@@ -50,7 +50,10 @@ class Prometheus(pulumi.ComponentResource):
             command=command(settings),
             ports=[published(settings.prometheus_port)],
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=TSDB_DIR)],
-            uploads=[config_file.upload(prometheus_config.CONFIG_PATH, prometheus_config.render(settings))],
+            uploads=[
+                config_file.upload(prometheus_config.CONFIG_PATH, prometheus_config.render(settings)),
+                config_file.upload(prometheus_config.RULES_PATH, prometheus_config.render_rules(settings)),
+            ],
             memory=MEMORY_MB,
             # No swap on top of the limit; stated explicitly because Docker otherwise
             # reports its own default (twice the limit) as drift.

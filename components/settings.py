@@ -107,6 +107,35 @@ SCHEMA: dict = {
             False,
             "Remove the OpenSearch and Prometheus volumes on `pulumi destroy` (like `clawker monitor down --volumes`), and with them the indexed telemetry, the Clawker workspace and every saved object in it. Off, `pulumi destroy` keeps all of that and the next `pulumi up` adopts it.",
         ),
+        # Alerting rules (Prometheus evaluates them; see README "Alerts"). 0 turns a rule off.
+        "alertCostPerHourUsd": _prop(
+            {"type": "number", "minimum": 0, "maximum": 100000},
+            10,
+            "Alert when Claude Code's cost over the last hour exceeds this many USD (all projects and agents); 0 turns the rule off.",
+        ),
+        "alertApiErrorRatePercent": _prop(
+            {"type": "number", "minimum": 0, "maximum": 100},
+            10,
+            "Alert when more than this percent of Claude Code's API requests failed over the last 10 minutes "
+            "(from claude_code.llm_request spans); 0 turns the rule off.",
+        ),
+        "alertCollectorQueuePercent": _prop(
+            {"type": "number", "minimum": 0, "maximum": 100},
+            50,
+            "Alert when a collector exporter's sending queue is fuller than this percent of its capacity "
+            "(deliveries are backing up); 0 turns the rule off.",
+        ),
+        "alertForMinutes": _prop(
+            {"type": "integer", "minimum": 0, "maximum": 1440},
+            5,
+            "Minutes the API error-rate and collector conditions must hold before their alerts fire (Prometheus `for`).",
+        ),
+        "alertmanagerAddress": _prop(
+            {"type": "string", "pattern": r"^(([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):[0-9]{1,5})?$"},
+            "",
+            "host:port of an Alertmanager Prometheus sends firing alerts to (e.g. alertmanager:9093 on clawker-net); "
+            "empty: alerts are only shown on Prometheus' alerts page.",
+        ),
         "datasourceMasterKey": _prop(
             {"type": "string", "pattern": "^(.{16}|.{24}|.{32})?$"},
             "",
@@ -199,6 +228,15 @@ def _coerce(raw: Mapping[str, Any]) -> dict:
                 value = int(value.strip())
             except ValueError:
                 pass
+        elif isinstance(value, str) and t == "number":
+            try:
+                number = float(value.strip())
+            except ValueError:
+                pass
+            else:
+                # Non-finite values stay strings so the schema names them.
+                if number == number and number not in (float("inf"), float("-inf")):
+                    value = int(number) if number.is_integer() else number
         elif isinstance(value, str) and t == "boolean" and value.strip().lower() in ("true", "false"):
             value = value.strip().lower() == "true"
         out[key] = value
@@ -234,6 +272,11 @@ class Settings:
     host_name: str
     api_host: str
     purge_volumes_on_destroy: bool
+    alert_cost_per_hour_usd: float
+    alert_api_error_rate_percent: float
+    alert_collector_queue_percent: float
+    alert_for_minutes: int
+    alertmanager_address: str
     datasource_master_key: str
 
     @property

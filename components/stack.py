@@ -1,8 +1,11 @@
 """Wires the services and the bootstrap together in SPEC order.
 
 1. network, volumes, images
-2. opensearch-node and prometheus in parallel; dashboards after OpenSearch is healthy
-3. bootstrap after OpenSearch is healthy (datasource after Prometheus, Dashboards steps after Dashboards)
+2. opensearch-node and prometheus in parallel; dashboards once OpenSearch's container
+   runs (as in the reference: Dashboards waits for OpenSearch itself)
+3. bootstrap after OpenSearch is healthy (opensearch.ready: the healthcheck's question,
+   asked every 0.25 s); datasource after Prometheus; Dashboards steps after Dashboards
+   answers and the datasource exists, in parallel with the OpenSearch side
 4. otel-collector only after every bootstrap step succeeded
 """
 
@@ -53,10 +56,10 @@ def build(settings: Settings) -> Stack:
         "bootstrap",
         settings,
         master_key=master_key,
-        opensearch=[opensearch.container],
+        opensearch=[opensearch.ready],
         prometheus=[prometheus.container],
         dashboards=[dashboards.container],
-        opts=pulumi.ResourceOptions(depends_on=[opensearch.container]),
+        opts=pulumi.ResourceOptions(depends_on=[opensearch.ready]),
     )
     collector = Collector(
         "collector",

@@ -413,7 +413,9 @@ def span_tree(run: str) -> dict[str, Any]:
         "children": [
             {
                 "name": "claude_code.llm_request",
-                "attributes": {"model": MODELS[0], "input_tokens": 1200, "output_tokens": 310, "duration_ms": 2345, "query_source": "repl_main_thread", "speed": "normal"},
+                # success: set on every llm_request span Claude Code ends (sessionTracing's
+                # endLLMRequestSpan; with status_code and error when the request failed).
+                "attributes": {"model": MODELS[0], "input_tokens": 1200, "output_tokens": 310, "duration_ms": 2345, "query_source": "repl_main_thread", "speed": "normal", "success": True},
             },
             {
                 "name": "claude_code.tool",

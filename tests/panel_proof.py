@@ -231,7 +231,7 @@ def _filters_of(source: dict) -> tuple[list[dict], list[dict]]:
 # --------------------------------------------------------------------------- aggregations
 
 
-_METRIC_AGGS = {"count", "cardinality", "sum", "avg", "min", "max", "median", "top_hits"}
+_METRIC_AGGS = {"count", "cardinality", "sum", "avg", "min", "max", "median", "percentiles", "top_hits"}
 _BUCKET_AGGS = {"terms", "date_histogram", "histogram", "significant_terms"}
 
 
@@ -243,6 +243,9 @@ def _agg_body(agg: dict) -> dict:
         return {kind: {"field": params["field"]}}
     if kind == "median":
         return {"percentiles": {"field": params["field"], "percents": [50]}}
+    if kind == "percentiles":
+        # Dashboards' default percents when the saved object names none (data/common/search/aggs/metrics/percentiles.ts).
+        return {"percentiles": {"field": params["field"], "percents": params.get("percents") or [1, 5, 25, 50, 75, 95, 99]}}
     if kind == "top_hits":
         return {"top_hits": {"size": 1, "_source": [params["field"]]}}
     if kind in ("terms", "significant_terms"):
@@ -349,7 +352,9 @@ def _walk_buckets(node: dict, bucket_ids: list[str], metric_ids: list[str], prob
             value = node.get(metric, {})
             number = value.get("value")
             if number is None and "values" in value:
-                number = next(iter(value["values"].values()), None)
+                # Percentiles: every requested percent must have a value.
+                values = list(value["values"].values())
+                number = None if not values or any(v is None for v in values) else min(values)
             if number is None and "hits" in value:
                 number = value["hits"]["total"]["value"] or None
             if number in (None, 0) or (isinstance(number, float) and math.isnan(number)):

@@ -27,6 +27,9 @@ from urllib3.util.retry import Retry
 RETRYABLE_STATUS = (500, 502, 503, 504)
 # Pause of the outer loop when urllib3 has given up but the bound has not run out.
 _OUTER_PAUSE_S = 1.0
+# Pause between two polls of wait_until: a readiness probe is one cheap GET, and every
+# step after it waits for the answer (2 s here cost up to 2 s per wait on a cold up).
+WAIT_POLL_S = 0.25
 
 
 class ApiError(Exception):
@@ -226,8 +229,9 @@ class ApiClient:
         *,
         timeout_s: float,
         what: str,
+        poll_s: float = WAIT_POLL_S,
     ) -> Any:
-        """Poll GET path until ready(status, body) is true, or fail after timeout_s."""
+        """Poll GET path every poll_s until ready(status, body) is true, or fail after timeout_s."""
         url = self.url(path)
         deadline = time.monotonic() + timeout_s
         last = "no answer"
@@ -250,7 +254,7 @@ class ApiClient:
                     last = f"HTTP {resp.status_code}: {reason_of(body)}"
                 except requests.RequestException as exc:
                     last = describe_exception(exc)
-                time.sleep(max(0.0, min(2.0, deadline - time.monotonic())))
+                time.sleep(max(0.0, min(poll_s, deadline - time.monotonic())))
 
 
 def _decode(resp: requests.Response) -> Any:

@@ -31,6 +31,7 @@ import time
 from typing import Any, Optional
 
 import pulumi
+from pulumi.output import Unknown
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -198,7 +199,8 @@ def _merge_properties(base: dict, extra: dict) -> dict:
 
 
 def _is_unknown(value: Any) -> bool:
-    return value == _UNKNOWN
+    # Unknown in a preview: the sentinel as the SDK deserialises it (Unknown), or an output value.
+    return isinstance(value, (pulumi.Output, Unknown)) or value == _UNKNOWN
 
 
 def _check_common(news: dict, failures: list) -> None:

@@ -74,6 +74,9 @@ ROUNDS: list[list[tuple[str, float, dict[str, Any]]]] = [
     ],
     [
         ("claude_code.cost.usage", 0.25, _at(model=MODEL)),
+        # Cost Claude Code attributes to an MCP server (metric attribute mcp_server.name, SPEC
+        # "What Claude Code sends"): the Cost Attribution dashboard's per-server view.
+        ("claude_code.cost.usage", 0.05, _at(model=SMALL_MODEL, **{"mcp_server.name": "github"})),
         ("claude_code.token.usage", 800, _at(model=MODEL, type="input")),
         ("claude_code.token.usage", 200, _at(model=MODEL, type="output")),
         ("claude_code.token.usage", 10000, _at(model=MODEL, type="cacheRead")),

@@ -10,7 +10,8 @@ certificate are made for the run with `openssl` (tls_material.py).
 Letters follow the checklist: (i) no changes right after up; (a) bootstrap
 state; (b) six sources land clean; (c) what the untrusted lane may not do;
 (d) the trusted lane's door; (e) spans; (f) Claude Code metrics in Prometheus
-as the dashboards query them; (g) Dashboards bootstrap; (h) drift repaired.
+as the dashboards query them; (g) Dashboards bootstrap; (h) drift repaired;
+(k) every dashboard panel shows data; (l) alerting rules loaded and one firing.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ from prerequisites import unavailable
 from pulumi_cli import PulumiStack, inspect
 
 from components import bootstrap_opensearch as boot
-from components import collector_config, names
+from components import collector_config, names, prometheus_config
+from components.settings import validate
 from components.providers import dashboards as dp
 from components.providers import opensearch as osp
 
@@ -69,6 +71,7 @@ LOG_INDEX_PATTERN = ",".join(names.LOG_INDICES)
 RUN = uuid.uuid4().hex[:12]
 DRIFTED_TEMPLATE = names.LOG_INDEX_TEMPLATES["clawker-envoy"]
 CLAUDE_SERIES = '{__name__=~"claude_code_.*"}'
+ALERT_COST_THRESHOLD_USD = 0.5
 
 
 # --------------------------------------------------------------------------- the stack
@@ -90,6 +93,8 @@ def stack(tmp_path_factory, toolchain_bin, docker_engine, tls):
             s.set_config(key, path)
         # Nothing of this module's data may outlive it.
         s.set_config("purgeVolumesOnDestroy", "true")
+        # (l) Below what the module's Claude Code metrics cost (ccm: about 0.9 USD), so the cost alert fires.
+        s.set_config("alertCostPerHourUsd", str(ALERT_COST_THRESHOLD_USD))
         s.up()
         yield s
     finally:
@@ -502,6 +507,31 @@ def test_e_spans_land_in_the_traces_index(stored_spans):
     assert root["parentSpanId"] == "" and root["attributes"]["run"] == RUN
     assert spans["claude_code.tool"]["_source"]["parentSpanId"] == root["spanId"]
     assert spans["claude_code.hook"]["_source"]["parentSpanId"] == spans["claude_code.tool"]["_source"]["spanId"]
+    assert spans["claude_code.tool.blocked_on_user"]["_source"]["parentSpanId"] == spans["claude_code.tool"]["_source"]["spanId"]
+
+
+def _tree_nodes(node: dict) -> list[dict]:
+    return [node] + [n for child in node.get("children", []) for n in _tree_nodes(child)]
+
+
+def test_e_spans_carry_duration_and_the_attributes_dashboards_group_by(stored_spans):
+    """The traces pipeline: durationInNanos from start/end, keyword copies under span_attributes."""
+    spans = {h["_source"]["name"]: h["_source"] for h in stored_spans}
+    for name, span in spans.items():
+        assert isinstance(span.get("durationInNanos"), int) and span["durationInNanos"] > 0, (name, span)
+    # Children end before their parents.
+    assert spans["claude_code.interaction"]["durationInNanos"] >= spans["claude_code.tool"]["durationInNanos"]
+    copied = boot.pipeline_bodies()[names.TRACES_PIPELINE]["processors"][-1]["script"]["params"]["copied"]
+    for node in _tree_nodes(SPAN_TREE):
+        sent = {k: json.dumps(v) if isinstance(v, bool) else str(v) for k, v in node["attributes"].items() if k in copied}
+        assert spans[node["name"]].get("span_attributes", {}) == sent, node["name"]
+    assert spans["claude_code.tool"]["span_attributes"]["tool_name"] == "Bash"
+    # ... and are aggregatable, as the Traces dashboard needs.
+    body = {"size": 0, "query": {"term": {"traceId": stored_spans[0]["_source"]["traceId"]}},
+            "aggs": {"tools": {"terms": {"field": "span_attributes.tool_name"}}, "slowest": {"max": {"field": "durationInNanos"}}}}
+    answer = opensearch("POST", f"{names.TRACES_INDEX}/_search", body).json()
+    assert [b["key"] for b in answer["aggregations"]["tools"]["buckets"]] == ["Bash"]
+    assert answer["aggregations"]["slowest"]["value"] == spans["claude_code.interaction"]["durationInNanos"]
 
 
 # --------------------------------------------------------------------------- (f)
@@ -672,11 +702,15 @@ def test_g_dashboards_has_the_clawker_workspace_and_its_objects(stack):
         stored = _dashboards_find(workspace["id"], so_type)
         assert set(stored) == ids, f"{so_type}: missing {sorted(ids - set(stored))}, extra {sorted(set(stored) - ids)}"
     patterns = _dashboards_find(workspace["id"], "index-pattern")
-    assert {i: so["attributes"]["title"] for i, so in patterns.items()} == {i: i for i in names.LOG_INDICES}
+    assert {i: so["attributes"]["title"] for i, so in patterns.items()} == {i: i for i in names.INDEX_PATTERNS}
     dashboards = _dashboards_find(workspace["id"], "dashboard")
     assert sorted(so["attributes"]["title"] for so in dashboards.values()) == [
+        "Claude Code API Health",
         "Claude Code Activity",
         "Claude Code Cost & Usage",
+        "Claude Code Cost Attribution",
+        "Claude Code Sessions",
+        "Claude Code Traces",
         "Clawker Networking",
     ]
 
@@ -695,7 +729,7 @@ def _opensearch_search(index: str, body: dict) -> dict:
 
 
 @pytest.mark.parametrize("panel", PANELS, ids=[p.id for p in PANELS])
-def test_k_every_dashboard_panel_shows_data_from_the_corpus(landed, scraped, panel):
+def test_k_every_dashboard_panel_shows_data_from_the_corpus(landed, stored_spans, scraped, panel):
     """Each panel evaluated from its saved object against the real backends: non-empty, every column filled."""
     if panel.type == "explore":
         problems = panel_proof.evaluate_prometheus(panel, instant)
@@ -704,7 +738,7 @@ def test_k_every_dashboard_panel_shows_data_from_the_corpus(landed, scraped, pan
             time.sleep(3)
             problems = panel_proof.evaluate_prometheus(panel, instant)
     else:
-        opensearch("POST", f"{LOG_INDEX_PATTERN}/_refresh")
+        opensearch("POST", f"{LOG_INDEX_PATTERN},{names.TRACES_INDEX}/_refresh")
         problems = panel_proof.evaluate_opensearch(panel, BUNDLE, _opensearch_search, panel_proof.time_from(panel, BUNDLE))
     assert not problems, f"{panel.name} shows no data: " + "; ".join(problems)
 
@@ -801,3 +835,43 @@ def test_j_records_sent_while_opensearch_restarts_are_not_lost(stack):
         "the record sent while OpenSearch was down never arrived",
         lambda: collector_log()[-3000:],
     )
+
+
+# --------------------------------------------------------------------------- (l)
+
+
+def test_l_alert_rules_are_listed_evaluate_cleanly_and_the_cost_rule_fires(scraped):
+    """The rules rendered from this stack's settings, as Prometheus' alerts page shows them."""
+    rendered = prometheus_config.render_rules(validate({"alertCostPerHourUsd": str(ALERT_COST_THRESHOLD_USD)}))
+    expected = {(g["name"], r["alert"]): r["expr"] for g in rendered["groups"] for r in g["rules"]}
+
+    def listed() -> dict:
+        return {(g["name"], r["name"]): r for g in prometheus("rules")["groups"] for r in g["rules"]}
+
+    rules = listed()
+    assert set(rules) == set(expected), f"rules API: {sorted(rules)}, rendered: {sorted(expected)}"
+    # The series each rule reads exist in this stack (a rule over absent series could never fire).
+    assert series(prometheus_config.COST_METRIC)
+    assert series(
+        f'{prometheus_config.SPAN_CALLS_METRIC}{{span_name="{prometheus_config.LLM_REQUEST_SPAN}",'
+        f'{collector_config.SPAN_METRICS_SUCCESS_DIMENSION}="true"}}'
+    ), "span_metrics does not count llm_request spans by success"
+    for metric in (prometheus_config.COLLECTOR_QUEUE_SIZE, prometheus_config.COLLECTOR_QUEUE_CAPACITY):
+        assert series(metric), f"{metric}: the collector queue rule reads a series Prometheus does not have"
+
+    # Prometheus evaluates every 15s; the cost rule has no pending time.
+    def cost_alert_firing():
+        alerts = prometheus("alerts")["alerts"]
+        return [a for a in alerts if a["labels"]["alertname"] == prometheus_config.ALERT_COST and a["state"] == "firing"]
+
+    firing = wait_until(cost_alert_firing, 60, f"{prometheus_config.ALERT_COST} did not fire", lambda: str(listed()))
+    assert float(firing[0]["value"]) == pytest.approx(sum(ccm.totals("claude_code.cost.usage").values()))
+    rules = listed()
+    for key, rule in rules.items():
+        assert rule["health"] == "ok", f"{key}: {rule.get('lastError')}"
+    # Negative control: nothing is queueing and no API request failed.
+    for group, alert in (
+        (prometheus_config.GROUP_COLLECTOR, prometheus_config.ALERT_COLLECTOR_QUEUE),
+        (prometheus_config.GROUP_CLAUDE_CODE, prometheus_config.ALERT_API_ERRORS),
+    ):
+        assert rules[(group, alert)]["state"] == "inactive", rules[(group, alert)]

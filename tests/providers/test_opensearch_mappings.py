@@ -148,8 +148,10 @@ def test_exporter_shaped_spans_are_stored(cluster):
     spans = [
         ss4o_span_document("claude_code.interaction", {"user_prompt": "hi", "user_prompt_length": 2, "session.id": "s1"}),
         # Attribute shapes that would collide in an object mapping (a value and an object at one path).
-        ss4o_span_document("claude_code.tool", {"tool": "Bash", "tool.name": "Bash", "duration_ms": 12.5}, parent="53995c3f42cd8ad8"),
-        ss4o_span_document("claude_code.llm_request", {"model": "claude-sonnet-4-5", "tool": {"nested": True}}),
+        ss4o_span_document(
+            "claude_code.tool", {"tool": "Bash", "tool.name": "Bash", "tool_name": "Bash", "duration_ms": 12.5}, parent="53995c3f42cd8ad8"
+        ),
+        ss4o_span_document("claude_code.llm_request", {"model": "claude-sonnet-4-5", "tool": {"nested": True}, "success": False, "status_code": 529}),
     ]
     assert bulk_create(cluster, names.TRACES_INDEX, spans) == []
     hits = cluster.call("GET", f"{names.TRACES_INDEX}/_search").json()["hits"]["hits"]
@@ -165,3 +167,51 @@ def test_exporter_shaped_spans_are_stored(cluster):
         {"query": {"bool": {"filter": [{"term": {"resource.service.name": "claude-code"}}, {"term": {"attributes.model": "claude-sonnet-4-5"}}]}}},
     ).json()["hits"]["hits"]
     assert len(found) == 1
+    # The pipeline's additions: a numeric duration and aggregatable copies of a few attributes.
+    by_name = {h["_source"]["name"]: h["_source"] for h in hits}
+    for span in by_name.values():
+        # ss4o_span_document: ends 2 s (plus the microseconds between its two clock reads) after it starts
+        assert 2_000_000_000 <= span["durationInNanos"] < 2_100_000_000, span
+    assert by_name["claude_code.tool"]["span_attributes"] == {"tool_name": "Bash"}
+    assert by_name["claude_code.llm_request"]["span_attributes"] == {
+        "model": "claude-sonnet-4-5", "success": "false", "status_code": "529"
+    }
+    assert by_name["claude_code.interaction"]["span_attributes"] == {"session.id": "s1"}
+    assert live["durationInNanos"] == "long" and live["span_attributes.tool_name"] == "keyword"
+    assert live["span_attributes.session.id"] == "keyword"
+    aggs = cluster.call(
+        "POST",
+        f"{names.TRACES_INDEX}/_search",
+        {"size": 0, "aggs": {"outcome": {"terms": {"field": "span_attributes.success"}}, "p95": {"percentiles": {"field": "durationInNanos", "percents": [95]}}}},
+    ).json()["aggregations"]
+    assert [b["key"] for b in aggs["outcome"]["buckets"]] == ["false"]
+    assert 2_000_000_000 <= aggs["p95"]["values"]["95.0"] < 2_100_000_000
+
+
+def test_a_traces_index_from_an_earlier_release_gains_the_new_fields(cluster):
+    """Upgrade: the index exists with the old mapping; the Index resource adds the new fields, data untouched."""
+    old_template = boot.traces_template_body()
+    for field in ("durationInNanos", "span_attributes"):
+        del old_template["template"]["mappings"]["properties"][field]
+    del old_template["index_patterns"]
+    old_mappings = old_template["template"]["mappings"]
+    assert cluster.call("PUT", names.TRACES_INDEX, {"settings": {"number_of_shards": 1, "number_of_replicas": 0}, "mappings": old_mappings}).status_code == 200
+    assert cluster.call("POST", f"{names.TRACES_INDEX}/_doc?refresh=true", ss4o_span_document("claude_code.interaction", {})).status_code == 201
+    osp.IngestPipelineProvider().create(
+        {"endpoint": cluster.url, "name": names.TRACES_PIPELINE, "body": boot.pipeline_bodies()[names.TRACES_PIPELINE], "timeout_s": TIMEOUT_S}
+    )
+    osp.IndexProvider().create(
+        {
+            "endpoint": cluster.url,
+            "name": names.TRACES_INDEX,
+            "mappings": boot.traces_index_mappings(),
+            "settings": boot.index_settings(names.TRACES_INDEX),
+            "policy_id": None,
+            "timeout_s": TIMEOUT_S,
+        }
+    )
+    live = leaf_types(cluster.call("GET", f"{names.TRACES_INDEX}/_mapping").json()[names.TRACES_INDEX]["mappings"]["properties"])
+    assert live["durationInNanos"] == "long" and live["span_attributes.tool_name"] == "keyword"
+    assert cluster.call("GET", f"{names.TRACES_INDEX}/_count").json()["count"] == 1
+    settings = cluster.call("GET", f"{names.TRACES_INDEX}/_settings").json()[names.TRACES_INDEX]["settings"]["index"]
+    assert settings["default_pipeline"] == names.TRACES_PIPELINE

@@ -73,7 +73,7 @@ def test_unrouted_records_are_logged_with_their_service_name_and_nothing_else():
         joined = "\n".join(group["statements"])
         assert f"no {lane}-lane route for this service.name" in joined
         # What the sender wrote in the record never reaches the collector's log.
-        assert 'delete_matching_keys(attributes, ".*")' in joined and "set(body," in joined
+        assert 'delete_matching_keys(log.attributes, ".*")' in joined and "set(log.body," in joined
 
 
 def test_memory_limiter_is_first_everywhere(config):

@@ -80,8 +80,10 @@ def index_fields(index: str) -> dict[str, str]:
     """Every explicitly mapped field of `index`, from our component + index template files."""
     templates = _template_files("index_templates")
     components = _template_files("component_templates")
+    # The traces index's template is named for its role; the bootstrap fills in its pattern.
+    template_name = names.TRACES_INDEX_TEMPLATE if index == names.TRACES_INDEX else index
     matching = [
-        t for stem, t in templates.items() if index in (t.get("index_patterns") or []) or stem == index
+        t for stem, t in templates.items() if index in (t.get("index_patterns") or []) or stem == template_name
     ]
     if not matching:
         pytest.fail(
@@ -90,7 +92,8 @@ def index_fields(index: str) -> dict[str, str]:
         )
     fields: dict[str, str] = {}
     template = matching[0]
-    composed = template.get("composed_of") or sorted(components)
+    # Log indices are composed of the common component template (the bootstrap sets composed_of); the traces index is not.
+    composed = template.get("composed_of") or ([] if index == names.TRACES_INDEX else sorted(components))
     for name in composed:
         if name not in components:
             pytest.fail(f"index template for {index!r} is composed of {name!r}, which has no file in component_templates/")
@@ -159,6 +162,14 @@ def parse_promql(query: str) -> tuple[set[str], dict[str, set[str]], set[str]]:
     return metrics, matchers, grouping
 
 
+def _required_labels(query: str, metric: str) -> set[str]:
+    """Labels every selector of `metric` in `query` requires to be non-empty (label!="")."""
+    blocks = re.findall(rf"{re.escape(metric)}\s*\{{([^}}]*)\}}", query)
+    if not blocks or len(blocks) != len(re.findall(rf"\b{re.escape(metric)}\b", query)):
+        return set()
+    return set.intersection(*(set(re.findall(r'([A-Za-z_][A-Za-z0-9_]*)\s*!=\s*""', b)) for b in blocks))
+
+
 def promql_of(so: dict) -> str:
     query = so["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]["query"]
     return query["query"]
@@ -167,20 +178,24 @@ def promql_of(so: dict) -> str:
 # --------------------------------------------------------------------------- tests: shape
 
 
-def test_bundle_has_the_six_index_patterns_with_timestamp():
+def test_bundle_has_an_index_pattern_per_log_index_and_the_traces_index_with_timestamp():
     patterns = {so["id"]: so for so in of_type("index-pattern")}
-    assert sorted(patterns) == sorted(names.LOG_INDICES)
+    assert sorted(patterns) == sorted(names.INDEX_PATTERNS)
     for index, so in patterns.items():
         assert so["attributes"]["title"] == index
         assert so["attributes"]["timeFieldName"] == "@timestamp"
 
 
-def test_bundle_has_the_three_dashboards():
+def test_bundle_has_the_dashboards():
     dashboards = {so["id"]: so["attributes"]["title"] for so in of_type("dashboard")}
     assert dashboards == {
         names.DASHBOARD_COST_USAGE: "Claude Code Cost & Usage",
         names.DASHBOARD_ACTIVITY: "Claude Code Activity",
         names.DASHBOARD_NETWORKING: "Clawker Networking",
+        names.DASHBOARD_API_HEALTH: "Claude Code API Health",
+        names.DASHBOARD_COST_ATTRIBUTION: "Claude Code Cost Attribution",
+        names.DASHBOARD_SESSIONS: "Claude Code Sessions",
+        names.DASHBOARD_TRACES: "Claude Code Traces",
     }
 
 
@@ -266,6 +281,58 @@ def test_expected_panels_are_present():
     assert titles[names.DASHBOARD_NETWORKING] == {
         "Envoy actions", "CoreDNS rcodes", "eBPF actions", "Envoy events", "CoreDNS events", "eBPF egress events",
     }
+    # Issue 12: the views peers' users expect.
+    assert {
+        "API Requests", "API Errors", "Retries Exhausted", "Refusals", "Request Rate by Model",
+        "Latency p50 / p95 by Model", "Latency by Model", "Errors by Status Code and Model", "Tool Success Rate",
+        "Slowest Tools",
+    } <= titles[names.DASHBOARD_API_HEALTH]
+    assert {
+        "Cost by Query Source", "Cost by Subagent", "Cost by Skill", "Cost by Plugin", "Cost by MCP Server",
+        "Cost by Effort", "Cost by Clawker Project and Agent", "Tokens by Query Source", "Top Sessions by Cost",
+    } <= titles[names.DASHBOARD_COST_ATTRIBUTION]
+    assert {"Top Sessions by Cost", "Prompts by Cost", "Session Timeline"} <= titles[names.DASHBOARD_SESSIONS]
+    assert {
+        "Interaction Duration p50 / p95", "Slowest Interactions", "Slowest Tool Spans", "Time Blocked on User",
+        "Trace Spans",
+    } <= titles[names.DASHBOARD_TRACES]
+
+
+def _panel(dashboard_id: str, title: str) -> dict:
+    dash = BY_KEY[f"dashboard/{dashboard_id}"]
+    for ref in dash["references"]:
+        so = DECODED[f"{ref['type']}/{ref['id']}"]
+        if so["attributes"]["title"] == title:
+            return so
+    raise AssertionError(f"{dashboard_id} has no panel {title!r}")
+
+
+def _bucket_fields(so: dict) -> list[str]:
+    return [a["params"]["field"] for a in so["attributes"]["visState"]["aggs"] if a["schema"] in ("bucket", "segment", "group")]
+
+
+@pytest.mark.parametrize(
+    "dashboard_id, table, detail, field",
+    [
+        # Session drill-down: a data table's "Filter for value" (vis_type_table's filterBucket
+        # cell action, table_vis_grid_columns.tsx) filters every panel of the dashboard on
+        # the bucket's field, so the timeline next to it shows the picked session/prompt.
+        (names.DASHBOARD_SESSIONS, "Top Sessions by Cost", "Session Timeline", "attributes.session.id"),
+        (names.DASHBOARD_SESSIONS, "Prompts by Cost", "Session Timeline", "attributes.prompt.id"),
+        (names.DASHBOARD_TRACES, "Slowest Interactions", "Trace Spans", "traceId"),
+    ],
+)
+def test_drill_down_table_filters_the_detail_search_on_the_same_dashboard(dashboard_id, table, detail, field):
+    table_so, detail_so = _panel(dashboard_id, table), _panel(dashboard_id, detail)
+    assert table_so["attributes"]["visState"]["type"] == "table"
+    assert _bucket_fields(table_so) == [field], "the table's rows are the values a click filters on"
+    assert index_of(table_so) == index_of(detail_so), "a filter applies to panels over the same index pattern"
+    fields = index_fields(index_of(detail_so))
+    assert fields.get(field) in AGGREGATABLE
+    # The detail lists events in the order they happened and shows the value it is filtered on.
+    assert detail_so["attributes"]["sort"][0][1] == "asc"
+    query = detail_so["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]["query"]["query"]
+    assert "event.name" not in query, "the timeline must show every event type, not one"
 
 
 # --------------------------------------------------------------------------- tests: fields
@@ -314,11 +381,14 @@ def test_promql_uses_only_exported_metrics_and_labels(key):
     assert metrics, f"{key}: PromQL names no metric: {query}"
     unknown = metrics - set(names.COLLECTOR_PROMETHEUS_METRICS)
     assert not unknown, f"{key}: metrics the collector does not export: {sorted(unknown)}"
+    optional = {m: set(names.COLLECTOR_PROMETHEUS_OPTIONAL_LABELS.get(m, ())) for m in metrics}
     for metric, labels in matchers.items():
-        extra = labels - set(names.COLLECTOR_PROMETHEUS_METRICS[metric])
+        extra = labels - set(names.COLLECTOR_PROMETHEUS_METRICS[metric]) - optional[metric]
         assert not extra, f"{key}: {metric} has no label(s) {sorted(extra)}"
     available = set().union(*(names.COLLECTOR_PROMETHEUS_METRICS[m] for m in metrics))
-    assert grouping <= available, f"{key}: groups by labels not exported: {sorted(grouping - available)}"
+    # A label only some series carry may be grouped on only where every selector requires it.
+    required = set.intersection(*(_required_labels(query, m) for m in metrics))
+    assert grouping <= available | required, f"{key}: groups by labels not exported: {sorted(grouping - available)}"
     assert "type" not in grouping and all("type" not in l for l in matchers.values()), (
         f"{key}: the collector renames label type to kind"
     )

@@ -74,3 +74,14 @@ def test_empty_aggregations_are_named():
     problems = []
     pp._walk_buckets({"m1": {"value": 0}}, [], ["m1"], problems)
     assert problems == ["metric m1 is 0"]
+
+
+def test_percentiles_need_a_value_for_every_percent():
+    problems: list[str] = []
+    pp._walk_buckets({"m1": {"values": {"50.0": 120.0, "95.0": 900.0}}}, [], ["m1"], problems)
+    assert problems == []
+    pp._walk_buckets({"m1": {"values": {"50.0": None, "95.0": None}}}, [], ["m1"], problems)
+    assert problems == ["metric m1 is None"]
+    assert pp._agg_body({"type": "percentiles", "params": {"field": "f", "percents": [50, 95]}}) == {
+        "percentiles": {"field": "f", "percents": [50, 95]}
+    }

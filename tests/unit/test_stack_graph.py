@@ -101,7 +101,16 @@ def test_opensearch_container(default):
     hc = c.inputs["healthcheck"]
     assert hc["tests"] == ["CMD", "curl", "-fsS", "http://localhost:9200/_cluster/health?wait_for_status=yellow&timeout=5s"]
     assert (hc["interval"], hc["timeout"], int(hc["retries"]), hc["startPeriod"]) == ("10s", "5s", 10, "1m0s")
-    assert c.inputs["wait"] is True
+    # Pulumi does not wait for Docker's verdict (one 10 s interval late); the readiness
+    # resource asks the healthcheck's own question from the host instead.
+    assert not c.inputs.get("wait")
+    ready = default.by_name(f"{names.OPENSEARCH}-ready")
+    assert ready.type == "pulumi-python:dynamic/clawker:ServiceReady"
+    assert ready.inputs["url"] == "http://127.0.0.1:9200/_cluster/health?wait_for_status=yellow&timeout=5s"
+    assert hc["tests"][-1].endswith(ready.inputs["url"].split(":9200", 1)[1])
+    assert ready.inputs["timeout_s"] >= 300
+    # A replaced container (new id) is waited for again.
+    assert c.urn in ready.dependencies
 
 
 def test_opensearch_limits_can_be_left_to_the_daemon():
@@ -140,8 +149,10 @@ def test_prometheus_container(default):
     ]
     assert int(c.inputs["memory"]) == 300 == int(c.inputs["memorySwap"])
     assert c.inputs["volumes"] == [{"volumeName": names.PROMETHEUS_VOLUME, "containerPath": "/prometheus"}]
-    (upload,) = c.inputs["uploads"]
-    assert upload["file"] == "/etc/prometheus/prometheus.yml"
+    assert [u["file"] for u in c.inputs["uploads"]] == [
+        "/etc/prometheus/prometheus.yml",
+        "/etc/prometheus/rules/clawker-alerts.yml",
+    ]
 
 
 def test_dashboards_container(default):
@@ -221,9 +232,14 @@ def test_dashboards_assets_are_kept_on_destroy_unless_purge_is_on(default):
 
 
 def test_order_of_the_graph(default):
-    # Dashboards and the bootstrap wait for a healthy OpenSearch.
+    # Dashboards starts once OpenSearch's container runs (it waits for OpenSearch itself);
+    # the bootstrap waits for a healthy OpenSearch.
     assert default.depends_on(names.DASHBOARDS, names.OPENSEARCH)
-    assert default.depends_on("bootstrap", names.OPENSEARCH)
+    assert default.depends_on("bootstrap", f"{names.OPENSEARCH}-ready")
+    ready = default.urn_of(f"{names.OPENSEARCH}-ready")
+    for r in default.registrations:
+        if r.type.startswith("pulumi-python:dynamic/clawker:OpenSearch"):
+            assert default.depends_on(r.urn, ready), f"{r.name} does not wait for a healthy OpenSearch"
     # The collector waits for Prometheus and for every bootstrap step.
     assert default.depends_on(names.COLLECTOR, names.PROMETHEUS)
     bootstrap = default.urn_of("bootstrap")
@@ -288,9 +304,12 @@ def test_bootstrap_opensearch_order(default):
     (policy,) = bootstrap_steps(default, "clawker:OpenSearchIsmPolicy")
     (datasource,) = bootstrap_steps(default, "clawker:OpenSearchDatasource")
     indices = bootstrap_steps(default, "clawker:OpenSearchIndex")
-    assert sorted(i.inputs["name"] for i in indices) == sorted(names.LOG_INDICES)
+    assert sorted(i.inputs["name"] for i in indices) == sorted(names.LOG_INDICES + (names.TRACES_INDEX,))
     for index in indices:
-        assert default.depends_on(index.urn, policy.urn), "an index was created before the ISM policy"
+        if index.inputs["name"] == names.TRACES_INDEX:
+            assert index.inputs.get("policy_id") is None, "the retention policy never covered traces"
+        else:
+            assert default.depends_on(index.urn, policy.urn), "an index was created before the ISM policy"
         for template in bootstrap_steps(default, "clawker:OpenSearchIndexTemplate"):
             assert default.depends_on(index.urn, template.urn)
     assert default.depends_on(datasource.urn, names.PROMETHEUS)
