@@ -33,10 +33,10 @@ class FirstSuccess(threading.Thread):
         super().__init__(daemon=True)
         self.probe, self.every_s = probe, every_s
         self.at: Optional[float] = None
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 if self.probe():
                     self.at = now()
@@ -46,7 +46,7 @@ class FirstSuccess(threading.Thread):
             time.sleep(self.every_s)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
 
 
 def answers_http(url: str) -> Callable[[], bool]:
@@ -255,18 +255,18 @@ class MemorySampler(threading.Thread):
         self.containers = containers
         self.every_s = every_s
         self.peak_working_set: dict[str, int] = {}
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             for name, cid in self.containers.items():
                 sample = memory_of(cid)
                 if sample:
                     self.peak_working_set[name] = max(self.peak_working_set.get(name, 0), sample.working_set)
-            self._stop.wait(self.every_s)
+            self._halt.wait(self.every_s)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=5)
 
 

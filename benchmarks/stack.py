@@ -179,6 +179,8 @@ def print_requests(proxies: dict, zero: float) -> dict:
         )
     wall = (last - first) if first is not None else 0.0
     print(f"    total: {total} requests, wall {wall:.2f} s (first request to last answer)")
+    answered = sorted((r for proxy in proxies.values() for r in proxy.requests if r.status), key=lambda r: -r.seconds)
+    print("    slowest answers: " + "; ".join(f"{r.method} {r.path.split('?')[0][:48]} {r.seconds:.2f} s" for r in answered[:6]))
     return {"requests": total, "unanswered": failed, "wall_s": wall}
 
 
@@ -298,7 +300,10 @@ def main() -> int:
         return 0
     finally:
         if sampler:
-            sampler.stop()
+            try:
+                sampler.stop()
+            except Exception as exc:  # never leave the stack up because an instrument failed
+                print(f"memory sampler: {exc}", file=sys.stderr)
         for proxy in proxies.values():
             try:
                 proxy.stop()

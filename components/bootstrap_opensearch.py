@@ -3,13 +3,16 @@
 The documents live as JSON under opensearch_assets/; this module fills in
 what comes from names.py and the stack settings (index patterns, pipeline and
 template names, the retention age, the Prometheus URI) and declares one
-resource per asset, chained in SPEC order:
+resource per asset, chained as far as OpenSearch needs it:
 
-    ingest pipelines -> component template -> index templates (six log + traces)
-    -> ISM policy -> the six log indices (+ the traces index) -> Prometheus datasource
+    component template -> index templates (six log + traces) -> ISM policy
+    ingest pipelines (side by side with the templates: OpenSearch resolves a
+    template's pipeline names only when a document is indexed)
+    -> the six log indices (+ the traces index), after templates AND pipelines
+    -> Prometheus datasource
 
-Pipelines come first because the templates name them. Everything depends on
-the OpenSearch container (healthy), the datasource also on Prometheus.
+Everything depends on OpenSearch being healthy (opensearch.ready), the
+datasource also on Prometheus.
 """
 
 from __future__ import annotations
@@ -225,7 +228,9 @@ def declare_opensearch_assets(
         endpoint=endpoint,
         name=names.COMPONENT_TEMPLATE,
         body=component_template_body(),
-        opts=after(pipelines),
+        # OpenSearch does not look a template's pipelines up until a document is indexed
+        # (tried on 3.6.0), so templates and pipelines are applied side by side.
+        opts=after(),
     )
     templates = [
         IndexTemplate(
@@ -233,7 +238,7 @@ def declare_opensearch_assets(
             endpoint=endpoint,
             name=template,
             body=index_template_body(index),
-            opts=after(pipelines, [common]),
+            opts=after([common]),
         )
         for index, template in names.LOG_INDEX_TEMPLATES.items()
     ]
@@ -243,7 +248,7 @@ def declare_opensearch_assets(
             endpoint=endpoint,
             name=names.TRACES_INDEX_TEMPLATE,
             body=traces_template_body(),
-            opts=after(pipelines),
+            opts=after(),
         )
     )
     # Retention 0 keeps logs forever: no policy, and no index waits for one.
@@ -266,7 +271,8 @@ def declare_opensearch_assets(
             mappings=index_mappings(index),
             settings=index_settings(index),
             policy_id=names.ISM_POLICY if policies else None,
-            opts=after(templates, policies),
+            # No index exists before the pipelines its templates name.
+            opts=after(templates, policies, pipelines),
         )
         for index in names.LOG_INDICES
     ]
@@ -282,7 +288,7 @@ def declare_opensearch_assets(
             mappings=traces_index_mappings(),
             settings=index_settings(names.TRACES_INDEX),
             policy_id=None,
-            opts=after(templates),
+            opts=after(templates, pipelines),
         )
     )
     datasources = []

@@ -59,6 +59,11 @@ TRACES_INDEX = f"ss4o_traces-{TRACES_DATASET}-{TRACES_NAMESPACE}"
 
 COMPONENT_TEMPLATE = "clawker-common"
 ISM_POLICY = "clawker-log-retention"
+# Retention policies that `clawker monitor up` (the reference implementation) leaves on
+# its data volume. Their ism_template claims the same log indices at the same priority,
+# which ISM refuses beside ours: `pulumi up` replaces them and moves their indices to
+# ISM_POLICY (README "Moving from `clawker monitor`").
+PREDECESSOR_ISM_POLICIES = ("clawker-retention",)
 
 DATASOURCE = "clawker_prometheus"
 DATA_CONNECTION_ID = "clawker-prometheus-conn"

@@ -153,6 +153,7 @@ build_base() {
 }
 
 # ---------------------------------------------------------------- opensearch
+PLUGIN_DOUBLES="$(cd "$HERE/.." && pwd)/tests/plugin_doubles/server.py"
 build_opensearch() {
   local envs home java plugins
   envs=$("$HERE/opensearch_dist.sh")
@@ -163,10 +164,13 @@ build_opensearch() {
   local jid
   jid=$("$java/bin/java" -version 2>&1 | cksum | cut -d' ' -f1)
   recipe="$OPENSEARCH_VERSION:$plugins:$java:$jid:$(hash_of \
-    "$IMAGES_DIR/opensearch/Dockerfile" "$IMAGES_DIR/opensearch/entrypoint.sh" "$BASE_RECIPE_FILE")"
+    "$IMAGES_DIR/opensearch/Dockerfile" "$IMAGES_DIR/opensearch/entrypoint.sh" "$PLUGIN_DOUBLES" "$BASE_RECIPE_FILE")"
   if image_current "$OPENSEARCH_TAG" "$recipe"; then log "$OPENSEARCH_TAG up to date"; return 0; fi
   local ctx; ctx=$(fresh_context opensearch)
   cp "$IMAGES_DIR/opensearch/Dockerfile" "$IMAGES_DIR/opensearch/entrypoint.sh" "$ctx/"
+  # The ISM / SQL plugin CONTRACT DOUBLES, started by the entrypoint for the plugins the
+  # distribution lacks (tests/plugin_doubles/server.py; test image only).
+  cp "$PLUGIN_DOUBLES" "$ctx/plugin-doubles.py"
   # Hard links: the context costs no copy (same filesystem as the cache).
   cp -al "$home" "$ctx/opensearch" 2>/dev/null || cp -a "$home" "$ctx/opensearch"
   cp -al "$java" "$ctx/jdk" 2>/dev/null || cp -a "$java" "$ctx/jdk"

@@ -662,6 +662,10 @@ class ExploreObjectProvider(ResourceProvider):
 
     A new workspace id moves the object: removed from the old workspace (gone
     already if that workspace was deleted), then written in the new one.
+
+    Adoption: after a ``pulumi destroy`` without purge the object is still in the
+    workspace (the resource is retain_on_delete, see bootstrap_dashboards); create
+    writes over that kept copy in place (same workspace, same id), never a copy.
     """
 
     TYPE = "explore"
@@ -811,7 +815,12 @@ class SavedObjectBundleProvider(ResourceProvider):
 
     ``objects`` maps ``type/id`` to the declared object. An object dropped from
     ``objects`` is deleted from Dashboards on the next update; every object is
-    deleted when the resource is.
+    deleted when the resource is (only with the purge setting: otherwise the
+    resource is retain_on_delete and destroy leaves the objects in the workspace).
+
+    Adoption: create over objects kept from an earlier stack imports with overwrite
+    into the same workspace, so they are rewritten in place; an import that would
+    make copies under new ids (the object lives in another workspace) is an error.
     """
 
     DIFF_KEYS = ("url", "workspaceId", "objects")

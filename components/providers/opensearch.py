@@ -24,6 +24,7 @@ no sessions or locks, and every method builds its own ApiClient.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import re
 import sys
 import time
@@ -42,8 +43,9 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from components import names as _names
 from components.providers.diffing import changed_paths, project_onto
-from components.providers.http_client import ApiClient, ApiError
+from components.providers.http_client import ApiClient, ApiError, reason_of
 
 DEFAULT_TIMEOUT_S = 120.0
 # How long a freshly created index may take to show its ISM policy in explain.
@@ -548,6 +550,7 @@ class IsmPolicyProvider(_AssetProvider):
         return project_onto(plain(live), plain(desired))
 
     def apply(self, client, name, body):
+        _make_room_for_policy(client, name, body)
         for attempt in range(1, ISM_CONFLICT_ATTEMPTS + 1):
             current = client.request("GET", self.path(name), missing_ok=True)
             params = None
@@ -570,6 +573,91 @@ class IsmPolicyProvider(_AssetProvider):
         managed = managed_indices(client, name)
         if managed:
             _ism_index_call(client, "change_policy", ",".join(managed), name)
+        # Indices a predecessor policy (replaced by _make_room_for_policy) still manages
+        # keep running its copy; move them onto this one now. change_policy would only
+        # take effect at each index's next ISM job run (minutes later), so they are
+        # detached and attached again, which ISM does at once.
+        for old in _names.PREDECESSOR_ISM_POLICIES:
+            moved = managed_indices(client, old)
+            for index in moved:
+                reattach_policy(client, index, name)
+            if moved:
+                _say(f"moved {len(moved)} index(es) from ISM policy {old} to {name}: {', '.join(moved)}")
+
+
+def _say(message: str) -> None:
+    """A line the user sees in `pulumi up` (a provider's stderr is shown as a diagnostic)."""
+    print(f"clawker-monitor: {message}", file=sys.stderr, flush=True)
+
+
+def _patterns_overlap(a: str, b: str) -> bool:
+    """Whether two ISM index patterns ('*' wildcards) can match one index name."""
+    if "*" not in a or "*" not in b:
+        literal, pattern = (a, b) if "*" not in a else (b, a)
+        return fnmatch.fnmatchcase(literal, pattern.replace("[", "[[]"))
+    pa, sa = a.split("*", 1)[0], a.rsplit("*", 1)[1]
+    pb, sb = b.split("*", 1)[0], b.rsplit("*", 1)[1]
+    return (pa.startswith(pb) or pb.startswith(pa)) and (sa.endswith(sb) or sb.endswith(sa))
+
+
+def conflicting_policies(client: ApiClient, name: str, body: dict) -> dict[str, list[str]]:
+    """Other policies whose ism_template claims an index ours claims at the same priority.
+
+    ISM refuses to store a policy next to such a policy ("... please use a different
+    priority than N"); index-management TransportIndexPolicyAction.validateISMTemplates.
+    """
+    ours = (body.get("policy") or {}).get("ism_template") or []
+    if not ours:
+        return {}
+    answer = client.request("GET", "_plugins/_ism/policies", params={"size": 1000}) or {}
+    found: dict[str, list[str]] = {}
+    for entry in answer.get("policies", []):
+        other_id = entry.get("_id")
+        if other_id == name:
+            continue
+        for theirs in (entry.get("policy") or {}).get("ism_template") or []:
+            for mine in ours:
+                if plain(mine.get("priority", 0)) != plain(theirs.get("priority", 0)):
+                    continue
+                if any(_patterns_overlap(a, b) for a in mine["index_patterns"] for b in theirs["index_patterns"]):
+                    found[other_id] = list(theirs["index_patterns"])
+    return found
+
+
+def _make_room_for_policy(client: ApiClient, name: str, body: dict) -> None:
+    """Replace a predecessor's overlapping policy; refuse, naming it, any other one."""
+    conflicts = conflicting_policies(client, name, body)
+    foreign = {k: v for k, v in conflicts.items() if k not in _names.PREDECESSOR_ISM_POLICIES}
+    if foreign:
+        listing = "; ".join(f"{k} (index_patterns {v})" for k, v in sorted(foreign.items()))
+        priority = body["policy"]["ism_template"][0].get("priority", 0)
+        raise ApiError(
+            f"ISM policy {name} cannot be stored: ISM policy {listing} claims the same indices at "
+            f"priority {plain(priority)}, and ISM refuses two such policies. Delete that policy "
+            f"(DELETE _plugins/_ism/policies/<id>) or give its ism_template another priority, "
+            f"then run `pulumi up` again. Nothing was changed."
+        )
+    for old in sorted(conflicts):
+        client.request("DELETE", f"_plugins/_ism/policies/{old}", missing_ok=True)
+        _say(
+            f"replaced ISM policy {old} (left by `clawker monitor`; it claimed the same indices as {name}, "
+            f"which ISM refuses twice); the indices it managed move to {name}"
+        )
+
+
+def reattach_policy(client: ApiClient, index: str, policy_id: str) -> None:
+    """Make policy_id manage index now: ISM remove, then add (both take effect at once)."""
+    client.request("POST", f"_plugins/_ism/remove/{index}")
+    deadline = time.monotonic() + POLICY_ATTACH_WAIT_S
+    while True:
+        answer = client.request("POST", f"_plugins/_ism/add/{index}", json_body={"policy_id": policy_id}) or {}
+        if not answer.get("failures"):
+            return
+        reasons = "; ".join(f"{f.get('index_name')}: {f.get('reason')}" for f in answer.get("failed_indices", []))
+        # The removal may not be visible to add yet ("already has a policy"): try again shortly.
+        if "already has a policy" not in reasons or time.monotonic() > deadline:
+            raise ApiError(f"ISM add of policy {policy_id} on {index} failed: {reasons}")
+        time.sleep(0.5)
 
 
 def _ism_index_call(client: ApiClient, action: str, indices: str, policy_id: str) -> None:
@@ -599,6 +687,9 @@ def _policy_of(explain_entry: dict) -> Optional[str]:
 
 
 # ---------------------------------------------------------------------- index
+
+# Index settings the stack decides even when it declares none (then: unset).
+_OWNED_INDEX_SETTINGS = ("default_pipeline", "final_pipeline")
 
 
 class IndexProvider(ResourceProvider):
@@ -644,9 +735,17 @@ class IndexProvider(ResourceProvider):
         index = answer[name]
         declared_settings = canonical_settings(plain(props.get("settings") or {}))
         declared_mappings = canonical_mappings(plain(props.get("mappings") or {}))
+        live_settings = index.get("settings", {})
+        settings = project_onto(live_settings, declared_settings)
+        # Which ingest pipelines an index runs is ours to say: one the declaration does not
+        # name (e.g. left by `clawker monitor`'s templates on an adopted index) is drift.
+        for key in _OWNED_INDEX_SETTINGS:
+            value = live_settings.get("index", {}).get(key)
+            if value is not None and key not in declared_settings.get("index", {}):
+                settings.setdefault("index", {})[key] = value
         return {
             "mappings": project_onto(canonical_mappings(index.get("mappings", {})), declared_mappings),
-            "settings": project_onto(index.get("settings", {}), declared_settings),
+            "settings": settings,
             # Without a declared policy, ISM (maybe not even installed) is not asked.
             "policy_id": _explain_policy(client, name) if props.get("policy_id") else None,
         }
@@ -717,6 +816,9 @@ class IndexProvider(ResourceProvider):
     # --- convergence
     def _converge(self, client: ApiClient, name: str, props: dict, *, fresh: bool) -> dict:
         declared = self._declared(props)
+        if client.request("GET", rebuild_index_name(name), missing_ok=True) is not None:
+            # An earlier rebuild stopped half way: finish it (its copy holds the documents).
+            rebuild_index(client, name, declared["mappings"], resume=True)
         live = self._live(client, name, props)
         if live["mappings"] != declared["mappings"]:
             if fresh:
@@ -725,16 +827,30 @@ class IndexProvider(ResourceProvider):
                     f"index {name} was created without the mapping its index template declares "
                     f"(differs at {', '.join(missing[:5])}): the template did not match the index",
                 )
-            client.request("PUT", f"{name}/_mapping", json_body=declared["mappings"])
+            try:
+                client.request("PUT", f"{name}/_mapping", json_body=declared["mappings"])
+            except ApiError as exc:
+                # An adopted index (e.g. made by `clawker monitor`) maps a field with another
+                # type; OpenSearch cannot change that in place. Rebuild it, documents kept.
+                if exc.status != 400 or "cannot be changed from type" not in exc.reason:
+                    raise
+                rebuild_index(client, name, declared["mappings"])
+                live = self._live(client, name, props)
         if live["settings"] != declared["settings"]:
-            client.request("PUT", f"{name}/_settings", json_body=declared["settings"])
+            wanted = copy.deepcopy(declared["settings"])
+            for key in _OWNED_INDEX_SETTINGS:
+                if key in live["settings"].get("index", {}) and key not in wanted.get("index", {}):
+                    wanted.setdefault("index", {})[key] = None  # null resets it: no such pipeline
+            client.request("PUT", f"{name}/_settings", json_body=wanted)
         policy = declared["policy_id"]
         if policy:
             current = _wait_for_policy(client, name, timeout_s=POLICY_ATTACH_WAIT_S if fresh else 0)
             if current is None and not fresh:
                 _ism_index_call(client, "add", name, policy)
             elif current not in (None, policy):
-                _ism_index_call(client, "change_policy", name, policy)
+                # Managed by another policy (e.g. `clawker monitor`'s): change_policy would
+                # only switch at the index's next ISM job run, so detach and attach now.
+                reattach_policy(client, name, policy)
             current = _wait_for_policy(client, name, timeout_s=POLICY_ATTACH_WAIT_S)
             if current != policy:
                 raise ApiError(
@@ -746,6 +862,85 @@ class IndexProvider(ResourceProvider):
             missing = changed_paths(live["mappings"], declared["mappings"])
             raise ApiError(f"index {name} does not carry the declared mapping at {', '.join(missing[:5])}")
         return live
+
+
+REBUILD_SUFFIX = "-clawker-rebuild"
+# Copying an index's documents may take a while on a big index.
+REBUILD_TIMEOUT_S = 1800.0
+
+
+def rebuild_index_name(index: str) -> str:
+    return f"{index}{REBUILD_SUFFIX}"
+
+
+def _count(client: ApiClient, index: str) -> int:
+    client.request("POST", f"{index}/_refresh")
+    return int((client.request("GET", f"{index}/_count") or {}).get("count", 0))
+
+
+def _reindex(client: ApiClient, source: str, dest: str) -> None:
+    slow = ApiClient(client.base_url, total_timeout_s=REBUILD_TIMEOUT_S)
+    # A document that does not fit the destination's mapping makes _reindex answer 400 with
+    # the per-document failures in the body.
+    answer = slow.request(
+        "POST", "_reindex", params={"wait_for_completion": "true", "refresh": "true"},
+        json_body={"source": {"index": source}, "dest": {"index": dest}}, ok=(200, 400),
+    ) or {}
+    if not isinstance(answer, dict) or (answer.get("error") and not answer.get("failures")):
+        raise ApiError(f"copying {source} to {dest} failed: {reason_of(answer)}; {source} is left as it was")
+    if answer.get("failures"):
+        first = answer["failures"][0]
+        cause = first.get("cause", {})
+        raise ApiError(
+            f"copying {source} to {dest} failed for {len(answer['failures'])} document(s), e.g. "
+            f"{first.get('id')}: {cause.get('type')}: {cause.get('reason')}; {source} is left as it was"
+        )
+
+
+def rebuild_index(client: ApiClient, name: str, mappings: dict, *, resume: bool = False) -> None:
+    """Give an existing index the declared field types, keeping every document.
+
+    1. copy its documents (same _id) into <name>-clawker-rebuild, mapped as declared;
+    2. delete it and create it again (its index template and ISM template apply);
+    3. copy them back with its ingest pipelines off (they ran when the documents came in);
+    4. delete the copy. A run that stops in between resumes from the copy (same _ids:
+       nothing is stored twice). A document whose value fits no declared type stops the
+       rebuild at step 1 with OpenSearch's reason, before anything is deleted.
+    """
+    copy_name = rebuild_index_name(name)
+    if not resume:
+        before = _count(client, name)
+        client.request("DELETE", copy_name, missing_ok=True)
+        client.request(
+            "PUT", copy_name,
+            json_body={"settings": {"index": {"number_of_shards": 1, "number_of_replicas": 0}}, "mappings": mappings},
+        )
+        try:
+            _reindex(client, name, copy_name)
+            copied = _count(client, copy_name)
+            if copied != before:
+                raise ApiError(f"copying {name} to {copy_name} kept {copied} of {before} documents; {name} is left as it was")
+        except ApiError:
+            client.request("DELETE", copy_name, missing_ok=True)  # nothing was deleted: no copy to resume from
+            raise
+        _say(f"index {name} maps fields with types our template cannot change in place: rebuilding it ({before} documents kept)")
+        client.request("DELETE", name)
+    else:
+        before = _count(client, copy_name)
+    if client.request("GET", name, missing_ok=True) is None:
+        # Its templates apply (settings, ISM policy); the declared mapping wins over theirs.
+        client.request("PUT", name, json_body={"mappings": mappings})
+    live = (client.request("GET", f"{name}/_settings") or {}).get(name, {}).get("settings", {}).get("index", {})
+    off = {key: None for key in _OWNED_INDEX_SETTINGS if live.get(key)}
+    if off:
+        client.request("PUT", f"{name}/_settings", json_body={"index": off})
+    _reindex(client, copy_name, name)
+    if off:
+        client.request("PUT", f"{name}/_settings", json_body={"index": {k: live[k] for k in off}})
+    restored = _count(client, name)
+    if restored < before:
+        raise ApiError(f"index {name}: {restored} of {before} documents copied back; the copy {copy_name} is kept")
+    client.request("DELETE", copy_name)
 
 
 def _explain_policy(client: ApiClient, index: str) -> Optional[str]:

@@ -846,12 +846,15 @@ def test_l_alert_rules_are_listed_evaluate_cleanly_and_the_cost_rule_fires(scrap
     assert set(rules) == set(expected), f"rules API: {sorted(rules)}, rendered: {sorted(expected)}"
     # The series each rule reads exist in this stack (a rule over absent series could never fire).
     assert series(prometheus_config.COST_METRIC)
-    assert series(
+    # Span metrics and the collector's self-metrics reach Prometheus on the next
+    # scrape (15s) after the spans were exported: wait for a scrape, not a fixed sleep.
+    llm_by_success = (
         f'{prometheus_config.SPAN_CALLS_METRIC}{{span_name="{prometheus_config.LLM_REQUEST_SPAN}",'
         f'{collector_config.SPAN_METRICS_SUCCESS_DIMENSION}="true"}}'
-    ), "span_metrics does not count llm_request spans by success"
+    )
+    wait_until(lambda: series(llm_by_success), 60, "span_metrics does not count llm_request spans by success")
     for metric in (prometheus_config.COLLECTOR_QUEUE_SIZE, prometheus_config.COLLECTOR_QUEUE_CAPACITY):
-        assert series(metric), f"{metric}: the collector queue rule reads a series Prometheus does not have"
+        wait_until(lambda: series(metric), 60, f"{metric}: the collector queue rule reads a series Prometheus does not have")
 
     # Prometheus evaluates every 15s; the cost rule has no pending time.
     def cost_alert_firing():

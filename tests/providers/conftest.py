@@ -1,8 +1,8 @@
 """Fixtures of the OpenSearch provider tests (implemented in opensearch_node.py).
 
-opensearch: a real OpenSearch 3.6.0 as a local process for the session;
-cluster: the same, emptied before the test; prometheus: the cached Prometheus
-binary (or a stand-in answering only what registration needs).
+opensearch: a real OpenSearch 3.6.0 as a local process for the session, with the
+ISM / SQL plugin contract doubles in front of it where the distribution lacks the
+plugins; cluster: the same, emptied before the test; prometheus: the cached
+Prometheus binary (or a stand-in answering only what registration needs).
+All three are imported in tests/conftest.py (one node for every layer).
 """
-
-from opensearch_node import cluster, prometheus  # noqa: F401  (fixtures; `opensearch` is in tests/conftest.py)

@@ -52,6 +52,11 @@ class OpenSearchNode:
     state_dir: Path
     java_home: str
     proc: Optional[subprocess.Popen] = field(default=None, repr=False)
+    # Plugins whose REST APIs are served by the contract doubles (tests/plugin_doubles)
+    # in front of this node; `url` is then the double's and `real_url` OpenSearch's own.
+    doubled: set = field(default_factory=set)
+    real_url: str = ""
+    double_proc: Optional[subprocess.Popen] = field(default=None, repr=False)
 
     def call(self, method: str, path: str, body=None, **kwargs) -> requests.Response:
         """Out-of-band API access: what a user or another tool would do behind Pulumi's back."""
@@ -65,7 +70,7 @@ class OpenSearchNode:
         return "\n".join(out)
 
     def require(self, plugin: str) -> None:
-        if plugin not in self.plugins:
+        if plugin not in self.plugins and plugin not in self.doubled:
             unavailable(
                 f"OpenSearch plugin {plugin} is not installed in the test distribution "
                 f"(installed: {', '.join(sorted(self.plugins)) or 'none'}); see tools/opensearch_dist.sh"
@@ -193,7 +198,62 @@ def _start(home: Path, java_home: str, plugins: set, state: Path) -> OpenSearchN
         time.sleep(1)
 
 
+DOUBLES_SERVER = ROOT / "tests" / "plugin_doubles" / "server.py"
+
+
+def start_plugin_doubles(node: OpenSearchNode, job_interval_min: float = 1) -> None:
+    """Put the ISM / SQL plugin contract doubles in front of `node` for the plugins it lacks.
+
+    The doubles are a reverse proxy: `node.url` becomes theirs (every other path passes
+    through to OpenSearch), `node.real_url` stays OpenSearch's. Where the distribution has
+    the real plugins, nothing is doubled and the tests run against them.
+    Set CLAWKER_PLUGIN_DOUBLES=0 to run without the doubles (the plugin tests then fail
+    under CI=true and skip elsewhere).
+    """
+    missing = {ISM, SQL} - node.plugins
+    node.real_url = node.url
+    if not missing or os.environ.get("CLAWKER_PLUGIN_DOUBLES", "1") == "0":
+        return
+    port = free_port()
+    env = {
+        **os.environ,
+        "PLUGIN_DOUBLES_MASTER_KEY": MASTER_KEY,
+        # What -Eplugins.index_state_management.job_interval=1 gives the real plugin.
+        "PLUGIN_DOUBLES_JOB_INTERVAL_MIN": str(job_interval_min),
+        "PLUGIN_DOUBLES_SWEEP_S": "0.5",
+    }
+    log = open(node.state_dir / "plugin-doubles.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, str(DOUBLES_SERVER), "--host", "127.0.0.1", "--port", str(port), "--upstream", node.url],
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the plugin doubles exited with {proc.returncode}:\n{(node.state_dir / 'plugin-doubles.log').read_text()}")
+        try:
+            if requests.get(f"{url}/_plugins/_ism/policies", timeout=5).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("the plugin doubles did not answer within 60s")
+        time.sleep(0.3)
+    node.url, node.double_proc, node.doubled = url, proc, missing
+    print(f"\nISM/SQL plugin CONTRACT DOUBLES for {sorted(missing)} at {url} in front of {node.real_url}")
+
+
+def _stop_doubles(node: OpenSearchNode) -> None:
+    proc = node.double_proc
+    if proc is not None and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
 def _stop(node: OpenSearchNode) -> None:
+    _stop_doubles(node)
     proc = node.proc
     if proc is None or proc.poll() is not None:
         return
@@ -234,6 +294,11 @@ def opensearch():
         reason = _analyzers_work(node)
         if reason is None:
             print(f"\nOpenSearch test node at {node.url} (java {java_home}, plugins {sorted(plugins)})")
+            try:
+                start_plugin_doubles(node)
+            except RuntimeError as exc:
+                _stop(node)
+                unavailable(str(exc))
             break
         problems.append(f"with {java_home}: a text mapping is refused: {reason}")
         print(f"\nOpenSearch with {java_home} refuses text mappings ({reason[:200]}); trying another JDK")
@@ -263,11 +328,11 @@ def wipe(node: OpenSearchNode) -> None:
         node.call("DELETE", f"_component_template/{entry['name']}")
     for name in node.call("GET", "_ingest/pipeline").json() or {}:
         node.call("DELETE", f"_ingest/pipeline/{name}")
-    if ISM in node.plugins:
+    if ISM in node.plugins | node.doubled:
         policies = node.call("GET", "_plugins/_ism/policies").json().get("policies", [])
         for entry in policies:
             node.call("DELETE", f"_plugins/_ism/policies/{entry['_id']}")
-    if SQL in node.plugins:
+    if SQL in node.plugins | node.doubled:
         answer = node.call("GET", "_plugins/_query/_datasources")
         for entry in answer.json() if answer.status_code == 200 else []:
             node.call("DELETE", f"_plugins/_query/_datasources/{entry['name']}")

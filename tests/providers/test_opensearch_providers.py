@@ -19,6 +19,7 @@ from opensearch_node import ISM, SQL, OpenSearchNode
 from components import bootstrap_opensearch as boot
 from components import names
 from components.providers import opensearch as osp
+from components.providers.diffing import project_onto
 from components.providers.http_client import ApiClient, ApiError
 
 TIMEOUT_S = 30.0
@@ -288,13 +289,16 @@ def test_ism_update_retries_when_policy_changes_between_get_and_put(cluster, mon
     seen = {"gets": 0, "puts": [], "interfered": False}
 
     class Interfering(ApiClient):
-        """Someone else updates the policy right after the provider's first GET."""
+        """Someone else updates the policy between the provider's GET of seq_no and its PUT."""
 
         def request(self, method, req_path, **kwargs):
+            if method == "PUT" and req_path == path:
+                seen["puts"].append(kwargs.get("params"))  # before the call: refused attempts count too
             answer = super().request(method, req_path, **kwargs)
             if method == "GET" and req_path == path and answer:
                 seen["gets"] += 1
-                if not seen["interfered"]:
+                # GET 1 reads the live document (diff); GET 2 is the one whose seq_no the PUT carries.
+                if seen["gets"] == 2 and not seen["interfered"]:
                     seen["interfered"] = True
                     other = copy.deepcopy({"policy": answer["policy"]})
                     for key in ("policy_id", "last_updated_time", "schema_version", "error_notification"):
@@ -309,8 +313,6 @@ def test_ism_update_retries_when_policy_changes_between_get_and_put(cluster, mon
                         params={"if_seq_no": answer["_seq_no"], "if_primary_term": answer["_primary_term"]},
                     )
                     assert r["_seq_no"] > answer["_seq_no"]
-            if method == "PUT" and req_path == path:
-                seen["puts"].append(kwargs.get("params"))
             return answer
 
     monkeypatch.setattr(osp, "ApiClient", Interfering)
@@ -318,7 +320,7 @@ def test_ism_update_retries_when_policy_changes_between_get_and_put(cluster, mon
     provider.update(id_, outs, longer)
     monkeypatch.undo()
     live = _live_policy(cluster)
-    assert seen["interfered"] and seen["gets"] >= 2
+    assert seen["interfered"] and seen["gets"] >= 3
     # The provider's own PUTs: the first (stale seq_no) got 409, the retry won with a fresh one.
     own = [p for p in seen["puts"] if p is not None]
     assert len(own) >= 2 and own[0] != own[-1]
@@ -414,12 +416,27 @@ def test_existing_index_is_adopted_and_missing_fields_added(cluster):
     assert cluster.call("GET", "clawker-coredns/_count").json()["count"] == 1  # adopted, not recreated
     assert_no_diff(provider, id_, outs, grown)
 
-    # A type change is refused by OpenSearch, and its reason is passed on.
+    # A type change OpenSearch cannot make in place is made by rebuilding the index; a
+    # document that fits no declared type stops it before anything is deleted, with
+    # OpenSearch's reason.
     changed = copy.deepcopy(osp.plain(grown))
     changed["mappings"]["properties"]["attributes"]["properties"]["zone"] = {"type": "long"}
     with pytest.raises(ApiError) as err:
         provider.update(id_, outs, engine(changed))
-    assert "illegal_argument_exception" in str(err.value) and "zone" in str(err.value)
+    assert "zone" in str(err.value) and "left as it was" in str(err.value)
+    assert cluster.call("GET", "clawker-coredns/_count").json()["count"] == 1
+    assert cluster.call("HEAD", osp.rebuild_index_name("clawker-coredns")).status_code == 404
+
+    # A value that fits the new type: the index is rebuilt with it, the document kept (same _id).
+    doc_id = cluster.call("GET", "clawker-coredns/_search").json()["hits"]["hits"][0]["_id"]
+    retyped = copy.deepcopy(osp.plain(grown))
+    retyped["mappings"]["properties"]["attributes"]["properties"]["zone"] = {"type": "text"}
+    outs = engine(provider.update(id_, outs, engine(retyped)).outs)
+    assert _live_mapping(cluster, "clawker-coredns")["properties"]["attributes"]["properties"]["zone"] == {"type": "text"}
+    kept = cluster.call("GET", f"clawker-coredns/_doc/{doc_id}").json()
+    assert kept["found"] and kept["_source"]["attributes"]["zone"] == "example."
+    assert cluster.call("HEAD", osp.rebuild_index_name("clawker-coredns")).status_code == 404
+    assert_no_diff(provider, id_, outs, engine(retyped))
 
 
 def test_index_delete_keeps_data_and_out_of_band_delete_is_seen(cluster):
@@ -654,3 +671,83 @@ def test_second_bootstrap_of_the_plugin_free_assets_changes_nothing(cluster, mon
     assert _RecordingWrites.writes == []  # not one write: every asset was found as declared
     assert snapshot() == before
     assert all(cluster.call("GET", f"{i}/_count").json()["count"] == 1 for i in names.LOG_INDICES)
+
+
+# ------------------------------------------------ moving from `clawker monitor`
+
+
+@pytest.mark.needs_ism
+@pytest.mark.needs_sql
+def test_bootstrap_over_what_clawker_monitor_left_converges(cluster, prometheus, capsys):
+    """A cluster seeded with the reference bootstrap's asset names and shapes (reference_clawker.py)."""
+    import reference_clawker as ref
+
+    cluster.require(ISM)
+    cluster.require(SQL)
+    ref.seed(cluster.call, prometheus_uri=prometheus.url)
+    for index in ref.LOG_INDICES:
+        assert _wait_explain(cluster, index, ref.POLICY) == ref.POLICY  # the seed really is managed by it
+    # Negative control: our policy cannot simply be stored beside it (ISM refuses the overlap).
+    clash = cluster.call("PUT", f"_plugins/_ism/policies/{names.ISM_POLICY}", boot.retention_policy_body(7))
+    assert clash.status_code == 400 and "different priority than 100" in clash.text, clash.text
+    uuids = {i: cluster.call("GET", f"{i}/_settings").json()[i]["settings"]["index"]["uuid"] for i in ref.LOG_INDICES}
+
+    capsys.readouterr()
+    states = [(p, props, create(p, props)) for p, props in bootstrap_props(cluster, prometheus.url, prometheus.url)]
+    said = capsys.readouterr().err
+
+    assert cluster.call("GET", f"_plugins/_ism/policies/{ref.POLICY}").status_code == 404
+    assert _min_age(_live_policy(cluster)) == "7d"
+    for index in names.LOG_INDICES:
+        explain = cluster.call("GET", f"_plugins/_ism/explain/{index}").json()
+        assert explain[index]["index.plugins.index_state_management.policy_id"] == names.ISM_POLICY, explain
+        settings = cluster.call("GET", f"{index}/_settings").json()[index]["settings"]["index"]
+        # Adopted in place, or rebuilt (it mapped a field with another type) with its documents.
+        if settings["uuid"] != uuids[index]:
+            assert f"index {index} maps fields with types" in said, said
+        assert settings["final_pipeline"] == names.ENVELOPE_PIPELINE
+        assert settings.get("default_pipeline") == names.INDEX_PIPELINES.get(index), (index, settings)
+        hits = cluster.call("GET", f"{index}/_search").json()["hits"]["hits"]
+        assert [h["_source"]["body"] for h in hits] == ["recorded under clawker monitor"]
+        declared = osp.canonical_mappings(boot.index_mappings(index))
+        assert project_onto(osp.canonical_mappings(_live_mapping(cluster, index)), declared) == declared
+    assert cluster.call("GET", "_cat/indices/*-clawker-rebuild", params={"format": "json"}).json() == []
+    policies = cluster.call("GET", "_plugins/_ism/policies").json()["policies"]
+    assert [p["_id"] for p in policies] == [names.ISM_POLICY]
+    ds = cluster.call("GET", f"_plugins/_query/_datasources/{names.DATASOURCE}").json()
+    assert ds["properties"]["prometheus.uri"] == prometheus.url
+
+    # Converged: refresh shows no drift, a second run writes nothing.
+    for provider, props, (id_, outs) in states:
+        refreshed = provider.read(id_, outs)
+        assert_no_diff(provider, id_, engine(refreshed.outs), props)
+    _RecordingWrites.writes = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(osp, "ApiClient", _RecordingWrites)
+        for provider, props in bootstrap_props(cluster, prometheus.url, prometheus.url):
+            create(provider, props)
+    assert _RecordingWrites.writes == []
+
+
+@pytest.mark.needs_ism
+def test_a_foreign_policy_claiming_our_indices_is_named_and_left_alone(cluster):
+    cluster.require(ISM)
+    mine = boot.retention_policy_body(30)
+    mine["policy"]["ism_template"][0]["index_patterns"] = ["clawker-*"]
+    assert cluster.call("PUT", "_plugins/_ism/policies/users-own", mine).status_code == 201
+    provider = osp.IsmPolicyProvider()
+    with pytest.raises(ApiError) as err:
+        provider.create(_policy_props(cluster, 7))
+    message = str(err.value)
+    assert "users-own" in message and "priority 100" in message and "DELETE _plugins/_ism/policies" in message
+    assert cluster.call("GET", "_plugins/_ism/policies/users-own").status_code == 200
+    assert cluster.call("GET", f"_plugins/_ism/policies/{names.ISM_POLICY}").status_code == 404
+
+
+def _wait_explain(node, index: str, want: str, timeout_s: float = 15):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = node.call("GET", f"_plugins/_ism/explain/{index}").json()[index]["index.plugins.index_state_management.policy_id"]
+        if got == want or time.monotonic() > deadline:
+            return got
+        time.sleep(0.5)

@@ -255,6 +255,14 @@ def test_order_of_the_graph(default):
     assert default.depends_on(names.DASHBOARDS, names.OPENSEARCH)
     assert default.depends_on("bootstrap", f"{names.OPENSEARCH}-ready")
     ready = default.urn_of(f"{names.OPENSEARCH}-ready")
+    # Pipelines and templates side by side; no index before both.
+    by_type = lambda t: [r for r in default.registrations if r.type.endswith(t)]  # noqa: E731
+    pipelines = by_type("OpenSearchIngestPipeline")
+    for template in by_type("OpenSearchComponentTemplate") + by_type("OpenSearchIndexTemplate"):
+        assert not any(default.depends_on(template.urn, p.urn) for p in pipelines), template.name
+    for index in by_type("OpenSearchIndex"):
+        for dep in pipelines + by_type("OpenSearchIndexTemplate"):
+            assert default.depends_on(index.urn, dep.urn), f"{index.name} does not wait for {dep.name}"
     for r in default.registrations:
         if r.type.startswith("pulumi-python:dynamic/clawker:OpenSearch"):
             assert default.depends_on(r.urn, ready), f"{r.name} does not wait for a healthy OpenSearch"

@@ -12,6 +12,14 @@
 #   - a command other than `opensearch` (or a leading flag) runs as given, e.g. `bash`.
 # Differences: a setting that belongs to a plugin this image lacks is dropped with a note
 # on stderr (OpenSearch would otherwise refuse to start on an unknown setting).
+#
+# ISM / SQL plugin CONTRACT DOUBLES: when this image lacks opensearch-index-management or
+# opensearch-sql (Maven Central carries neither), /opt/plugin-doubles/server.py (from
+# tests/plugin_doubles) listens on the configured http.port and serves those plugins' REST
+# APIs, passing every other request to OpenSearch, which then listens on 127.0.0.1:29200
+# inside the container. The stack's graph, healthcheck and clients are unchanged. The
+# dropped settings of the doubled plugins (datasource master key, ISM job interval) are
+# handed to the doubles. CLAWKER_PLUGIN_DOUBLES=0 turns them off.
 set -euo pipefail
 
 OPENSEARCH_HOME="${OPENSEARCH_HOME:-/usr/share/opensearch}"
@@ -52,8 +60,16 @@ plugin_of() {
 }
 
 settings=()
+http_port=9200
+doubles_master_key=""
+doubles_job_interval=5
 add_setting() {
   local name="$1" value="$2" owner
+  case "$name" in
+    http.port) http_port="$value" ;;
+    plugins.query.datasources.encryption.masterkey) doubles_master_key="$value" ;;
+    plugins.index_state_management.job_interval) doubles_job_interval="$value" ;;
+  esac
   owner=$(plugin_of "$name")
   if [ -n "$owner" ] && [ ! -d "$OPENSEARCH_HOME/plugins/$owner" ]; then
     note "ignoring setting $name: plugin $owner is not in this test image"
@@ -79,6 +95,21 @@ if [ "${DISABLE_SECURITY_PLUGIN:-false}" = true ]; then
   fi
 fi
 # DISABLE_INSTALL_DEMO_CONFIG: accepted; this image never installs a demo security config.
+
+DOUBLES=/opt/plugin-doubles/server.py
+if [ "${CLAWKER_PLUGIN_DOUBLES:-1}" != 0 ] && [ -f "$DOUBLES" ] \
+   && { [ ! -d "$OPENSEARCH_HOME/plugins/opensearch-index-management" ] || [ ! -d "$OPENSEARCH_HOME/plugins/opensearch-sql" ]; }; then
+  internal_port=29200
+  [ "$internal_port" != "$http_port" ] || internal_port=29201
+  kept=()
+  for s in "${settings[@]}"; do
+    case "$s" in -Ehttp.port=*) ;; *) kept+=("$s") ;; esac
+  done
+  settings=("${kept[@]}" "-Ehttp.port=$internal_port" "-Ehttp.host=127.0.0.1")
+  note "ISM/SQL plugin CONTRACT DOUBLES on :$http_port in front of OpenSearch on 127.0.0.1:$internal_port (test image)"
+  PLUGIN_DOUBLES_MASTER_KEY="$doubles_master_key" PLUGIN_DOUBLES_JOB_INTERVAL_MIN="$doubles_job_interval" \
+    python3 "$DOUBLES" --host 0.0.0.0 --port "$http_port" --upstream "http://127.0.0.1:$internal_port" &
+fi
 
 cd "$OPENSEARCH_HOME"
 exec "$OPENSEARCH_HOME/bin/opensearch" "${settings[@]}" "$@"

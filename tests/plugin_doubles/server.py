@@ -1,0 +1,1160 @@
+#!/usr/bin/env python3
+"""CONTRACT DOUBLES of two OpenSearch 3.6 plugin REST APIs (test tooling only, never the product).
+
+The index-management (ISM) and sql (direct-query datasources) plugins are on no
+registry the test machines reach, so tests put this reverse proxy in front of a
+REAL OpenSearch. It answers the plugin routes the stack uses; every other request
+passes through to OpenSearch unchanged. Its own state lives in two indices of that
+OpenSearch (as the plugins keep theirs in `.opendistro-ism-config` and
+`.ql-datasources`), so it survives a restart of the double and vanishes only with
+the data.
+
+Written from the plugins' own code (read, not copied):
+
+opensearch-project/index-management (commit 5078c9a6), under
+src/main/kotlin/org/opensearch/indexmanagement/indexstatemanagement/:
+  resthandler/RestIndexPolicyAction.kt, RestGetPolicyAction.kt, RestDeletePolicyAction.kt,
+  RestAddPolicyAction.kt, RestChangePolicyAction.kt, RestRemovePolicyAction.kt,
+  RestExplainAction.kt                                  routes, parameters
+  transport/action/indexpolicy/TransportIndexPolicyAction.kt
+        ism_template validation; overlap with another policy's template at the same
+        priority refused ("... please use a different priority than N"); a PUT without
+        if_seq_no/if_primary_term is an op_type=create write (409 on an existing policy),
+        with them a conditional write (409 when stale)
+  transport/action/indexpolicy/IndexPolicyResponse.kt, getpolicy/GetPolicyResponse.kt,
+  getpolicy/GetPoliciesResponse.kt, getpolicy/TransportGetPolicyAction.kt,
+  deletepolicy/TransportDeletePolicyAction.kt           response shapes and messages
+  transport/action/addpolicy/TransportAddPolicyAction.kt,
+  changepolicy/TransportChangePolicyAction.kt, removepolicy/TransportRemovePolicyAction.kt,
+  ISMStatusResponse.kt, util/RestHandlerUtils.kt        {updated_indices, failures, failed_indices}
+  transport/action/explain/TransportExplainAction.kt, ExplainResponse.kt
+  model/Policy.kt, State.kt, Transition.kt, ISMTemplate.kt, ChangePolicy.kt,
+  ISMActionsParser.kt                                   strict parsing ("Invalid field: [x] found in Policy.")
+  ISMTemplateService.kt                                 validateFormat, overlapping, self-conflicts
+  ManagedIndexCoordinator.kt                            an index is auto-managed when it is CREATED
+        after a matching ism_template's last_updated_time (highest priority wins);
+        an index that predates the template is never attached
+  util/ManagedIndexUtils.kt (shouldChangePolicy)        change_policy is only recorded; the
+        managed index switches at its next job run (job_interval minutes)
+
+opensearch-project/sql (commit a54acb44):
+  datasources/.../rest/RestDataSourceQueryAction.java  routes (POST create 201, PUT update,
+        GET one/all, DELETE 204), error mapping (ErrorMessage.java: {status, error{type,
+        reason, details}}; DataSourceNotFoundException 404; client errors 400)
+  datasources/.../utils/XContentParserUtils.java        strict body ("Unknown field: x")
+  core/.../datasource/model/DataSourceMetadata.java, DataSourceType.java
+        name pattern, required name/connector, defaults (resultIndex, status ACTIVE)
+  datasources/.../service/DataSourceServiceImpl.java    the datasource is built (validated)
+        before it is stored, on create and on update
+  prometheus/.../storage/PrometheusStorageFactory.java, datasources/.../utils/
+  DatasourceValidationUtils.java, common/.../URIValidationUtils.java
+        prometheus.uri required; its host must RESOLVE (InetAddress.getByName), else
+        "Invalid URI in prometheus properties: ..." (no connection is attempted)
+  datasources/.../storage/OpenSearchDataSourceMetadataStorage.java, encryptor/EncryptorImpl.java
+        doc id = name, op_type create ("A datasource already exists with name: x");
+        credentials (*auth.username/password/access_key/secret_key) are encrypted with
+        plugins.query.datasources.encryption.masterkey: WITHOUT that key a datasource WITH
+        credentials is refused ("Master key is a required config ..."); one without
+        credentials is accepted (the plugin encrypts nothing then)
+  direct-query/.../rest/RestDirectQueryManagementAction.java,
+  .../transport/format/DirectQueryRequestConverter.java, direct-query-core/.../validator/
+  DirectQueryRequestValidator.java, .../prometheus/query/PrometheusQueryHandler.java,
+  .../prometheus/client/PrometheusClientImpl.java, .../ExecuteDirectQueryActionResponse.java
+        POST /_plugins/_directquery/_query/{dataSources}: the PromQL call Dashboards' explore
+        panels make; forwarded to Prometheus /api/v1/query_range or /api/v1/query
+
+Known simplifications (TESTING.md "Known gaps"): ISM actions are parsed and stored but
+never executed (no index is ever deleted by retention); security/roles are absent (as
+in the stack, which disables security); only the routes above exist.
+
+Python 3.11 standard library only.
+Usage: server.py --port P --upstream http://127.0.0.1:Q [--host 0.0.0.0]
+Environment: PLUGIN_DOUBLES_MASTER_KEY (the datasource master key setting),
+  PLUGIN_DOUBLES_JOB_INTERVAL_MIN (ISM job interval, minutes; default 5 like ISM),
+  PLUGIN_DOUBLES_SWEEP_S (how often new indices are looked at; default 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import fnmatch
+import http.client
+import json
+import os
+import re
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Optional
+
+ISM_INDEX = ".plugin-doubles-ism-config"
+DS_INDEX = ".plugin-doubles-ql-datasources"
+SCHEMA_VERSION = 30  # the _meta.schema_version of ISM's config index mapping
+POLICY_PREFIXES = ("/_plugins/_ism", "/_opendistro/_ism")
+ACTION_TYPES = {
+    "alias", "allocation", "close", "delete", "force_merge", "index_priority", "notification",
+    "open", "read_only", "read_write", "replica_count", "rollup", "rollover", "search_only",
+    "shrink", "snapshot", "transform", "stop_replication", "convert_index_to_remote",
+}
+CONDITION_FIELDS = {
+    "min_index_age": "time", "min_doc_count": "long", "min_size": "bytes", "cron": "cron",
+    "min_rollover_age": "time", "no_alias": "bool", "min_state_age": "time",
+}
+DATASOURCE_TYPES = {"PROMETHEUS", "OPENSEARCH", "S3GLUE", "SECURITY_LAKE"}
+DATASOURCE_NAME = re.compile(r"[@*A-Za-z]+?[*a-zA-Z_\-0-9]*")
+CREDENTIAL_SUFFIXES = ("auth.username", "auth.password", "auth.access_key", "auth.secret_key")
+INVALID_FILENAME_CHARS = set('\\/?"<>| ,')
+_TIME = re.compile(r"^(-?\d+)(nanos|micros|ms|s|m|h|d)$")
+_BYTES = re.compile(r"^(\d+(?:\.\d+)?)(b|kb|mb|gb|tb|pb)?$", re.I)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Reply(Exception):
+    """An HTTP answer raised from anywhere in a handler."""
+
+    def __init__(self, status: int, body: Any, content_type: str = "application/json; charset=UTF-8"):
+        super().__init__(status)
+        self.status, self.body, self.content_type = status, body, content_type
+
+
+def os_error(status: int, etype: str, reason: str, caused_by: Optional[tuple] = None) -> Reply:
+    """OpenSearch's own error envelope (BytesRestResponse of an exception)."""
+    err: dict = {"root_cause": [{"type": etype, "reason": reason}], "type": etype, "reason": reason}
+    if caused_by:
+        err["caused_by"] = {"type": caused_by[0], "reason": caused_by[1]}
+    return Reply(status, {"error": err, "status": status})
+
+
+def illegal(reason: str) -> Reply:
+    return os_error(400, "illegal_argument_exception", reason)
+
+
+def ism_illegal(reason: str) -> Reply:
+    # IndexManagementException.wrap(IllegalArgumentException): 400, the message kept.
+    return os_error(400, "index_management_exception", reason, ("illegal_argument_exception", reason))
+
+
+def sql_error(status: int, exc_type: str, details: str) -> Reply:
+    # ErrorMessage.java: the reason depends on the status only.
+    reason = "Invalid Request" if status == 400 else "There was internal problem at backend"
+    return Reply(status, {"status": status, "error": {"type": exc_type, "reason": reason, "details": details}})
+
+
+# ------------------------------------------------------------------ upstream
+
+
+class Upstream:
+    """The real OpenSearch behind the double."""
+
+    def __init__(self, url: str):
+        parsed = urllib.parse.urlsplit(url)
+        self.host, self.port = parsed.hostname, parsed.port or 9200
+
+    def raw(self, method: str, path: str, body: Optional[bytes] = None, headers: Optional[dict] = None, timeout=120):
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, resp.getheaders(), data
+        finally:
+            conn.close()
+
+    def json(self, method: str, path: str, doc: Any = None, params: Optional[dict] = None):
+        if params:
+            path = f"{path}?{urllib.parse.urlencode(params)}"
+        body = None if doc is None else json.dumps(doc).encode()
+        status, _h, data = self.raw(method, path, body, {"Content-Type": "application/json"} if body else {})
+        try:
+            answer = json.loads(data) if data else None
+        except ValueError:
+            answer = data.decode(errors="replace")
+        return status, answer
+
+    def ensure_index(self, name: str) -> None:
+        status, _ = self.json("HEAD", f"/{name}")
+        if status == 200:
+            return
+        mappings = {"dynamic": False, "properties": {"kind": {"type": "keyword"}, "index_uuid": {"type": "keyword"}}}
+        body = {"settings": {"index": {"number_of_shards": 1, "number_of_replicas": 0, "hidden": True}}, "mappings": mappings}
+        status, answer = self.json("PUT", f"/{name}", body)
+        if status not in (200, 201) and "resource_already_exists_exception" not in json.dumps(answer):
+            raise RuntimeError(f"plugin doubles: cannot create state index {name}: {status} {answer}")
+
+    def indices(self, expression: str = "*") -> list[dict]:
+        """[{index, uuid, creation}] of open and closed, visible and hidden indices."""
+        path = f"/_cat/indices/{urllib.parse.quote(expression, safe=',*')}"
+        status, answer = self.json("GET", path, params={"format": "json", "h": "index,uuid,creation.date,status", "expand_wildcards": "all"})
+        if status == 404:
+            raise Reply(404, answer)
+        if status != 200:
+            raise Reply(status, answer)
+        return [{"index": e["index"], "uuid": e["uuid"], "creation": int(e["creation.date"]), "status": e.get("status")} for e in answer]
+
+
+# ------------------------------------------------------------------ parsing helpers
+
+
+def parse_time(value: Any, field: str) -> None:
+    if not isinstance(value, str) or not _TIME.match(value.strip()):
+        raise illegal(f"failed to parse setting [{field}] with value [{value}] as a time value: unit is missing or unrecognized")
+
+
+def parse_bytes(value: Any, field: str) -> None:
+    if not isinstance(value, str) or not _BYTES.match(value.strip()):
+        raise illegal(f"failed to parse setting [{field}] with value [{value}] as a size in bytes: unit is missing or unrecognized")
+
+
+def check_index_patterns(patterns: list[str]) -> None:
+    """ISMTemplateService.validateFormat."""
+    errors, inclusion = [], False
+    for pattern in patterns:
+        excluded = pattern.startswith("-")
+        inclusion = inclusion or not excluded
+        body = pattern[1:] if excluded else pattern
+        if excluded and not body:
+            errors.append(f"index_pattern [{pattern}] must have content after '-' exclusion prefix")
+        if "#" in body:
+            errors.append(f"index_pattern [{pattern}] must not contain a '#'")
+        if ":" in body:
+            errors.append(f"index_pattern [{pattern}] must not contain a ':'")
+        if body.startswith("_"):
+            errors.append(f"index_pattern [{pattern}] must not start with '_'")
+        if set(body) & INVALID_FILENAME_CHARS:
+            errors.append(f"index_pattern [{pattern}] must not contain the following characters [ , \", *, \\, <, |, ,, >, /, ?]")
+    if not inclusion:
+        errors.append("index_patterns must contain at least one inclusion pattern (patterns cannot be all exclusions)")
+    if errors:
+        reason = "Validation Failed: " + "".join(f"{i + 1}: {e};" for i, e in enumerate(errors))
+        raise os_error(400, "index_management_exception", reason, ("validation_exception", reason))
+
+
+def _simple_match_any(name: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def overlapping(p1: list[str], p2: list[str]) -> bool:
+    """ISMTemplateService.overlapping: do two sets of simple-match patterns share any name?
+
+    ISM intersects Lucene automata. Patterns here use only '*' wildcards; two such
+    patterns overlap when either matches the other with its '*' read literally, or when
+    both have wildcards and their fixed prefixes and suffixes are compatible."""
+    if not p1 or not p2:
+        return False
+    for a in p1:
+        for b in p2:
+            if _patterns_overlap(a, b):
+                return True
+    return False
+
+
+def _patterns_overlap(a: str, b: str) -> bool:
+    if "*" not in a:
+        return fnmatch.fnmatchcase(a, b.replace("[", "[[]"))
+    if "*" not in b:
+        return fnmatch.fnmatchcase(b, a.replace("[", "[[]"))
+    pa, sa = a.split("*", 1)[0], a.rsplit("*", 1)[1]
+    pb, sb = b.split("*", 1)[0], b.rsplit("*", 1)[1]
+    prefix_ok = pa.startswith(pb) or pb.startswith(pa)
+    suffix_ok = sa.endswith(sb) or sb.endswith(sa)
+    return prefix_ok and suffix_ok
+
+
+def index_matches(name: str, patterns: list[str]) -> bool:
+    """ManagedIndexCoordinator.matchesIndexPatterns: an inclusion matches, no exclusion does."""
+    inc = [p for p in patterns if not p.startswith("-")]
+    exc = [p[1:] for p in patterns if p.startswith("-")]
+    return _simple_match_any(name, inc) and not _simple_match_any(name, exc)
+
+
+def parse_action(raw: Any) -> dict:
+    """ISMActionsParser.parse: one action type plus optional timeout / retry; defaults filled in."""
+    if not isinstance(raw, dict):
+        raise illegal("Failed to parse object: expecting token of type [START_OBJECT]")
+    out: dict = {}
+    kinds = []
+    for key, value in raw.items():
+        if key == "timeout":
+            parse_time(value, "timeout")
+            out["timeout"] = value
+        elif key == "retry":
+            if not isinstance(value, dict) or set(value) - {"count", "backoff", "delay"}:
+                raise illegal(f"Invalid field in retry: {value}")
+            out["retry"] = {"count": 3, "backoff": "exponential", "delay": "1m", **value}
+        elif key in ACTION_TYPES:
+            if not isinstance(value, dict):
+                raise illegal(f"Failed to parse action [{key}]: expecting an object")
+            kinds.append(key)
+            out[key] = copy.deepcopy(value)
+        else:
+            raise illegal(f"Invalid field: [{key}] found in Actions.")
+    if not kinds:
+        raise illegal("Action inside state is null")
+    out.setdefault("retry", {"count": 3, "backoff": "exponential", "delay": "1m"})
+    return out
+
+
+def parse_policy(doc: Any, policy_id: str) -> dict:
+    """Policy.parse via parseWithType: {"policy": {...}}, strict about every field."""
+    if not isinstance(doc, dict) or list(doc) != ["policy"] or not isinstance(doc["policy"], dict):
+        raise illegal("Failed to parse object: expecting a single field [policy] holding the policy")
+    raw = doc["policy"]
+    known = {"schema_version", "last_updated_time", "policy_id", "description", "error_notification",
+             "default_state", "states", "ism_template", "user"}
+    for key in raw:
+        if key not in known:
+            raise illegal(f"Invalid field: [{key}] found in Policy.")
+    if raw.get("description") is None:
+        raise illegal("description is null")
+    if raw.get("default_state") is None:
+        raise illegal("default_state is null")
+    states_raw = raw.get("states") or []
+    if not isinstance(states_raw, list):
+        raise illegal("Failed to parse states: expecting an array")
+    states = []
+    for state in states_raw:
+        if not isinstance(state, dict):
+            raise illegal("Failed to parse state: expecting an object")
+        for key in state:
+            if key not in ("name", "actions", "transitions"):
+                raise illegal(f"Invalid field: [{key}] found in State.")
+        if state.get("name") is None:
+            raise illegal("State name is null")
+        transitions = []
+        for transition in state.get("transitions") or []:
+            for key in transition:
+                if key not in ("state_name", "conditions"):
+                    raise illegal(f"Invalid field: [{key}] found in Transition.")
+            if transition.get("state_name") is None:
+                raise illegal("Transition state name is null")
+            out_t = {"state_name": transition["state_name"]}
+            conditions = transition.get("conditions")
+            if conditions is not None:
+                for key, value in conditions.items():
+                    kind = CONDITION_FIELDS.get(key)
+                    if kind is None:
+                        raise illegal(f"Invalid field: [{key}] found in Conditions.")
+                    if kind == "time":
+                        parse_time(value, key)
+                    elif kind == "bytes":
+                        parse_bytes(value, key)
+                    elif kind == "long" and (not isinstance(value, int) or value <= 0):
+                        raise illegal("Transition doc count condition must be greater than 0")
+                if len(conditions) > 1:
+                    raise illegal("Cannot provide more than one Transition condition")
+                out_t["conditions"] = copy.deepcopy(conditions)
+            transitions.append(out_t)
+        states.append({"name": state["name"], "actions": [parse_action(a) for a in state.get("actions") or []],
+                       "transitions": transitions})
+    names = [s["name"] for s in states]
+    for state in states:
+        for transition in state["transitions"]:
+            if transition["state_name"] not in names:
+                raise illegal(f"Policy contains a transition in state={state['name']} pointing to a nonexistent state={transition['state_name']}")
+    if len(set(names)) != len(names):
+        raise illegal("Policy cannot have duplicate state names")
+    if not states:
+        raise illegal("Policy must contain at least one State")
+    if raw["default_state"] not in names:
+        raise illegal("Policy must have a valid default state")
+    templates = None
+    tpl_raw = raw.get("ism_template")
+    if tpl_raw is not None:
+        tpl_list = tpl_raw if isinstance(tpl_raw, list) else [tpl_raw]
+        templates = []
+        for tpl in tpl_list:
+            if not isinstance(tpl, dict):
+                raise illegal("Failed to parse ism_template: expecting an object")
+            for key in tpl:
+                if key not in ("index_patterns", "priority", "last_updated_time"):
+                    raise illegal(f"Invalid field: [{key}] found in ISMTemplate.")
+            patterns = tpl.get("index_patterns", [])
+            if not isinstance(patterns, list):
+                raise illegal("Failed to parse index_patterns: expecting an array")
+            priority = tpl.get("priority") or 0
+            if not isinstance(priority, int) or isinstance(priority, bool):
+                raise illegal(f"Failed to parse priority [{priority}]")
+            if priority < 0:
+                raise illegal("Requires priority to be >= 0")
+            if not patterns:
+                raise illegal("Requires at least one index pattern")
+            templates.append({"index_patterns": [str(p) for p in patterns], "priority": priority,
+                              "last_updated_time": int(tpl.get("last_updated_time") or now_ms())})
+    return {
+        "policy_id": policy_id,
+        "description": raw["description"],
+        "last_updated_time": now_ms(),  # RestIndexPolicyAction: copy(lastUpdatedTime = Instant.now())
+        "schema_version": SCHEMA_VERSION,
+        "error_notification": raw.get("error_notification"),
+        "default_state": raw["default_state"],
+        "states": states,
+        "ism_template": templates,
+    }
+
+
+def _self_conflict(templates: list[dict]) -> Optional[tuple]:
+    """ISMTemplateService.findSelfConflictingTemplates."""
+    by_priority: dict[int, list] = {}
+    for tpl in templates:
+        by_priority.setdefault(tpl["priority"], []).append(tpl["index_patterns"])
+    for group in by_priority.values():
+        for i, patterns in enumerate(group):
+            rest = [p for other in group[i + 1:] for p in other]
+            if overlapping(patterns, rest):
+                return patterns, rest
+    return None
+
+
+def _listing(patterns: list[str]) -> str:
+    return "[" + ", ".join(patterns) + "]"
+
+
+# ------------------------------------------------------------------ the doubles
+
+
+class PluginDoubles:
+    def __init__(self, upstream: Upstream, master_key: str, job_interval_min: float, sweep_s: float):
+        self.up = upstream
+        self.master_key = master_key
+        self.job_interval_ms = int(job_interval_min * 60_000)
+        self.sweep_s = sweep_s
+        self.lock = threading.RLock()
+        self.ready = False
+        self.seen_uuids: set[str] = set()
+
+    # ---- state in OpenSearch
+    def _state_ready(self) -> bool:
+        if not self.ready:
+            status, _ = self.up.json("GET", "/_cluster/health", params={"wait_for_status": "yellow", "timeout": "1s"})
+            if status != 200:
+                return False
+            self.up.ensure_index(ISM_INDEX)
+            self.up.ensure_index(DS_INDEX)
+            self.ready = True
+        return True
+
+    def _require_state(self) -> None:
+        try:
+            ready = self._state_ready()
+        except OSError:
+            ready = False
+        if not ready:
+            raise os_error(503, "cluster_block_exception", "the cluster is not ready yet")
+
+    def _search(self, index: str, query: dict, size: int = 10000) -> list[dict]:
+        status, answer = self.up.json("POST", f"/{index}/_search", {"query": query, "size": size, "seq_no_primary_term": True, "version": True})
+        if status != 200:
+            raise Reply(status, answer)
+        return answer["hits"]["hits"]
+
+    def _policy_doc(self, policy_id: str) -> Optional[dict]:
+        status, answer = self.up.json("GET", f"/{ISM_INDEX}/_doc/{urllib.parse.quote(policy_id, safe='')}")
+        if status == 404 or not answer.get("found"):
+            return None
+        if status != 200:
+            raise Reply(status, answer)
+        if answer["_source"].get("kind") != "policy":
+            return None
+        return answer
+
+    def _policies(self) -> list[dict]:
+        return self._search(ISM_INDEX, {"term": {"kind": "policy"}})
+
+    def _managed(self) -> dict[str, dict]:
+        """index uuid -> managed-index hit."""
+        return {h["_source"]["index_uuid"]: h for h in self._search(ISM_INDEX, {"term": {"kind": "managed_index"}})}
+
+    def _refresh(self) -> None:
+        self.up.json("POST", f"/{ISM_INDEX}/_refresh")
+
+    def _write_managed(self, index: str, uuid_: str, policy_hit: dict, *, previous: Optional[dict] = None) -> None:
+        now = now_ms()
+        doc = {
+            "kind": "managed_index",
+            "index": index,
+            "index_uuid": uuid_,
+            "policy_id": policy_hit["_id"],
+            "policy_seq_no": policy_hit["_seq_no"],
+            "policy_primary_term": policy_hit["_primary_term"],
+            "policy": policy_hit["_source"]["policy"],
+            "enabled": True,
+            "enabled_time": now,
+            "change_policy": None,
+            "metadata": None,
+        }
+        if previous:
+            doc["enabled_time"] = previous["enabled_time"]
+        self.up.json("PUT", f"/{ISM_INDEX}/_doc/managed-{uuid_}", doc, params={"refresh": "true"})
+
+    def _auto_manage_off(self, uuid_: str) -> bool:
+        status, answer = self.up.json("GET", f"/{ISM_INDEX}/_doc/automanage-off-{uuid_}")
+        return status == 200 and answer.get("found", False)
+
+    # ---- the coordinator: attach new indices, run jobs
+    def sweep(self) -> None:
+        with self.lock:
+            try:
+                if not self._state_ready():
+                    return
+            except OSError:
+                return  # OpenSearch not listening yet (the container is starting)
+            indices = self.up.indices("*")
+            live = {e["uuid"]: e for e in indices}
+            managed = self._managed()
+            # An index deleted: its managed-index entry goes (ManagedIndexCoordinator, indices deleted).
+            for uuid_ in set(managed) - set(live):
+                self.up.json("DELETE", f"/{ISM_INDEX}/_doc/managed-{uuid_}", params={"refresh": "true"})
+            fresh = [e for u, e in live.items() if u not in self.seen_uuids and u not in managed]
+            if fresh:
+                policies = [h for h in self._policies() if h["_source"]["policy"].get("ism_template")]
+                for entry in fresh:
+                    self.seen_uuids.add(entry["uuid"])
+                    name = entry["index"]
+                    if name.startswith("."):
+                        continue  # hidden and dot indices are not auto-managed
+                    if self._auto_manage_off(entry["uuid"]):
+                        continue
+                    policy = self._matching_policy(name, entry["creation"], policies)
+                    if policy is not None:
+                        self._write_managed(name, entry["uuid"], policy)
+            self._run_jobs(self._managed())
+
+    @staticmethod
+    def _matching_policy(name: str, created: int, policies: list[dict]) -> Optional[dict]:
+        """ManagedIndexCoordinator.findMatchingPolicy: templates updated BEFORE the index was created."""
+        best: dict[int, dict] = {}
+        for hit in policies:
+            top = -1
+            for tpl in hit["_source"]["policy"].get("ism_template") or []:
+                if tpl["last_updated_time"] < created and index_matches(name, tpl["index_patterns"]):
+                    top = max(top, tpl["priority"])
+            if top > -1:
+                best[top] = hit
+        return best[max(best)] if best else None
+
+    def _run_jobs(self, managed: dict[str, dict]) -> None:
+        """A managed index's job runs every job_interval from when it was enabled: it
+        initialises the policy, and applies a pending change_policy (ManagedIndexRunner)."""
+        now = now_ms()
+        for uuid_, hit in managed.items():
+            doc = hit["_source"]
+            runs = (now - doc["enabled_time"]) // self.job_interval_ms if self.job_interval_ms > 0 else 0
+            done = doc.get("runs_done", 0)
+            if runs <= done:
+                continue
+            doc["runs_done"] = runs
+            change = doc.get("change_policy")
+            if change:
+                target = self._policy_doc(change["policy_id"])
+                if target is not None:
+                    doc.update(policy_id=target["_id"], policy_seq_no=target["_seq_no"],
+                               policy_primary_term=target["_primary_term"], policy=target["_source"]["policy"])
+                    doc["metadata"] = None
+                doc["change_policy"] = None
+            if doc.get("metadata") is None:
+                policy = doc["policy"]
+                state = change.get("state") if change and change.get("state") else policy["default_state"]
+                doc["metadata"] = {
+                    "index": doc["index"], "index_uuid": uuid_, "policy_id": doc["policy_id"],
+                    "policy_seq_no": doc["policy_seq_no"], "policy_primary_term": doc["policy_primary_term"],
+                    "state": {"name": state, "start_time": now}, "retry_info": {"failed": False, "consumed_retries": 0},
+                    "info": {"message": f"Successfully initialized policy: {doc['policy_id']}"},
+                    "enabled": True,
+                }
+            self.up.json("PUT", f"/{ISM_INDEX}/_doc/managed-{uuid_}", doc, params={"refresh": "true"})
+
+    def sweeper(self) -> None:
+        while True:
+            try:
+                self.sweep()
+            except Exception as exc:  # keep sweeping; the next round may succeed
+                print(f"[plugin-doubles] sweep: {exc!r}", file=sys.stderr)
+            time.sleep(self.sweep_s)
+
+    # ---- ISM routes
+    def ism(self, method: str, rest: str, params: dict, body: Any):
+        parts = [p for p in rest.split("/") if p]
+        if not parts:
+            raise illegal(f"no handler found for uri [{rest}] and method [{method}]")
+        self._require_state()
+        head = parts[0]
+        if head == "policies":
+            policy_id = urllib.parse.unquote(parts[1]) if len(parts) > 1 else None
+            if len(parts) > 2:
+                raise illegal("no handler found")
+            if method == "PUT":
+                return self.put_policy(policy_id, params, body)
+            if method in ("GET", "HEAD"):
+                return self.get_policies(params) if policy_id is None else self.get_policy(policy_id, method)
+            if method == "DELETE" and policy_id:
+                return self.delete_policy(policy_id, params)
+        elif head in ("add", "change_policy", "remove") and method == "POST":
+            target = urllib.parse.unquote(parts[1]) if len(parts) > 1 else ""
+            if not target:
+                raise illegal("Missing indices" if head == "add" else "Missing index")
+            return getattr(self, head)(target, body)
+        elif head == "explain" and method in ("GET", "POST"):
+            target = urllib.parse.unquote(parts[1]) if len(parts) > 1 else None
+            return self.explain(target, params)
+        raise os_error(405, "method_not_allowed", f"Incorrect HTTP method for uri [{rest}] and method [{method}]")
+
+    def put_policy(self, policy_id: Optional[str], params: dict, body: Any):
+        if not policy_id:
+            raise illegal("Missing policy ID")
+        _only(params, {"if_seq_no", "if_primary_term", "refresh"})
+        if body is None:
+            raise os_error(400, "parse_exception", "request body is required")
+        policy = parse_policy(body, policy_id)
+        with self.lock:
+            templates = policy["ism_template"]
+            if templates is not None:
+                check_index_patterns([p for t in templates for p in t["index_patterns"]])
+                self_overlap = _self_conflict(templates)
+                if self_overlap:
+                    raise ism_illegal(
+                        f"New policy {policy_id} has an ISM template with index pattern {_listing(self_overlap[0])} "
+                        f"matching this policy's other ISM templates with index patterns {_listing(self_overlap[1])}, please use different priority"
+                    )
+                others = {h["_id"]: h["_source"]["policy"].get("ism_template") or [] for h in self._policies()}
+                others.pop(policy_id, None)
+                for tpl in templates:
+                    for other in others.values():
+                        if any(o["priority"] == tpl["priority"] and overlapping(tpl["index_patterns"], o["index_patterns"]) for o in other):
+                            raise ism_illegal(
+                                f"New policy {policy_id} has an ISM template with index pattern {_listing(tpl['index_patterns'])} "
+                                f"matching existing policy templates, please use a different priority than {tpl['priority']}"
+                            )
+            write = {"refresh": "true"}
+            if "if_seq_no" in params and "if_primary_term" in params:
+                write.update(if_seq_no=params["if_seq_no"], if_primary_term=params["if_primary_term"])
+            else:
+                write["op_type"] = "create"  # TransportIndexPolicyAction.putPolicy
+            status, answer = self.up.json("PUT", f"/{ISM_INDEX}/_doc/{urllib.parse.quote(policy_id, safe='')}",
+                                          {"kind": "policy", "policy": policy}, params=write)
+            if status not in (200, 201):
+                raise Reply(status, _rename_index(answer))
+        out = {"_id": policy_id, "_version": answer["_version"], "_primary_term": answer["_primary_term"],
+               "_seq_no": answer["_seq_no"], "policy": {"policy": policy}}
+        return 201 if status == 201 else 200, out
+
+    def get_policy(self, policy_id: str, method: str):
+        hit = self._policy_doc(policy_id)
+        if hit is None:
+            raise os_error(404, "status_exception", "Policy not found")
+        if method == "HEAD":
+            return 200, None
+        return 200, {"_id": policy_id, "_version": hit["_version"], "_seq_no": hit["_seq_no"],
+                     "_primary_term": hit["_primary_term"], "policy": hit["_source"]["policy"]}
+
+    def get_policies(self, params: dict):
+        _only(params, {"size", "from", "sortField", "sortOrder", "queryString"})
+        hits = sorted(self._policies(), key=lambda h: h["_id"])
+        start, size = int(params.get("from", 0)), int(params.get("size", 20))
+        page = hits[start:start + size]
+        return 200, {"policies": [{"_id": h["_id"], "_seq_no": h["_seq_no"], "_primary_term": h["_primary_term"],
+                                   "policy": h["_source"]["policy"]} for h in page], "total_policies": len(hits)}
+
+    def delete_policy(self, policy_id: str, params: dict):
+        _only(params, {"refresh"})
+        with self.lock:
+            if self._policy_doc(policy_id) is None:
+                raise os_error(404, "status_exception", f"Policy {policy_id} is not found")
+            status, answer = self.up.json("DELETE", f"/{ISM_INDEX}/_doc/{urllib.parse.quote(policy_id, safe='')}", params={"refresh": "true"})
+        # Indices it manages keep running their own copy of it (ManagedIndexConfig.policy).
+        return status, _rename_index(answer)
+
+    def _resolve(self, expression: str) -> list[dict]:
+        return [e for e in self.up.indices(expression) if not e["index"].startswith(".")]
+
+    def add(self, target: str, body: Any):
+        if not isinstance(body, dict) or body.get("policy_id") is None:
+            raise illegal("Missing policy_id")
+        policy_id = body["policy_id"]
+        with self.lock:
+            entries = self._resolve(target)
+            policy = self._policy_doc(policy_id)
+            if not entries:
+                return 200, _status(0, [])
+            if policy is None:
+                raise os_error(404, "status_exception", f"Could not find policy={policy_id}")
+            managed, failed, updated = self._managed(), [], 0
+            for entry in entries:
+                if entry["status"] == "close":
+                    failed.append(_failed(entry, "This index is closed"))
+                elif entry["uuid"] in managed:
+                    failed.append(_failed(entry, "This index already has a policy, use the update policy API to update index policies"))
+                else:
+                    self._write_managed(entry["index"], entry["uuid"], policy)
+                    self.seen_uuids.add(entry["uuid"])
+                    updated += 1
+        return 200, _status(updated, failed)
+
+    def change_policy(self, target: str, body: Any):
+        if not isinstance(body, dict):
+            raise illegal("ChangePolicy policy id is null")
+        for key in body:
+            if key not in ("policy_id", "state", "include", "is_safe", "user"):
+                raise illegal(f"Invalid field: [{key}] found in ChangePolicy.")
+        if body.get("policy_id") is None:
+            raise illegal("ChangePolicy policy id is null")
+        with self.lock:
+            target_policy = self._policy_doc(body["policy_id"])
+            if target_policy is None:
+                raise os_error(404, "status_exception", f"Could not find policy={body['policy_id']}")
+            if body.get("state") and body["state"] not in [s["name"] for s in target_policy["_source"]["policy"]["states"]]:
+                raise illegal(f"Cannot change policy to a nonexistent state={body['state']}")
+            include = {f.get("state") for f in body.get("include") or []}
+            managed, failed, updated = self._managed(), [], 0
+            for entry in self._resolve(target):
+                hit = managed.get(entry["uuid"])
+                if hit is None:
+                    failed.append(_failed(entry, "This index is not being managed"))
+                    continue
+                doc = hit["_source"]
+                current_state = (doc.get("metadata") or {}).get("state", {}).get("name")
+                if include and current_state not in include:
+                    continue
+                doc["change_policy"] = {"policy_id": body["policy_id"], "state": body.get("state"),
+                                        "include": body.get("include") or [], "is_safe": False}
+                self.up.json("PUT", f"/{ISM_INDEX}/_doc/managed-{entry['uuid']}", doc, params={"refresh": "true"})
+                updated += 1
+        return 200, _status(updated, failed)
+
+    def remove(self, target: str, body: Any):
+        with self.lock:
+            managed, failed, updated = self._managed(), [], 0
+            for entry in self._resolve(target):
+                # TransportRemovePolicyAction: auto_manage=false first, so the coordinator leaves it alone.
+                self.up.json("PUT", f"/{ISM_INDEX}/_doc/automanage-off-{entry['uuid']}",
+                             {"kind": "auto_manage_off", "index_uuid": entry["uuid"]}, params={"refresh": "true"})
+                if entry["uuid"] not in managed:
+                    failed.append(_failed(entry, "This index does not have a policy to remove"))
+                    continue
+                self.up.json("DELETE", f"/{ISM_INDEX}/_doc/managed-{entry['uuid']}", params={"refresh": "true"})
+                updated += 1
+        return 200, _status(updated, failed)
+
+    def explain(self, target: Optional[str], params: dict):
+        _only(params, {"size", "from", "sortField", "sortOrder", "queryString", "show_policy", "validate_action",
+                       "local", "cluster_manager_timeout", "master_timeout", "showPolicy", "policy_id"})
+        show_policy = str(params.get("show_policy", params.get("showPolicy", "false"))).lower() == "true"
+        managed = self._managed()
+        out: dict = {}
+        if target is None:
+            rows = sorted(managed.values(), key=lambda h: h["_source"]["index"])
+            start, size = int(params.get("from", 0)), int(params.get("size", 20))
+            for hit in rows[start:start + size]:
+                out[hit["_source"]["index"]] = _explain_entry(hit["_source"], show_policy)
+            out["total_managed_indices"] = len(rows)
+            return 200, out
+        total = 0
+        for entry in self.up.indices(target):
+            hit = managed.get(entry["uuid"])
+            if hit is None:
+                out[entry["index"]] = {"index.plugins.index_state_management.policy_id": None,
+                                       "index.opendistro.index_state_management.policy_id": None, "enabled": None}
+            else:
+                total += 1
+                out[entry["index"]] = _explain_entry(hit["_source"], show_policy)
+        out["total_managed_indices"] = total
+        return 200, out
+
+    # ---- SQL plugin: datasources
+    def datasources(self, method: str, name: Optional[str], params: dict, body: Any):
+        self._require_state()
+        if method == "POST" and name is None:
+            meta = self._parse_datasource(body)
+            with self.lock:
+                self._validate_datasource(meta)
+                stored = self._encrypt(meta)
+                status, answer = self.up.json("PUT", f"/{DS_INDEX}/_doc/{urllib.parse.quote(meta['name'], safe='')}",
+                                              {"kind": "datasource", "metadata": stored}, params={"op_type": "create", "refresh": "true"})
+                if status == 409:
+                    raise sql_error(400, "IllegalArgumentException", f"A datasource already exists with name: {meta['name']}")
+                if status not in (200, 201):
+                    raise Reply(status, answer)
+            return 201, f"Created DataSource with name {meta['name']}"
+        if method == "PUT" and name is None:
+            meta = self._parse_datasource(body)
+            if meta["name"] == "@opensearch":
+                raise sql_error(400, "UnsupportedOperationException", "Not allowed to update default datasource :@opensearch")
+            with self.lock:
+                self._validate_datasource(meta)
+                stored = self._encrypt(meta)
+                status, answer = self.up.json("POST", f"/{DS_INDEX}/_update/{urllib.parse.quote(meta['name'], safe='')}",
+                                              {"doc": {"kind": "datasource", "metadata": stored}}, params={"refresh": "true"})
+                if status == 404:
+                    raise sql_error(404, "DataSourceNotFoundException", f"Datasource with name: {meta['name']} doesn't exist")
+                if status != 200:
+                    raise Reply(status, answer)
+            return 200, f"Updated DataSource with name {meta['name']}"
+        if method == "GET":
+            if name is None:
+                hits = self._search(DS_INDEX, {"term": {"kind": "datasource"}})
+                return 200, [_without_auth(h["_source"]["metadata"]) for h in hits]
+            return 200, _without_auth(self._datasource(name))
+        if method == "DELETE" and name is not None:
+            with self.lock:
+                status, answer = self.up.json("DELETE", f"/{DS_INDEX}/_doc/{urllib.parse.quote(name, safe='')}", params={"refresh": "true"})
+            if status == 404:
+                raise sql_error(404, "DataSourceNotFoundException", f"Datasource with name: {name} doesn't exist")
+            return 204, None
+        raise Reply(405, method, "text/plain; charset=UTF-8")
+
+    def _datasource(self, name: str) -> dict:
+        status, answer = self.up.json("GET", f"/{DS_INDEX}/_doc/{urllib.parse.quote(name, safe='')}")
+        if status == 404 or not answer.get("found"):
+            raise sql_error(404, "DataSourceNotFoundException", f"DataSource with name {name} doesn't exist.")
+        return answer["_source"]["metadata"]
+
+    @staticmethod
+    def _parse_datasource(body: Any) -> dict:
+        """XContentParserUtils.toDataSourceMetadata + DataSourceMetadata.Builder.validateAndBuild."""
+        if not isinstance(body, dict):
+            raise illegal("Failed to parse object: expecting token of type [START_OBJECT]")
+        meta = {"name": None, "description": "", "connector": None, "allowedRoles": [], "properties": {},
+                "resultIndex": None, "status": None}
+        fields = {"name": "name", "description": "description", "connector": "connector", "allowedRoles": "allowedRoles",
+                  "properties": "properties", "resultIndex": "resultIndex", "status": "status"}
+        for key, value in body.items():
+            if key not in fields:
+                raise illegal(f"Unknown field: {key}")
+            meta[fields[key]] = value
+        if meta["connector"] is not None:
+            if str(meta["connector"]).upper() not in DATASOURCE_TYPES:
+                raise illegal(f"No DataSourceType with name {meta['connector']} found")
+            meta["connector"] = str(meta["connector"]).upper()
+        missing = [k for k in ("name", "connector") if not meta[k]]
+        if missing:
+            raise illegal(f"Datasource configuration error: {', '.join(missing)} cannot be null or empty.")
+        if not DATASOURCE_NAME.fullmatch(meta["name"]):
+            raise illegal(f"DataSource Name: {meta['name']} contains illegal characters. Allowed characters: a-zA-Z0-9_-*@.")
+        if not isinstance(meta["properties"], dict) or not all(isinstance(v, (str, type(None))) for v in meta["properties"].values()):
+            raise illegal("properties must be an object of strings")
+        if meta["resultIndex"] is not None and not str(meta["resultIndex"]).startswith("query_execution_result"):
+            raise illegal("Result index must start with query_execution_result")
+        if meta["resultIndex"] is None:
+            meta["resultIndex"] = re.sub(r"[^a-z0-9_\-]", "", f"query_execution_result_{meta['name'].lower()}")[:255]
+        meta["status"] = (meta["status"] or "ACTIVE").upper()
+        return meta
+
+    def _validate_datasource(self, meta: dict) -> None:
+        """The connector's factory builds the datasource before it is stored (PrometheusStorageFactory)."""
+        if meta["connector"] != "PROMETHEUS":
+            return
+        props = meta["properties"]
+        auth = props.get("prometheus.auth.type")
+        required = {"prometheus.uri"}
+        if auth and auth.lower() == "basicauth":
+            required |= {"prometheus.auth.username", "prometheus.auth.password"}
+        elif auth and auth.lower() == "awssigv4":
+            required |= {"prometheus.auth.access_key", "prometheus.auth.secret_key", "prometheus.auth.region"}
+        missing = sorted(required - set(props))
+        too_long = sorted(k for k in required & set(props) if len(props[k] or "") > 1000)
+        message = ""
+        if missing:
+            message += f"Missing [{', '.join(missing)}] fields in the connector properties."
+        if too_long:
+            message += f"Fields [{', '.join(too_long)}] exceeds more than 1000 characters."
+        if message:
+            raise sql_error(400, "IllegalArgumentException", message)
+        uri = props["prometheus.uri"]
+        try:
+            host = urllib.parse.urlsplit(uri).hostname
+        except ValueError as exc:
+            raise sql_error(400, "IllegalArgumentException", f"Invalid URI in prometheus properties: {exc}")
+        try:
+            # URIValidationUtils.validateURIHost: InetAddress.getByName(host)
+            socket.getaddrinfo(host or "", None)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise sql_error(400, "IllegalArgumentException", f"Invalid URI in prometheus properties: {host}: {exc.args[-1]}")
+
+    def _encrypt(self, meta: dict) -> dict:
+        stored = copy.deepcopy(meta)
+        for key, value in meta["properties"].items():
+            if key.endswith(CREDENTIAL_SUFFIXES):
+                if not self.master_key:
+                    raise sql_error(400, "IllegalStateException",
+                                    "Master key is a required config for using create and update datasource APIs."
+                                    "Please set plugins.query.datasources.encryption.masterkey config in opensearch.yml "
+                                    "in all the cluster nodes. More details can be found here: "
+                                    "https://github.com/opensearch-project/sql/blob/main/docs/user/ppl/admin/"
+                                    "datasources.rst#master-key-config-for-encrypting-credential-information")
+                # Not real encryption: this double's state never leaves a test cluster.
+                stored["properties"][key] = "double-encrypted:" + base64.b64encode((value or "").encode()).decode()
+        return stored
+
+    # ---- SQL plugin: direct query (what Dashboards' explore metric panels call)
+    def direct_query(self, datasources: str, body: Any):
+        self._require_state()
+        if not isinstance(body, dict):
+            raise sql_error(400, "IllegalArgumentException", "Error while parsing the direct query request: body must be an object")
+        request = {"datasource": None, "query": None, "sessionId": None, "language": None, "options": None,
+                   "maxResults": None, "timeout": None, "sourceVersion": None}
+        for key, value in body.items():
+            if key in request:  # DirectQueryRequestConverter skips unknown fields
+                request[key] = value
+        language = request["language"]
+        if language is not None and str(language).upper() not in ("SQL", "PPL", "PROMQL"):
+            raise sql_error(400, "IllegalArgumentException",
+                            f"Error while parsing the direct query request: Invalid languageType: {language}")
+        source = request["datasource"] or datasources
+        if not source:
+            raise sql_error(400, "IllegalArgumentException", "Datasource is required")
+        if not request["query"]:
+            raise sql_error(400, "IllegalArgumentException", "Query is required")
+        if language is None:
+            raise sql_error(400, "IllegalArgumentException", "Language type is required")
+        options = request["options"] or {}
+        if str(language).upper() == "PROMQL":
+            qtype = str(options.get("queryType") or "").lower() or None
+            if qtype is None:
+                raise sql_error(400, "IllegalArgumentException", "Prometheus options are required for PROMQL queries")
+            if qtype == "range":
+                start, end = options.get("start"), options.get("end")
+                if start is None or end is None:
+                    raise sql_error(400, "IllegalArgumentException", "Start and end times are required for range queries")
+                if not options.get("step"):
+                    raise sql_error(400, "IllegalArgumentException", "Step parameter is required for range queries")
+                try:
+                    if int(end) <= int(start):
+                        raise sql_error(400, "IllegalArgumentException", "End time must be after start time")
+                except ValueError:
+                    raise sql_error(400, "IllegalArgumentException", "Invalid time format: start and end must be numeric timestamps")
+            else:
+                if options.get("time") is None:
+                    raise sql_error(400, "IllegalArgumentException", "Time parameter is required for instant queries")
+                try:
+                    int(options["time"])
+                except ValueError:
+                    raise sql_error(400, "IllegalArgumentException", "Invalid time format: time must be a numeric timestamp")
+        else:
+            raise sql_error(500, "IOException", f"Unsupported language {language} in this double (the stack only sends PROMQL)")
+        try:
+            meta = self._datasource(source)
+        except Reply:
+            # executeDirectQuery swallows the lookup error; the response cannot then be built: 500.
+            raise sql_error(500, "IOException", f"Failed to parse result from {source}: datasource not found")
+        result = self._prometheus(meta["properties"]["prometheus.uri"], request, options)
+        return 200, {"queryId": str(uuid.uuid4()), "results": {source: result},
+                     "sessionId": request["sessionId"] or str(uuid.uuid4())}
+
+    @staticmethod
+    def _prometheus(base: str, request: dict, options: dict) -> dict:
+        params = {"query": request["query"]}
+        if str(options.get("queryType")).lower() == "range":
+            path = "/api/v1/query_range"
+            params.update(start=str(int(options["start"])), end=str(int(options["end"])), step=str(options["step"]))
+        else:
+            path = "/api/v1/query"
+            params["time"] = str(int(options["time"]))
+        for key, name in (("maxResults", "limit"), ("timeout", "timeout")):
+            if request[key] is not None:
+                params[name] = str(request[key])
+        url = urllib.parse.urlsplit(base.rstrip("/") + path)
+        conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=30)
+        try:
+            conn.request("GET", f"{url.path}?{urllib.parse.urlencode(params)}")
+            resp = conn.getresponse()
+            payload = resp.read()
+        except OSError as exc:
+            return {"resultType": None, "result": None, "error": str(exc)}
+        finally:
+            conn.close()
+        try:
+            answer = json.loads(payload)
+        except ValueError:
+            return {"resultType": None, "result": None}
+        if resp.status != 200 or answer.get("status") != "success":
+            # PrometheusQueryHandler returns {"error": ...}; PrometheusResult keeps resultType/result only.
+            return {"resultType": None, "result": None}
+        data = answer.get("data") or {}
+        return {"resultType": data.get("resultType"), "result": data.get("result")}
+
+
+def _only(params: dict, allowed: set) -> None:
+    unknown = sorted(set(params) - allowed - {"pretty", "human", "error_trace", "filter_path", "format"})
+    if unknown:
+        raise illegal(f"request contains unrecognized parameter{'s' if len(unknown) > 1 else ''}: [{', '.join(unknown)}]")
+
+
+def _failed(entry: dict, reason: str) -> dict:
+    return {"index_name": entry["index"], "index_uuid": entry["uuid"], "reason": reason}
+
+
+def _status(updated: int, failed: list) -> dict:
+    return {"updated_indices": updated, "failures": bool(failed), "failed_indices": failed}
+
+
+def _explain_entry(doc: dict, show_policy: bool) -> dict:
+    entry = {"index.plugins.index_state_management.policy_id": doc["policy_id"],
+             "index.opendistro.index_state_management.policy_id": doc["policy_id"]}
+    if doc.get("metadata"):
+        entry.update(copy.deepcopy(doc["metadata"]))
+    else:
+        entry.update(index=doc["index"], index_uuid=doc["index_uuid"], policy_id=doc["policy_id"])
+    entry["enabled"] = doc.get("enabled", True)
+    if show_policy:
+        entry["policy"] = doc["policy"]
+    return entry
+
+
+def _without_auth(meta: dict) -> dict:
+    """DataSourceServiceImpl.removeAuthInfo: credentials never leave the plugin."""
+    out = copy.deepcopy(meta)
+    out["properties"] = {k: v for k, v in meta.get("properties", {}).items() if not k.endswith(CREDENTIAL_SUFFIXES)}
+    return out
+
+
+def _rename_index(answer: Any) -> Any:
+    # The plugins' own errors name their system index; keep the real OpenSearch answer otherwise.
+    return answer
+
+
+# ------------------------------------------------------------------ HTTP
+
+
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
+              "transfer-encoding", "upgrade", "content-length"}
+
+
+def make_handler(doubles: PluginDoubles, upstream: Upstream):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "opensearch-plugin-doubles"
+
+        def log_message(self, fmt, *args):  # quiet; errors go to stderr explicitly
+            pass
+
+        def _body(self) -> bytes:
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                chunks = []
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass
+                        break
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()
+                return b"".join(chunks)
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def _send(self, status: int, body: Any, content_type: str = "application/json; charset=UTF-8") -> None:
+            if body is None:
+                data = b""
+            elif isinstance(body, (bytes, bytearray)):
+                data = bytes(body)
+            elif isinstance(body, str) and not content_type.startswith("application/json"):
+                data = body.encode()
+            else:
+                data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(0 if self.command == "HEAD" or status == 204 else len(data)))
+            self.end_headers()
+            if self.command != "HEAD" and status != 204:
+                self.wfile.write(data)
+
+        def _handle(self) -> None:
+            raw = self._body()
+            split = urllib.parse.urlsplit(self.path)
+            path = re.sub(r"/+", "/", split.path)
+            params = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
+            route = self._route(path)
+            if route is None:
+                self._proxy(raw)
+                return
+            try:
+                body = None
+                if raw.strip():
+                    try:
+                        body = json.loads(raw)
+                    except ValueError as exc:
+                        raise os_error(400, "parse_exception", f"Failed to parse content to map: {exc}")
+                status, answer = route(params, body)
+                self._send(status, answer)
+            except Reply as reply:
+                self._send(reply.status, reply.body, reply.content_type)
+            except Exception as exc:  # a bug in the double: say so loudly
+                print(f"[plugin-doubles] {self.command} {self.path}: {exc!r}", file=sys.stderr)
+                self._send(500, {"error": {"type": "plugin_double_error", "reason": repr(exc)}, "status": 500})
+
+        def _route(self, path: str):
+            method = self.command
+            for prefix in POLICY_PREFIXES:
+                if path == prefix or path.startswith(prefix + "/"):
+                    rest = path[len(prefix):]
+                    return lambda params, body: doubles.ism(method, rest, params, body)
+            for prefix in ("/_plugins/_query/_datasources", "/_opendistro/_query/_datasources"):
+                if path == prefix or path.startswith(prefix + "/"):
+                    tail = path[len(prefix):].strip("/")
+                    name = urllib.parse.unquote(tail) if tail else None
+                    return lambda params, body: doubles.datasources(method, name, params, body)
+            prefix = "/_plugins/_directquery/_query/"
+            if path.startswith(prefix) and method == "POST":
+                source = urllib.parse.unquote(path[len(prefix):].strip("/"))
+                return lambda params, body: doubles.direct_query(source, body)
+            return None
+
+        def _proxy(self, raw: bytes) -> None:
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP and k.lower() != "host"}
+            try:
+                status, resp_headers, data = upstream.raw(self.command, self.path, raw if raw or self.command in ("POST", "PUT") else None, headers)
+            except OSError as exc:
+                self._send(502, {"error": {"type": "plugin_double_upstream", "reason": f"OpenSearch unreachable: {exc}"}, "status": 502})
+                return
+            self.send_response(status)
+            for key, value in resp_headers:
+                if key.lower() not in HOP_BY_HOP:
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            # A new index may have been created: the coordinator looks right away (ISM reacts
+            # to the cluster-changed event), so a following explain sees the attachment.
+            creates_index = self.command == "PUT" and re.fullmatch(r"/[^/_][^/]*", urllib.parse.urlsplit(self.path).path or "")
+            if creates_index and 200 <= status < 300:
+                try:
+                    doubles.sweep()
+                except Exception as exc:
+                    print(f"[plugin-doubles] sweep after write: {exc!r}", file=sys.stderr)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
+
+    return Handler
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--host", default="0.0.0.0")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--upstream", required=True, help="the real OpenSearch, e.g. http://127.0.0.1:29200")
+    args = ap.parse_args(argv)
+    upstream = Upstream(args.upstream)
+    doubles = PluginDoubles(
+        upstream,
+        master_key=os.environ.get("PLUGIN_DOUBLES_MASTER_KEY", ""),
+        job_interval_min=float(os.environ.get("PLUGIN_DOUBLES_JOB_INTERVAL_MIN", "5")),
+        sweep_s=float(os.environ.get("PLUGIN_DOUBLES_SWEEP_S", "1")),
+    )
+    threading.Thread(target=doubles.sweeper, daemon=True, name="ism-coordinator").start()
+    server = ThreadingHTTPServer((args.host, args.port), make_handler(doubles, upstream))
+    server.daemon_threads = True
+    print(f"[plugin-doubles] ISM + SQL plugin CONTRACT DOUBLES on {args.host}:{args.port} -> {args.upstream}", file=sys.stderr, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""What `clawker monitor up` (the reference implementation) leaves in OpenSearch, for migration tests.
+
+Facts from github.com/schmitthub/clawker at commit a5aed90f,
+internal/monitor/templates/opensearch-bootstrap/ (bootstrap.sh.tmpl and the
+asset folders): the asset NAMES, which index each template targets and at
+which priority, which ingest pipelines each index runs, the retention policy
+`clawker-retention` (hot -> delete after 7 days, ism_template over the six log
+indices at priority 100), the order (templates and pipelines, then the policy,
+then the six indices created empty) and the datasource `clawker_prometheus`.
+The field types come from tests/fixtures/reference-index-fields.yaml (facts
+observed in the same stack). Bodies are written here, not copied.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+FACTS = Path(__file__).resolve().parent / "fixtures" / "reference-index-fields.yaml"
+
+POLICY = "clawker-retention"
+COMPONENT_TEMPLATE = "clawker-common"
+LOG_INDICES = ("claude-code", "clawker-cli", "clawker-cp", "clawker-envoy", "clawker-coredns", "clawker-ebpf-egress")
+ENVELOPE_PIPELINE = "envelope-normalize"
+# index -> its default_pipeline in the reference (every index also runs ENVELOPE_PIPELINE last).
+DEFAULT_PIPELINES = {
+    "claude-code": "claude-code-prompt-nest",
+    "clawker-cp": "cp-actor-attr-nest",
+    "clawker-envoy": "envoy-normalize",
+    "clawker-ebpf-egress": "netlogger-normalize",
+}
+PIPELINES = (ENVELOPE_PIPELINE,) + tuple(DEFAULT_PIPELINES.values())
+DATASOURCE = "clawker_prometheus"
+
+
+def _field(kind: str) -> dict:
+    if kind.startswith("text") and "keyword" in kind:
+        return {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}}}
+    return {"type": kind.split()[0]}
+
+
+def _mappings(section: dict) -> dict:
+    return {"properties": {path: _field(str(kind)) for path, kind in section.items()}}
+
+
+def policy_body(days: int = 7) -> dict:
+    return {
+        "policy": {
+            "description": "clawker monitor's retention (reference shape)",
+            "default_state": "hot",
+            "states": [
+                {"name": "hot", "actions": [], "transitions": [{"state_name": "delete", "conditions": {"min_index_age": f"{days}d"}}]},
+                {"name": "delete", "actions": [{"delete": {}}], "transitions": []},
+            ],
+            "ism_template": [{"index_patterns": list(LOG_INDICES), "priority": 100}],
+        }
+    }
+
+
+def seed(call: Callable, prometheus_uri: str = "http://localhost:9090") -> None:
+    """Apply the reference bootstrap's OpenSearch assets through `call(method, path, body)`.
+
+    `call` returns a requests.Response; every step must succeed.
+    """
+    facts = yaml.safe_load(FACTS.read_text())
+
+    def ok(method, path, body=None, expect=(200, 201)):
+        answer = call(method, path, body)
+        assert answer.status_code in expect, f"seeding {method} {path}: {answer.status_code} {answer.text[:500]}"
+        return answer
+
+    for name in PIPELINES:
+        ok("PUT", f"_ingest/pipeline/{name}", {
+            "description": f"clawker monitor pipeline {name} (reference name)",
+            "processors": [{"lowercase": {"field": "reference_marker", "ignore_missing": True}}],
+        })
+    ok("PUT", f"_component_template/{COMPONENT_TEMPLATE}", {
+        "template": {
+            "settings": {"index": {"number_of_shards": 1, "number_of_replicas": 0}},
+            "mappings": _mappings(facts["_shared_by_all_log_indices"]),
+        }
+    })
+    for index in LOG_INDICES:
+        settings = {"final_pipeline": ENVELOPE_PIPELINE}
+        if index in DEFAULT_PIPELINES:
+            settings["default_pipeline"] = DEFAULT_PIPELINES[index]
+        ok("PUT", f"_index_template/{index}", {
+            "index_patterns": [index],
+            "priority": 100,
+            "composed_of": [COMPONENT_TEMPLATE],
+            "template": {"settings": {"index": settings}, "mappings": _mappings(facts[index])},
+        })
+    ok("PUT", f"_plugins/_ism/policies/{POLICY}", policy_body())
+    for index in LOG_INDICES:
+        ok("PUT", index)
+        ok("POST", f"{index}/_doc?refresh=true", {
+            "@timestamp": "2026-11-01T00:00:00Z",
+            "body": "recorded under clawker monitor",
+            # Only fields the reference's own templates map (no dynamic mapping).
+            "resource": {"attributes": {"service.name": index}},
+        })
+    ok("POST", "_plugins/_query/_datasources", {
+        "name": DATASOURCE, "connector": "prometheus", "properties": {"prometheus.uri": prometheus_uri},
+    })
