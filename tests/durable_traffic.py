@@ -336,7 +336,9 @@ def stored_counts(base: str, index: str, query: dict, key: str) -> tuple[set, in
 
 
 def log_counts(base: str, index: str, tag: str) -> tuple[set, int]:
-    return stored_counts(base, index, {"term": {"resource.agent": tag}}, f"attributes.{SEQ}")
+    # The log templates map undeclared attribute numbers as keywords: compare as integers.
+    found, total = stored_counts(base, index, {"term": {"resource.agent": tag}}, f"attributes.{SEQ}")
+    return {int(v) for v in found}, total
 
 
 def span_counts(base: str, tag_hex: str) -> tuple[set, int]:
