@@ -169,7 +169,8 @@ def test_c_changing_one_port_changes_only_what_must_change(stack):
     # The Prometheus container is replaced (its publish and listener move) and
     # the datasource pointing at it is updated; nothing else.
     assert names.PROMETHEUS in changed
-    allowed = {names.PROMETHEUS, "clawker-monitor-e2e", "datasource", names.DATASOURCE}
+    # The datasource resource is named after the datasource (bootstrap_opensearch).
+    allowed = {names.PROMETHEUS, "clawker-monitor-e2e", f"opensearch-datasource-{names.DATASOURCE}"}
     assert changed <= allowed, f"unexpected changes: {sorted(changed - allowed)}"
     stack.up()
     wait_for(f"http://127.0.0.1:{PROMETHEUS_MOVED_PORT}/-/ready")
