@@ -192,6 +192,9 @@ def local_collector_config(capture_url: str, workdir: pathlib.Path) -> tuple[dic
         if isinstance(ext, dict) and "directory" in ext:
             ext["directory"] = str(workdir / name.replace("/", "_"))
             pathlib.Path(ext["directory"]).mkdir(parents=True, exist_ok=True)
+            # Compaction writes its temporary file to a directory of its own (the stack: the same volume).
+            if isinstance(ext.get("compaction"), dict) and "directory" in ext["compaction"]:
+                ext["compaction"]["directory"] = ext["directory"]
     return config, ports["http"]
 
 
