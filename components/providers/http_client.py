@@ -32,8 +32,16 @@ _OUTER_PAUSE_S = 1.0
 WAIT_POLL_S = 0.25
 
 
-class ApiError(Exception):
-    """A request that failed for good; the message names the URL and the answer."""
+class ProviderError(Exception):
+    """Anything a dynamic provider refuses or fails at; the message says what and why."""
+
+
+class ApiError(ProviderError):
+    """A request that failed for good; the message names the URL and the answer.
+
+    ApiClient.request raises the subclass that says what kind of refusal it was
+    (see `error_class`), so callers catch a class instead of reading the reason.
+    """
 
     def __init__(
         self,
@@ -52,6 +60,54 @@ class ApiError(Exception):
         self.url = url
         # The server's own explanation (OpenSearch's error reason), when there was one.
         self.reason = reason
+        # The server's error type (OpenSearch's `error.type`, e.g. resource_already_exists_exception).
+        self.error_type = error_type_of(body)
+
+
+class GaveUpError(ApiError):
+    """No final answer within the call's bound (connection errors or 5xx until the deadline)."""
+
+
+class NotFoundError(ApiError):
+    """The thing asked for does not exist (404, or the SQL plugin's 400 saying so)."""
+
+
+class ConflictError(ApiError):
+    """The write lost to a concurrent change (409: stale seq_no / primary term)."""
+
+
+class AlreadyExistsError(ConflictError):
+    """A create of something that already exists."""
+
+
+class MappingTypeConflictError(ApiError):
+    """A mapping update that would change an existing field's type, which OpenSearch refuses."""
+
+
+def error_type_of(body: Any) -> str:
+    """`error.type` of an OpenSearch / plugin error body ('' when there is none)."""
+    err = body.get("error") if isinstance(body, dict) else None
+    return str(err.get("type") or "") if isinstance(err, dict) else ""
+
+
+def error_class(status: Optional[int], body: Any) -> type:
+    """The ApiError subclass for an answer: the one place that reads error types and texts.
+
+    OpenSearch names most refusals by `error.type`; the SQL plugin answers 400 with a
+    generic type (IllegalArgumentException) and says "already exists" / "doesn't exist"
+    in its details, so those two are told apart by that text, here and nowhere else.
+    """
+    kind = error_type_of(body)
+    text = reason_of(body).lower()
+    if kind == "resource_already_exists_exception" or (status in (400, 409) and "already exists" in text):
+        return AlreadyExistsError
+    if status == 400 and "cannot be changed from type" in text:
+        return MappingTypeConflictError
+    if status == 404 or kind.endswith("NotFoundException") or (status == 400 and "exist" in text):
+        return NotFoundError
+    if status == 409:
+        return ConflictError
+    return ApiError
 
 
 def reason_of(body: Any) -> str:
@@ -189,7 +245,7 @@ class ApiClient:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise ApiError(
+                raise GaveUpError(
                     f"{method} {url} did not succeed within {self.total_timeout_s:g}s; last answer: {last}",
                     method=method,
                     url=url,
@@ -213,7 +269,7 @@ class ApiClient:
                 time.sleep(max(0.0, min(_OUTER_PAUSE_S, deadline - time.monotonic())))
                 continue
             reason = reason_of(body)
-            raise ApiError(
+            raise error_class(resp.status_code, body)(
                 f"{method} {url} answered HTTP {resp.status_code}: {reason}",
                 status=resp.status_code,
                 body=body,

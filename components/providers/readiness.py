@@ -15,18 +15,13 @@ Inputs: `url` (the health URL as reached from where `pulumi up` runs),
 
 from __future__ import annotations
 
-import re
 from typing import Any, Optional
 
 import pulumi
-from pulumi.output import Unknown
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
-from components.providers.http_client import ApiClient
+from components.providers.kit import seconds_problem, url_problem, wait_for, without_provider
 
-# Pulumi marks not-yet-known values with this string during preview.
-_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-_URL = re.compile(r"^https?://[^\s/]+(/[^\s]*)?$")
 POLL_S = 0.25
 _WATCHED = ("url", "target", "timeout_s")
 
@@ -39,27 +34,27 @@ def _healthy(status: int, _body: Any) -> bool:
 class ServiceReadyProvider(ResourceProvider):
     def check(self, olds: dict, news: dict) -> CheckResult:
         failures = []
-        url = news.get("url")
-        unknown = isinstance(url, (pulumi.Output, Unknown)) or url == _UNKNOWN
-        if not unknown and not (isinstance(url, str) and _URL.match(url)):
-            failures.append(CheckFailure("url", f"must be an http(s) URL, got {url!r}"))
-        timeout = news.get("timeout_s")
-        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
-            failures.append(CheckFailure("timeout_s", f"must be a positive number of seconds, got {timeout!r}"))
+        problem = url_problem(news.get("url"))
+        if problem:
+            failures.append(CheckFailure("url", problem))
+        problem = seconds_problem(news.get("timeout_s"))
+        if problem:
+            failures.append(CheckFailure("timeout_s", problem))
         return CheckResult(news, failures)
 
     def _wait(self, props: dict) -> dict:
         url = props["url"]
         base, _, path = url.partition("://")[2].partition("/")
         scheme = url.partition("://")[0]
-        ApiClient(f"{scheme}://{base}").wait_until(
+        wait_for(
+            f"{scheme}://{base}",
             "/" + path,
             _healthy,
             timeout_s=float(props["timeout_s"]),
             what=str(props.get("what") or "the service"),
             poll_s=POLL_S,
         )
-        return {k: v for k, v in props.items() if k != "__provider"}
+        return without_provider(props)
 
     def create(self, props: dict) -> CreateResult:
         return CreateResult(id_=str(props.get("target") or "ready"), outs=self._wait(props))

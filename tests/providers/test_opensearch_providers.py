@@ -19,6 +19,7 @@ from opensearch_node import ISM, SQL, OpenSearchNode
 from components import bootstrap_opensearch as boot
 from components import names
 from components.providers import opensearch as osp
+from components.providers.opensearch import base as osp_base  # where every OpenSearch ApiClient is made
 from components.providers.diffing import project_onto
 from components.providers.http_client import ApiClient, ApiError
 
@@ -315,7 +316,7 @@ def test_ism_update_retries_when_policy_changes_between_get_and_put(cluster, mon
                     assert r["_seq_no"] > answer["_seq_no"]
             return answer
 
-    monkeypatch.setattr(osp, "ApiClient", Interfering)
+    monkeypatch.setattr(osp_base, "ApiClient", Interfering)
     longer = _policy_props(cluster, 14)
     provider.update(id_, outs, longer)
     monkeypatch.undo()
@@ -530,7 +531,7 @@ def test_second_full_bootstrap_on_a_populated_cluster_changes_nothing(cluster, p
     # The same program over the kept data with fresh state (destroy, then up): all adopted as is.
     _RecordingWrites.writes = []
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(osp, "ApiClient", _RecordingWrites)
+        patch.setattr(osp_base, "ApiClient", _RecordingWrites)
         for provider, props in bootstrap_props(cluster, prometheus.url, prometheus.url):
             create(provider, props)
     assert _RecordingWrites.writes == []
@@ -594,7 +595,7 @@ def test_datasource_waits_for_prometheus_within_the_bound(cluster):
 
 
 def test_delete_with_opensearch_gone_does_not_wedge_destroy(monkeypatch):
-    monkeypatch.setattr(osp, "DELETE_UNREACHABLE_S", 2.0)
+    monkeypatch.setattr(osp_base, "DELETE_UNREACHABLE_S", 2.0)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"  # nothing listens
@@ -664,7 +665,7 @@ def test_second_bootstrap_of_the_plugin_free_assets_changes_nothing(cluster, mon
         refreshed = provider.read(id_, outs)
         assert refreshed.id == id_
         assert_no_diff(provider, id_, engine(refreshed.outs), props)
-    monkeypatch.setattr(osp, "ApiClient", _RecordingWrites)
+    monkeypatch.setattr(osp_base, "ApiClient", _RecordingWrites)
     _RecordingWrites.writes = []
     for provider, props in items():
         create(provider, props)  # fresh state over the kept cluster: adopted as is
@@ -723,7 +724,7 @@ def test_bootstrap_over_what_clawker_monitor_left_converges(cluster, prometheus,
         assert_no_diff(provider, id_, engine(refreshed.outs), props)
     _RecordingWrites.writes = []
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(osp, "ApiClient", _RecordingWrites)
+        patch.setattr(osp_base, "ApiClient", _RecordingWrites)
         for provider, props in bootstrap_props(cluster, prometheus.url, prometheus.url):
             create(provider, props)
     assert _RecordingWrites.writes == []

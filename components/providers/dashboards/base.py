@@ -1,0 +1,147 @@
+"""What the Dashboards providers share: the client, readiness, input checks and diffs.
+
+Every request carries `osd-xsrf` (Dashboards rejects writes without it) and
+waits first for /api/status; workspace routes answer 200 with
+{success: false, error} on failure, which `_workspace_result` turns into an error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterable
+from urllib.parse import quote
+
+from pulumi.dynamic import CheckFailure, DiffResult
+
+from components import names
+from components.providers.diffing import changed_paths
+from components.providers.http_client import ApiClient, ProviderError
+from components.providers.kit import contains_unknown as _is_unknown, plain, refreshed_inputs, url_problem
+
+# Every request to Dashboards carries this header; Dashboards rejects writes without it.
+XSRF_HEADERS = {"osd-xsrf": "true"}
+# Upper bound for Dashboards to answer /api/status after its container starts.
+DEFAULT_READY_TIMEOUT_S = 600
+# Upper bound for one API call including retries of 5xx and connection errors.
+CALL_TIMEOUT_S = 120
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
+# Workspace name limit in Dashboards' workspace routes (MAX_WORKSPACE_NAME_LENGTH).
+MAX_WORKSPACE_NAME_LENGTH = 40
+
+
+class DashboardsError(ProviderError):
+    """A Dashboards call that did not do what we asked; the message says what and why."""
+
+
+def _client(props: dict) -> ApiClient:
+    return ApiClient(str(props["url"]), headers=dict(XSRF_HEADERS), total_timeout_s=CALL_TIMEOUT_S)
+
+
+def _status_ready(status: int, body: Any) -> bool:
+    """/api/status answers 503 until Dashboards is up; a red overall state is not ready either."""
+    if status != 200 or not isinstance(body, dict):
+        return False
+    overall = (body.get("status") or {}).get("overall") or {}
+    state = overall.get("state") or overall.get("level")
+    return state not in ("red", "critical", "unavailable")
+
+
+def wait_ready(client: ApiClient, timeout_s: float) -> None:
+    client.wait_until(
+        "/api/status",
+        _status_ready,
+        timeout_s=timeout_s,
+        what=f"OpenSearch Dashboards (check `docker logs {names.DASHBOARDS}`)",
+    )
+
+
+def _ready_client(props: dict) -> ApiClient:
+    client = _client(props)
+    wait_ready(client, float(props.get("readyTimeoutSeconds") or DEFAULT_READY_TIMEOUT_S))
+    return client
+
+
+def _q(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+def _ws_prefix(workspace_id: str) -> str:
+    return f"/w/{_q(workspace_id)}"
+
+
+def _workspace_result(body: Any, what: str) -> Any:
+    """Workspace routes answer 200 with {success:false, error} on failure: treat it as one."""
+    if not isinstance(body, dict) or "success" not in body:
+        raise DashboardsError(f"{what}: unexpected answer from Dashboards: {json.dumps(body)[:500]}")
+    if not body["success"]:
+        raise DashboardsError(f"{what} failed: {body.get('error') or 'no reason given'}")
+    return body.get("result")
+
+
+def _is_not_found_failure(body: Any) -> bool:
+    return (
+        isinstance(body, dict)
+        and body.get("success") is False
+        and "not found" in str(body.get("error", "")).lower()
+    )
+
+
+# --------------------------------------------------------------------------- shared provider logic
+
+
+def _check_common(news: dict, failures: list[CheckFailure]) -> None:
+    problem = url_problem(news.get("url"), "an http(s) URL of Dashboards' API")
+    if problem:
+        failures.append(CheckFailure("url", problem))
+    timeout = news.get("readyTimeoutSeconds", DEFAULT_READY_TIMEOUT_S)
+    if not _is_unknown(timeout) and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 1 <= timeout <= 3600
+    ):
+        failures.append(CheckFailure("readyTimeoutSeconds", f"must be a number of seconds from 1 to 3600, got {timeout!r}"))
+
+
+def _check_id(news: dict, key: str, failures: list[CheckFailure]) -> None:
+    value = news.get(key)
+    if _is_unknown(value):
+        return
+    if not isinstance(value, str) or not _ID_RE.match(value):
+        failures.append(CheckFailure(key, f"must be a saved-object id (letters, digits, _ . : -), got {value!r}"))
+
+
+def _check_references(where: str, refs: Any, failures: list[CheckFailure], prop: str) -> None:
+    if not isinstance(refs, list):
+        failures.append(CheckFailure(prop, f"{where}: references must be a list"))
+        return
+    for i, ref in enumerate(refs):
+        if not isinstance(ref, dict) or not all(isinstance(ref.get(k), str) and ref.get(k) for k in ("name", "type", "id")):
+            failures.append(CheckFailure(prop, f"{where}: references[{i}] needs non-empty name, type and id"))
+
+
+def _diff_result(olds: dict, news: dict, keys: Iterable[str], replace_keys: Iterable[str] = ()) -> DiffResult:
+    paths = document_changes(olds, news, keys)
+    replaces = sorted({p.split(".")[0].split("[")[0] for p in paths} & set(replace_keys))
+    return DiffResult(changes=bool(paths), replaces=replaces, delete_before_replace=False)
+
+
+def document_changes(olds: dict, news: dict, keys: Iterable[str]) -> list[str]:
+    """Dotted paths that differ between the normalised old state and the new inputs."""
+    paths: list[str] = []
+    for key in keys:
+        new = news.get(key)
+        if _is_unknown(new):
+            paths.append(key)
+            continue
+        paths.extend(changed_paths(plain(olds.get(key)), plain(new), key))
+    return paths
+
+
+
+def _inputs_from(props: dict, outs: dict) -> dict:
+    """Inputs to record after a refresh: the live document, so the next preview shows drift by field."""
+    return refreshed_inputs(props, outs)
+
+
+def _outs_base(props: dict) -> dict:
+    """The outputs every Dashboards resource starts from."""
+    return {"url": props["url"], "readyTimeoutSeconds": props.get("readyTimeoutSeconds", DEFAULT_READY_TIMEOUT_S)}

@@ -1,0 +1,129 @@
+"""The global `data-connection` saved object that lets explore's Metrics view reach the SQL plugin's datasource."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+
+from components.providers.http_client import ApiClient
+from components.providers.dashboards.base import (
+    DEFAULT_READY_TIMEOUT_S,
+    DashboardsError,
+    _check_common,
+    _check_id,
+    _diff_result,
+    _inputs_from,
+    _is_unknown,
+    _outs_base,
+    _q,
+    _ready_client,
+)
+from components.providers.dashboards.saved_objects import decode_attributes, encode_attributes, normalise_object
+
+class DataConnectionProvider(ResourceProvider):
+    """The global ``data-connection`` saved object (namespace-agnostic, outside any workspace).
+
+    Created with POST (explicit id); changed with PUT so Dashboards keeps the
+    ``workspaces`` list the workspace routes maintain on it.
+    """
+
+    TYPE = "data-connection"
+    DIFF_KEYS = ("url", "objectId", "attributes")
+
+    def check(self, olds: dict, news: dict) -> CheckResult:
+        failures: list[CheckFailure] = []
+        _check_common(news, failures)
+        _check_id(news, "objectId", failures)
+        attrs = news.get("attributes")
+        if not _is_unknown(attrs):
+            if not isinstance(attrs, dict):
+                failures.append(CheckFailure("attributes", "must be an object"))
+            else:
+                for key in ("connectionId", "type"):
+                    if not isinstance(attrs.get(key), str) or not attrs.get(key):
+                        failures.append(CheckFailure(f"attributes.{key}", "must be a non-empty string"))
+                if "meta" in attrs and not isinstance(attrs["meta"], (dict, str)):
+                    failures.append(CheckFailure("attributes.meta", "must be an object or JSON text"))
+        return CheckResult(news, failures)
+
+    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
+        return _diff_result(olds, news, self.DIFF_KEYS, replace_keys=("objectId",))
+
+    def _path(self, props: dict) -> str:
+        return f"/api/saved_objects/{self.TYPE}/{_q(props['objectId'])}"
+
+    def _outs(self, props: dict, attributes: dict) -> dict:
+        return {
+            **_outs_base(props),
+            "objectId": props["objectId"],
+            "attributes": decode_attributes(self.TYPE, attributes),
+        }
+
+    def _write(self, client: ApiClient, props: dict, exists: bool) -> None:
+        body = {"attributes": encode_attributes(self.TYPE, props["attributes"])}
+        if exists:
+            client.request("PUT", self._path(props), json_body=body)
+        else:
+            client.request("POST", self._path(props), json_body=body)
+
+    def create(self, props: dict) -> CreateResult:
+        client = _ready_client(props)
+        existing = client.request("GET", self._path(props), missing_ok=True)
+        # An object left by an earlier stack over the same volume is adopted and brought in line.
+        self._write(client, props, exists=existing is not None)
+        return CreateResult(id_=props["objectId"], outs=self._outs(props, props["attributes"]))
+
+    def read(self, id_: str, props: dict) -> ReadResult:
+        props = {**props, "objectId": props.get("objectId") or id_}
+        client = _ready_client(props)
+        live = client.request("GET", self._path(props), missing_ok=True)
+        if live is None:
+            return ReadResult(id_="", outs={})
+        live_doc = normalise_object(live, {"attributes": props.get("attributes") or {}, "type": self.TYPE})
+        outs = self._outs(props, live_doc["attributes"])
+        return ReadResult(id_=id_, outs=outs, inputs=_inputs_from(props, outs))
+
+    def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
+        client = _ready_client(news)
+        if olds.get("objectId") != news["objectId"]:
+            raise DashboardsError("the data connection's id changed; Pulumi replaces it instead of updating")
+        exists = client.request("GET", self._path(news), missing_ok=True) is not None
+        self._write(client, news, exists=exists)
+        return UpdateResult(outs=self._outs(news, news["attributes"]))
+
+    def delete(self, id_: str, props: dict) -> None:
+        props = {**props, "objectId": props.get("objectId") or id_}
+        client = _ready_client(props)
+        client.request("DELETE", self._path(props), missing_ok=True)
+
+
+class DataConnection(Resource):
+    """The ``data-connection`` saved object pointing explore at a direct-query datasource."""
+
+    objectId: pulumi.Output[str]
+    attributes: pulumi.Output[dict]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        url: pulumi.Input[str],
+        object_id: str,
+        connection_id: str,
+        connection_type: str,
+        meta: Optional[dict] = None,
+        ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
+        attributes: dict = {"connectionId": connection_id, "type": connection_type}
+        if meta is not None:
+            attributes["meta"] = meta
+        super().__init__(
+            DataConnectionProvider(),
+            name,
+            {"url": url, "readyTimeoutSeconds": ready_timeout_s, "objectId": object_id, "attributes": attributes},
+            opts,
+        )
+

@@ -1,0 +1,155 @@
+"""Explore (PromQL panel) saved objects, written one by one inside the workspace.
+
+The bulk import rejects their reference to the datasource, so they are not in the bundle.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Optional
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+
+from components.providers.http_client import ApiClient
+from components.providers.kit import plain
+from components.providers.dashboards.base import (
+    DEFAULT_READY_TIMEOUT_S,
+    DashboardsError,
+    _check_common,
+    _check_id,
+    _check_references,
+    _diff_result,
+    _inputs_from,
+    _is_unknown,
+    _outs_base,
+    _q,
+    _ready_client,
+    _ws_prefix,
+)
+from components.providers.dashboards.saved_objects import decode_attributes, encode_attributes, normalise_object, object_key
+
+class ExploreObjectProvider(ResourceProvider):
+    """One ``explore`` saved object inside a workspace, written with overwrite.
+
+    A new workspace id moves the object: removed from the old workspace (gone
+    already if that workspace was deleted), then written in the new one.
+
+    Adoption: after a ``pulumi destroy`` without purge the object is still in the
+    workspace (the resource is retain_on_delete, see bootstrap_dashboards); create
+    writes over that kept copy in place (same workspace, same id), never a copy.
+    """
+
+    TYPE = "explore"
+    DIFF_KEYS = ("url", "workspaceId", "objectId", "attributes", "references")
+
+    def check(self, olds: dict, news: dict) -> CheckResult:
+        failures: list[CheckFailure] = []
+        _check_common(news, failures)
+        _check_id(news, "objectId", failures)
+        ws = news.get("workspaceId")
+        if not _is_unknown(ws) and (not isinstance(ws, str) or not ws):
+            failures.append(CheckFailure("workspaceId", "must be the workspace's id"))
+        attrs = news.get("attributes")
+        if not _is_unknown(attrs):
+            if not isinstance(attrs, dict) or not isinstance(attrs.get("title"), str) or not attrs.get("title"):
+                failures.append(CheckFailure("attributes.title", "every explore object needs a title"))
+            elif not isinstance(attrs.get("visualization"), (dict, str)):
+                failures.append(CheckFailure("attributes.visualization", "must describe the chart"))
+        if not _is_unknown(news.get("references")):
+            _check_references(f"explore/{news.get('objectId')}", news.get("references", []), failures, "references")
+        return CheckResult(news, failures)
+
+    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
+        return _diff_result(
+            _normalised_so_props(self.TYPE, olds), _normalised_so_props(self.TYPE, news), self.DIFF_KEYS,
+            replace_keys=("objectId",),
+        )
+
+    def _path(self, workspace_id: str, object_id: str) -> str:
+        return f"{_ws_prefix(workspace_id)}/api/saved_objects/{self.TYPE}/{_q(object_id)}"
+
+    def _outs(self, props: dict, doc: dict) -> dict:
+        return {
+            **_outs_base(props),
+            "workspaceId": props["workspaceId"],
+            "objectId": props["objectId"],
+            "attributes": decode_attributes(self.TYPE, doc["attributes"]),
+            "references": plain(doc.get("references") or []),
+        }
+
+    def _write(self, client: ApiClient, props: dict) -> None:
+        body = {
+            "attributes": encode_attributes(self.TYPE, props["attributes"]),
+            "references": plain(props.get("references") or []),
+        }
+        client.request(
+            "POST", self._path(props["workspaceId"], props["objectId"]), json_body=body, params={"overwrite": "true"}
+        )
+
+    def create(self, props: dict) -> CreateResult:
+        client = _ready_client(props)
+        self._write(client, props)
+        return CreateResult(id_=props["objectId"], outs=self._outs(props, props))
+
+    def read(self, id_: str, props: dict) -> ReadResult:
+        client = _ready_client(props)
+        live = client.request("GET", self._path(props["workspaceId"], props.get("objectId") or id_), missing_ok=True)
+        if live is None:
+            return ReadResult(id_="", outs={})
+        doc = normalise_object(live, {"type": self.TYPE, "attributes": props.get("attributes") or {}})
+        outs = self._outs(props, doc)
+        return ReadResult(id_=id_, outs=outs, inputs=_inputs_from(props, outs))
+
+    def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
+        client = _ready_client(news)
+        if olds.get("workspaceId") and olds["workspaceId"] != news["workspaceId"]:
+            # Removed first: Dashboards refuses to overwrite an object that lives in another workspace.
+            client.request("DELETE", self._path(olds["workspaceId"], olds["objectId"]), missing_ok=True)
+        self._write(client, news)
+        return UpdateResult(outs=self._outs(news, news))
+
+    def delete(self, id_: str, props: dict) -> None:
+        client = _ready_client(props)
+        client.request("DELETE", self._path(props["workspaceId"], props.get("objectId") or id_), missing_ok=True)
+
+
+def _normalised_so_props(so_type: str, props: dict) -> dict:
+    out = dict(props)
+    if isinstance(props.get("attributes"), dict):
+        out["attributes"] = decode_attributes(so_type, props["attributes"])
+    return out
+
+
+class ExploreObject(Resource):
+    """An explore (PromQL panel) saved object inside the workspace."""
+
+    attributes: pulumi.Output[dict]
+    references: pulumi.Output[list]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        url: pulumi.Input[str],
+        workspace_id: pulumi.Input[str],
+        saved_object: dict,
+        ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
+        if saved_object.get("type") != "explore":
+            raise DashboardsError(f"{object_key(saved_object)} is not an explore object")
+        super().__init__(
+            ExploreObjectProvider(),
+            name,
+            {
+                "url": url,
+                "readyTimeoutSeconds": ready_timeout_s,
+                "workspaceId": workspace_id,
+                "objectId": saved_object["id"],
+                "attributes": copy.deepcopy(saved_object["attributes"]),
+                "references": copy.deepcopy(saved_object.get("references") or []),
+            },
+            opts,
+        )
+

@@ -1,0 +1,74 @@
+"""Component and index templates (`_component_template/<name>`, `_index_template/<name>`)."""
+
+from __future__ import annotations
+
+from components.providers.opensearch.base import _AssetProvider, _DocumentResource, _only_entry
+from components.providers.opensearch.documents import canonical_template, mapping_problems
+
+
+
+def _template_problems(body: dict) -> list[str]:
+    problems = []
+    template = body.get("template", {})
+    if not isinstance(template, dict):
+        return ["template must be an object"]
+    if "settings" in template and not isinstance(template["settings"], dict):
+        problems.append("template.settings must be an object")
+    if "mappings" in template:
+        problems += mapping_problems(template["mappings"], "template.mappings")
+    return problems
+
+
+class ComponentTemplateProvider(_AssetProvider):
+    kind = "component template"
+
+    def path(self, name: str) -> str:
+        return f"_component_template/{name}"
+
+    def body_problems(self, name, body):
+        problems = [] if isinstance(body.get("template"), dict) else ["template (an object) is required"]
+        return problems + _template_problems(body)
+
+    def fetch(self, client, name):
+        answer = client.request("GET", self.path(name), missing_ok=True)
+        return _only_entry(answer, "component_templates", "component_template", name)
+
+    def normalise(self, live, desired):
+        return canonical_template(live)
+
+
+class IndexTemplateProvider(_AssetProvider):
+    kind = "index template"
+    # Two templates with the same patterns and priority are refused: old one out first.
+    delete_before_replace = True
+
+    def path(self, name: str) -> str:
+        return f"_index_template/{name}"
+
+    def body_problems(self, name, body):
+        problems = []
+        patterns = body.get("index_patterns")
+        if not (isinstance(patterns, list) and patterns and all(isinstance(p, str) and p for p in patterns)):
+            problems.append("index_patterns must be a non-empty list of strings")
+        composed = body.get("composed_of", [])
+        if not (isinstance(composed, list) and all(isinstance(c, str) and c for c in composed)):
+            problems.append("composed_of must be a list of component template names")
+        priority = body.get("priority", 0)
+        if not isinstance(priority, int) or isinstance(priority, bool) or priority < 0:
+            problems.append("priority must be a non-negative integer")
+        return problems + _template_problems(body)
+
+    def fetch(self, client, name):
+        answer = client.request("GET", self.path(name), missing_ok=True)
+        return _only_entry(answer, "index_templates", "index_template", name)
+
+    def normalise(self, live, desired):
+        return canonical_template(live)
+
+class ComponentTemplate(_DocumentResource, module="clawker", name="OpenSearchComponentTemplate"):
+    provider_class = ComponentTemplateProvider
+
+
+class IndexTemplate(_DocumentResource, module="clawker", name="OpenSearchIndexTemplate"):
+    provider_class = IndexTemplateProvider
+
