@@ -43,8 +43,9 @@ from prerequisites import unavailable
 from pulumi_cli import PulumiStack, inspect
 
 import catalogue
-from components import bootstrap_opensearch as boot
-from components import collector_config, names, prometheus_config
+from components.bootstrap import opensearch as boot
+from components import collector_config, names
+from components.services import prometheus_config
 from components.settings import validate
 from components.providers import dashboards as dp
 from components.providers import opensearch as osp
