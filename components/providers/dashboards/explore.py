@@ -36,7 +36,7 @@ class ExploreObjectProvider(ResourceProvider):
     already if that workspace was deleted), then written in the new one.
 
     Adoption: after a ``pulumi destroy`` without purge the object is still in the
-    workspace (the resource is retain_on_delete, see bootstrap_dashboards); create
+    workspace (the resource is retain_on_delete, see components/bootstrap/dashboards.py); create
     writes over that kept copy in place (same workspace, same id), never a copy.
     """
 
