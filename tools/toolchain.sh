@@ -72,17 +72,9 @@ done
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
 export CGO_ENABLED="${CGO_ENABLED:-0}"
 
-log() { printf '[toolchain] %s\n' "$*" >&2; }
-die() { printf '[toolchain] ERROR: %s\n' "$*" >&2; exit 1; }
-
-# step NAME CMD...: run a step, print how long it took, keep its exit status.
-step() {
-  local name="$1"; shift
-  local t0=$SECONDS rc=0
-  "$@" || rc=$?
-  log "step '$name' took $((SECONDS - t0))s$([ "$rc" -eq 0 ] || echo " (failed, status $rc)")"
-  return "$rc"
-}
+TOOL=toolchain
+# shellcheck source=tools/lib.sh
+source "$HERE/lib.sh"
 
 # pinned NAME: the exact version pinned as `NAME==X` in requirements.txt.
 pinned() {

@@ -30,6 +30,8 @@ _OUTER_PAUSE_S = 1.0
 # Pause between two polls of wait_until: a readiness probe is one cheap GET, and every
 # step after it waits for the answer (2 s here cost up to 2 s per wait on a cold up).
 WAIT_POLL_S = 0.25
+# Upper bound for one logical API call including all retries (seconds), unless a caller says otherwise.
+CALL_TIMEOUT_S = 120.0
 
 
 class ProviderError(Exception):
@@ -190,7 +192,7 @@ class ApiClient:
     base_url: str
     headers: dict = field(default_factory=dict)
     # Upper bound for one logical call including all retries (seconds).
-    total_timeout_s: float = 120.0
+    total_timeout_s: float = CALL_TIMEOUT_S
     # Per-attempt read timeout (seconds); shrinks to the time left.
     request_timeout_s: float = 30.0
     # Per-attempt connect timeout (seconds); the API is on this host or the LAN.

@@ -32,6 +32,10 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 # The input key under which the engine passes the pickled provider back.
 PROVIDER_KEY = "__provider"
 HTTP_URL = re.compile(r"^https?://[^\s/]+(/[^\s]*)?$")
+# The type a dynamic resource registers under when its class names none. Resources
+# that had it in a released version name it in `formerly_anonymous`, so the engine
+# moves them to their real type instead of replacing them.
+ANONYMOUS_DYNAMIC_TYPE = "pulumi-python:dynamic:Resource"
 
 
 def is_unknown(value: Any) -> bool:
@@ -103,3 +107,10 @@ def say(message: str) -> None:
 def wait_for(url: str, path: str, ready, *, timeout_s: float, what: str, headers: Optional[dict] = None, **kw) -> Any:
     """Poll GET url/path until ready(status, body): the one readiness loop (ApiClient.wait_until)."""
     return ApiClient(url, headers=dict(headers or {})).wait_until(path, ready, timeout_s=timeout_s, what=what, **kw)
+
+
+def formerly_anonymous(opts: Optional[pulumi.ResourceOptions]) -> pulumi.ResourceOptions:
+    """opts plus an alias to the anonymous dynamic type (same name, same parent)."""
+    return pulumi.ResourceOptions.merge(
+        opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=ANONYMOUS_DYNAMIC_TYPE)])
+    )

@@ -12,15 +12,17 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-IMAGE="${DASHBOARDS_DOUBLE_IMAGE:-clawker-test/opensearch-dashboards-double:3.6.0}"
+# shellcheck source=tools/versions.sh
+source "$HERE/../../tools/versions.sh"
+IMAGE="${DASHBOARDS_DOUBLE_IMAGE:-clawker-test/opensearch-dashboards-double:$CLAWKER_OPENSEARCH_VERSION}"
 BASE="clawker-test/base:bookworm"
 LABEL_KEY="dev.clawker.test.content-hash"
 ENGINE_WAIT_SECONDS="${ENGINE_WAIT_SECONDS:-120}"
 BASE_WAIT_SECONDS="${BASE_WAIT_SECONDS:-0}"
 
-log() { printf '[dashboards-double] %s\n' "$*" >&2; }
-die() { printf '[dashboards-double] ERROR: %s\n' "$*" >&2; exit 1; }
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+TOOL=dashboards-double
+# shellcheck source=tools/lib.sh
+source "$HERE/../../tools/lib.sh"
 
 wait_for_engine() {
   local waited=0

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -21,11 +22,10 @@ from components import names  # noqa: E402
 from prerequisites import unavailable  # noqa: E402
 from pulumi_cli import docker  # noqa: E402
 
-E2E_IMAGES = (
-    "clawker-test/otelcol-contrib:0.152.0",
-    "clawker-test/prometheus:v3.11.3",
-    "clawker-test/opensearch:3.6.0",
-    "clawker-test/opensearch-dashboards-double:3.6.0",
+# The four local images the e2e stack runs, as its config names them (one place: Pulumi.e2e.yaml).
+E2E_IMAGES = tuple(
+    value for key, value in yaml.safe_load((HERE / "Pulumi.e2e.yaml").read_text())["config"].items()
+    if key.endswith("Image")
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import pathlib
@@ -77,6 +78,12 @@ class PulumiStack:
             config.update({k: v for k, v in salt.items() if k != "config"})
             self.config_file.write_text(yaml.safe_dump(config, sort_keys=False))
             written.unlink()
+
+    def with_program(self, project_dir: pathlib.Path) -> "PulumiStack":
+        """The same stack (state, config file, secrets) driven by the program in project_dir."""
+        other = copy.copy(self)
+        other.project_dir = project_dir
+        return other
 
     def run(self, *args: str, check: bool = True, timeout: int = 900) -> Result:
         if args[:2] == ("stack", "init"):

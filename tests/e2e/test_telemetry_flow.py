@@ -42,8 +42,10 @@ from otlp_sender import grpc_log_exporter, http_log_exporter, send_delta_counter
 from prerequisites import unavailable
 from pulumi_cli import PulumiStack, inspect
 
-from components import bootstrap_opensearch as boot
-from components import collector_config, names, prometheus_config
+import catalogue
+from components.bootstrap import opensearch as boot
+from components import collector_config, names
+from components.services import prometheus_config
 from components.settings import validate
 from components.providers import dashboards as dp
 from components.providers import opensearch as osp
@@ -542,20 +544,20 @@ def scraped(traffic) -> dict[str, list[dict]]:
     """metric -> its series in Prometheus, once every Claude Code metric has been scraped."""
 
     def all_there():
-        found = {metric: series(metric) for metric in names.COLLECTOR_PROMETHEUS_METRICS}
+        found = {metric: series(metric) for metric in catalogue.COLLECTOR_PROMETHEUS_METRICS}
         return found if all(found.values()) else None
 
     return wait_until(
         all_there,
         SCRAPE_S,
         "Prometheus does not have every Claude Code metric",
-        lambda: f"missing: {[m for m in names.COLLECTOR_PROMETHEUS_METRICS if not series(m)]}; "
+        lambda: f"missing: {[m for m in catalogue.COLLECTOR_PROMETHEUS_METRICS if not series(m)]}; "
         f"Claude Code series there: {sorted({s['__name__'] for s in series(CLAUDE_SERIES)})}",
     )
 
 
 def test_f_every_dashboard_metric_exists_with_its_labels(scraped):
-    for metric, labels in names.COLLECTOR_PROMETHEUS_METRICS.items():
+    for metric, labels in catalogue.COLLECTOR_PROMETHEUS_METRICS.items():
         for s in scraped[metric]:
             missing = set(labels) - set(s)
             assert not missing, f"{metric} series lacks labels {sorted(missing)}: {s}"
@@ -566,7 +568,7 @@ def test_f_no_series_carries_a_label_named_type(scraped):
     labels = prometheus("labels")
     assert "type" not in labels, "label `type` reached Prometheus (the collector renames it `kind`)"
     assert "kind" in labels
-    for metric in names.COLLECTOR_PROMETHEUS_METRICS:
+    for metric in catalogue.COLLECTOR_PROMETHEUS_METRICS:
         assert series(f'{metric}{{type!=""}}') == [], metric
 
 
@@ -584,7 +586,7 @@ _TOTALS = {
 
 
 def test_f_delta_counters_accumulate_in_prometheus(scraped):
-    assert set(_TOTALS) == set(names.COLLECTOR_PROMETHEUS_METRICS)
+    assert set(_TOTALS) == set(catalogue.COLLECTOR_PROMETHEUS_METRICS)
     for metric, (instrument, attribute, label) in _TOTALS.items():
         expected = ccm.totals(instrument, attribute)
         query = f"sum by ({label}) ({metric})" if label else f"sum({metric})"
@@ -702,7 +704,7 @@ def test_g_dashboards_has_the_clawker_workspace_and_its_objects(stack):
         stored = _dashboards_find(workspace["id"], so_type)
         assert set(stored) == ids, f"{so_type}: missing {sorted(ids - set(stored))}, extra {sorted(set(stored) - ids)}"
     patterns = _dashboards_find(workspace["id"], "index-pattern")
-    assert {i: so["attributes"]["title"] for i, so in patterns.items()} == {i: i for i in names.INDEX_PATTERNS}
+    assert {i: so["attributes"]["title"] for i, so in patterns.items()} == {i: i for i in catalogue.INDEX_PATTERNS}
     dashboards = _dashboards_find(workspace["id"], "dashboard")
     assert sorted(so["attributes"]["title"] for so in dashboards.values()) == [
         "Claude Code API Health",

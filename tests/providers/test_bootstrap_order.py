@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from test_opensearch_mappings import TIMEOUT_S
 
-from components import bootstrap_opensearch as boot
+from components.bootstrap import opensearch as boot
 from components import names
 from components.providers import opensearch as osp
 

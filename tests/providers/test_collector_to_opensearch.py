@@ -30,7 +30,7 @@ from prerequisites import unavailable
 from telemetry_samples import RESOURCES, ingest_source_for, records_for
 from test_opensearch_mappings import TIMEOUT_S, check_index
 
-from components import bootstrap_opensearch as boot
+from components.bootstrap import opensearch as boot
 from components import collector_config, names
 from components.providers import opensearch as osp
 from components.settings import validate

@@ -18,6 +18,7 @@ from pulumi.runtime import rpc
 
 from conftest_dashboards import dashboards_double  # noqa: F401  (fixture)
 
+import catalogue
 from components import names
 from components.providers import dashboards as dp
 from components.providers.http_client import ApiError
@@ -341,7 +342,7 @@ def test_bundle_lifecycle(dashboards_double):
         live = double.call("GET", f"/w/{ws_id}/api/saved_objects/{so['type']}/{so['id']}")
         assert live.status_code == 200, dp.object_key(so)
         assert live.json()["workspaces"] == [ws_id]
-    dash = double.call("GET", f"/w/{ws_id}/api/saved_objects/dashboard/{names.DASHBOARD_COST_USAGE}").json()
+    dash = double.call("GET", f"/w/{ws_id}/api/saved_objects/dashboard/{catalogue.DASHBOARD_COST_USAGE}").json()
     panels = json.loads(dash["attributes"]["panelsJSON"])
     assert all(isinstance(p["gridData"]["w"], int) for p in panels)
 
@@ -353,7 +354,7 @@ def test_bundle_lifecycle(dashboards_double):
     # Update in place: retitle a dashboard and drop one object from the program.
     dropped = next(so for so in IMPORTED if so["id"] == "clawker-net-ebpf-events")
     kept = [copy.deepcopy(so) for so in IMPORTED if so is not dropped]
-    net = next(so for so in kept if so["id"] == names.DASHBOARD_NETWORKING)
+    net = next(so for so in kept if so["id"] == catalogue.DASHBOARD_NETWORKING)
     net["attributes"]["title"] = "Clawker Networking (edited)"
     net["attributes"]["panelsJSON"] = [p for p in net["attributes"]["panelsJSON"] if p["panelRefName"] != "panel_6"]
     net["references"] = [r for r in net["references"] if r["name"] != "panel_6"]
@@ -364,7 +365,7 @@ def test_bundle_lifecycle(dashboards_double):
     assert "objects.search/clawker-net-ebpf-events" in paths
     updated = provider.update(created.id, olds, news)
     assert double.call("GET", f"/w/{ws_id}/api/saved_objects/search/clawker-net-ebpf-events").status_code == 404
-    dash = double.call("GET", f"/w/{ws_id}/api/saved_objects/dashboard/{names.DASHBOARD_NETWORKING}").json()
+    dash = double.call("GET", f"/w/{ws_id}/api/saved_objects/dashboard/{catalogue.DASHBOARD_NETWORKING}").json()
     assert dash["attributes"]["title"] == "Clawker Networking (edited)"
     assert_no_changes(provider, created.id, provider.read(created.id, roundtrip(updated.outs)).outs, news)
 
@@ -419,7 +420,7 @@ def test_bundle_import_refuses_copies_of_objects_from_another_workspace(dashboar
 
 
 def test_bundle_check_names_unresolved_references():
-    so = copy.deepcopy(next(s for s in IMPORTED if s["id"] == names.DASHBOARD_COST_USAGE))
+    so = copy.deepcopy(next(s for s in IMPORTED if s["id"] == catalogue.DASHBOARD_COST_USAGE))
     result = dp.SavedObjectBundleProvider().check({}, {
         "url": "http://x:5601", "workspaceId": "abc", "externalReferences": [], "objects": {dp.object_key(so): so},
     })

@@ -29,7 +29,7 @@ PROGRAM = textwrap.dedent(
 
     import pulumi
 
-    from components import bootstrap_opensearch as boot
+    from components.bootstrap import opensearch as boot
     from components import names
     from components.providers import opensearch as osp
 

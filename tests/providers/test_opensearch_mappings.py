@@ -28,7 +28,7 @@ from telemetry_samples import (
     undeclared_fields,
 )
 
-from components import bootstrap_opensearch as boot
+from components.bootstrap import opensearch as boot
 from components import names
 from components.providers import opensearch as osp
 

@@ -16,7 +16,7 @@ from pulumi.runtime import rpc
 
 from opensearch_node import ISM, SQL, OpenSearchNode
 
-from components import bootstrap_opensearch as boot
+from components.bootstrap import opensearch as boot
 from components import names
 from components.providers import opensearch as osp
 from components.providers.opensearch import base as osp_base  # where every OpenSearch ApiClient is made

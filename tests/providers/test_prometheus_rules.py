@@ -34,7 +34,7 @@ from opensearch_node import _prometheus_binary
 from otlp_sender import send_delta_counters
 from prerequisites import unavailable
 
-from components import config_file, prometheus_config
+from components.services import config_file, prometheus_config
 from components.settings import validate
 
 EVALUATION = "1s"

@@ -7,7 +7,7 @@ import time
 import pytest
 from test_http_client import scripted  # noqa: F401  (fixture)
 
-from components.opensearch import HEALTH_PATH
+from components.services.opensearch import HEALTH_PATH
 from components.providers.http_client import ApiError
 from components.providers.readiness import POLL_S, ServiceReadyProvider
 

@@ -30,6 +30,9 @@ class Registration:
     retain_on_delete: bool
     import_id: str
     additional_secret_outputs: list[str] = field(default_factory=list)
+    # Alias specs as sent to the engine (each a resource_pb2 Alias) and old-style alias URNs.
+    aliases: list = field(default_factory=list)
+    alias_urns: list[str] = field(default_factory=list)
 
 
 class StackMocks(Mocks):
@@ -74,6 +77,8 @@ class RecordingMonitor(MockMonitor):
                 retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
                 import_id=request.importId,
                 additional_secret_outputs=list(request.additionalSecretOutputs),
+                aliases=list(request.aliases),
+                alias_urns=list(request.aliasURNs),
             )
         )
         return response

@@ -5,7 +5,8 @@ import re
 import pytest
 import yaml
 
-from components import collector_config, config_file, names
+from components import collector_config, names
+from components.services import config_file
 from components.settings import validate
 
 TLS = {"infraTlsCertFile": "/tls/server.crt", "infraTlsKeyFile": "/tls/server.key", "infraTlsCaFile": "/tls/ca.crt"}

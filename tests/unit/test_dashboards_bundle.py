@@ -4,7 +4,7 @@
 * every field a panel aggregates exists in our index templates with a type
   OpenSearch can aggregate; every column and query field exists at all;
 * every PromQL query names at least one metric, and only metrics and labels the
-  collector exports (components.names.COLLECTOR_PROMETHEUS_METRICS);
+  collector exports (components.catalogue.COLLECTOR_PROMETHEUS_METRICS);
 * the import bundle passes the provider's own check and encodes to valid ndjson.
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import catalogue
 from components import names
 from components.providers import dashboards as dp
 
@@ -180,7 +181,7 @@ def promql_of(so: dict) -> str:
 
 def test_bundle_has_an_index_pattern_per_log_index_and_the_traces_index_with_timestamp():
     patterns = {so["id"]: so for so in of_type("index-pattern")}
-    assert sorted(patterns) == sorted(names.INDEX_PATTERNS)
+    assert sorted(patterns) == sorted(catalogue.INDEX_PATTERNS)
     for index, so in patterns.items():
         assert so["attributes"]["title"] == index
         assert so["attributes"]["timeFieldName"] == "@timestamp"
@@ -189,13 +190,13 @@ def test_bundle_has_an_index_pattern_per_log_index_and_the_traces_index_with_tim
 def test_bundle_has_the_dashboards():
     dashboards = {so["id"]: so["attributes"]["title"] for so in of_type("dashboard")}
     assert dashboards == {
-        names.DASHBOARD_COST_USAGE: "Claude Code Cost & Usage",
-        names.DASHBOARD_ACTIVITY: "Claude Code Activity",
-        names.DASHBOARD_NETWORKING: "Clawker Networking",
-        names.DASHBOARD_API_HEALTH: "Claude Code API Health",
-        names.DASHBOARD_COST_ATTRIBUTION: "Claude Code Cost Attribution",
-        names.DASHBOARD_SESSIONS: "Claude Code Sessions",
-        names.DASHBOARD_TRACES: "Claude Code Traces",
+        catalogue.DASHBOARD_COST_USAGE: "Claude Code Cost & Usage",
+        catalogue.DASHBOARD_ACTIVITY: "Claude Code Activity",
+        catalogue.DASHBOARD_NETWORKING: "Clawker Networking",
+        catalogue.DASHBOARD_API_HEALTH: "Claude Code API Health",
+        catalogue.DASHBOARD_COST_ATTRIBUTION: "Claude Code Cost Attribution",
+        catalogue.DASHBOARD_SESSIONS: "Claude Code Sessions",
+        catalogue.DASHBOARD_TRACES: "Claude Code Traces",
     }
 
 
@@ -272,13 +273,13 @@ def test_expected_panels_are_present():
         "Total Sessions", "Total Cost (USD)", "Input Tokens", "Output Tokens", "Cache Read Tokens",
         "Cache Creation Tokens", "Token Usage", "Total Active Time", "Cost / Active Minute", "Cache Hit %",
         "Model Usage", "Active Time",
-    } <= titles[names.DASHBOARD_COST_USAGE]
+    } <= titles[catalogue.DASHBOARD_COST_USAGE]
     assert {
         "Prompts", "Tool Calls", "Rejected", "Failures", "Tools Used", "Edit Accept %", "Lines Added",
         "Mode Changes", "Permission Mode Changes", "Hook Executions", "Hook Blocks", "MCP Connections",
         "MCP Tool Calls", "Plugins Loaded", "Plugins Installed", "Loaded Plugins", "Plugin Install Events",
-    } <= titles[names.DASHBOARD_ACTIVITY]
-    assert titles[names.DASHBOARD_NETWORKING] == {
+    } <= titles[catalogue.DASHBOARD_ACTIVITY]
+    assert titles[catalogue.DASHBOARD_NETWORKING] == {
         "Envoy actions", "CoreDNS rcodes", "eBPF actions", "Envoy events", "CoreDNS events", "eBPF egress events",
     }
     # Issue 12: the views peers' users expect.
@@ -286,16 +287,16 @@ def test_expected_panels_are_present():
         "API Requests", "API Errors", "Retries Exhausted", "Refusals", "Request Rate by Model",
         "Latency p50 / p95 by Model", "Latency by Model", "Errors by Status Code and Model", "Tool Success Rate",
         "Slowest Tools",
-    } <= titles[names.DASHBOARD_API_HEALTH]
+    } <= titles[catalogue.DASHBOARD_API_HEALTH]
     assert {
         "Cost by Query Source", "Cost by Subagent", "Cost by Skill", "Cost by Plugin", "Cost by MCP Server",
         "Cost by Effort", "Cost by Clawker Project and Agent", "Tokens by Query Source", "Top Sessions by Cost",
-    } <= titles[names.DASHBOARD_COST_ATTRIBUTION]
-    assert {"Top Sessions by Cost", "Prompts by Cost", "Session Timeline"} <= titles[names.DASHBOARD_SESSIONS]
+    } <= titles[catalogue.DASHBOARD_COST_ATTRIBUTION]
+    assert {"Top Sessions by Cost", "Prompts by Cost", "Session Timeline"} <= titles[catalogue.DASHBOARD_SESSIONS]
     assert {
         "Interaction Duration p50 / p95", "Slowest Interactions", "Slowest Tool Spans", "Time Blocked on User",
         "Trace Spans",
-    } <= titles[names.DASHBOARD_TRACES]
+    } <= titles[catalogue.DASHBOARD_TRACES]
 
 
 def _panel(dashboard_id: str, title: str) -> dict:
@@ -317,9 +318,9 @@ def _bucket_fields(so: dict) -> list[str]:
         # Session drill-down: a data table's "Filter for value" (vis_type_table's filterBucket
         # cell action, table_vis_grid_columns.tsx) filters every panel of the dashboard on
         # the bucket's field, so the timeline next to it shows the picked session/prompt.
-        (names.DASHBOARD_SESSIONS, "Top Sessions by Cost", "Session Timeline", "attributes.session.id"),
-        (names.DASHBOARD_SESSIONS, "Prompts by Cost", "Session Timeline", "attributes.prompt.id"),
-        (names.DASHBOARD_TRACES, "Slowest Interactions", "Trace Spans", "traceId"),
+        (catalogue.DASHBOARD_SESSIONS, "Top Sessions by Cost", "Session Timeline", "attributes.session.id"),
+        (catalogue.DASHBOARD_SESSIONS, "Prompts by Cost", "Session Timeline", "attributes.prompt.id"),
+        (catalogue.DASHBOARD_TRACES, "Slowest Interactions", "Trace Spans", "traceId"),
     ],
 )
 def test_drill_down_table_filters_the_detail_search_on_the_same_dashboard(dashboard_id, table, detail, field):
@@ -379,13 +380,13 @@ def test_promql_uses_only_exported_metrics_and_labels(key):
     query = promql_of(DECODED[key])
     metrics, matchers, grouping = parse_promql(query)
     assert metrics, f"{key}: PromQL names no metric: {query}"
-    unknown = metrics - set(names.COLLECTOR_PROMETHEUS_METRICS)
+    unknown = metrics - set(catalogue.COLLECTOR_PROMETHEUS_METRICS)
     assert not unknown, f"{key}: metrics the collector does not export: {sorted(unknown)}"
-    optional = {m: set(names.COLLECTOR_PROMETHEUS_OPTIONAL_LABELS.get(m, ())) for m in metrics}
+    optional = {m: set(catalogue.COLLECTOR_PROMETHEUS_OPTIONAL_LABELS.get(m, ())) for m in metrics}
     for metric, labels in matchers.items():
-        extra = labels - set(names.COLLECTOR_PROMETHEUS_METRICS[metric]) - optional[metric]
+        extra = labels - set(catalogue.COLLECTOR_PROMETHEUS_METRICS[metric]) - optional[metric]
         assert not extra, f"{key}: {metric} has no label(s) {sorted(extra)}"
-    available = set().union(*(names.COLLECTOR_PROMETHEUS_METRICS[m] for m in metrics))
+    available = set().union(*(catalogue.COLLECTOR_PROMETHEUS_METRICS[m] for m in metrics))
     # A label only some series carry may be grouped on only where every selector requires it.
     required = set.intersection(*(_required_labels(query, m) for m in metrics))
     assert grouping <= available | required, f"{key}: groups by labels not exported: {sorted(grouping - available)}"

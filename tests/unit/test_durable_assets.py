@@ -1,6 +1,6 @@
 """OpenSearch assets behind durable delivery: idempotent document ids and the poison shape guard."""
 
-from components import bootstrap_opensearch as boot
+from components.bootstrap import opensearch as boot
 from components import names
 
 

@@ -7,7 +7,7 @@ declare, and the fields lifted out of Claude Code's tool_parameters exist.
 
 from __future__ import annotations
 
-from components import bootstrap_opensearch as boot
+from components.bootstrap import opensearch as boot
 from components import names
 
 

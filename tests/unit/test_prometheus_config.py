@@ -1,7 +1,9 @@
 import pytest
 import yaml
 
-from components import collector_config, config_file, names, prometheus_config
+import catalogue
+from components import collector_config
+from components.services import config_file, prometheus_config
 from components.settings import SettingsError, validate
 
 
@@ -120,7 +122,7 @@ def test_api_error_rule_reads_the_dimension_the_collector_adds_to_span_metrics()
 
 
 def test_the_cost_rule_reads_a_metric_the_dashboards_read():
-    assert prometheus_config.COST_METRIC in names.COLLECTOR_PROMETHEUS_METRICS
+    assert prometheus_config.COST_METRIC in catalogue.COLLECTOR_PROMETHEUS_METRICS
 
 
 def test_alertmanager_is_wired_only_when_an_address_is_set():

@@ -16,6 +16,7 @@ from pulumi.dynamic import CheckFailure, DiffResult
 
 from components import names
 from components.providers.diffing import changed_paths
+from components.providers.http_client import CALL_TIMEOUT_S as _CALL_TIMEOUT_S
 from components.providers.http_client import ApiClient, ProviderError
 from components.providers.kit import contains_unknown as _is_unknown, plain, refreshed_inputs, url_problem
 
@@ -24,7 +25,7 @@ XSRF_HEADERS = {"osd-xsrf": "true"}
 # Upper bound for Dashboards to answer /api/status after its container starts.
 DEFAULT_READY_TIMEOUT_S = 600
 # Upper bound for one API call including retries of 5xx and connection errors.
-CALL_TIMEOUT_S = 120
+CALL_TIMEOUT_S = _CALL_TIMEOUT_S
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
 # Workspace name limit in Dashboards' workspace routes (MAX_WORKSPACE_NAME_LENGTH).
 MAX_WORKSPACE_NAME_LENGTH = 40

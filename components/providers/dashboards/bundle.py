@@ -9,7 +9,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
 from components.providers.http_client import ApiClient
-from components.providers.kit import plain
+from components.providers.kit import formerly_anonymous, plain
 from components.providers.dashboards.base import (
     DEFAULT_READY_TIMEOUT_S,
     DashboardsError,
@@ -219,7 +219,7 @@ class SavedObjectBundleProvider(ResourceProvider):
             client.request("DELETE", self._so_path(props["workspaceId"], so["type"], so["id"]), missing_ok=True)
 
 
-class SavedObjectBundle(Resource):
+class SavedObjectBundle(Resource, module="clawker", name="DashboardsSavedObjectBundle"):
     """Saved objects imported into the workspace; ``objects`` maps type/id to each."""
 
     objects: pulumi.Output[dict]
@@ -246,5 +246,5 @@ class SavedObjectBundle(Resource):
                 "externalReferences": sorted(external_references),
                 "objects": objects,
             },
-            opts,
+            formerly_anonymous(opts),
         )

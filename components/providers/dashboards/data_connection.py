@@ -8,6 +8,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
 from components.providers.http_client import ApiClient
+from components.providers.kit import formerly_anonymous
 from components.providers.dashboards.base import (
     DEFAULT_READY_TIMEOUT_S,
     DashboardsError,
@@ -99,7 +100,7 @@ class DataConnectionProvider(ResourceProvider):
         client.request("DELETE", self._path(props), missing_ok=True)
 
 
-class DataConnection(Resource):
+class DataConnection(Resource, module="clawker", name="DashboardsDataConnection"):
     """The ``data-connection`` saved object pointing explore at a direct-query datasource."""
 
     objectId: pulumi.Output[str]
@@ -124,6 +125,6 @@ class DataConnection(Resource):
             DataConnectionProvider(),
             name,
             {"url": url, "readyTimeoutSeconds": ready_timeout_s, "objectId": object_id, "attributes": attributes},
-            opts,
+            formerly_anonymous(opts),
         )
 

@@ -12,7 +12,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
 from components.providers.http_client import ApiClient
-from components.providers.kit import plain
+from components.providers.kit import formerly_anonymous, plain
 from components.providers.dashboards.base import (
     DEFAULT_READY_TIMEOUT_S,
     DashboardsError,
@@ -36,7 +36,7 @@ class ExploreObjectProvider(ResourceProvider):
     already if that workspace was deleted), then written in the new one.
 
     Adoption: after a ``pulumi destroy`` without purge the object is still in the
-    workspace (the resource is retain_on_delete, see bootstrap_dashboards); create
+    workspace (the resource is retain_on_delete, see components/bootstrap/dashboards.py); create
     writes over that kept copy in place (same workspace, same id), never a copy.
     """
 
@@ -121,7 +121,7 @@ def _normalised_so_props(so_type: str, props: dict) -> dict:
     return out
 
 
-class ExploreObject(Resource):
+class ExploreObject(Resource, module="clawker", name="DashboardsExploreObject"):
     """An explore (PromQL panel) saved object inside the workspace."""
 
     attributes: pulumi.Output[dict]
@@ -150,6 +150,6 @@ class ExploreObject(Resource):
                 "attributes": copy.deepcopy(saved_object["attributes"]),
                 "references": copy.deepcopy(saved_object.get("references") or []),
             },
-            opts,
+            formerly_anonymous(opts),
         )
 

@@ -8,7 +8,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
 from components.providers.http_client import ApiClient
-from components.providers.kit import plain
+from components.providers.kit import formerly_anonymous, plain
 from components.providers.dashboards.base import (
     DEFAULT_READY_TIMEOUT_S,
     MAX_WORKSPACE_NAME_LENGTH,
@@ -192,7 +192,7 @@ class WorkspaceProvider(ResourceProvider):
         _workspace_result(body, f"deleting workspace {id_}")
 
 
-class Workspace(Resource):
+class Workspace(Resource, module="clawker", name="DashboardsWorkspace"):
     """A Dashboards workspace; ``id`` is the id Dashboards generated for it."""
 
     workspaceId: pulumi.Output[str]
@@ -221,6 +221,6 @@ class Workspace(Resource):
                 "attributes": {"name": workspace_name, "description": description, "features": list(features)},
                 "settings": {"dataConnections": list(data_connections)},
             },
-            opts,
+            formerly_anonymous(opts),
         )
 

@@ -17,7 +17,7 @@ The endpoint is an input but never a reason to replace: a new port moves the
 container, not the assets (they live on the data volume), so an endpoint-only
 change is an update that rewrites state and sends nothing.
 
-One module per kind: `templates`, `pipeline`, `ism_policy`, `index`,
+One module per kind: `templates`, `pipeline`, `ism_policy`, `index` (+ `rebuild`),
 `datasource`, on the thin base in `base` and the normalisers in `documents`.
 
 THIS MODULE PATH IS STORED IN EXISTING STACKS. Until this package was made,
@@ -53,11 +53,10 @@ from components.providers.opensearch.documents import (  # noqa: F401
     mapping_problems,
     merge_mappings,
 )
-from components.providers.opensearch.index import (  # noqa: F401
+from components.providers.opensearch.index import Index, IndexProvider  # noqa: F401
+from components.providers.opensearch.rebuild import (  # noqa: F401
     REBUILD_SUFFIX,
     REBUILD_TIMEOUT_S,
-    Index,
-    IndexProvider,
     rebuild_index,
     rebuild_index_name,
 )

@@ -24,11 +24,10 @@ from pulumi.dynamic import (
 )
 
 from components.providers.diffing import changed_paths
-from components.providers.http_client import ApiClient, GaveUpError
+from components.providers.http_client import CALL_TIMEOUT_S, ApiClient, GaveUpError
 from components.providers.kit import is_unknown, plain, refreshed_inputs, seconds_problem, url_problem, without_provider
 
-DEFAULT_TIMEOUT_S = 120.0
-# How long a freshly created index may take to show its ISM policy in explain.
+DEFAULT_TIMEOUT_S = CALL_TIMEOUT_S
 # How long delete keeps trying an OpenSearch that does not answer at all.
 DELETE_UNREACHABLE_S = 20.0
 # Properties kept secret in state (see Datasource).

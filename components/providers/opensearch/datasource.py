@@ -10,7 +10,7 @@ from pulumi.dynamic import CheckFailure, Resource
 from components.providers.diffing import project_onto
 from components.providers.http_client import AlreadyExistsError, NotFoundError
 from components.providers.kit import plain, url_problem
-from components.providers.opensearch.base import DEFAULT_TIMEOUT_S, _AssetProvider, _client, _inputs, client_for
+from components.providers.opensearch.base import DEFAULT_TIMEOUT_S, SECRET_PROPS, _AssetProvider, _client, _inputs, client_for
 
 # ----------------------------------------------------------------- datasource
 
@@ -120,5 +120,5 @@ class Datasource(Resource, module="clawker", name="OpenSearchDatasource"):
     ):
         props = _inputs(endpoint, name, body, timeout_s)
         props.update(prometheus_url=prometheus_url, key_fingerprint=pulumi.Output.secret(key_fingerprint))
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["key_fingerprint"]))
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_PROPS)))
         super().__init__(DatasourceProvider(), resource_name, props, opts)

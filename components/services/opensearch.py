@@ -8,7 +8,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import names
-from components.docker_common import managed_volume, published, service_container
+from components.services.docker import managed_volume, published, service_container
 from components.providers.readiness import ServiceReady
 from components.settings import Settings
 

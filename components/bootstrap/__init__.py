@@ -12,8 +12,8 @@ from typing import Optional, Sequence
 
 import pulumi
 
-from components.bootstrap_dashboards import declare_dashboards_assets
-from components.bootstrap_opensearch import declare_opensearch_assets
+from components.bootstrap.dashboards import declare_dashboards_assets
+from components.bootstrap.opensearch import declare_opensearch_assets
 from components.providers.opensearch import Datasource
 from components.settings import Settings
 

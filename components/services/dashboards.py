@@ -9,7 +9,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import names
-from components.docker_common import published, service_container
+from components.services.docker import published, service_container
 from components.settings import Settings
 
 # Explore is not reachable through the image's env allow-list, so it is

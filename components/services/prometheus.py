@@ -7,8 +7,9 @@ from typing import Optional
 import pulumi
 import pulumi_docker as docker
 
-from components import config_file, names, prometheus_config
-from components.docker_common import managed_volume, published, service_container
+from components import names
+from components.services import config_file, prometheus_config
+from components.services.docker import managed_volume, published, service_container
 from components.settings import Settings
 
 TSDB_DIR = "/prometheus"

@@ -45,7 +45,7 @@ from components.providers.opensearch import (
 )
 from components.settings import Settings
 
-ASSETS = Path(__file__).resolve().parent.parent / "opensearch_assets"
+ASSETS = Path(__file__).resolve().parents[2] / "opensearch_assets"
 
 # Dynamic index settings an index must keep even when it predates its template.
 _INDEX_SETTINGS_KEPT = ("default_pipeline", "final_pipeline", "number_of_replicas")

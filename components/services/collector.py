@@ -1,0 +1,126 @@
+"""The otel-collector service: the only entry point for telemetry."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_docker as docker
+
+from components import collector_config, names
+from components.services import config_file
+from components.services.docker import labels, managed_volume, published, service_container
+from components.settings import Settings
+
+MEMORY_MB = 200
+# The official collector image runs as this uid and is FROM scratch: it has no
+# directory this user owns, no shell and no chown.
+COLLECTOR_UID = 10001
+
+
+def ports(settings: Settings) -> list[docker.ContainerPortArgs]:
+    out = [published(settings.otlp_http_port), published(settings.otlp_grpc_port)]
+    if settings.trusted_lane_enabled:
+        out.append(published(settings.infra_port))
+    return out
+
+
+def tls_mounts(settings: Settings) -> list[docker.ContainerVolumeArgs]:
+    if not settings.trusted_lane_enabled:
+        return []
+    host_paths = settings.infra_tls_host_paths
+    return [
+        docker.ContainerVolumeArgs(host_path=host_paths[key], container_path=path, read_only=True)
+        for key, path in collector_config.INFRA_TLS_FILES.items()
+    ]
+
+
+def queue_init_command() -> list[str]:
+    """What the one-shot init container runs (as root) on the fresh queue volume."""
+    dir_ = collector_config.QUEUE_DIR
+    return ["sh", "-c", f"chown {COLLECTOR_UID}:{COLLECTOR_UID} {dir_} && chmod 0700 {dir_}"]
+
+
+def queue_init(
+    parent: pulumi.Resource, settings: Settings, volume: docker.Volume
+) -> tuple[docker.RemoteImage, docker.Container]:
+    """Make the queue volume writable by the collector's user before the collector starts.
+
+    A new named volume mounted where the image has no directory is root-owned
+    (Docker copies ownership only from an existing image directory), and the
+    collector image can change nothing itself. The Prometheus image (already
+    part of the stack; busybox sh + chown) does it once, as root, then exits.
+    """
+    image = docker.RemoteImage(
+        f"{names.COLLECTOR_QUEUE_INIT}-image",
+        name=settings.prometheus_image,
+        keep_locally=True,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    container = docker.Container(
+        names.COLLECTOR_QUEUE_INIT,
+        name=names.COLLECTOR_QUEUE_INIT,
+        image=image.image_id,
+        user="0:0",
+        entrypoints=queue_init_command(),
+        volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=collector_config.QUEUE_DIR)],
+        labels=labels(),
+        # Run to completion once (attach waits for the exit); an exited
+        # container is its success, not a failure to restart.
+        attach=True,
+        must_run=False,
+        restart="no",
+        network_mode="none",
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    # The provider records a failed run as an exit code, not as an error: fail `pulumi up` here.
+    container.exit_code.apply(_init_succeeded)
+    return image, container
+
+
+def _init_succeeded(code: Optional[int]) -> Optional[int]:
+    if code not in (None, 0):
+        raise RuntimeError(
+            f"{names.COLLECTOR_QUEUE_INIT} exited with {code}: the {names.COLLECTOR_QUEUE_VOLUME} volume could not "
+            f"be handed to uid {COLLECTOR_UID}, so the collector cannot keep its queue. See "
+            f"`docker logs {names.COLLECTOR_QUEUE_INIT}`; the Prometheus image must provide sh and chown."
+        )
+    return code
+
+
+class Collector(pulumi.ComponentResource):
+    container: docker.Container
+
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        *,
+        network: docker.Network,
+        after: Sequence[pulumi.Resource] = (),
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
+        super().__init__("clawker:monitor:Collector", name, None, opts)
+        self.queue_volume = managed_volume(names.COLLECTOR_QUEUE_VOLUME, settings.purge_volumes_on_destroy, self)
+        self.queue_init_image, self.queue_init = queue_init(self, settings, self.queue_volume)
+        queue_mount = docker.ContainerVolumeArgs(
+            volume_name=self.queue_volume.name, container_path=collector_config.QUEUE_DIR
+        )
+        self.image, self.container = service_container(
+            self,
+            names.COLLECTOR,
+            settings.collector_image,
+            network,
+            command=[f"--config={collector_config.CONFIG_PATH}"],
+            ports=ports(settings),
+            uploads=[config_file.upload(collector_config.CONFIG_PATH, collector_config.render(settings))],
+            volumes=[queue_mount] + tls_mounts(settings),
+            memory=MEMORY_MB,
+            # No swap on top of the limit; stated explicitly because Docker otherwise
+            # reports its own default (twice the limit) as drift.
+            memory_swap=MEMORY_MB,
+            # Lets in-network senders reach services on the Docker host.
+            hosts=[docker.ContainerHostArgs(host="host.docker.internal", ip="host-gateway")],
+            after=list(after) + [self.queue_init],
+        )
+        self.register_outputs({"container": self.container.name, "queueVolume": self.queue_volume.name})

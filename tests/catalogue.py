@@ -1,0 +1,53 @@
+"""Test-only catalogues: facts the tests check the product against, kept out of product code.
+
+The dashboards' saved-object ids and the Prometheus series (with their labels) the
+collector exposes for Claude Code; the bundle tests check every PromQL query against
+these, and the end-to-end run checks them against real Prometheus.
+"""
+
+from components import names
+
+# Saved-object ids of the three dashboards users open.
+DASHBOARD_COST_USAGE = "clawker-claude-code-overview"
+DASHBOARD_ACTIVITY = "clawker-claude-code-activity"
+DASHBOARD_NETWORKING = "clawker-net"
+DASHBOARD_API_HEALTH = "clawker-claude-code-api-health"
+DASHBOARD_COST_ATTRIBUTION = "clawker-claude-code-cost-attribution"
+DASHBOARD_SESSIONS = "clawker-claude-code-sessions"
+DASHBOARD_TRACES = "clawker-claude-code-traces"
+# Index patterns the bundle carries: the six log indices and the SS4O traces index.
+INDEX_PATTERNS = names.LOG_INDICES + (names.TRACES_INDEX,)
+
+# Prometheus series the collector's prometheus exporter exposes for Claude Code, as
+# Prometheus stores them (OTLP name + unit + `_total`, dots -> underscores; resource
+# project/agent copied onto datapoints; label `type` renamed `kind`), with the labels
+# each carries that dashboards may group or filter on. `job` and `instance` come from
+# Prometheus' scrape. The single list the bundle tests check PromQL against; the
+# end-to-end run checks it against real Prometheus.
+_SCRAPE_LABELS = ("job", "instance")
+_ATTRIBUTION_LABELS = ("project", "agent")
+COLLECTOR_PROMETHEUS_METRICS = {
+    "claude_code_session_count_total": _SCRAPE_LABELS + _ATTRIBUTION_LABELS,
+    "claude_code_cost_usage_USD_total": _SCRAPE_LABELS + _ATTRIBUTION_LABELS + ("model",),
+    "claude_code_token_usage_tokens_total": _SCRAPE_LABELS + _ATTRIBUTION_LABELS + ("model", "kind"),
+    "claude_code_active_time_seconds_total": _SCRAPE_LABELS + _ATTRIBUTION_LABELS + ("kind",),
+    "claude_code_lines_of_code_count_total": _SCRAPE_LABELS + _ATTRIBUTION_LABELS + ("kind",),
+    "claude_code_commit_count_total": _SCRAPE_LABELS + _ATTRIBUTION_LABELS,
+    "claude_code_pull_request_count_total": _SCRAPE_LABELS + _ATTRIBUTION_LABELS,
+    "claude_code_code_edit_tool_decision_total": _SCRAPE_LABELS
+    + _ATTRIBUTION_LABELS
+    + ("decision", "source", "tool_name", "language"),
+}
+
+# Labels that only some series of a metric carry: Claude Code sets these metric
+# attributes only where they apply (query_source, effort and speed where the
+# request has them; agent.name for subagents, skill.name, plugin.name,
+# mcp_server.name when a skill, plugin or MCP server caused the cost). A panel may
+# group by them only over a selector that requires them (label!="").
+_COST_ATTRIBUTION_LABELS = (
+    "query_source", "effort", "speed", "agent_name", "skill_name", "plugin_name", "mcp_server_name",
+)
+COLLECTOR_PROMETHEUS_OPTIONAL_LABELS = {
+    "claude_code_cost_usage_USD_total": _COST_ATTRIBUTION_LABELS,
+    "claude_code_token_usage_tokens_total": _COST_ATTRIBUTION_LABELS,
+}
