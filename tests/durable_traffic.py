@@ -335,6 +335,35 @@ def stored_counts(base: str, index: str, query: dict, key: str) -> tuple[set, in
             return values, total
 
 
+def doubled_detail(base: str, index: str, tag: str, limit: int = 2) -> str:
+    """For a failure message: the copies of a few doubled records, and which fields differ between them."""
+    requests.post(f"{base}/{index}/_refresh", timeout=60)
+    body = {
+        "size": 0,
+        "query": {"term": {"resource.agent": tag}},
+        "aggs": {"dup": {"terms": {"field": f"attributes.{SEQ}", "min_doc_count": 2, "size": limit}}},
+    }
+    buckets = _search(base, index, body)["aggregations"]["dup"]["buckets"]
+    lines = []
+    for bucket in buckets:
+        hits = _search(base, index, {"size": 5, "query": {"bool": {"filter": [
+            {"term": {"resource.agent": tag}}, {"term": {f"attributes.{SEQ}": bucket["key"]}}]}}})["hits"]["hits"]
+        flat = [_flatten(h["_source"]) for h in hits]
+        keys = sorted(set().union(*flat))
+        differ = {k: [f.get(k) for f in flat] for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1}
+        lines.append(f"{index} seq {bucket['key']} x{bucket['doc_count']}: ids {[(h['_index'], h['_id']) for h in hits]}; differ {differ}")
+    return "\n".join(lines)
+
+
+def _flatten(doc: Any, prefix: str = "") -> dict:
+    if isinstance(doc, dict):
+        out: dict = {}
+        for k, v in doc.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix.rstrip("."): doc}
+
+
 def log_counts(base: str, index: str, tag: str) -> tuple[set, int]:
     # The log templates map undeclared attribute numbers as keywords: compare as integers.
     found, total = stored_counts(base, index, {"term": {"resource.agent": tag}}, f"attributes.{SEQ}")

@@ -140,6 +140,14 @@ def missing_and_doubled(sender: dt.Sender) -> dict[str, tuple[int, int, int]]:
     return out
 
 
+def doubled(sender: dt.Sender, result: dict) -> str:
+    """The counts, and for an index with doubles what differs between the copies."""
+    details = [dt.doubled_detail(OPENSEARCH, i, sender.tag) for i, (_, _, d) in result.items() if d and i != "spans"]
+    state = inspect("container", names.COLLECTOR) or {}
+    restarts = f"collector restarts {state.get('RestartCount')}, OOMKilled {state.get('State', {}).get('OOMKilled')}"
+    return "\n".join([str(result), restarts, *details])
+
+
 def all_stored(sender: dt.Sender) -> bool:
     return all(missing == 0 for _, missing, _ in missing_and_doubled(sender).values())
 
@@ -309,7 +317,7 @@ def test_a_outage_of_two_minutes_loses_nothing_and_doubles_nothing(outage):
     assert set(sender.sent.accepted) == set(names.LOG_INDICES) | {"spans"}
     assert outage.drained_after_s is not None, f"not all stored {DRAIN_BOUND_S}s after OpenSearch was healthy: {outage.drain_detail}"
     result = missing_and_doubled(sender)
-    assert {i: (m, d) for i, (_, m, d) in result.items()} == {i: (0, 0) for i in result}, result
+    assert {i: (m, d) for i, (_, m, d) in result.items()} == {i: (0, 0) for i in result}, doubled(sender, result)
     assert sum(n for n, _, _ in result.values()) == N_RECORDS
     print(f"\n[durable] {N_RECORDS} records, OpenSearch down {outage.opensearch_down_s:.0f}s, drained "
           f"{outage.drained_after_s:.0f}s after it was healthy; sender refusals {sender.sent.refusals}")
@@ -404,7 +412,7 @@ def test_c_pulumi_up_replacing_opensearch_while_sending_loses_and_doubles_nothin
     sender = dt.Sender(lanes(tls), tag=tag, tag_hex=tag_hex, total=REPLACE_RECORDS, batch=50, rate=1.0).start()
     time.sleep(5)
     stack.set_config("opensearchHeapMb", "640")
-    stack.up()
+    upped = stack.up()
     after = inspect("container", names.OPENSEARCH)
     assert after["Id"] != before, "the heap change did not replace the OpenSearch container"
     assert "-Xms640m" in " ".join(after["Config"]["Env"])
@@ -413,4 +421,6 @@ def test_c_pulumi_up_replacing_opensearch_while_sending_loses_and_doubles_nothin
     wait_until(lambda: all_stored(sender), DRAIN_BOUND_S, "records sent across the replacement were not all stored",
                lambda: f"{missing_and_doubled(sender)}\n{collector_log()[-3000:]}", every=5)
     result = missing_and_doubled(sender)
-    assert {i: (m, d) for i, (_, m, d) in result.items()} == {i: (0, 0) for i in result}, result
+    assert {i: (m, d) for i, (_, m, d) in result.items()} == {i: (0, 0) for i in result}, (
+        f"{doubled(sender, result)}\n`pulumi up` said:\n{upped.stdout[-6000:]}"
+    )
