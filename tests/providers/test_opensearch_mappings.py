@@ -194,7 +194,8 @@ def test_a_traces_index_from_an_earlier_release_gains_the_new_fields(cluster):
     for field in ("durationInNanos", "span_attributes"):
         del old_template["template"]["mappings"]["properties"][field]
     del old_template["index_patterns"]
-    old_mappings = old_template["template"]["mappings"]
+    # An earlier release had no guard either (the document below is the exporter's, unprocessed).
+    old_mappings = _without_guards(old_template["template"]["mappings"])
     assert cluster.call("PUT", names.TRACES_INDEX, {"settings": {"number_of_shards": 1, "number_of_replicas": 0}, "mappings": old_mappings}).status_code == 200
     assert cluster.call("POST", f"{names.TRACES_INDEX}/_doc?refresh=true", ss4o_span_document("claude_code.interaction", {})).status_code == 201
     osp.IngestPipelineProvider().create(
@@ -215,3 +216,70 @@ def test_a_traces_index_from_an_earlier_release_gains_the_new_fields(cluster):
     assert cluster.call("GET", f"{names.TRACES_INDEX}/_count").json()["count"] == 1
     settings = cluster.call("GET", f"{names.TRACES_INDEX}/_settings").json()[names.TRACES_INDEX]["settings"]["index"]
     assert settings["default_pipeline"] == names.TRACES_PIPELINE
+
+
+def _bulk_index(node: OpenSearchNode, index: str, doc: dict) -> dict:
+    """One `index` action, as the product's exporters send it; the item's answer."""
+    body = json.dumps({"index": {"_index": index}}) + "\n" + json.dumps(doc) + "\n"
+    answer = node.call("POST", "_bulk", data=body.encode(), headers={"Content-Type": "application/x-ndjson"},
+                       params={"refresh": "wait_for"}).json()
+    return answer["items"][0]["index"]
+
+
+def _without_guards(mappings: dict) -> dict:
+    out = json.loads(json.dumps(mappings))
+    out["properties"]["@timestamp"].pop("fields", None)
+    data_stream = out["properties"].get("attributes", {}).get("properties", {}).get("data_stream")
+    if data_stream:
+        data_stream["properties"]["type"].pop("fields", None)
+    return out
+
+
+@pytest.mark.parametrize("index", ["clawker-cli", names.TRACES_INDEX])
+def test_a_document_that_skipped_its_pipelines_is_refused_not_stored_unprocessed(cluster, index):
+    """OpenSearch resolves no pipelines for a bulk it receives while still recovering its cluster
+    state (right after a start) and indexes it once recovered: unprocessed, under a random id, so
+    the collector's retry of the same records would store them twice. The templates' guard
+    sub-fields make OpenSearch refuse such a document instead (the durable path retries it).
+    Here the pipelines are switched off on the index to send a document past them for real."""
+    spans = index == names.TRACES_INDEX
+    if spans:
+        osp.IngestPipelineProvider().create({"endpoint": cluster.url, "name": names.TRACES_PIPELINE,
+                                             "body": boot.pipeline_bodies()[names.TRACES_PIPELINE], "timeout_s": TIMEOUT_S})
+        osp.IndexTemplateProvider().create({"endpoint": cluster.url, "name": names.TRACES_INDEX_TEMPLATE,
+                                            "body": boot.traces_template_body(), "timeout_s": TIMEOUT_S})
+        mappings = boot.traces_index_mappings()
+        osp.IndexProvider().create({"endpoint": cluster.url, "name": index, "mappings": mappings,
+                                    "settings": boot.index_settings(index), "policy_id": None, "timeout_s": TIMEOUT_S})
+        doc = ss4o_span_document("claude_code.interaction", {"session.id": "s1"})
+    else:
+        install_log_index(cluster, index)
+        mappings = boot.index_mappings(index)
+        doc = ss4o_log_document(index, records_for(index)[0], ingest_source=ingest_source_for(index))
+
+    # Through the pipelines: stored, processed, under the pipeline's id.
+    stored = _bulk_index(cluster, index, doc)
+    assert stored["status"] == 201, stored
+    pipeline_id = f"{doc['traceId']}-{doc['spanId']}" if spans else None
+    assert stored["_id"] == pipeline_id if spans else stored["_id"].startswith("SHA-256@"), stored
+
+    # Past the pipelines: refused, naming the guard.
+    settings = cluster.call("GET", f"{index}/_settings").json()[index]["settings"]["index"]
+    owned = {k: settings[k] for k in ("default_pipeline", "final_pipeline") if k in settings}
+    assert owned, settings
+    cluster.call("PUT", f"{index}/_settings", {"index": {k: None for k in owned}})
+    try:
+        refused = _bulk_index(cluster, index, doc)
+    finally:
+        cluster.call("PUT", f"{index}/_settings", {"index": owned})
+    assert refused["status"] == 400, refused
+    assert refused["error"]["type"] == "mapper_parsing_exception" and "refuse_unprocessed" in refused["error"]["reason"], refused
+    assert cluster.call("GET", f"{index}/_count").json()["count"] == 1
+
+    # Negative control: the same mapping without the guards stores the unprocessed document.
+    control = f"{index}-unguarded"
+    assert cluster.call("PUT", control, {"settings": {"number_of_shards": 1, "number_of_replicas": 0,
+                                                      "mapping.ignore_malformed": True},
+                                         "mappings": _without_guards(mappings)}).status_code == 200
+    let_in = _bulk_index(cluster, control, doc)
+    assert let_in["status"] == 201 and let_in["_id"] != stored["_id"], let_in
