@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, Resource, UpdateResult
 
 from components.providers.http_client import ApiClient
 from components.providers.kit import formerly_anonymous
@@ -15,15 +15,14 @@ from components.providers.dashboards.base import (
     _check_common,
     _check_id,
     _diff_result,
-    _inputs_from,
     _is_unknown,
-    _outs_base,
     _q,
     _ready_client,
 )
-from components.providers.dashboards.saved_objects import decode_attributes, encode_attributes, normalise_object
+from components.providers.dashboards.saved_object import SavedObjectProvider
+from components.providers.dashboards.saved_objects import encode_attributes
 
-class DataConnectionProvider(ResourceProvider):
+class DataConnectionProvider(SavedObjectProvider):
     """The global ``data-connection`` saved object (namespace-agnostic, outside any workspace).
 
     Created with POST (explicit id); changed with PUT so Dashboards keeps the
@@ -55,49 +54,17 @@ class DataConnectionProvider(ResourceProvider):
     def _path(self, props: dict) -> str:
         return f"/api/saved_objects/{self.TYPE}/{_q(props['objectId'])}"
 
-    def _outs(self, props: dict, attributes: dict) -> dict:
-        return {
-            **_outs_base(props),
-            "objectId": props["objectId"],
-            "attributes": decode_attributes(self.TYPE, attributes),
-        }
-
-    def _write(self, client: ApiClient, props: dict, exists: bool) -> None:
-        body = {"attributes": encode_attributes(self.TYPE, props["attributes"])}
-        if exists:
-            client.request("PUT", self._path(props), json_body=body)
-        else:
-            client.request("POST", self._path(props), json_body=body)
-
-    def create(self, props: dict) -> CreateResult:
-        client = _ready_client(props)
-        existing = client.request("GET", self._path(props), missing_ok=True)
+    def _write(self, client: ApiClient, props: dict) -> None:
         # An object left by an earlier stack over the same volume is adopted and brought in line.
-        self._write(client, props, exists=existing is not None)
-        return CreateResult(id_=props["objectId"], outs=self._outs(props, props["attributes"]))
-
-    def read(self, id_: str, props: dict) -> ReadResult:
-        props = {**props, "objectId": props.get("objectId") or id_}
-        client = _ready_client(props)
-        live = client.request("GET", self._path(props), missing_ok=True)
-        if live is None:
-            return ReadResult(id_="", outs={})
-        live_doc = normalise_object(live, {"attributes": props.get("attributes") or {}, "type": self.TYPE})
-        outs = self._outs(props, live_doc["attributes"])
-        return ReadResult(id_=id_, outs=outs, inputs=_inputs_from(props, outs))
+        body = {"attributes": encode_attributes(self.TYPE, props["attributes"])}
+        exists = client.request("GET", self._path(props), missing_ok=True) is not None
+        client.request("PUT" if exists else "POST", self._path(props), json_body=body)
 
     def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
-        client = _ready_client(news)
         if olds.get("objectId") != news["objectId"]:
             raise DashboardsError("the data connection's id changed; Pulumi replaces it instead of updating")
-        exists = client.request("GET", self._path(news), missing_ok=True) is not None
-        self._write(client, news, exists=exists)
-        return UpdateResult(outs=self._outs(news, news["attributes"]))
-
-    def delete(self, id_: str, props: dict) -> None:
-        props = {**props, "objectId": props.get("objectId") or id_}
-        client = _ready_client(props)
-        client.request("DELETE", self._path(props), missing_ok=True)
+        self._write(_ready_client(news), news)
+        return UpdateResult(outs=self._outs(news, news))
 
 
 class DataConnection(Resource, module="clawker", name="DashboardsDataConnection"):

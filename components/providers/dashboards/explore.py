@@ -9,7 +9,7 @@ import copy
 from typing import Optional
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, Resource, UpdateResult
 
 from components.providers.http_client import ApiClient
 from components.providers.kit import formerly_anonymous, plain
@@ -20,16 +20,15 @@ from components.providers.dashboards.base import (
     _check_id,
     _check_references,
     _diff_result,
-    _inputs_from,
     _is_unknown,
-    _outs_base,
     _q,
     _ready_client,
     _ws_prefix,
 )
-from components.providers.dashboards.saved_objects import decode_attributes, encode_attributes, normalise_object, object_key
+from components.providers.dashboards.saved_object import SavedObjectProvider
+from components.providers.dashboards.saved_objects import decode_attributes, encode_attributes, object_key
 
-class ExploreObjectProvider(ResourceProvider):
+class ExploreObjectProvider(SavedObjectProvider):
     """One ``explore`` saved object inside a workspace, written with overwrite.
 
     A new workspace id moves the object: removed from the old workspace (gone
@@ -66,15 +65,13 @@ class ExploreObjectProvider(ResourceProvider):
             replace_keys=("objectId",),
         )
 
-    def _path(self, workspace_id: str, object_id: str) -> str:
-        return f"{_ws_prefix(workspace_id)}/api/saved_objects/{self.TYPE}/{_q(object_id)}"
+    def _path(self, props: dict) -> str:
+        return f"{_ws_prefix(props['workspaceId'])}/api/saved_objects/{self.TYPE}/{_q(props['objectId'])}"
 
     def _outs(self, props: dict, doc: dict) -> dict:
         return {
-            **_outs_base(props),
+            **super()._outs(props, doc),
             "workspaceId": props["workspaceId"],
-            "objectId": props["objectId"],
-            "attributes": decode_attributes(self.TYPE, doc["attributes"]),
             "references": plain(doc.get("references") or []),
         }
 
@@ -83,35 +80,15 @@ class ExploreObjectProvider(ResourceProvider):
             "attributes": encode_attributes(self.TYPE, props["attributes"]),
             "references": plain(props.get("references") or []),
         }
-        client.request(
-            "POST", self._path(props["workspaceId"], props["objectId"]), json_body=body, params={"overwrite": "true"}
-        )
-
-    def create(self, props: dict) -> CreateResult:
-        client = _ready_client(props)
-        self._write(client, props)
-        return CreateResult(id_=props["objectId"], outs=self._outs(props, props))
-
-    def read(self, id_: str, props: dict) -> ReadResult:
-        client = _ready_client(props)
-        live = client.request("GET", self._path(props["workspaceId"], props.get("objectId") or id_), missing_ok=True)
-        if live is None:
-            return ReadResult(id_="", outs={})
-        doc = normalise_object(live, {"type": self.TYPE, "attributes": props.get("attributes") or {}})
-        outs = self._outs(props, doc)
-        return ReadResult(id_=id_, outs=outs, inputs=_inputs_from(props, outs))
+        client.request("POST", self._path(props), json_body=body, params={"overwrite": "true"})
 
     def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
         client = _ready_client(news)
         if olds.get("workspaceId") and olds["workspaceId"] != news["workspaceId"]:
             # Removed first: Dashboards refuses to overwrite an object that lives in another workspace.
-            client.request("DELETE", self._path(olds["workspaceId"], olds["objectId"]), missing_ok=True)
+            client.request("DELETE", self._path(olds), missing_ok=True)
         self._write(client, news)
         return UpdateResult(outs=self._outs(news, news))
-
-    def delete(self, id_: str, props: dict) -> None:
-        client = _ready_client(props)
-        client.request("DELETE", self._path(props["workspaceId"], props.get("objectId") or id_), missing_ok=True)
 
 
 def _normalised_so_props(so_type: str, props: dict) -> dict:
