@@ -50,8 +50,19 @@ class FirstSuccess(threading.Thread):
 
 
 def answers_http(url: str) -> Callable[[], bool]:
-    """Any HTTP answer at all (OpenSearch answers 503 while it elects itself, still an answer)."""
-    return lambda: requests.get(url, timeout=0.5) is not None
+    """Any HTTP answer from OpenSearch itself (it answers 503 while it elects itself, still an answer).
+
+    The e2e image puts the ISM/SQL plugin contract doubles in front of OpenSearch; they
+    answer 502 `plugin_double_upstream` while the JVM behind them is not listening yet.
+    That answer is not OpenSearch's: counting it moved the zero point to the doubles'
+    start and charged the whole JVM start to "after OpenSearch answers".
+    """
+
+    def probe() -> bool:
+        resp = requests.get(url, timeout=0.5)
+        return not (resp.status_code == 502 and "plugin_double_upstream" in resp.text)
+
+    return probe
 
 
 def accepts_otlp_logs(url: str) -> Callable[[], bool]:

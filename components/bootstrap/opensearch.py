@@ -5,14 +5,20 @@ what comes from names.py and the stack settings (index patterns, pipeline and
 template names, the retention age, the Prometheus URI) and declares one
 resource per asset, chained as far as OpenSearch needs it:
 
-    component template -> index templates (six log + traces) -> ISM policy
-    ingest pipelines (side by side with the templates: OpenSearch resolves a
-    template's pipeline names only when a document is indexed)
-    -> the six log indices (+ the traces index), after templates AND pipelines
-    -> Prometheus datasource
+    component template -> index templates (six log + traces)
+    ISM policy, side by side with them (it names index patterns, not templates)
+    ingest pipelines, side by side too (OpenSearch resolves a template's
+    pipeline names only when a document is indexed)
+    -> the six log indices (+ the traces index), after templates, policy AND pipelines
+    Prometheus datasource: needs only a healthy OpenSearch and a ready
+    Prometheus, so it is registered at once and the Dashboards side of the
+    bootstrap (whose data connection names it) runs while the indices are made
 
 Everything depends on OpenSearch being healthy (opensearch.ready), the
-datasource also on Prometheus.
+datasource also on Prometheus. Only what OpenSearch itself needs is a
+dependency: each extra link was one more step on the critical path of a cold
+`pulumi up` and of every no-op preview (the engine answers a registration only
+after the ones it depends on).
 """
 
 from __future__ import annotations
@@ -260,7 +266,8 @@ def declare_opensearch_assets(
                 endpoint=endpoint,
                 name=names.ISM_POLICY,
                 body=retention_policy_body(settings.log_retention_days),
-                opts=after(templates),
+                # The policy refers to index patterns, not to templates: applied side by side.
+                opts=after(),
             )
         )
     indices = [
@@ -301,7 +308,9 @@ def declare_opensearch_assets(
                 body=datasource_body(settings.prometheus_internal_url),
                 prometheus_url=settings.prometheus_api_url,
                 key_fingerprint=key_fingerprint(master_key),
-                opts=after(indices, list(prometheus)),
+                # Registering it reads nothing the other assets write (OpenSearch checks only
+                # the Prometheus URI): it need not wait for the indices.
+                opts=after(list(prometheus)),
             )
         )
     return pipelines + [common] + templates + policies + indices + datasources

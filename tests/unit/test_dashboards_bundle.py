@@ -436,6 +436,27 @@ def test_ndjson_encodes_json_text_attributes_and_round_trips():
         assert line["migrationVersion"] == so["migrationVersion"]
 
 
+def test_bundle_state_of_earlier_releases_compares_equal_and_changes_still_show():
+    """The bundle now carries JSON-text attributes as text; states written before held objects."""
+    provider = dp.SavedObjectBundleProvider()
+    base = {"url": "http://127.0.0.1:5601", "readyTimeoutSeconds": 60, "workspaceId": "abc123",
+            "externalReferences": sorted(dp.object_key(so) for so in EXPLORE)}
+    stored = {dp.object_key(so): dp.stored_object(so) for so in IMPORTED}
+    earlier = {dp.object_key(so): so for so in IMPORTED}  # what earlier releases recorded
+    news = {**base, "objects": stored}
+    assert provider.check({}, news).failures == []
+    assert provider.diff("abc123/bundle", {**base, "objects": earlier}, news).changes is False
+    assert provider.diff("abc123/bundle", news, news).changes is False
+    # The ndjson sent to Dashboards is the same either way.
+    assert dp.ndjson_bundle(stored.values()) == dp.ndjson_bundle(IMPORTED)
+    # A change inside a JSON-text attribute is still a change.
+    key = next(k for k, so in stored.items() if so["type"] == "visualization")
+    vis = json.loads(stored[key]["attributes"]["visState"])
+    vis["title"] = vis.get("title", "") + " (edited)"
+    edited = {**stored, key: {**stored[key], "attributes": {**stored[key]["attributes"], "visState": json.dumps(vis)}}}
+    assert provider.diff("abc123/bundle", {**base, "objects": earlier}, {**base, "objects": edited}).changes is True
+
+
 # --------------------------------------------------------------------------- tests: declaration order
 
 

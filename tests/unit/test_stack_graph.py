@@ -340,6 +340,12 @@ def test_bootstrap_opensearch_order(default):
             assert default.depends_on(index.urn, template.urn)
     assert default.depends_on(datasource.urn, names.PROMETHEUS)
     assert default.depends_on(policy.urn, names.OPENSEARCH)
+    # Nothing waits on what it does not need: every extra link is one more step on the
+    # critical path of a cold up and of a no-op preview (issue 11).
+    for template in bootstrap_steps(default, "clawker:OpenSearchIndexTemplate"):
+        assert not default.depends_on(policy.urn, template.urn), "the ISM policy waits for a template"
+    for index in indices:
+        assert not default.depends_on(datasource.urn, index.urn), "the datasource waits for an index"
 
 
 def test_retention_zero_keeps_logs_forever_without_a_policy():

@@ -64,5 +64,6 @@ from components.providers.dashboards.saved_objects import (  # noqa: F401
     normalise_object,
     object_key,
     split_bundle,
+    stored_object,
 )
 from components.providers.dashboards.workspace import Workspace, WorkspaceProvider  # noqa: F401

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Iterable, Optional
 
@@ -25,7 +24,13 @@ from components.providers.dashboards.base import (
     _ready_client,
     _ws_prefix,
 )
-from components.providers.dashboards.saved_objects import IMPORTABLE_TYPES, ndjson_bundle, normalise_object, object_key
+from components.providers.dashboards.saved_objects import (
+    IMPORTABLE_TYPES,
+    ndjson_bundle,
+    normalise_object,
+    object_key,
+    stored_object,
+)
 
 def describe_import_error(err: dict) -> str:
     """One line naming the object and what Dashboards said about it."""
@@ -166,7 +171,7 @@ class SavedObjectBundleProvider(ResourceProvider):
             **_outs_base(props),
             "workspaceId": props["workspaceId"],
             "externalReferences": plain(props.get("externalReferences") or []),
-            "objects": {k: {**normalise_object(v), **({"migrationVersion": plain(v["migrationVersion"])} if v.get("migrationVersion") else {})} for k, v in objects.items()},
+            "objects": {k: stored_object(v) for k, v in objects.items()},
         }
 
     def create(self, props: dict) -> CreateResult:
@@ -230,7 +235,7 @@ class SavedObjectBundle(Resource, module="clawker", name="DashboardsSavedObjectB
         ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S,
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
-        objects = {object_key(so): copy.deepcopy(so) for so in saved_objects}
+        objects = {object_key(so): stored_object(so) for so in saved_objects}
         super().__init__(
             SavedObjectBundleProvider(),
             name,

@@ -103,6 +103,25 @@ def normalise_object(so: dict, desired: Optional[dict] = None) -> dict:
     }
 
 
+def stored_object(so: dict) -> dict:
+    """A bundle object as the resource carries it: normalised, JSON-text attributes as text.
+
+    Dashboards itself stores visState, panelsJSON, searchSourceJSON and the like as
+    JSON text. Carrying them as text in the resource's inputs and outputs (rather
+    than as nested objects) makes the bundle, half of the stack's whole state, a few
+    hundred values instead of thousands: every no-op preview marshals, logs and
+    compares it several times over (engine, SDK, provider), and that was about a
+    quarter of its wall time. Comparison is unchanged: diff and read decode both
+    sides (normalise_object), so state written by earlier releases (decoded
+    objects) compares equal, and a preview still names the attribute that changed.
+    """
+    doc = normalise_object(so)
+    doc["attributes"] = encode_attributes(doc["type"], doc["attributes"])
+    if so.get("migrationVersion"):
+        doc["migrationVersion"] = plain(so["migrationVersion"])
+    return doc
+
+
 def object_key(so: dict) -> str:
     return f"{so['type']}/{so['id']}"
 
