@@ -225,10 +225,26 @@ def declare_opensearch_assets(
     def after(*deps) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=parent, depends_on=list(opensearch) + [d for group in deps for d in group])
 
-    pipelines = [
-        IngestPipeline(f"opensearch-pipeline-{name}", endpoint=endpoint, name=name, body=body, opts=after())
-        for name, body in pipeline_bodies().items()
-    ]
+    # Declaration order is scheduling order: the dynamic provider serves four calls at once
+    # (pulumi.dynamic's thread pool) and takes them as they come. The heads of the longest
+    # chains go first: the datasource (-> data connection -> workspace -> 21 explore
+    # objects -> saved-object import, the Dashboards side), then the component template
+    # (-> index templates -> indices) and the pipelines (-> indices).
+    datasources = []
+    if settings.prometheus_datasource:
+        datasources.append(
+            Datasource(
+                f"opensearch-datasource-{names.DATASOURCE}",
+                endpoint=endpoint,
+                name=names.DATASOURCE,
+                body=datasource_body(settings.prometheus_internal_url),
+                prometheus_url=settings.prometheus_api_url,
+                key_fingerprint=key_fingerprint(master_key),
+                # Registering it reads nothing the other assets write (OpenSearch checks only
+                # the Prometheus URI): it need not wait for the indices.
+                opts=after(list(prometheus)),
+            )
+        )
     common = ComponentTemplate(
         f"opensearch-component-template-{names.COMPONENT_TEMPLATE}",
         endpoint=endpoint,
@@ -238,6 +254,23 @@ def declare_opensearch_assets(
         # (tried on 3.6.0), so templates and pipelines are applied side by side.
         opts=after(),
     )
+    pipelines = [
+        IngestPipeline(f"opensearch-pipeline-{name}", endpoint=endpoint, name=name, body=body, opts=after())
+        for name, body in pipeline_bodies().items()
+    ]
+    # Retention 0 keeps logs forever: no policy, and no index waits for one.
+    policies = []
+    if settings.log_retention_days > 0:
+        policies.append(
+            IsmPolicy(
+                f"opensearch-ism-policy-{names.ISM_POLICY}",
+                endpoint=endpoint,
+                name=names.ISM_POLICY,
+                body=retention_policy_body(settings.log_retention_days),
+                # The policy refers to index patterns, not to templates: applied side by side.
+                opts=after(),
+            )
+        )
     templates = [
         IndexTemplate(
             f"opensearch-index-template-{template}",
@@ -257,19 +290,6 @@ def declare_opensearch_assets(
             opts=after(),
         )
     )
-    # Retention 0 keeps logs forever: no policy, and no index waits for one.
-    policies = []
-    if settings.log_retention_days > 0:
-        policies.append(
-            IsmPolicy(
-                f"opensearch-ism-policy-{names.ISM_POLICY}",
-                endpoint=endpoint,
-                name=names.ISM_POLICY,
-                body=retention_policy_body(settings.log_retention_days),
-                # The policy refers to index patterns, not to templates: applied side by side.
-                opts=after(),
-            )
-        )
     indices = [
         Index(
             f"opensearch-index-{index}",
@@ -298,19 +318,4 @@ def declare_opensearch_assets(
             opts=after(templates, pipelines),
         )
     )
-    datasources = []
-    if settings.prometheus_datasource:
-        datasources.append(
-            Datasource(
-                f"opensearch-datasource-{names.DATASOURCE}",
-                endpoint=endpoint,
-                name=names.DATASOURCE,
-                body=datasource_body(settings.prometheus_internal_url),
-                prometheus_url=settings.prometheus_api_url,
-                key_fingerprint=key_fingerprint(master_key),
-                # Registering it reads nothing the other assets write (OpenSearch checks only
-                # the Prometheus URI): it need not wait for the indices.
-                opts=after(list(prometheus)),
-            )
-        )
     return pipelines + [common] + templates + policies + indices + datasources
