@@ -1,0 +1,69 @@
+"""The previous release's program, for the upgrade check of the lifecycle module (issue 13).
+
+Pulumi keeps, per resource, its type (in the URN) and, for a dynamic resource, its
+provider pickled by module path (`__provider`). Moving a provider class or renaming
+a type is invisible to a fresh stack and breaks an existing one. So the lifecycle's
+stack is first brought up by the program of PREVIOUS_RELEASE (a fixed commit of
+main, taken with `git archive` and run with this checkout's virtualenv and
+toolchain: only the program differs), and this checkout's program then takes it
+over: its preview must plan no replacement, creation or deletion (aliases carry
+renamed types), and its refresh reads every resource through the providers the
+previous release pickled. Every later lifecycle step runs on that upgraded stack.
+
+Move PREVIOUS_RELEASE forward when a release ships. It needs the repository's
+history (not a shallow clone); without it the test fails under CI=true.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import pathlib
+import pickletools
+import subprocess
+import tarfile
+
+from prerequisites import unavailable
+from pulumi_cli import ROOT, PulumiStack, Result
+
+# main before the providers were split into packages and the Dashboards types renamed (2026-11-30).
+PREVIOUS_RELEASE = "7636bdcb4daacd9aefe3fef9fba1bd0a918492f2"
+# Where that release's providers live, as its stacks store them.
+STORED_PROVIDER_MODULES = {"components.providers.opensearch", "components.providers.dashboards"}
+# Ops that mean the engine would destroy something that exists, or make a second one.
+FORBIDDEN_OPS = {"replace", "create-replacement", "delete-replaced", "create", "delete", "discard"}
+
+
+def program(dest: pathlib.Path) -> pathlib.Path:
+    """PREVIOUS_RELEASE's tree in dest, runnable with this checkout's virtualenv."""
+    proc = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", PREVIOUS_RELEASE], capture_output=True)
+    if proc.returncode != 0:
+        unavailable(f"git cannot produce commit {PREVIOUS_RELEASE} of this repository (a shallow clone?): "
+                    f"{proc.stderr.decode()[-500:]}")
+    with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+        tar.extractall(dest, filter="data")
+    (dest / "venv").symlink_to(ROOT / "venv")
+    return dest
+
+
+def stored_provider_modules(stack: PulumiStack) -> set[str]:
+    """The module paths named by every `__provider` pickle in the stack's state."""
+    state = json.loads(stack.run("stack", "export", "--show-secrets").stdout)
+    found = set()
+    for res in state["deployment"].get("resources", []):
+        pickled = (res.get("inputs") or {}).get("__provider")
+        if isinstance(pickled, dict):  # a secret: {"4dabf18193072939515e22adb298388d": ..., "plaintext": "<json>"}
+            pickled = json.loads(pickled.get("plaintext", "null"))
+        if isinstance(pickled, str):
+            # A class reference: the first string the pickle pushes is the module path.
+            strings = [arg for _op, arg, _pos in pickletools.genops(base64.b64decode(pickled)) if isinstance(arg, str)]
+            found.add(strings[0])
+    return found
+
+
+def forbidden_steps(preview_json: Result) -> dict[str, str]:
+    """URN -> op of every step of a `preview --json` that replaces, creates or deletes."""
+    steps = json.loads(preview_json.stdout).get("steps", [])
+    assert steps, "the preview planned nothing at all"
+    return {s["urn"]: s["op"] for s in steps if s.get("op") in FORBIDDEN_OPS}
