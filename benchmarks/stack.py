@@ -295,6 +295,14 @@ def main() -> int:
             ok = lost == 0
             print(f"  ingest stored via collector / direct _bulk: {fmt_ratio(result.collector_rate / result.direct_rate, TARGETS['ingest'], False)}"
                   f"{'' if ok else f'; {lost} LOST'}")
+        else:
+            # Say why there is no ratio, in the summary too: a missing line reads like a pass.
+            why = []
+            if not result.direct_rate:
+                why.append("the direct _bulk did not store every record")
+            if not result.collector_rate:
+                why.append(f"{lost} of {result.n} records never stored through the collector (LOST), {dupes} duplicated")
+            print(f"  ingest: NO ratio: {'; '.join(why)}")
         print(f"  bootstrap: {requests_info['requests']} requests, {requests_info['wall_s']:.2f} s wall")
         print(f"  load average at end {probes.load_average()}")
         return 0
