@@ -261,7 +261,7 @@ def test_a_document_that_skipped_its_pipelines_is_refused_not_stored_unprocessed
     stored = _bulk_index(cluster, index, doc)
     assert stored["status"] == 201, stored
     pipeline_id = f"{doc['traceId']}-{doc['spanId']}" if spans else None
-    assert stored["_id"] == pipeline_id if spans else stored["_id"].startswith("SHA-256@"), stored
+    assert stored["_id"] == pipeline_id if spans else stored["_id"].startswith("sha256:"), stored
 
     # Past the pipelines: refused, naming the guard.
     settings = cluster.call("GET", f"{index}/_settings").json()[index]["settings"]["index"]
@@ -283,3 +283,86 @@ def test_a_document_that_skipped_its_pipelines_is_refused_not_stored_unprocessed
                                          "mappings": _without_guards(mappings)}).status_code == 200
     let_in = _bulk_index(cluster, control, doc)
     assert let_in["status"] == 201 and let_in["_id"] != stored["_id"], let_in
+
+
+def _bulk_index_many(node: OpenSearchNode, index: str, docs: list[dict]) -> list[str]:
+    """One bulk of `index` actions; the ids OpenSearch stored them under (every item must succeed)."""
+    lines = []
+    for doc in docs:
+        lines += [json.dumps({"index": {"_index": index}}), json.dumps(doc)]
+    answer = node.call("POST", "_bulk", data=("\n".join(lines) + "\n").encode(),
+                       headers={"Content-Type": "application/x-ndjson"}).json()
+    errors = [item["index"].get("error") for item in answer["items"] if item["index"].get("error")]
+    assert not errors, errors[:3]
+    return [item["index"]["_id"] for item in answer["items"]]
+
+
+def _numbered_claude_code_docs(n: int, offset: int = 0) -> list[dict]:
+    samples = records_for("claude-code")
+    docs = []
+    for i in range(offset, offset + n):
+        record = samples[i % len(samples)]
+        record = {**record, "attributes": {**record["attributes"], "e2e_seq": i}}
+        docs.append(ss4o_log_document("claude-code", record, ingest_source=ingest_source_for("claude-code")))
+    return docs
+
+
+def _send_concurrently(node: OpenSearchNode, index: str, docs: list[dict], threads: int = 6, per_bulk: int = 250) -> list[str]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    chunks = [docs[i : i + per_bulk] for i in range(0, len(docs), per_bulk)]
+    with ThreadPoolExecutor(threads) as pool:
+        return [i for ids in pool.map(lambda c: _bulk_index_many(node, index, c), chunks) for i in ids]
+
+
+def _envelope_with_opensearch_fingerprint() -> dict:
+    """The envelope pipeline as it was, with OpenSearch's fingerprint processor making the id."""
+    body = json.loads(json.dumps(boot.pipeline_bodies()[names.ENVELOPE_PIPELINE]))
+    body["processors"][0:1] = [
+        {"fingerprint": {"exclude_fields": ["observedTimestamp"], "hash_method": "SHA-256@2.16.0", "target_field": "fp"}},
+        {"set": {"field": "_id", "value": "{{{fp}}}"}},
+        {"remove": {"field": "fp"}},
+    ]
+    return body
+
+
+N_CONCURRENT = 12000
+
+
+def test_every_distinct_record_gets_its_own_id_under_concurrent_bulks_and_a_resend_overwrites(cluster):
+    """The log id is a content hash: distinct records never share it, however many bulks run at
+    once; the same record sent again (a retried bulk) lands on the same document."""
+    install_log_index(cluster, "claude-code")
+    docs = _numbered_claude_code_docs(N_CONCURRENT)
+    ids = _send_concurrently(cluster, "claude-code", docs)
+    assert len(set(ids)) == N_CONCURRENT, f"{N_CONCURRENT - len(set(ids))} records share an id with another"
+    cluster.call("POST", "claude-code/_refresh")
+    assert cluster.call("GET", "claude-code/_count").json()["count"] == N_CONCURRENT
+    # A resend (observedTimestamp is the exporter's clock at each attempt, so it differs): same ids.
+    again = [{**d, "observedTimestamp": "2030-01-01T00:00:00Z"} for d in docs[:500]]
+    assert _send_concurrently(cluster, "claude-code", again) == ids[:500]
+    # Key order does not matter; any other field does.
+    reordered = {k: docs[0][k] for k in reversed(list(docs[0]))}
+    reordered["attributes"] = dict(reversed(list(docs[0]["attributes"].items())))
+    assert _bulk_index_many(cluster, "claude-code", [reordered]) == ids[:1]
+    changed = {**docs[0], "body": docs[0]["body"] + " "}
+    assert _bulk_index_many(cluster, "claude-code", [changed]) != ids[:1]
+    cluster.call("POST", "claude-code/_refresh")
+    assert cluster.call("GET", "claude-code/_count").json()["count"] == N_CONCURRENT + 1
+
+
+def test_control_opensearch_fingerprint_processor_gives_unrelated_records_one_id_under_concurrent_bulks(cluster):
+    """Negative control: the same load with OpenSearch's fingerprint processor making the id (as the
+    envelope did before): some records get the hash of an empty input and overwrite each other."""
+    install_log_index(cluster, "claude-code")
+    cluster.call("PUT", "_ingest/pipeline/clawker-envelope-fingerprint-control", _envelope_with_opensearch_fingerprint())
+    cluster.call("PUT", "claude-code/_settings", {"index": {"final_pipeline": "clawker-envelope-fingerprint-control"}})
+    # A race: seen in every round so far (7-19 of 12,000); up to three rounds before calling it absent.
+    for round_ in range(3):
+        ids = _send_concurrently(cluster, "claude-code", _numbered_claude_code_docs(N_CONCURRENT, offset=round_ * N_CONCURRENT))
+        shared = len(ids) - len(set(ids))
+        print(f"\n[control] OpenSearch's fingerprint processor, round {round_ + 1}: {shared} of {N_CONCURRENT} "
+              "records under an id another record has")
+        if shared:
+            break
+    assert shared > 0
