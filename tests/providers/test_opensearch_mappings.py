@@ -60,19 +60,21 @@ def install_log_index(node: OpenSearchNode, index: str) -> None:
     )
 
 
-def bulk_create(node: OpenSearchNode, index: str, docs: list[dict]) -> list:
-    """The exporter's request: one `create` action per document. Returns the per-item errors."""
+def bulk_items(node: OpenSearchNode, index: str, docs: list[dict], action: str = "create", **params) -> list[dict]:
+    """One bulk request, one `action` per document; the per-item answers."""
     lines = []
     for doc in docs:
-        lines += [json.dumps({"create": {"_index": index}}), json.dumps(doc)]
+        lines += [json.dumps({action: {"_index": index}}), json.dumps(doc)]
     answer = node.call(
-        "POST",
-        "_bulk",
-        data=("\n".join(lines) + "\n").encode(),
-        headers={"Content-Type": "application/x-ndjson"},
-        params={"refresh": "wait_for"},
+        "POST", "_bulk", data=("\n".join(lines) + "\n").encode(),
+        headers={"Content-Type": "application/x-ndjson"}, params=params,
     ).json()
-    return [item["create"].get("error") for item in answer["items"] if item["create"].get("error")]
+    return [item[action] for item in answer["items"]]
+
+
+def bulk_create(node: OpenSearchNode, index: str, docs: list[dict]) -> list:
+    """The exporter's request: one `create` action per document. Returns the per-item errors."""
+    return [item["error"] for item in bulk_items(node, index, docs, refresh="wait_for") if item.get("error")]
 
 
 def fact_types(index: str) -> dict[str, str]:
@@ -220,10 +222,8 @@ def test_a_traces_index_from_an_earlier_release_gains_the_new_fields(cluster):
 
 def _bulk_index(node: OpenSearchNode, index: str, doc: dict) -> dict:
     """One `index` action, as the product's exporters send it; the item's answer."""
-    body = json.dumps({"index": {"_index": index}}) + "\n" + json.dumps(doc) + "\n"
-    answer = node.call("POST", "_bulk", data=body.encode(), headers={"Content-Type": "application/x-ndjson"},
-                       params={"refresh": "wait_for"}).json()
-    return answer["items"][0]["index"]
+    (item,) = bulk_items(node, index, [doc], action="index", refresh="wait_for")
+    return item
 
 
 def _without_guards(mappings: dict) -> dict:
@@ -287,14 +287,10 @@ def test_a_document_that_skipped_its_pipelines_is_refused_not_stored_unprocessed
 
 def _bulk_index_many(node: OpenSearchNode, index: str, docs: list[dict]) -> list[str]:
     """One bulk of `index` actions; the ids OpenSearch stored them under (every item must succeed)."""
-    lines = []
-    for doc in docs:
-        lines += [json.dumps({"index": {"_index": index}}), json.dumps(doc)]
-    answer = node.call("POST", "_bulk", data=("\n".join(lines) + "\n").encode(),
-                       headers={"Content-Type": "application/x-ndjson"}).json()
-    errors = [item["index"].get("error") for item in answer["items"] if item["index"].get("error")]
+    items = bulk_items(node, index, docs, action="index")
+    errors = [item["error"] for item in items if item.get("error")]
     assert not errors, errors[:3]
-    return [item["index"]["_id"] for item in answer["items"]]
+    return [item["_id"] for item in items]
 
 
 def _numbered_claude_code_docs(n: int, offset: int = 0) -> list[dict]:
