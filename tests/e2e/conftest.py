@@ -62,3 +62,15 @@ def remove_stack_leftovers(remove_network: bool = False) -> None:
         docker("volume", "rm", "-f", volume, check=False)
     if remove_network:
         docker("network", "rm", names.NETWORK, check=False)
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    """A throwaway infra CA with server and client certificates for the trusted lane (one set per module)."""
+    import shutil
+
+    import tls_material
+
+    if shutil.which("openssl") is None:
+        unavailable("the openssl CLI makes the trusted lane's test certificates (apt-get install openssl)")
+    return tls_material.issue(tmp_path_factory.mktemp("infra-tls"))

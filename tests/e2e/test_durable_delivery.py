@@ -20,7 +20,6 @@ while another numbered stream is sent.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 import time
@@ -35,7 +34,6 @@ import yaml
 import durable_traffic as dt
 import tls_material
 from conftest import remove_stack_leftovers
-from prerequisites import unavailable
 from pulumi_cli import PulumiStack, docker, inspect
 
 from components import collector, collector_config, names
@@ -67,13 +65,6 @@ POISON_OBJECT = {"tool_name": {"nested": "value"}}
 
 
 # --------------------------------------------------------------------------- the stack
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory) -> tls_material.InfraTls:
-    if shutil.which("openssl") is None:
-        unavailable("the openssl CLI makes the trusted lane's test certificates (apt-get install openssl)")
-    return tls_material.issue(tmp_path_factory.mktemp("durable-tls"))
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ import copy
 import dataclasses
 import json
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -39,7 +38,6 @@ import panel_proof
 import tls_material
 from conftest import remove_stack_leftovers
 from otlp_sender import grpc_log_exporter, http_log_exporter, send_delta_counters, send_logs, send_spans
-from prerequisites import unavailable
 from pulumi_cli import PulumiStack, inspect
 
 import catalogue
@@ -77,13 +75,6 @@ ALERT_COST_THRESHOLD_USD = 0.5
 
 
 # --------------------------------------------------------------------------- the stack
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory) -> tls_material.InfraTls:
-    if shutil.which("openssl") is None:
-        unavailable("the openssl CLI makes the trusted lane's test certificates (apt-get install openssl)")
-    return tls_material.issue(tmp_path_factory.mktemp("infra-tls"))
 
 
 @pytest.fixture(scope="module")
