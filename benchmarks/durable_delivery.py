@@ -5,7 +5,7 @@ process (tests/providers/opensearch_node.py) and bootstrapped with the stack's
 assets, and the real collector build (tools/images.sh caches the binary) run
 twice, each measured in this same run:
 
-- durable: the stack's rendered config (components/collector_config.render),
+- durable: the stack's rendered config (components/services/collector_config.render),
   local ports, its queue in a temporary directory;
 - direct:  the pipeline before durable delivery (receiver -> batch processor
   -> opensearch exporter with its in-memory queue), same routes and indices.
@@ -43,7 +43,8 @@ import yaml  # noqa: E402
 
 import durable_traffic as dt  # noqa: E402
 import opensearch_node as osn  # noqa: E402
-from components import collector, collector_config, names  # noqa: E402
+from components import names  # noqa: E402
+from components.services import collector, collector_config  # noqa: E402
 from test_collector_to_opensearch import _bootstrap, _collector_binary, _local_config  # noqa: E402
 
 STREAMS = tuple(names.LOG_INDICES) + ("spans",)

@@ -40,7 +40,8 @@ from typing import Callable, Optional
 import requests
 import yaml
 
-from components import collector_config, names
+from components import names
+from components.services import collector_config
 from components.settings import validate
 
 CACHE = pathlib.Path.home() / ".cache" / "clawker-monitor"

@@ -31,7 +31,8 @@ from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from components import collector_config, names
+from components import names
+from components.services import collector_config
 from providers.telemetry_samples import RESOURCES, SCOPES, records_for
 
 SEQ = "e2e_seq"

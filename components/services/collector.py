@@ -7,8 +7,8 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_docker as docker
 
-from components import collector_config, names
-from components.services import config_file
+from components import names
+from components.services import collector_config, config_file
 from components.services.docker import labels, managed_volume, published, service_container
 from components.settings import Settings
 

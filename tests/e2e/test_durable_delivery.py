@@ -36,7 +36,8 @@ import tls_material
 from conftest import remove_stack_leftovers
 from pulumi_cli import PulumiStack, docker, inspect
 
-from components import collector, collector_config, names
+from components import names
+from components.services import collector, collector_config
 from net import free_port
 
 OPENSEARCH = "http://127.0.0.1:9200"

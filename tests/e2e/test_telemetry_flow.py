@@ -42,7 +42,8 @@ from pulumi_cli import PulumiStack, inspect
 
 import catalogue
 from components.bootstrap import opensearch as boot
-from components import collector_config, names
+from components import names
+from components.services import collector_config
 from components.services import prometheus_config
 from components.settings import validate
 from components.providers import dashboards as dp

@@ -2,7 +2,7 @@
 
 The collector binary (OpenTelemetry Collector Builder v0.152.0 build that
 tools/images.sh caches) runs as a local process with the stack's own rendered
-config (components/collector_config.render), changed only where a local run
+config (components/services/collector_config.render), changed only where a local run
 must differ: listen addresses and ports, the OpenSearch endpoint, and the
 trusted lane's receiver without TLS (the lane's processors and exporters are
 unchanged). Records are sent with the OpenTelemetry Python SDK for all six
@@ -31,7 +31,8 @@ from telemetry_samples import RESOURCES, ingest_source_for, records_for
 from test_opensearch_mappings import TIMEOUT_S, check_index
 
 from components.bootstrap import opensearch as boot
-from components import collector_config, names
+from components import names
+from components.services import collector_config
 from components.providers import opensearch as osp
 from components.settings import validate
 

@@ -5,7 +5,8 @@ import re
 import pytest
 import yaml
 
-from components import collector_config, names
+from components import names
+from components.services import collector_config
 from components.services import config_file
 from components.settings import validate
 

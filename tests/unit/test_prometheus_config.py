@@ -2,7 +2,7 @@ import pytest
 import yaml
 
 import catalogue
-from components import collector_config
+from components.services import collector_config
 from components.services import config_file, prometheus_config
 from components.settings import SettingsError, validate
 

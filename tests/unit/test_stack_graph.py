@@ -2,7 +2,8 @@
 
 import pytest
 
-from components import collector_config, names
+from components import names
+from components.services import collector_config
 from stack_harness import EXISTING_NETWORK_ID, GENERATED_KEY, deploy
 
 CONTAINERS = (names.COLLECTOR, names.PROMETHEUS, names.OPENSEARCH, names.DASHBOARDS)

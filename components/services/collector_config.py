@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from components import names
-from components.docker_common import CONTAINER_LISTEN_HOST
+from components.services.docker import CONTAINER_LISTEN_HOST
 from components.settings import Settings
 
 CONFIG_PATH = "/etc/otel-collector-config.yaml"
