@@ -2,6 +2,10 @@
 
 Generated once on create and kept in state encrypted as a Pulumi secret, so it
 is stable across runs and never appears in plain text.
+
+It registered as the anonymous dynamic type until 7636bdc; the alias moves an
+existing stack's secret to the real type instead of generating a new key (which
+would lock OpenSearch out of the datasource secrets it encrypted).
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from typing import Any, Optional
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
+
+from components.providers.kit import formerly_anonymous
 
 
 class GeneratedSecretProvider(ResourceProvider):
@@ -26,7 +32,7 @@ class GeneratedSecretProvider(ResourceProvider):
         return ReadResult(id_=id_, outs=props)
 
 
-class GeneratedSecret(Resource):
+class GeneratedSecret(Resource, module="clawker", name="GeneratedSecret"):
     value: pulumi.Output[str]
 
     def __init__(self, name: str, opts: Optional[pulumi.ResourceOptions] = None):
@@ -34,5 +40,5 @@ class GeneratedSecret(Resource):
             GeneratedSecretProvider(),
             name,
             {"value": None},
-            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["value"])),
+            formerly_anonymous(pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["value"]))),
         )

@@ -44,7 +44,7 @@ class StackMocks(Mocks):
         if args.typ == "docker:index/remoteImage:RemoteImage":
             outputs["image_id"] = f"sha256:{args.name}"
             outputs["imageId"] = f"sha256:{args.name}"
-        if args.typ == "pulumi-python:dynamic:Resource" and args.name == "datasource-master-key":
+        if args.typ == "pulumi-python:dynamic/clawker:GeneratedSecret" and args.name == "datasource-master-key":
             outputs["value"] = GENERATED_KEY
         return f"{args.name}-id", outputs
 

@@ -1,7 +1,7 @@
 """Every Dashboards resource registers under a real type name, with an alias to the
 anonymous `pulumi-python:dynamic:Resource` type it had until 7636bdc, so the engine
 moves an existing stack's resources to the new type instead of replacing them
-(the e2e proof: tests/e2e/test_upgrade_from_previous_release.py)."""
+(the e2e proof: test_a0 of tests/e2e/test_stack_lifecycle.py, tests/e2e/previous_release.py)."""
 
 from __future__ import annotations
 
@@ -41,3 +41,14 @@ def test_no_resource_of_ours_is_left_anonymous_except_the_generated_secret():
     dep = deploy()
     anonymous = {r.name for r in dep.registrations if r.type == ANONYMOUS_DYNAMIC_TYPE}
     assert anonymous <= {"datasource-master-key"}
+
+
+def test_the_generated_secret_has_a_real_type_and_an_alias_to_the_anonymous_one():
+    reg = deploy().by_name("datasource-master-key")
+    assert reg.type == "pulumi-python:dynamic/clawker:GeneratedSecret"
+    assert ANONYMOUS_DYNAMIC_TYPE in _alias_types(reg)
+
+
+def test_no_resource_of_ours_is_left_anonymous():
+    dep = deploy()
+    assert {r.name for r in dep.registrations if r.type == ANONYMOUS_DYNAMIC_TYPE} == set()
