@@ -81,7 +81,9 @@ def declare_dashboards_assets(
         workspace_name=names.WORKSPACE,
         description=names.WORKSPACE_DESCRIPTION,
         features=names.WORKSPACE_FEATURES,
-        data_connections=[data_connection.objectId],
+        # Its id is the object's id: unlike an output read by name, it is there in a
+        # state written before the inputs were renamed (a no-op diff keeps old outputs).
+        data_connections=[data_connection.id],
         ready_timeout_s=DEFAULT_READY_TIMEOUT_S,
         opts=opts(data_connection),
     )

@@ -37,7 +37,7 @@ def roundtrip(props: dict) -> dict:
 
 
 def base(double) -> dict:
-    return {"url": double.url, "readyTimeoutSeconds": READY_S}
+    return {"url": double.url, "ready_timeout_s": READY_S}
 
 
 def assert_no_changes(provider, id_: str, olds: dict, news: dict) -> None:
@@ -54,7 +54,7 @@ def assert_no_changes(provider, id_: str, olds: dict, news: dict) -> None:
 def data_connection_inputs(double, **attrs) -> dict:
     attributes = {"connectionId": names.DATASOURCE, "type": "Prometheus", "meta": {"type": "Prometheus", "timeFieldName": "Time"}}
     attributes.update(attrs)
-    return {**base(double), "objectId": names.DATA_CONNECTION_ID, "attributes": attributes}
+    return {**base(double), "object_id": names.DATA_CONNECTION_ID, "attributes": attributes}
 
 
 def create_data_connection(double, **attrs):
@@ -96,8 +96,8 @@ def test_data_connection_lifecycle(dashboards_double):
     assert_no_changes(provider, created.id, updated.outs, news)
 
     # A new object id replaces the resource.
-    renamed = roundtrip({**news, "objectId": "another-conn"})
-    assert provider.diff(created.id, roundtrip(updated.outs), renamed).replaces == ["objectId"]
+    renamed = roundtrip({**news, "object_id": "another-conn"})
+    assert provider.diff(created.id, roundtrip(updated.outs), renamed).replaces == ["object_id"]
 
     # Out-of-band edit: refresh reports the live document, and the diff sees it.
     double.call("PUT", f"/api/saved_objects/data-connection/{names.DATA_CONNECTION_ID}",
@@ -122,9 +122,9 @@ def test_data_connection_lifecycle(dashboards_double):
 
 def test_data_connection_check_rejects_bad_inputs():
     result = dp.DataConnectionProvider().check(
-        {}, {"url": "localhost:5601", "objectId": "bad id", "attributes": {"connectionId": "", "type": "Prometheus"}}
+        {}, {"url": "localhost:5601", "object_id": "bad id", "attributes": {"connectionId": "", "type": "Prometheus"}}
     )
-    assert {f.property for f in result.failures} == {"url", "objectId", "attributes.connectionId"}
+    assert {f.property for f in result.failures} == {"url", "object_id", "attributes.connectionId"}
 
 
 # --------------------------------------------------------------------------- workspace
@@ -161,7 +161,7 @@ def test_workspace_lifecycle(dashboards_double):
     assert body["result"]["name"] == names.WORKSPACE
     assert body["result"]["features"] == ["use-case-all"]
     assert linked_workspaces(double) == [ws_id]
-    assert created.outs["workspaceId"] == ws_id
+    assert created.outs["workspace_id"] == ws_id
 
     assert_no_changes(provider, ws_id, created.outs, inputs)
     refreshed = provider.read(ws_id, roundtrip(created.outs))
@@ -170,7 +170,7 @@ def test_workspace_lifecycle(dashboards_double):
     assert_no_changes(provider, ws_id, refreshed.outs, inputs)
 
     # Update in place: description, and the data connections it lists.
-    dp.DataConnectionProvider().create(roundtrip({**data_connection_inputs(double), "objectId": "second-conn"}))
+    dp.DataConnectionProvider().create(roundtrip({**data_connection_inputs(double), "object_id": "second-conn"}))
     news = roundtrip(workspace_inputs(double, description="changed",
                                       data_connections=("second-conn",)))
     paths = dp.document_changes(
@@ -251,8 +251,8 @@ EXPLORE, IMPORTED = dp.split_bundle(dp.load_saved_objects())
 def explore_inputs(double, ws_id: str, so: dict) -> dict:
     return {
         **base(double),
-        "workspaceId": ws_id,
-        "objectId": so["id"],
+        "workspace_id": ws_id,
+        "object_id": so["id"],
         "attributes": copy.deepcopy(so["attributes"]),
         "references": copy.deepcopy(so["references"]),
     }
@@ -302,7 +302,7 @@ def test_explore_object_lifecycle(dashboards_double):
     provider.create(news)
     other = double.call("POST", "/api/workspaces", {"attributes": {"name": "Other", "features": ["use-case-all"]},
                                                     "settings": {}}).json()["result"]["id"]
-    moved_inputs = roundtrip({**news, "workspaceId": other})
+    moved_inputs = roundtrip({**news, "workspace_id": other})
     moved = provider.update(created.id, roundtrip(updated.outs), moved_inputs)
     assert double.call("GET", path).status_code == 403  # lives in the other workspace now
     assert double.call("GET", f"/w/{other}/api/saved_objects/explore/{so['id']}").status_code == 200
@@ -318,8 +318,8 @@ def bundle_inputs(double, ws_id: str, objects=None) -> dict:
     objects = IMPORTED if objects is None else objects
     return {
         **base(double),
-        "workspaceId": ws_id,
-        "externalReferences": sorted(dp.object_key(so) for so in EXPLORE),
+        "workspace_id": ws_id,
+        "external_references": sorted(dp.object_key(so) for so in EXPLORE),
         "objects": {dp.object_key(so): copy.deepcopy(so) for so in objects},
     }
 
@@ -399,7 +399,7 @@ def test_bundle_import_fails_loudly_on_a_per_object_error(dashboards_double):
     objects = [broken] + [so for so in IMPORTED if so["type"] != "index-pattern" and so["id"] != broken["id"]
                           and so["type"] != "dashboard"]
     provider = dp.SavedObjectBundleProvider()
-    inputs = roundtrip({**bundle_inputs(double, ws_id, objects), "externalReferences": []})
+    inputs = roundtrip({**bundle_inputs(double, ws_id, objects), "external_references": []})
     with pytest.raises(dp.DashboardsError) as err:
         provider._import(dp._client(inputs), ws_id, inputs["objects"])
     message = str(err.value)
@@ -422,7 +422,7 @@ def test_bundle_import_refuses_copies_of_objects_from_another_workspace(dashboar
 def test_bundle_check_names_unresolved_references():
     so = copy.deepcopy(next(s for s in IMPORTED if s["id"] == catalogue.DASHBOARD_COST_USAGE))
     result = dp.SavedObjectBundleProvider().check({}, {
-        "url": "http://x:5601", "workspaceId": "abc", "externalReferences": [], "objects": {dp.object_key(so): so},
+        "url": "http://x:5601", "workspace_id": "abc", "external_references": [], "objects": {dp.object_key(so): so},
     })
     reasons = " ".join(f.reason for f in result.failures)
     assert "explore/clawker-cc-usage-total-cost" in reasons
@@ -434,7 +434,7 @@ def test_bundle_check_names_unresolved_references():
 
 def test_readiness_wait_is_bounded_and_says_what_it_waited_for():
     provider = dp.DataConnectionProvider()
-    props = {"url": "http://127.0.0.1:1", "readyTimeoutSeconds": 2, "objectId": "x",
+    props = {"url": "http://127.0.0.1:1", "ready_timeout_s": 2, "object_id": "x",
              "attributes": {"connectionId": "c", "type": "Prometheus"}}
     started = time.monotonic()
     with pytest.raises(ApiError, match=r"OpenSearch Dashboards .* was not ready at http://127.0.0.1:1/api/status within 2s"):

@@ -401,9 +401,9 @@ def test_promql_uses_only_exported_metrics_and_labels(key):
 def test_import_bundle_passes_provider_check():
     news = {
         "url": "http://127.0.0.1:5601",
-        "readyTimeoutSeconds": 60,
-        "workspaceId": "abc123",
-        "externalReferences": sorted(dp.object_key(so) for so in EXPLORE),
+        "ready_timeout_s": 60,
+        "workspace_id": "abc123",
+        "external_references": sorted(dp.object_key(so) for so in EXPLORE),
         "objects": {dp.object_key(so): so for so in IMPORTED},
     }
     result = dp.SavedObjectBundleProvider().check({}, news)
@@ -414,8 +414,8 @@ def test_explore_objects_pass_provider_check():
     for so in EXPLORE:
         news = {
             "url": "http://127.0.0.1:5601",
-            "workspaceId": "abc123",
-            "objectId": so["id"],
+            "workspace_id": "abc123",
+            "object_id": so["id"],
             "attributes": so["attributes"],
             "references": so["references"],
         }
@@ -439,8 +439,8 @@ def test_ndjson_encodes_json_text_attributes_and_round_trips():
 def test_bundle_state_of_earlier_releases_compares_equal_and_changes_still_show():
     """The bundle now carries JSON-text attributes as text; states written before held objects."""
     provider = dp.SavedObjectBundleProvider()
-    base = {"url": "http://127.0.0.1:5601", "readyTimeoutSeconds": 60, "workspaceId": "abc123",
-            "externalReferences": sorted(dp.object_key(so) for so in EXPLORE)}
+    base = {"url": "http://127.0.0.1:5601", "ready_timeout_s": 60, "workspace_id": "abc123",
+            "external_references": sorted(dp.object_key(so) for so in EXPLORE)}
     stored = {dp.object_key(so): dp.stored_object(so) for so in IMPORTED}
     earlier = {dp.object_key(so): so for so in IMPORTED}  # what earlier releases recorded
     news = {**base, "objects": stored}

@@ -39,11 +39,11 @@ def failed(result) -> set[str]:
 @pytest.mark.parametrize("encoding", sorted(ENCODINGS))
 @pytest.mark.parametrize("provider", [dsp.ExploreObjectProvider, dsp.SavedObjectBundleProvider])
 def test_workspace_id_not_known_yet_passes_check(provider, encoding):
-    base = {"url": "http://127.0.0.1:5601", "workspaceId": "placeholder"}
-    news = as_engine_sends(base, "workspaceId", encoding)
-    assert "workspaceId" not in failed(provider().check({}, news))
+    base = {"url": "http://127.0.0.1:5601", "workspace_id": "placeholder"}
+    news = as_engine_sends(base, "workspace_id", encoding)
+    assert "workspace_id" not in failed(provider().check({}, news))
     # Negative control: a known but empty id is still refused.
-    assert "workspaceId" in failed(provider().check({}, {**base, "workspaceId": ""}))
+    assert "workspace_id" in failed(provider().check({}, {**base, "workspace_id": ""}))
 
 
 def test_opensearch_endpoint_not_known_yet_passes_check():

@@ -1,5 +1,14 @@
 """What the Dashboards providers share: the client, readiness, input checks and diffs.
 
+Input names are snake_case, as on the OpenSearch side (`ready_timeout_s`,
+`object_id`, `workspace_id`, `external_references`); the documents under
+`attributes` and `settings` keep Dashboards' own spelling. Stacks written by
+7636bdc and earlier hold camelCase names in their state, and a resource whose
+diff finds nothing keeps its old outputs, so every provider method reads its
+property bags through `current_names` first (`DashboardsProvider` does it): such
+a stack previews no changes, and its state takes the new names at the next
+update or refresh.
+
 Every request carries `osd-xsrf` (Dashboards rejects writes without it) and
 waits first for /api/status; workspace routes answer 200 with
 {success: false, error} on failure, which `_workspace_result` turns into an error.
@@ -7,12 +16,13 @@ waits first for /api/status; workspace routes answer 200 with
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any, Iterable
 from urllib.parse import quote
 
-from pulumi.dynamic import CheckFailure, DiffResult
+from pulumi.dynamic import CheckFailure, DiffResult, ResourceProvider
 
 from components import names
 from components.providers.diffing import changed_paths
@@ -29,6 +39,47 @@ CALL_TIMEOUT_S = _CALL_TIMEOUT_S
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
 # Workspace name limit in Dashboards' workspace routes (MAX_WORKSPACE_NAME_LENGTH).
 MAX_WORKSPACE_NAME_LENGTH = 40
+
+
+# Input names as 7636bdc and earlier wrote them into state -> today's names.
+LEGACY_NAMES = {
+    "readyTimeoutSeconds": "ready_timeout_s",
+    "objectId": "object_id",
+    "workspaceId": "workspace_id",
+    "externalReferences": "external_references",
+}
+_PROTOCOL = ("check", "diff", "create", "read", "update", "delete")
+
+
+def current_names(props: Any) -> Any:
+    """A property bag with legacy input names spelled as today (today's spelling wins)."""
+    if not isinstance(props, dict):
+        return props
+    out = {k: v for k, v in props.items() if k not in LEGACY_NAMES}
+    for old, new in LEGACY_NAMES.items():
+        if old in props and new not in out:
+            out[new] = props[old]
+    return out
+
+
+def _reading_current_names(method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        return method(
+            self, *(current_names(a) for a in args), **{k: current_names(v) for k, v in kwargs.items()}
+        )
+
+    return wrapper
+
+
+class DashboardsProvider(ResourceProvider):
+    """Every protocol method a kind defines sees its property bags through `current_names`."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in _PROTOCOL:
+            if name in cls.__dict__:
+                setattr(cls, name, _reading_current_names(cls.__dict__[name]))
 
 
 class DashboardsError(ProviderError):
@@ -59,7 +110,7 @@ def wait_ready(client: ApiClient, timeout_s: float) -> None:
 
 def _ready_client(props: dict) -> ApiClient:
     client = _client(props)
-    wait_ready(client, float(props.get("readyTimeoutSeconds") or DEFAULT_READY_TIMEOUT_S))
+    wait_ready(client, float(props.get("ready_timeout_s") or DEFAULT_READY_TIMEOUT_S))
     return client
 
 
@@ -95,11 +146,11 @@ def _check_common(news: dict, failures: list[CheckFailure]) -> None:
     problem = url_problem(news.get("url"), "an http(s) URL of Dashboards' API")
     if problem:
         failures.append(CheckFailure("url", problem))
-    timeout = news.get("readyTimeoutSeconds", DEFAULT_READY_TIMEOUT_S)
+    timeout = news.get("ready_timeout_s", DEFAULT_READY_TIMEOUT_S)
     if not _is_unknown(timeout) and (
         isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 1 <= timeout <= 3600
     ):
-        failures.append(CheckFailure("readyTimeoutSeconds", f"must be a number of seconds from 1 to 3600, got {timeout!r}"))
+        failures.append(CheckFailure("ready_timeout_s", f"must be a number of seconds from 1 to 3600, got {timeout!r}"))
 
 
 def _check_id(news: dict, key: str, failures: list[CheckFailure]) -> None:
@@ -145,4 +196,4 @@ def _inputs_from(props: dict, outs: dict) -> dict:
 
 def _outs_base(props: dict) -> dict:
     """The outputs every Dashboards resource starts from."""
-    return {"url": props["url"], "readyTimeoutSeconds": props.get("readyTimeoutSeconds", DEFAULT_READY_TIMEOUT_S)}
+    return {"url": props["url"], "ready_timeout_s": props.get("ready_timeout_s", DEFAULT_READY_TIMEOUT_S)}

@@ -6,11 +6,12 @@ import json
 from typing import Iterable, Optional
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
 from components.providers.http_client import ApiClient
 from components.providers.kit import formerly_anonymous, plain
 from components.providers.dashboards.base import (
+    DashboardsProvider,
     DEFAULT_READY_TIMEOUT_S,
     DashboardsError,
     _check_common,
@@ -56,7 +57,7 @@ def describe_import_error(err: dict) -> str:
     return f"{what}: {kind}: {reason}"
 
 
-class SavedObjectBundleProvider(ResourceProvider):
+class SavedObjectBundleProvider(DashboardsProvider):
     """Saved objects imported into a workspace in one ``_import?overwrite=true`` call.
 
     ``objects`` maps ``type/id`` to the declared object. An object dropped from
@@ -69,22 +70,22 @@ class SavedObjectBundleProvider(ResourceProvider):
     make copies under new ids (the object lives in another workspace) is an error.
     """
 
-    DIFF_KEYS = ("url", "workspaceId", "objects")
+    DIFF_KEYS = ("url", "workspace_id", "objects")
     FILENAME = "clawker.ndjson"  # the import route only accepts *.ndjson uploads
 
     def check(self, olds: dict, news: dict) -> CheckResult:
         failures: list[CheckFailure] = []
         _check_common(news, failures)
-        ws = news.get("workspaceId")
+        ws = news.get("workspace_id")
         if not _is_unknown(ws) and (not isinstance(ws, str) or not ws):
-            failures.append(CheckFailure("workspaceId", "must be the workspace's id"))
+            failures.append(CheckFailure("workspace_id", "must be the workspace's id"))
         objects = news.get("objects")
         if _is_unknown(objects):
             return CheckResult(news, failures)
         if not isinstance(objects, dict) or not objects:
             failures.append(CheckFailure("objects", "must map type/id to at least one saved object"))
             return CheckResult(news, failures)
-        external = set(news.get("externalReferences") or [])
+        external = set(news.get("external_references") or [])
         for key, so in objects.items():
             prop = f"objects[{key!r}]"
             if not isinstance(so, dict):
@@ -169,15 +170,15 @@ class SavedObjectBundleProvider(ResourceProvider):
     def _outs(self, props: dict, objects: dict) -> dict:
         return {
             **_outs_base(props),
-            "workspaceId": props["workspaceId"],
-            "externalReferences": plain(props.get("externalReferences") or []),
+            "workspace_id": props["workspace_id"],
+            "external_references": plain(props.get("external_references") or []),
             "objects": {k: stored_object(v) for k, v in objects.items()},
         }
 
     def create(self, props: dict) -> CreateResult:
         client = _ready_client(props)
-        self._import(client, props["workspaceId"], props["objects"])
-        return CreateResult(id_=f"{props['workspaceId']}/bundle", outs=self._outs(props, props["objects"]))
+        self._import(client, props["workspace_id"], props["objects"])
+        return CreateResult(id_=f"{props['workspace_id']}/bundle", outs=self._outs(props, props["objects"]))
 
     def read(self, id_: str, props: dict) -> ReadResult:
         client = _ready_client(props)
@@ -186,7 +187,7 @@ class SavedObjectBundleProvider(ResourceProvider):
             return ReadResult(id_="", outs={})
         request = [{"type": so["type"], "id": so["id"]} for so in declared.values()]
         body = client.request(
-            "POST", f"{_ws_prefix(props['workspaceId'])}/api/saved_objects/_bulk_get", json_body=request
+            "POST", f"{_ws_prefix(props['workspace_id'])}/api/saved_objects/_bulk_get", json_body=request
         ) or {}
         live: dict = {}
         for so in body.get("saved_objects") or []:
@@ -205,10 +206,10 @@ class SavedObjectBundleProvider(ResourceProvider):
 
     def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
         client = _ready_client(news)
-        self._import(client, news["workspaceId"], news["objects"])
-        old_ws = olds.get("workspaceId")
+        self._import(client, news["workspace_id"], news["objects"])
+        old_ws = olds.get("workspace_id")
         for key, so in (olds.get("objects") or {}).items():
-            moved = old_ws and old_ws != news["workspaceId"]
+            moved = old_ws and old_ws != news["workspace_id"]
             if moved or key not in news["objects"]:
                 client.request("DELETE", self._so_path(old_ws, so["type"], so["id"]), missing_ok=True)
         return UpdateResult(outs=self._outs(news, news["objects"]))
@@ -216,7 +217,7 @@ class SavedObjectBundleProvider(ResourceProvider):
     def delete(self, _id: str, props: dict) -> None:
         client = _ready_client(props)
         for so in (props.get("objects") or {}).values():
-            client.request("DELETE", self._so_path(props["workspaceId"], so["type"], so["id"]), missing_ok=True)
+            client.request("DELETE", self._so_path(props["workspace_id"], so["type"], so["id"]), missing_ok=True)
 
 
 class SavedObjectBundle(Resource, module="clawker", name="DashboardsSavedObjectBundle"):
@@ -241,9 +242,9 @@ class SavedObjectBundle(Resource, module="clawker", name="DashboardsSavedObjectB
             name,
             {
                 "url": url,
-                "readyTimeoutSeconds": ready_timeout_s,
-                "workspaceId": workspace_id,
-                "externalReferences": sorted(external_references),
+                "ready_timeout_s": ready_timeout_s,
+                "workspace_id": workspace_id,
+                "external_references": sorted(external_references),
                 "objects": objects,
             },
             formerly_anonymous(opts),

@@ -30,12 +30,12 @@ class DataConnectionProvider(SavedObjectProvider):
     """
 
     TYPE = "data-connection"
-    DIFF_KEYS = ("url", "objectId", "attributes")
+    DIFF_KEYS = ("url", "object_id", "attributes")
 
     def check(self, olds: dict, news: dict) -> CheckResult:
         failures: list[CheckFailure] = []
         _check_common(news, failures)
-        _check_id(news, "objectId", failures)
+        _check_id(news, "object_id", failures)
         attrs = news.get("attributes")
         if not _is_unknown(attrs):
             if not isinstance(attrs, dict):
@@ -49,10 +49,10 @@ class DataConnectionProvider(SavedObjectProvider):
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
-        return _diff_result(olds, news, self.DIFF_KEYS, replace_keys=("objectId",))
+        return _diff_result(olds, news, self.DIFF_KEYS, replace_keys=("object_id",))
 
     def _path(self, props: dict) -> str:
-        return f"/api/saved_objects/{self.TYPE}/{_q(props['objectId'])}"
+        return f"/api/saved_objects/{self.TYPE}/{_q(props['object_id'])}"
 
     def _write(self, client: ApiClient, props: dict) -> None:
         # An object left by an earlier stack over the same volume is adopted and brought in line.
@@ -61,7 +61,7 @@ class DataConnectionProvider(SavedObjectProvider):
         client.request("PUT" if exists else "POST", self._path(props), json_body=body)
 
     def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
-        if olds.get("objectId") != news["objectId"]:
+        if olds.get("object_id") != news["object_id"]:
             raise DashboardsError("the data connection's id changed; Pulumi replaces it instead of updating")
         self._write(_ready_client(news), news)
         return UpdateResult(outs=self._outs(news, news))
@@ -70,7 +70,7 @@ class DataConnectionProvider(SavedObjectProvider):
 class DataConnection(Resource, module="clawker", name="DashboardsDataConnection"):
     """The ``data-connection`` saved object pointing explore at a direct-query datasource."""
 
-    objectId: pulumi.Output[str]
+    object_id: pulumi.Output[str]
     attributes: pulumi.Output[dict]
 
     def __init__(
@@ -91,7 +91,7 @@ class DataConnection(Resource, module="clawker", name="DashboardsDataConnection"
         super().__init__(
             DataConnectionProvider(),
             name,
-            {"url": url, "readyTimeoutSeconds": ready_timeout_s, "objectId": object_id, "attributes": attributes},
+            {"url": url, "ready_timeout_s": ready_timeout_s, "object_id": object_id, "attributes": attributes},
             formerly_anonymous(opts),
         )
 

@@ -40,15 +40,15 @@ class ExploreObjectProvider(SavedObjectProvider):
     """
 
     TYPE = "explore"
-    DIFF_KEYS = ("url", "workspaceId", "objectId", "attributes", "references")
+    DIFF_KEYS = ("url", "workspace_id", "object_id", "attributes", "references")
 
     def check(self, olds: dict, news: dict) -> CheckResult:
         failures: list[CheckFailure] = []
         _check_common(news, failures)
-        _check_id(news, "objectId", failures)
-        ws = news.get("workspaceId")
+        _check_id(news, "object_id", failures)
+        ws = news.get("workspace_id")
         if not _is_unknown(ws) and (not isinstance(ws, str) or not ws):
-            failures.append(CheckFailure("workspaceId", "must be the workspace's id"))
+            failures.append(CheckFailure("workspace_id", "must be the workspace's id"))
         attrs = news.get("attributes")
         if not _is_unknown(attrs):
             if not isinstance(attrs, dict) or not isinstance(attrs.get("title"), str) or not attrs.get("title"):
@@ -56,22 +56,22 @@ class ExploreObjectProvider(SavedObjectProvider):
             elif not isinstance(attrs.get("visualization"), (dict, str)):
                 failures.append(CheckFailure("attributes.visualization", "must describe the chart"))
         if not _is_unknown(news.get("references")):
-            _check_references(f"explore/{news.get('objectId')}", news.get("references", []), failures, "references")
+            _check_references(f"explore/{news.get('object_id')}", news.get("references", []), failures, "references")
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
         return _diff_result(
             _normalised_so_props(self.TYPE, olds), _normalised_so_props(self.TYPE, news), self.DIFF_KEYS,
-            replace_keys=("objectId",),
+            replace_keys=("object_id",),
         )
 
     def _path(self, props: dict) -> str:
-        return f"{_ws_prefix(props['workspaceId'])}/api/saved_objects/{self.TYPE}/{_q(props['objectId'])}"
+        return f"{_ws_prefix(props['workspace_id'])}/api/saved_objects/{self.TYPE}/{_q(props['object_id'])}"
 
     def _outs(self, props: dict, doc: dict) -> dict:
         return {
             **super()._outs(props, doc),
-            "workspaceId": props["workspaceId"],
+            "workspace_id": props["workspace_id"],
             "references": plain(doc.get("references") or []),
         }
 
@@ -84,7 +84,7 @@ class ExploreObjectProvider(SavedObjectProvider):
 
     def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
         client = _ready_client(news)
-        if olds.get("workspaceId") and olds["workspaceId"] != news["workspaceId"]:
+        if olds.get("workspace_id") and olds["workspace_id"] != news["workspace_id"]:
             # Removed first: Dashboards refuses to overwrite an object that lives in another workspace.
             client.request("DELETE", self._path(olds), missing_ok=True)
         self._write(client, news)
@@ -121,9 +121,9 @@ class ExploreObject(Resource, module="clawker", name="DashboardsExploreObject"):
             name,
             {
                 "url": url,
-                "readyTimeoutSeconds": ready_timeout_s,
-                "workspaceId": workspace_id,
-                "objectId": saved_object["id"],
+                "ready_timeout_s": ready_timeout_s,
+                "workspace_id": workspace_id,
+                "object_id": saved_object["id"],
                 "attributes": copy.deepcopy(saved_object["attributes"]),
                 "references": copy.deepcopy(saved_object.get("references") or []),
             },

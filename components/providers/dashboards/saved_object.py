@@ -1,4 +1,4 @@
-"""The one saved-object provider: an object of one type with an id we choose (`objectId`).
+"""The one saved-object provider: an object of one type with an id we choose (`object_id`).
 
 Create writes it (adopting an object an earlier stack left under the same id), read
 returns it normalised onto what we declare (or nothing when it is gone, so refresh
@@ -8,14 +8,14 @@ how it is written (`_write`) and what else its outputs carry (`_outs`).
 
 from __future__ import annotations
 
-from pulumi.dynamic import CreateResult, ReadResult, ResourceProvider
+from pulumi.dynamic import CreateResult, ReadResult
 
-from components.providers.dashboards.base import _inputs_from, _outs_base, _ready_client
+from components.providers.dashboards.base import DashboardsProvider, _inputs_from, _outs_base, _ready_client
 from components.providers.dashboards.saved_objects import decode_attributes, normalise_object
 from components.providers.http_client import ApiClient
 
 
-class SavedObjectProvider(ResourceProvider):
+class SavedObjectProvider(DashboardsProvider):
     TYPE = ""
 
     def _path(self, props: dict) -> str:
@@ -28,17 +28,17 @@ class SavedObjectProvider(ResourceProvider):
         """Outputs from the inputs and a document (declared or live) with `attributes`."""
         return {
             **_outs_base(props),
-            "objectId": props["objectId"],
+            "object_id": props["object_id"],
             "attributes": decode_attributes(self.TYPE, doc["attributes"]),
         }
 
     @staticmethod
     def _with_id(id_: str, props: dict) -> dict:
-        return {**props, "objectId": props.get("objectId") or id_}
+        return {**props, "object_id": props.get("object_id") or id_}
 
     def create(self, props: dict) -> CreateResult:
         self._write(_ready_client(props), props)
-        return CreateResult(id_=props["objectId"], outs=self._outs(props, props))
+        return CreateResult(id_=props["object_id"], outs=self._outs(props, props))
 
     def read(self, id_: str, props: dict) -> ReadResult:
         props = self._with_id(id_, props)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
 from components.providers.http_client import ApiClient
 from components.providers.kit import formerly_anonymous, plain
 from components.providers.dashboards.base import (
+    DashboardsProvider,
     DEFAULT_READY_TIMEOUT_S,
     MAX_WORKSPACE_NAME_LENGTH,
     DashboardsError,
@@ -33,7 +34,7 @@ def _normalise_workspace_attributes(attrs: dict) -> dict:
     return out
 
 
-class WorkspaceProvider(ResourceProvider):
+class WorkspaceProvider(DashboardsProvider):
     """A Dashboards workspace, identified by its exact name; its id is Dashboards' own.
 
     Dashboards records the workspace's data connections on the data-connection
@@ -138,7 +139,7 @@ class WorkspaceProvider(ResourceProvider):
     def _outs(self, props: dict, ws_id: str, attributes: dict, data_connections: list[str]) -> dict:
         return {
             **_outs_base(props),
-            "workspaceId": ws_id,
+            "workspace_id": ws_id,
             "attributes": _normalise_workspace_attributes(attributes),
             "settings": {"dataConnections": sorted(data_connections)},
         }
@@ -195,7 +196,7 @@ class WorkspaceProvider(ResourceProvider):
 class Workspace(Resource, module="clawker", name="DashboardsWorkspace"):
     """A Dashboards workspace; ``id`` is the id Dashboards generated for it."""
 
-    workspaceId: pulumi.Output[str]
+    workspace_id: pulumi.Output[str]
     attributes: pulumi.Output[dict]
     settings: pulumi.Output[dict]
 
@@ -216,8 +217,8 @@ class Workspace(Resource, module="clawker", name="DashboardsWorkspace"):
             name,
             {
                 "url": url,
-                "readyTimeoutSeconds": ready_timeout_s,
-                "workspaceId": None,
+                "ready_timeout_s": ready_timeout_s,
+                "workspace_id": None,
                 "attributes": {"name": workspace_name, "description": description, "features": list(features)},
                 "settings": {"dataConnections": list(data_connections)},
             },
