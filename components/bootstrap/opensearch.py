@@ -222,8 +222,11 @@ def declare_opensearch_assets(
     """Declare every OpenSearch asset; returns them all (the collector depends on the list)."""
     endpoint = settings.opensearch_api_url
 
-    def after(*deps) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=parent, depends_on=list(opensearch) + [d for group in deps for d in group])
+    def asset(kind, prefix: str, name: str, *after: Sequence[pulumi.Resource], **inputs) -> pulumi.Resource:
+        """One asset, named opensearch-<prefix>-<name>, created once OpenSearch and `after` are."""
+        deps = list(opensearch) + [d for group in after for d in group]
+        opts = pulumi.ResourceOptions(parent=parent, depends_on=deps)
+        return kind(f"opensearch-{prefix}-{name}", endpoint=endpoint, name=name, opts=opts, **inputs)
 
     # Declaration order is scheduling order: the dynamic provider serves four calls at once
     # (pulumi.dynamic's thread pool) and takes them as they come. The heads of the longest
@@ -233,89 +236,43 @@ def declare_opensearch_assets(
     datasources = []
     if settings.prometheus_datasource:
         datasources.append(
-            Datasource(
-                f"opensearch-datasource-{names.DATASOURCE}",
-                endpoint=endpoint,
-                name=names.DATASOURCE,
+            # Registering it reads nothing the other assets write (OpenSearch checks only
+            # the Prometheus URI): it need not wait for the indices.
+            asset(
+                Datasource, "datasource", names.DATASOURCE, prometheus,
                 body=datasource_body(settings.prometheus_internal_url),
                 prometheus_url=settings.prometheus_api_url,
                 key_fingerprint=key_fingerprint(master_key),
-                # Registering it reads nothing the other assets write (OpenSearch checks only
-                # the Prometheus URI): it need not wait for the indices.
-                opts=after(list(prometheus)),
             )
         )
-    common = ComponentTemplate(
-        f"opensearch-component-template-{names.COMPONENT_TEMPLATE}",
-        endpoint=endpoint,
-        name=names.COMPONENT_TEMPLATE,
-        body=component_template_body(),
-        # OpenSearch does not look a template's pipelines up until a document is indexed
-        # (tried on 3.6.0), so templates and pipelines are applied side by side.
-        opts=after(),
-    )
-    pipelines = [
-        IngestPipeline(f"opensearch-pipeline-{name}", endpoint=endpoint, name=name, body=body, opts=after())
-        for name, body in pipeline_bodies().items()
-    ]
-    # Retention 0 keeps logs forever: no policy, and no index waits for one.
+    # OpenSearch does not look a template's pipelines up until a document is indexed
+    # (tried on 3.6.0), so templates and pipelines are applied side by side.
+    common = asset(ComponentTemplate, "component-template", names.COMPONENT_TEMPLATE, body=component_template_body())
+    pipelines = [asset(IngestPipeline, "pipeline", name, body=body) for name, body in pipeline_bodies().items()]
+    # Retention 0 keeps logs forever: no policy, and no index waits for one. The policy
+    # refers to index patterns, not to templates: applied side by side.
     policies = []
     if settings.log_retention_days > 0:
         policies.append(
-            IsmPolicy(
-                f"opensearch-ism-policy-{names.ISM_POLICY}",
-                endpoint=endpoint,
-                name=names.ISM_POLICY,
-                body=retention_policy_body(settings.log_retention_days),
-                # The policy refers to index patterns, not to templates: applied side by side.
-                opts=after(),
-            )
+            asset(IsmPolicy, "ism-policy", names.ISM_POLICY, body=retention_policy_body(settings.log_retention_days))
         )
-    templates = [
-        IndexTemplate(
-            f"opensearch-index-template-{template}",
-            endpoint=endpoint,
-            name=template,
-            body=index_template_body(index),
-            opts=after([common]),
-        )
-        for index, template in names.LOG_INDEX_TEMPLATES.items()
-    ]
-    templates.append(
-        IndexTemplate(
-            f"opensearch-index-template-{names.TRACES_INDEX_TEMPLATE}",
-            endpoint=endpoint,
-            name=names.TRACES_INDEX_TEMPLATE,
-            body=traces_template_body(),
-            opts=after(),
-        )
-    )
+    # The log templates compose the common one; the traces template stands alone.
+    template_specs = [(template, index_template_body(index), [common]) for index, template in names.LOG_INDEX_TEMPLATES.items()]
+    template_specs.append((names.TRACES_INDEX_TEMPLATE, traces_template_body(), []))
+    templates = [asset(IndexTemplate, "index-template", name, deps, body=body) for name, body, deps in template_specs]
+    # No index exists before the pipelines its templates name. The traces index is declared
+    # too (the exporter would create it on the first span): Dashboards' traces index pattern
+    # then matches from the start, and a traces index kept from an earlier release gets the
+    # fields its template has gained since (durationInNanos, span_attributes) before any
+    # span is written with them. No retention policy on it: as before.
+    policy_id = names.ISM_POLICY if policies else None
+    index_specs = [(index, index_mappings(index), policy_id, policies) for index in names.LOG_INDICES]
+    index_specs.append((names.TRACES_INDEX, traces_index_mappings(), None, []))
     indices = [
-        Index(
-            f"opensearch-index-{index}",
-            endpoint=endpoint,
-            name=index,
-            mappings=index_mappings(index),
-            settings=index_settings(index),
-            policy_id=names.ISM_POLICY if policies else None,
-            # No index exists before the pipelines its templates name.
-            opts=after(templates, policies, pipelines),
+        asset(
+            Index, "index", name, templates, waits_for, pipelines,
+            mappings=mappings, settings=index_settings(name), policy_id=policy,
         )
-        for index in names.LOG_INDICES
+        for name, mappings, policy, waits_for in index_specs
     ]
-    # The traces index too (the exporter would create it on the first span): Dashboards'
-    # traces index pattern then matches from the start, and a traces index kept from an
-    # earlier release gets the fields its template has gained since (durationInNanos,
-    # span_attributes) before any span is written with them. No retention policy: as before.
-    indices.append(
-        Index(
-            f"opensearch-index-{names.TRACES_INDEX}",
-            endpoint=endpoint,
-            name=names.TRACES_INDEX,
-            mappings=traces_index_mappings(),
-            settings=index_settings(names.TRACES_INDEX),
-            policy_id=None,
-            opts=after(templates, pipelines),
-        )
-    )
     return pipelines + [common] + templates + policies + indices + datasources

@@ -22,13 +22,13 @@ import re
 from typing import Any, Iterable
 from urllib.parse import quote
 
-from pulumi.dynamic import CheckFailure, DiffResult, ResourceProvider
+from pulumi.dynamic import CheckFailure, DiffResult, Resource, ResourceProvider
 
 from components import names
 from components.providers.diffing import changed_paths
 from components.providers.http_client import CALL_TIMEOUT_S as _CALL_TIMEOUT_S
 from components.providers.http_client import ApiClient, ProviderError
-from components.providers.kit import contains_unknown as _is_unknown, plain, refreshed_inputs, url_problem
+from components.providers.kit import contains_unknown as _is_unknown, formerly_anonymous, plain, refreshed_inputs, url_problem
 
 # Every request to Dashboards carries this header; Dashboards rejects writes without it.
 XSRF_HEADERS = {"osd-xsrf": "true"}
@@ -73,13 +73,37 @@ def _reading_current_names(method):
 
 
 class DashboardsProvider(ResourceProvider):
-    """Every protocol method a kind defines sees its property bags through `current_names`."""
+    """What every kind shares: its diff, and reading legacy input names.
+
+    A kind names the inputs its diff compares (DIFF_KEYS), those whose change replaces
+    the object (REPLACE_KEYS) and how a property bag is normalised first (`_normalised`).
+    Every protocol method, here or in a kind, sees its property bags through `current_names`.
+    """
+
+    DIFF_KEYS: tuple = ()
+    REPLACE_KEYS: tuple = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         for name in _PROTOCOL:
             if name in cls.__dict__:
                 setattr(cls, name, _reading_current_names(cls.__dict__[name]))
+
+    def _normalised(self, props: dict) -> dict:
+        return props
+
+    @_reading_current_names
+    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
+        return _diff_result(self._normalised(olds), self._normalised(news), self.DIFF_KEYS, self.REPLACE_KEYS)
+
+
+class DashboardsResource(Resource):
+    """What every Dashboards resource passes: the API's URL, the bound on waiting for it,
+    and the alias to the anonymous dynamic type it had until 7636bdc."""
+
+    def __init__(self, provider, name, url, ready_timeout_s, props: dict, opts) -> None:
+        inputs = {"url": url, "ready_timeout_s": ready_timeout_s, **props}
+        super().__init__(provider, name, inputs, formerly_anonymous(opts))
 
 
 class DashboardsError(ProviderError):
@@ -159,6 +183,12 @@ def _check_id(news: dict, key: str, failures: list[CheckFailure]) -> None:
         return
     if not isinstance(value, str) or not _ID_RE.match(value):
         failures.append(CheckFailure(key, f"must be a saved-object id (letters, digits, _ . : -), got {value!r}"))
+
+
+def _check_workspace_id(news: dict, failures: list[CheckFailure]) -> None:
+    ws = news.get("workspace_id")
+    if not _is_unknown(ws) and (not isinstance(ws, str) or not ws):
+        failures.append(CheckFailure("workspace_id", "must be the workspace's id"))
 
 
 def _check_references(where: str, refs: Any, failures: list[CheckFailure], prop: str) -> None:

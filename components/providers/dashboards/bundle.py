@@ -6,17 +6,18 @@ import json
 from typing import Iterable, Optional
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, UpdateResult
 
 from components.providers.http_client import ApiClient
-from components.providers.kit import formerly_anonymous, plain
+from components.providers.kit import plain
 from components.providers.dashboards.base import (
     DashboardsProvider,
     DEFAULT_READY_TIMEOUT_S,
     DashboardsError,
+    DashboardsResource,
     _check_common,
     _check_references,
-    _diff_result,
+    _check_workspace_id,
     _ID_RE,
     _inputs_from,
     _is_unknown,
@@ -76,9 +77,7 @@ class SavedObjectBundleProvider(DashboardsProvider):
     def check(self, olds: dict, news: dict) -> CheckResult:
         failures: list[CheckFailure] = []
         _check_common(news, failures)
-        ws = news.get("workspace_id")
-        if not _is_unknown(ws) and (not isinstance(ws, str) or not ws):
-            failures.append(CheckFailure("workspace_id", "must be the workspace's id"))
+        _check_workspace_id(news, failures)
         objects = news.get("objects")
         if _is_unknown(objects):
             return CheckResult(news, failures)
@@ -112,9 +111,6 @@ class SavedObjectBundleProvider(DashboardsProvider):
                             CheckFailure(prop, f"reference {ref.get('name')!r} points at {target}, which is neither in the bundle nor known")
                         )
         return CheckResult(news, failures)
-
-    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
-        return _diff_result(self._normalised(olds), self._normalised(news), self.DIFF_KEYS)
 
     @staticmethod
     def _normalised(props: dict) -> dict:
@@ -220,7 +216,7 @@ class SavedObjectBundleProvider(DashboardsProvider):
             client.request("DELETE", self._so_path(props["workspace_id"], so["type"], so["id"]), missing_ok=True)
 
 
-class SavedObjectBundle(Resource, module="clawker", name="DashboardsSavedObjectBundle"):
+class SavedObjectBundle(DashboardsResource, module="clawker", name="DashboardsSavedObjectBundle"):
     """Saved objects imported into the workspace; ``objects`` maps type/id to each."""
 
     objects: pulumi.Output[dict]
@@ -237,15 +233,5 @@ class SavedObjectBundle(Resource, module="clawker", name="DashboardsSavedObjectB
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
         objects = {object_key(so): stored_object(so) for so in saved_objects}
-        super().__init__(
-            SavedObjectBundleProvider(),
-            name,
-            {
-                "url": url,
-                "ready_timeout_s": ready_timeout_s,
-                "workspace_id": workspace_id,
-                "external_references": sorted(external_references),
-                "objects": objects,
-            },
-            formerly_anonymous(opts),
-        )
+        props = {"workspace_id": workspace_id, "external_references": sorted(external_references), "objects": objects}
+        super().__init__(SavedObjectBundleProvider(), name, url, ready_timeout_s, props, opts)

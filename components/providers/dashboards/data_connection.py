@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Optional
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, Resource, UpdateResult
+from pulumi.dynamic import CheckFailure, CheckResult, UpdateResult
 
 from components.providers.http_client import ApiClient
-from components.providers.kit import formerly_anonymous
 from components.providers.dashboards.base import (
     DEFAULT_READY_TIMEOUT_S,
     DashboardsError,
+    DashboardsResource,
     _check_common,
     _check_id,
-    _diff_result,
     _is_unknown,
     _q,
     _ready_client,
@@ -31,6 +30,7 @@ class DataConnectionProvider(SavedObjectProvider):
 
     TYPE = "data-connection"
     DIFF_KEYS = ("url", "object_id", "attributes")
+    REPLACE_KEYS = ("object_id",)
 
     def check(self, olds: dict, news: dict) -> CheckResult:
         failures: list[CheckFailure] = []
@@ -48,9 +48,6 @@ class DataConnectionProvider(SavedObjectProvider):
                     failures.append(CheckFailure("attributes.meta", "must be an object or JSON text"))
         return CheckResult(news, failures)
 
-    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
-        return _diff_result(olds, news, self.DIFF_KEYS, replace_keys=("object_id",))
-
     def _path(self, props: dict) -> str:
         return f"/api/saved_objects/{self.TYPE}/{_q(props['object_id'])}"
 
@@ -67,7 +64,7 @@ class DataConnectionProvider(SavedObjectProvider):
         return UpdateResult(outs=self._outs(news, news))
 
 
-class DataConnection(Resource, module="clawker", name="DashboardsDataConnection"):
+class DataConnection(DashboardsResource, module="clawker", name="DashboardsDataConnection"):
     """The ``data-connection`` saved object pointing explore at a direct-query datasource."""
 
     object_id: pulumi.Output[str]
@@ -88,10 +85,6 @@ class DataConnection(Resource, module="clawker", name="DashboardsDataConnection"
         attributes: dict = {"connectionId": connection_id, "type": connection_type}
         if meta is not None:
             attributes["meta"] = meta
-        super().__init__(
-            DataConnectionProvider(),
-            name,
-            {"url": url, "ready_timeout_s": ready_timeout_s, "object_id": object_id, "attributes": attributes},
-            formerly_anonymous(opts),
-        )
+        props = {"object_id": object_id, "attributes": attributes}
+        super().__init__(DataConnectionProvider(), name, url, ready_timeout_s, props, opts)
 

@@ -9,17 +9,18 @@ import copy
 from typing import Optional
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, Resource, UpdateResult
+from pulumi.dynamic import CheckFailure, CheckResult, UpdateResult
 
 from components.providers.http_client import ApiClient
-from components.providers.kit import formerly_anonymous, plain
+from components.providers.kit import plain
 from components.providers.dashboards.base import (
     DEFAULT_READY_TIMEOUT_S,
     DashboardsError,
+    DashboardsResource,
     _check_common,
     _check_id,
     _check_references,
-    _diff_result,
+    _check_workspace_id,
     _is_unknown,
     _q,
     _ready_client,
@@ -41,14 +42,13 @@ class ExploreObjectProvider(SavedObjectProvider):
 
     TYPE = "explore"
     DIFF_KEYS = ("url", "workspace_id", "object_id", "attributes", "references")
+    REPLACE_KEYS = ("object_id",)
 
     def check(self, olds: dict, news: dict) -> CheckResult:
         failures: list[CheckFailure] = []
         _check_common(news, failures)
         _check_id(news, "object_id", failures)
-        ws = news.get("workspace_id")
-        if not _is_unknown(ws) and (not isinstance(ws, str) or not ws):
-            failures.append(CheckFailure("workspace_id", "must be the workspace's id"))
+        _check_workspace_id(news, failures)
         attrs = news.get("attributes")
         if not _is_unknown(attrs):
             if not isinstance(attrs, dict) or not isinstance(attrs.get("title"), str) or not attrs.get("title"):
@@ -59,11 +59,8 @@ class ExploreObjectProvider(SavedObjectProvider):
             _check_references(f"explore/{news.get('object_id')}", news.get("references", []), failures, "references")
         return CheckResult(news, failures)
 
-    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
-        return _diff_result(
-            _normalised_so_props(self.TYPE, olds), _normalised_so_props(self.TYPE, news), self.DIFF_KEYS,
-            replace_keys=("object_id",),
-        )
+    def _normalised(self, props: dict) -> dict:
+        return _normalised_so_props(self.TYPE, props)
 
     def _path(self, props: dict) -> str:
         return f"{_ws_prefix(props['workspace_id'])}/api/saved_objects/{self.TYPE}/{_q(props['object_id'])}"
@@ -98,7 +95,7 @@ def _normalised_so_props(so_type: str, props: dict) -> dict:
     return out
 
 
-class ExploreObject(Resource, module="clawker", name="DashboardsExploreObject"):
+class ExploreObject(DashboardsResource, module="clawker", name="DashboardsExploreObject"):
     """An explore (PromQL panel) saved object inside the workspace."""
 
     attributes: pulumi.Output[dict]
@@ -116,17 +113,11 @@ class ExploreObject(Resource, module="clawker", name="DashboardsExploreObject"):
     ):
         if saved_object.get("type") != "explore":
             raise DashboardsError(f"{object_key(saved_object)} is not an explore object")
-        super().__init__(
-            ExploreObjectProvider(),
-            name,
-            {
-                "url": url,
-                "ready_timeout_s": ready_timeout_s,
-                "workspace_id": workspace_id,
-                "object_id": saved_object["id"],
-                "attributes": copy.deepcopy(saved_object["attributes"]),
-                "references": copy.deepcopy(saved_object.get("references") or []),
-            },
-            formerly_anonymous(opts),
-        )
+        props = {
+            "workspace_id": workspace_id,
+            "object_id": saved_object["id"],
+            "attributes": copy.deepcopy(saved_object["attributes"]),
+            "references": copy.deepcopy(saved_object.get("references") or []),
+        }
+        super().__init__(ExploreObjectProvider(), name, url, ready_timeout_s, props, opts)
 

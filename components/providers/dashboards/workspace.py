@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, UpdateResult
 
 from components.providers.http_client import ApiClient
-from components.providers.kit import formerly_anonymous, plain
+from components.providers.kit import plain
 from components.providers.dashboards.base import (
     DashboardsProvider,
     DEFAULT_READY_TIMEOUT_S,
     MAX_WORKSPACE_NAME_LENGTH,
     DashboardsError,
+    DashboardsResource,
     _check_common,
-    _diff_result,
     _inputs_from,
     _is_not_found_failure,
     _is_unknown,
@@ -74,9 +74,6 @@ class WorkspaceProvider(DashboardsProvider):
             if not isinstance(conns, list) or not all(isinstance(c, str) and c for c in conns):
                 failures.append(CheckFailure("settings.dataConnections", "must be a list of data-connection ids"))
         return CheckResult(news, failures)
-
-    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
-        return _diff_result(self._normalised(olds), self._normalised(news), self.DIFF_KEYS)
 
     @staticmethod
     def _normalised(props: dict) -> dict:
@@ -193,7 +190,7 @@ class WorkspaceProvider(DashboardsProvider):
         _workspace_result(body, f"deleting workspace {id_}")
 
 
-class Workspace(Resource, module="clawker", name="DashboardsWorkspace"):
+class Workspace(DashboardsResource, module="clawker", name="DashboardsWorkspace"):
     """A Dashboards workspace; ``id`` is the id Dashboards generated for it."""
 
     workspace_id: pulumi.Output[str]
@@ -212,16 +209,10 @@ class Workspace(Resource, module="clawker", name="DashboardsWorkspace"):
         ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S,
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
-        super().__init__(
-            WorkspaceProvider(),
-            name,
-            {
-                "url": url,
-                "ready_timeout_s": ready_timeout_s,
-                "workspace_id": None,
-                "attributes": {"name": workspace_name, "description": description, "features": list(features)},
-                "settings": {"dataConnections": list(data_connections)},
-            },
-            formerly_anonymous(opts),
-        )
+        props = {
+            "workspace_id": None,
+            "attributes": {"name": workspace_name, "description": description, "features": list(features)},
+            "settings": {"dataConnections": list(data_connections)},
+        }
+        super().__init__(WorkspaceProvider(), name, url, ready_timeout_s, props, opts)
 

@@ -6,7 +6,6 @@ from components.providers.opensearch.base import _AssetProvider, _DocumentResour
 from components.providers.opensearch.documents import canonical_template, mapping_problems
 
 
-
 def _template_problems(body: dict) -> list[str]:
     problems = []
     template = body.get("template", {})
@@ -19,31 +18,36 @@ def _template_problems(body: dict) -> list[str]:
     return problems
 
 
-class ComponentTemplateProvider(_AssetProvider):
-    kind = "component template"
+class _TemplateProvider(_AssetProvider):
+    """A template at `<route>/<name>`; GET answers {<list_key>: [{name, <item_key>: ...}]}."""
+
+    route = list_key = item_key = ""
 
     def path(self, name: str) -> str:
-        return f"_component_template/{name}"
-
-    def body_problems(self, name, body):
-        problems = [] if isinstance(body.get("template"), dict) else ["template (an object) is required"]
-        return problems + _template_problems(body)
+        return f"{self.route}/{name}"
 
     def fetch(self, client, name):
         answer = client.request("GET", self.path(name), missing_ok=True)
-        return _only_entry(answer, "component_templates", "component_template", name)
+        return _only_entry(answer, self.list_key, self.item_key, name)
 
     def normalise(self, live, desired):
         return canonical_template(live)
 
 
-class IndexTemplateProvider(_AssetProvider):
+class ComponentTemplateProvider(_TemplateProvider):
+    kind = "component template"
+    route, list_key, item_key = "_component_template", "component_templates", "component_template"
+
+    def body_problems(self, name, body):
+        problems = [] if isinstance(body.get("template"), dict) else ["template (an object) is required"]
+        return problems + _template_problems(body)
+
+
+class IndexTemplateProvider(_TemplateProvider):
     kind = "index template"
+    route, list_key, item_key = "_index_template", "index_templates", "index_template"
     # Two templates with the same patterns and priority are refused: old one out first.
     delete_before_replace = True
-
-    def path(self, name: str) -> str:
-        return f"_index_template/{name}"
 
     def body_problems(self, name, body):
         problems = []
@@ -58,12 +62,6 @@ class IndexTemplateProvider(_AssetProvider):
             problems.append("priority must be a non-negative integer")
         return problems + _template_problems(body)
 
-    def fetch(self, client, name):
-        answer = client.request("GET", self.path(name), missing_ok=True)
-        return _only_entry(answer, "index_templates", "index_template", name)
-
-    def normalise(self, live, desired):
-        return canonical_template(live)
 
 class ComponentTemplate(_DocumentResource, module="clawker", name="OpenSearchComponentTemplate"):
     provider_class = ComponentTemplateProvider
