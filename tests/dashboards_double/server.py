@@ -473,6 +473,59 @@ class Store:
         self.unrefreshed = True
         return doc
 
+    def get_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict | None]:
+        """Several objects in one ``_mget`` (repository.bulkGet / the import's checkConflicts)."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        body = {"docs": [{"_id": self.raw_id(t, i)} for t, i in wanted]}
+        status, answer = self._checked("POST", f"/{self.ALIAS}/_mget", body, ok=(200, 404))
+        found: dict[tuple[str, str], dict | None] = {key: None for key in wanted}
+        if status == 404:
+            return found
+        for key, hit in zip(wanted, answer.get("docs") or []):
+            if hit.get("found"):
+                found[key] = self.from_raw(hit)
+        return found
+
+    def put_many(self, docs: list[dict]) -> list[dict]:
+        """Several objects in one ``_bulk`` of index actions (repository.bulkCreate)."""
+        if not docs:
+            return docs
+        lines = []
+        for doc in docs:
+            lines.append(json.dumps({"index": {"_index": self.ALIAS, "_id": self.raw_id(doc["type"], doc["id"])}}))
+            lines.append(json.dumps(self.to_source(doc)))
+        status, answer = self._bulk("\n".join(lines) + "\n")
+        if status != 200 or not isinstance(answer, dict):
+            raise HttpError(500, f"OpenSearch answered {status} to POST /_bulk: {self._reason(answer)}")
+        for doc, item in zip(docs, answer.get("items") or []):
+            result = item.get("index") or {}
+            if result.get("error") or result.get("status", 500) >= 300:
+                raise HttpError(500, f"OpenSearch refused {doc['type']}:{doc['id']}: {self._reason(result)}")
+            doc["seq_no"], doc["primary_term"] = result["_seq_no"], result["_primary_term"]
+            doc["doc_version"] = result["_version"]
+        self.unrefreshed = True
+        return docs
+
+    def _bulk(self, ndjson: str) -> tuple[int, Any]:
+        last: Exception | None = None
+        for host in self.hosts:
+            req = urllib.request.Request(host + "/_bulk", data=ndjson.encode(), method="POST",
+                                         headers={"Content-Type": "application/x-ndjson"})
+            try:
+                with NO_PROXY_OPENER.open(req, timeout=30) as resp:
+                    return resp.status, json.loads(resp.read().decode("utf-8"))
+            except urllib.error.HTTPError as e:
+                raw = e.read()
+                try:
+                    return e.code, json.loads(raw.decode("utf-8"))
+                except ValueError:
+                    return e.code, raw.decode("utf-8", "replace")
+            except (urllib.error.URLError, OSError) as e:
+                last = e
+        raise StoreUnavailable(f"no OpenSearch host answered ({self.hosts}): {last!r}")
+
     def delete(self, type_: str, id_: str) -> None:
         self._checked("DELETE", self._doc_path(type_, id_), ok=(200, 404))
         self.unrefreshed = True
@@ -904,6 +957,11 @@ class App:
 
     def write_doc(self, type_: str, id_: str, attributes: dict, references: list | None,
                   workspaces: list[str] | None, origin_id: str | None = None) -> dict:
+        return self.store.put(self.new_doc(type_, id_, attributes, references, workspaces, origin_id))
+
+    @staticmethod
+    def new_doc(type_: str, id_: str, attributes: dict, references: list | None,
+                workspaces: list[str] | None, origin_id: str | None = None) -> dict:
         doc: dict[str, Any] = {
             "type": type_, "id": id_, "attributes": copy.deepcopy(attributes),
             "references": copy.deepcopy(references) if isinstance(references, list) else [],
@@ -916,7 +974,6 @@ class App:
             doc["workspaces"] = list(workspaces)
         if origin_id:
             doc["originId"] = origin_id
-        self.store.put(doc)
         return doc
 
     # -- saved objects: get / update / delete ---------------------------------
@@ -1141,8 +1198,9 @@ class App:
                         wanted[k] = (ref["type"], ref["id"])
         missing: set[str] = set()
         errored_refs = []
+        referenced = self.store.get_many(list(wanted.values()))
         for k, (rt, rid) in wanted.items():
-            doc = self.store.get(rt, rid)
+            doc = referenced[(rt, rid)]
             if doc is None:
                 missing.add(k)
             elif request_ws and not self.visible_in_workspace(doc, request_ws):
@@ -1165,6 +1223,8 @@ class App:
             for o in collected:
                 id_map[f"{o['type']}:{o['id']}"] = {"id": str(uuid.uuid4()), "omitOriginId": True}
         else:
+            # check_conflicts.ts reads every object in one bulkGet
+            stored = self.store.get_many([(o["type"], o["id"]) for o in collected])
             for o in collected:
                 key = f"{o['type']}:{o['id']}"
                 title = o["attributes"].get("title")
@@ -1173,7 +1233,7 @@ class App:
                     e["metadata"] = {"isNotOverwritable": True}
                     errors.append(err_entry(o["id"], o["type"], title, {**e, "type": "unknown"}))
                     continue
-                existing = self.store.get(o["type"], o["id"])
+                existing = stored[(o["type"], o["id"])]
                 if existing is None:
                     continue
                 if target_ws and any(w not in (existing.get("workspaces") or []) for w in target_ws):
@@ -1249,10 +1309,13 @@ class App:
         # workspace_id_consumer_wrapper.ts bulkCreate: the target workspaces must exist
         self.check_workspaces_exist(target_ws)
         created = []
+        # repository.bulkCreate: one bulkGet preflight, then one _bulk of every object
+        stored = self.store.get_many([(o["type"], new_id) for o, new_id, _refs, _origin in prepared])
+        docs = []
         for o, new_id, refs, origin in prepared:
             type_ = o["type"]
             title = o["attributes"].get("title")
-            existing = self.store.get(type_, new_id)
+            existing = stored[(type_, new_id)]
             workspaces = target_ws
             if target_ws and type_ in NOT_IN_WORKSPACE_TYPES:
                 e = not_allowed_in_workspace(type_, "imported").payload()
@@ -1266,10 +1329,11 @@ class App:
                     errors.append(err_entry(o["id"], type_, title, {"type": "conflict"}))
                     continue
                 workspaces = existing.get("workspaces")
-            self.write_doc(type_, new_id, o["attributes"], refs, workspaces, origin)
+            docs.append(self.new_doc(type_, new_id, o["attributes"], refs, workspaces, origin))
             created.append({"type": type_, "id": o["id"], "title": title,
                             "destinationId": new_id if new_id != o["id"] else None,
                             "originId": origin})
+        self.store.put_many(docs)
         return created
 
     # -- workspaces --------------------------------------------------------------
