@@ -5,7 +5,7 @@
    runs (as in the reference: Dashboards waits for OpenSearch itself)
 3. bootstrap after OpenSearch is healthy (opensearch.ready: the healthcheck's question,
    asked every 0.25 s); datasource after Prometheus; Dashboards steps after Dashboards
-   answers and the datasource exists, in parallel with the OpenSearch side
+   answers, in parallel with the OpenSearch side (datasource included)
 4. otel-collector only after every bootstrap step succeeded
 """
 

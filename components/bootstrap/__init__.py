@@ -14,7 +14,6 @@ import pulumi
 
 from components.bootstrap.dashboards import declare_dashboards_assets
 from components.bootstrap.opensearch import declare_opensearch_assets
-from components.providers.opensearch import Datasource
 from components.settings import Settings
 
 
@@ -42,8 +41,5 @@ class Bootstrap(pulumi.ComponentResource):
             settings,
             parent=self,
             dashboards=list(dashboards),
-            # The data connection names the datasource; nothing else on the Dashboards side
-            # needs an OpenSearch asset, so the two sides run in parallel.
-            opensearch_assets=[a for a in self.opensearch_assets if isinstance(a, Datasource)],
         )
         self.register_outputs({})

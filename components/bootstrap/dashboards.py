@@ -10,7 +10,9 @@ d. the saved-object bundle (index patterns, visualizations, searches, dashboards
 
 The saved objects are data files under opensearch_assets/dashboards/. Every
 resource waits for Dashboards' /api/status itself (bounded), so it only needs
-the container and the OpenSearch-side bootstrap to have been created first.
+the container to have been created first. Nothing here waits for the OpenSearch
+side: (a) names the datasource of SPEC step 5, which Dashboards does not look up
+when the object is written; the collector waits for both sides.
 
 Teardown (SPEC "Teardown"): Dashboards keeps all of this in its ``.kibana`` index on
 the OpenSearch volume, and deleting a workspace makes Dashboards delete every saved
@@ -54,7 +56,6 @@ def declare_dashboards_assets(
     *,
     parent: pulumi.Resource,
     dashboards: Sequence[pulumi.Resource],
-    opensearch_assets: Sequence[pulumi.Resource],
 ) -> list[pulumi.Resource]:
     url = settings.dashboards_api_url
     explore_objects, imported_objects = split_bundle(load_saved_objects())
@@ -64,7 +65,9 @@ def declare_dashboards_assets(
     def opts(*after: pulumi.Resource) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=parent, depends_on=list(after), retain_on_delete=keep)
 
-    # The datasource the connection names is registered by the OpenSearch side (step 5).
+    # The connection names the datasource the OpenSearch side registers (step 5) but
+    # Dashboards does not look it up when the object is written, so it does not wait for it:
+    # the two sides run in parallel and the collector waits for both (issue 11).
     data_connection = DataConnection(
         "dashboards-data-connection",
         url=url,
@@ -73,7 +76,7 @@ def declare_dashboards_assets(
         connection_type=DATA_CONNECTION_TYPE,
         meta=DATA_CONNECTION_META,
         ready_timeout_s=DEFAULT_READY_TIMEOUT_S,
-        opts=opts(*dashboards, *opensearch_assets),
+        opts=opts(*dashboards),
     )
     workspace = Workspace(
         "dashboards-workspace",
