@@ -95,7 +95,16 @@ def test_a0_the_previous_release_brings_it_up_and_this_one_takes_over(stack, tmp
     # check must let through.
     stack.preview()
     previous = stack.with_program(previous_release.program(tmp_path_factory.mktemp("previous-release")))
-    previous.up()
+    first = previous.run("up", "--yes", "--skip-preview", check=False)
+    if first.returncode != 0:
+        # That release can race ISM's own ism_template attach on a new index under load
+        # ("This index already has a policy", seen once at load 5.5: a retried index PUT
+        # finds the index there and adds the policy ISM is attaching). This checkout's Index
+        # provider accepts that refusal and checks the policy the index ends with
+        # (tests/providers: ..._accepts_the_policy_ism_attached_meanwhile). A user reruns
+        # `up`; so does this check, once, and only for that refusal.
+        assert "already has a policy" in first.output, first.output[-6000:]
+        previous.up()
     # The state holds the previous release's provider paths, so the refresh below reads through them.
     assert previous_release.STORED_PROVIDER_MODULES <= previous_release.stored_provider_modules(stack)
     bad = previous_release.forbidden_steps(stack.run("preview", "--json"))

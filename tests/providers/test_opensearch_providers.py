@@ -22,6 +22,8 @@ from components.providers import opensearch as osp
 from components.providers.opensearch import base as osp_base  # where every OpenSearch ApiClient is made
 from components.providers.diffing import project_onto
 from components.providers.http_client import ApiClient, ApiError
+from components.providers.opensearch import index as index_module
+from components.providers.opensearch.ism_policy import ISM_ALREADY_MANAGED
 
 TIMEOUT_S = 30.0
 
@@ -472,6 +474,31 @@ def test_precreated_index_has_template_mapping_and_attached_policy(cluster):
     assert drifted.outs["policy_id"] is None and provider.diff(id_, engine(drifted.outs), props).changes
     outs = engine(provider.update(id_, engine(drifted.outs), props).outs)
     assert outs["policy_id"] == names.ISM_POLICY
+
+
+@pytest.mark.needs_ism
+def test_an_index_made_moments_ago_accepts_the_policy_ism_attached_meanwhile(cluster, monkeypatch):
+    """A create whose PUT finds the index already there (a retried PUT of ours, another process)
+    asks ISM to add the policy; ISM's own ism_template attach can land first, and ISM then
+    refuses the add with "already has a policy". The window is forced: the first explain is
+    made to miss the attach that has in fact happened. The policy the index ends with counts."""
+    cluster.require(ISM)
+    _bootstrap_templates(cluster)
+    create(osp.IsmPolicyProvider(), _policy_props(cluster, 7))
+    assert cluster.call("PUT", "clawker-cli").status_code == 200  # made moments ago: ism_template attaches
+    real_wait = index_module._wait_for_policy
+    calls = []
+
+    def explain_misses_the_attach_once(client, index, *, timeout_s):
+        calls.append(timeout_s)
+        return None if len(calls) == 1 else real_wait(client, index, timeout_s=timeout_s)
+
+    monkeypatch.setattr(index_module, "_wait_for_policy", explain_misses_the_attach_once)
+    id_, outs = create(osp.IndexProvider(), _index_props(cluster, "clawker-cli"))
+    assert outs["policy_id"] == names.ISM_POLICY and len(calls) >= 2
+    # Control: ISM really refuses that add, so the create above went through the refusal.
+    answer = cluster.call("POST", "_plugins/_ism/add/clawker-cli", {"policy_id": names.ISM_POLICY}).json()
+    assert answer.get("failures") and ISM_ALREADY_MANAGED in str(answer.get("failed_indices"))
 
 
 # ------------------------------------------------------- the whole bootstrap

@@ -16,6 +16,7 @@ from components.providers.opensearch.documents import canonical_mappings, canoni
 from components.providers.opensearch.rebuild import OWNED_INDEX_SETTINGS as _OWNED_INDEX_SETTINGS
 from components.providers.opensearch.rebuild import rebuild_index, rebuild_index_name
 from components.providers.opensearch.ism_policy import (
+    ISM_ALREADY_MANAGED,
     POLICY_ATTACH_WAIT_S,
     _explain_policy,
     _ism_index_call,
@@ -177,7 +178,15 @@ class IndexProvider(ResourceProvider):
         if policy:
             current = _wait_for_policy(client, name, timeout_s=POLICY_ATTACH_WAIT_S if fresh else 0)
             if current is None and not fresh:
-                _ism_index_call(client, "add", name, policy)
+                try:
+                    _ism_index_call(client, "add", name, policy)
+                except ApiError as exc:
+                    # An index made moments ago (a PUT of ours that timed out and was
+                    # retried, or another process) gets its policy from ISM's own
+                    # ism_template attach, which can land between the explain above and
+                    # this add. Which policy the index ends with is checked below.
+                    if ISM_ALREADY_MANAGED not in str(exc):
+                        raise
             elif current not in (None, policy):
                 # Managed by another policy (e.g. `clawker monitor`'s): change_policy would
                 # only switch at the index's next ISM job run, so detach and attach now.

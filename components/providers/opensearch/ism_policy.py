@@ -167,6 +167,10 @@ def _make_room_for_policy(client: ApiClient, name: str, body: dict) -> None:
         )
 
 
+# What ISM answers to `add` on an index that some policy already manages.
+ISM_ALREADY_MANAGED = "already has a policy"
+
+
 def reattach_policy(client: ApiClient, index: str, policy_id: str) -> None:
     """Make policy_id manage index now: ISM remove, then add (both take effect at once)."""
     client.request("POST", f"_plugins/_ism/remove/{index}")
@@ -177,7 +181,7 @@ def reattach_policy(client: ApiClient, index: str, policy_id: str) -> None:
             return
         reasons = "; ".join(f"{f.get('index_name')}: {f.get('reason')}" for f in answer.get("failed_indices", []))
         # The removal may not be visible to add yet ("already has a policy"): try again shortly.
-        if "already has a policy" not in reasons or time.monotonic() > deadline:
+        if ISM_ALREADY_MANAGED not in reasons or time.monotonic() > deadline:
             raise ApiError(f"ISM add of policy {policy_id} on {index} failed: {reasons}")
         time.sleep(0.5)
 
