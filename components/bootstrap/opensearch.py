@@ -11,8 +11,8 @@ resource per asset, chained as far as OpenSearch needs it:
     pipeline names only when a document is indexed)
     -> the six log indices (+ the traces index), after templates, policy AND pipelines
     Prometheus datasource: needs only a healthy OpenSearch and a ready
-    Prometheus, so it is registered at once and the Dashboards side of the
-    bootstrap (whose data connection names it) runs while the indices are made
+    Prometheus, so it is registered at once; the Dashboards side of the
+    bootstrap does not wait for it (components/bootstrap/dashboards.py)
 
 Everything depends on OpenSearch being healthy (opensearch.ready), the
 datasource also on Prometheus. Only what OpenSearch itself needs is a
@@ -228,11 +228,11 @@ def declare_opensearch_assets(
         opts = pulumi.ResourceOptions(parent=parent, depends_on=deps)
         return kind(f"opensearch-{prefix}-{name}", endpoint=endpoint, name=name, opts=opts, **inputs)
 
-    # Declaration order is scheduling order: the dynamic provider serves four calls at once
-    # (pulumi.dynamic's thread pool) and takes them as they come. The heads of the longest
-    # chains go first: the datasource (-> data connection -> workspace -> 21 explore
-    # objects -> saved-object import, the Dashboards side), then the component template
-    # (-> index templates -> indices) and the pipelines (-> indices).
+    # Declaration order is scheduling order where the engine runs fewer operations at once
+    # than are ready (its default: 4 per CPU; the provider process serves 16, pool.py).
+    # The slow ones go first: the datasource (the SQL plugin's first answers take
+    # seconds), then the component template (-> index templates -> indices) and the
+    # pipelines (-> indices).
     datasources = []
     if settings.prometheus_datasource:
         datasources.append(

@@ -82,6 +82,10 @@ class AlreadyExistsError(ConflictError):
     """A create of something that already exists."""
 
 
+class AlreadyManagedError(ConflictError):
+    """ISM refused to `add` a policy to an index that a policy already manages."""
+
+
 class MappingTypeConflictError(ApiError):
     """A mapping update that would change an existing field's type, which OpenSearch refuses."""
 

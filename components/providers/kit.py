@@ -18,6 +18,7 @@ from pulumi.output import Unknown
 
 from components.providers.http_client import (  # noqa: F401  (the error classes live here for callers)
     AlreadyExistsError,
+    AlreadyManagedError,
     ApiClient,
     ApiError,
     ConflictError,

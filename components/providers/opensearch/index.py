@@ -9,14 +9,13 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
 from components.providers.diffing import changed_paths, project_onto
-from components.providers.http_client import AlreadyExistsError, ApiClient, ApiError, MappingTypeConflictError
+from components.providers.http_client import AlreadyExistsError, AlreadyManagedError, ApiClient, ApiError, MappingTypeConflictError
 from components.providers.kit import is_unknown as _is_unknown, plain, without_provider
 from components.providers.opensearch.base import DEFAULT_TIMEOUT_S, _check_common, _client, _public
 from components.providers.opensearch.documents import canonical_mappings, canonical_settings, mapping_problems
 from components.providers.opensearch.rebuild import OWNED_INDEX_SETTINGS as _OWNED_INDEX_SETTINGS
 from components.providers.opensearch.rebuild import rebuild_index, rebuild_index_name
 from components.providers.opensearch.ism_policy import (
-    ISM_ALREADY_MANAGED,
     POLICY_ATTACH_WAIT_S,
     _explain_policy,
     _ism_index_call,
@@ -180,13 +179,12 @@ class IndexProvider(ResourceProvider):
             if current is None and not fresh:
                 try:
                     _ism_index_call(client, "add", name, policy)
-                except ApiError as exc:
+                except AlreadyManagedError:
                     # An index made moments ago (a PUT of ours that timed out and was
                     # retried, or another process) gets its policy from ISM's own
                     # ism_template attach, which can land between the explain above and
                     # this add. Which policy the index ends with is checked below.
-                    if ISM_ALREADY_MANAGED not in str(exc):
-                        raise
+                    pass
             elif current not in (None, policy):
                 # Managed by another policy (e.g. `clawker monitor`'s): change_policy would
                 # only switch at the index's next ISM job run, so detach and attach now.

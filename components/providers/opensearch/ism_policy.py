@@ -9,7 +9,7 @@ from typing import Optional
 
 from components import names as _names
 from components.providers.diffing import project_onto
-from components.providers.http_client import ApiClient, ApiError, ConflictError
+from components.providers.http_client import AlreadyManagedError, ApiClient, ApiError, ConflictError
 from components.providers.kit import plain, say as _say
 from components.providers.opensearch.base import _AssetProvider, _DocumentResource
 
@@ -176,22 +176,28 @@ def reattach_policy(client: ApiClient, index: str, policy_id: str) -> None:
     client.request("POST", f"_plugins/_ism/remove/{index}")
     deadline = time.monotonic() + POLICY_ATTACH_WAIT_S
     while True:
-        answer = client.request("POST", f"_plugins/_ism/add/{index}", json_body={"policy_id": policy_id}) or {}
-        if not answer.get("failures"):
+        try:
+            _ism_index_call(client, "add", index, policy_id)
             return
-        reasons = "; ".join(f"{f.get('index_name')}: {f.get('reason')}" for f in answer.get("failed_indices", []))
-        # The removal may not be visible to add yet ("already has a policy"): try again shortly.
-        if ISM_ALREADY_MANAGED not in reasons or time.monotonic() > deadline:
-            raise ApiError(f"ISM add of policy {policy_id} on {index} failed: {reasons}")
+        except AlreadyManagedError:
+            # The removal may not be visible to add yet: try again shortly.
+            if time.monotonic() > deadline:
+                raise
         time.sleep(0.5)
 
 
 def _ism_index_call(client: ApiClient, action: str, indices: str, policy_id: str) -> None:
-    """POST _plugins/_ism/<add|change_policy>/<indices>; ISM reports per-index failures in a 200."""
+    """POST _plugins/_ism/<add|change_policy>/<indices>; ISM reports per-index failures in a 200.
+
+    Raises AlreadyManagedError when every refused index is already managed by a policy.
+    """
     answer = client.request("POST", f"_plugins/_ism/{action}/{indices}", json_body={"policy_id": policy_id}) or {}
     if answer.get("failures"):
-        reasons = "; ".join(f"{f.get('index_name')}: {f.get('reason')}" for f in answer.get("failed_indices", []))
-        raise ApiError(f"ISM {action} of policy {policy_id} on {indices} failed: {reasons}")
+        failed = answer.get("failed_indices") or []
+        reasons = "; ".join(f"{f.get('index_name')}: {f.get('reason')}" for f in failed)
+        managed = failed and all(ISM_ALREADY_MANAGED in str(f.get("reason") or "") for f in failed)
+        kind = AlreadyManagedError if managed else ApiError
+        raise kind(f"ISM {action} of policy {policy_id} on {indices} failed: {reasons}", body=answer)
 
 
 def managed_indices(client: ApiClient, policy_id: str) -> list[str]:
