@@ -335,12 +335,16 @@ class Store:
         self.unrefreshed = True
 
     # -- transport -------------------------------------------------------------
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        data = json.dumps(body).encode() if body is not None else None
+    def call(self, method: str, path: str, body: Any = None, *, ndjson: str | None = None) -> tuple[int, Any]:
+        """One request to the first OpenSearch host that answers: a JSON body, or `ndjson` lines."""
+        if ndjson is not None:
+            data, content_type = ndjson.encode(), "application/x-ndjson"
+        else:
+            data, content_type = (json.dumps(body).encode() if body is not None else None), "application/json"
         last: Exception | None = None
         for host in self.hosts:
             req = urllib.request.Request(host + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+                                         headers={"Content-Type": content_type})
             try:
                 with NO_PROXY_OPENER.open(req, timeout=30) as resp:
                     status, raw = resp.status, resp.read()
@@ -362,8 +366,8 @@ class Store:
             return f"{err.get('reason') or err.get('type')}: {err.get('type')}"
         return str(body)[:300]
 
-    def _checked(self, method: str, path: str, body: Any = None, ok=(200, 201)) -> tuple[int, Any]:
-        status, answer = self.call(method, path, body)
+    def _checked(self, method: str, path: str, body: Any = None, ok=(200, 201), **kw) -> tuple[int, Any]:
+        status, answer = self.call(method, path, body, **kw)
         if status in ok:
             return status, answer
         if status == 400:
@@ -496,9 +500,7 @@ class Store:
         for doc in docs:
             lines.append(json.dumps({"index": {"_index": self.ALIAS, "_id": self.raw_id(doc["type"], doc["id"])}}))
             lines.append(json.dumps(self.to_source(doc)))
-        status, answer = self._bulk("\n".join(lines) + "\n")
-        if status != 200 or not isinstance(answer, dict):
-            raise HttpError(500, f"OpenSearch answered {status} to POST /_bulk: {self._reason(answer)}")
+        _, answer = self._checked("POST", "/_bulk", ndjson="\n".join(lines) + "\n", ok=(200,))
         for doc, item in zip(docs, answer.get("items") or []):
             result = item.get("index") or {}
             if result.get("error") or result.get("status", 500) >= 300:
@@ -507,24 +509,6 @@ class Store:
             doc["doc_version"] = result["_version"]
         self.unrefreshed = True
         return docs
-
-    def _bulk(self, ndjson: str) -> tuple[int, Any]:
-        last: Exception | None = None
-        for host in self.hosts:
-            req = urllib.request.Request(host + "/_bulk", data=ndjson.encode(), method="POST",
-                                         headers={"Content-Type": "application/x-ndjson"})
-            try:
-                with NO_PROXY_OPENER.open(req, timeout=30) as resp:
-                    return resp.status, json.loads(resp.read().decode("utf-8"))
-            except urllib.error.HTTPError as e:
-                raw = e.read()
-                try:
-                    return e.code, json.loads(raw.decode("utf-8"))
-                except ValueError:
-                    return e.code, raw.decode("utf-8", "replace")
-            except (urllib.error.URLError, OSError) as e:
-                last = e
-        raise StoreUnavailable(f"no OpenSearch host answered ({self.hosts}): {last!r}")
 
     def delete(self, type_: str, id_: str) -> None:
         self._checked("DELETE", self._doc_path(type_, id_), ok=(200, 404))
