@@ -21,7 +21,7 @@ benchmarks/run.sh holds it. Figures:
   of a direct `_bulk` of the same documents into the same index (ingest.py).
 
 The no-op commands and the cold up run with the CLI's defaults and again with
-ENGINE_SETTINGS (README "Speed"): both are printed, each against the same floor.
+ENGINE_SETTINGS: both are printed, each against the same floor.
 """
 
 from __future__ import annotations
@@ -55,10 +55,11 @@ PROXY_HOST = "127.0.0.2"
 CONTAINERS = (names.OPENSEARCH, names.PROMETHEUS, names.DASHBOARDS, names.COLLECTOR)
 # Targets of issue 11 (README shows them next to the figures).
 TARGETS = {"preview": 1.5, "up": 2.0, "ready_s": 5.0, "ingest": 0.8}
-# The Pulumi CLI's own speed settings README "Speed" recommends (engine env variables, not
-# the program's): independent diffs in parallel (the engine otherwise checks and diffs one
-# resource at a time), and more resource operations at once than its default of 4 per CPU.
-# Every figure is measured with the CLI's defaults and again with these.
+# The Pulumi CLI's own speed settings (engine env variables, not the program's): independent
+# diffs in parallel (the engine otherwise checks and diffs one resource at a time), and more
+# resource operations at once than its default of 4 per CPU. The no-op commands and the cold
+# up are measured with the CLI's defaults and again with these (README "Benchmarks" says
+# whether they are worth setting).
 ENGINE_SETTINGS = {"PULUMI_PARALLEL_DIFF": "true", "PULUMI_PARALLEL": "32"}
 
 

@@ -15,6 +15,7 @@ import requests
 import previous_release
 from conftest import remove_stack_leftovers
 from components import names
+from components.providers.opensearch.ism_policy import ISM_ALREADY_MANAGED
 from otlp_sender import send_one_log
 from pulumi_cli import PulumiStack, docker, inspect, stack_name_of
 
@@ -103,7 +104,7 @@ def test_a0_the_previous_release_brings_it_up_and_this_one_takes_over(stack, tmp
         # provider accepts that refusal and checks the policy the index ends with
         # (tests/providers: ..._accepts_the_policy_ism_attached_meanwhile). A user reruns
         # `up`; so does this check, once, and only for that refusal.
-        assert "already has a policy" in first.output, first.output[-6000:]
+        assert ISM_ALREADY_MANAGED in first.output, first.output[-6000:]
         previous.up()
     # The state holds the previous release's provider paths, so the refresh below reads through them.
     assert previous_release.STORED_PROVIDER_MODULES <= previous_release.stored_provider_modules(stack)
