@@ -41,10 +41,12 @@ EVALUATION = "1s"
 
 
 class Prom:
-    def __init__(self, binary: str, workdir: Path, rules: dict):
+    def __init__(self, binary: str, workdir: Path, rules: dict, alertmanager: str = ""):
         self.workdir = workdir
         config = prometheus_config.render(validate({}))
         config["global"]["evaluation_interval"] = EVALUATION
+        if alertmanager:  # host:port of a real Alertmanager (test_alert_delivery)
+            config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
         rules_file = workdir / "rules.yml"
         config["rule_files"] = [str(rules_file)]
         # No collector to scrape here; series arrive over OTLP instead.
