@@ -117,7 +117,7 @@ SCHEMA: dict = {
             False,
             "Remove the OpenSearch, Prometheus, collector-queue and Alertmanager volumes on `pulumi destroy` (like `clawker monitor down --volumes`), and with them the indexed telemetry, the Clawker workspace and every saved object in it. Off, `pulumi destroy` keeps all of that and the next `pulumi up` adopts it.",
         ),
-        # Alerting rules (Prometheus evaluates them; see README "Alerts"). 0 turns a rule off.
+        # Alerting rules (Prometheus evaluates them; see README "Alerts and budgets"). 0 turns a rule off.
         "alertCostPerHourUsd": _prop(
             {"type": "number", "minimum": 0, "maximum": 100000},
             10,
