@@ -159,7 +159,7 @@ def test_budget_alerts_reach_webhook_and_slack_once_per_threshold_and_resolve(wo
             "alertWebhookUrl": f"{receiver.url}/webhook",
             "alertSlackWebhookUrl": f"{receiver.url}/slack",
             "alertSlackChannel": "#ai-spend",
-            "budgetDailyUsd": "10",
+            "budgetDailyUsd": "1",
             "budgetUsers": json.dumps({"alice@example.com": {"dailyUsd": 1}, "carol@example.com": {"dailyUsd": 1}}),
             "alertCostSpikeFactor": "0",
             "alertCostPerHourUsd": "0",
@@ -183,10 +183,15 @@ def test_budget_alerts_reach_webhook_and_slack_once_per_threshold_and_resolve(wo
         )
         assert silence.returncode == 0, silence.stderr
 
-        # Round 1: alice at 85% of her 1 USD budget; bob (account only, no e-mail) at 5% of the 10 USD default.
+        # Round 1: alice at 85% of her 1 USD budget; bob (account only, no e-mail: user "acc-bob")
+        # at 70% of the 1 USD default, just under its first threshold.
         spend(prom.url, "alice@example.com", 0.85)
-        spend(prom.url, "bob", 0.5, email=False)
+        spend(prom.url, "bob", 0.7, email=False)
         wait_until(lambda: notified(receiver.webhook(), "alice@example.com") == ["0.8"], 60, f"no 0.8 notice: {receiver.received}")
+        bob = requests.get(
+            f"{prom.url}/api/v1/query", params={"query": prometheus_config.spend_series("user", "daily") + '{user="acc-bob"}'}, timeout=10
+        ).json()["data"]["result"]
+        assert [float(s["value"][1]) for s in bob] == [pytest.approx(0.7)], bob
 
         # Round 2: alice to 125% (0.9 and 1.0 cross), carol to 200% while silenced.
         spend(prom.url, "alice@example.com", 0.40)
@@ -222,7 +227,9 @@ def test_budget_alerts_reach_webhook_and_slack_once_per_threshold_and_resolve(wo
         )
         webhook = receiver.webhook()
         assert notified(webhook, "alice@example.com") == ["0.8", "0.9", "1"]  # never a second firing notice
-        assert notified(webhook, "bob") == [] and notified(webhook, "bob", "resolved") == []  # under the default budget
+        # bob is under the default budget: counted (his spend is recorded) but never alerted.
+        assert notified(webhook, "acc-bob") == [] and notified(webhook, "acc-bob", "resolved") == []
+        assert not [a for a in am.alerts() if a["labels"].get("user") == "acc-bob"]
         assert notified(webhook, "carol@example.com") == []  # silenced
         assert not [b for b in receiver.slack() if "carol" in json.dumps(b) or "bob" in json.dumps(b)]
         assert len([b for b in receiver.slack() if "RESOLVED" in b["attachments"][0]["title"]]) == 3
