@@ -174,6 +174,9 @@ def test_budget_alerts_reach_webhook_and_slack_once_per_threshold_and_resolve(wo
         rules = prometheus_config.render_rules(settings, windows={"daily": DAY_WINDOW})
         prom = Prom(prom_binary, workdir, rules, alertmanager=f"127.0.0.1:{am.port}")
         assert prom.ready(), prom.log.read_text()[-3000:]
+        # Prometheus applies its Alertmanager targets a few seconds after start; an alert that
+        # fires before then is sent again only after the resend delay (1 minute).
+        wait_until(lambda: prom.api("alertmanagers")["activeAlertmanagers"], 30, "Prometheus found no Alertmanager")
 
         # carol is silenced before she spends (amtool, as README tells users to).
         silence = subprocess.run(
