@@ -11,8 +11,8 @@ the data.
 
 Written from the plugins' own code (read, not copied):
 
-opensearch-project/index-management (commit 5078c9a6), under
-src/main/kotlin/org/opensearch/indexmanagement/indexstatemanagement/:
+opensearch-project/index-management (commit 5078c9a6b960b682e28103b8f8498a3d3ee6d0cd), under
+src/main/kotlin/org/opensearch/indexmanagement/indexstatemanagement/ unless a path says otherwise:
   resthandler/RestIndexPolicyAction.kt, RestGetPolicyAction.kt, RestDeletePolicyAction.kt,
   RestAddPolicyAction.kt, RestChangePolicyAction.kt, RestRemovePolicyAction.kt,
   RestExplainAction.kt                                  routes, parameters
@@ -33,11 +33,40 @@ src/main/kotlin/org/opensearch/indexmanagement/indexstatemanagement/:
   ISMTemplateService.kt                                 validateFormat, overlapping, self-conflicts
   ManagedIndexCoordinator.kt                            an index is auto-managed when it is CREATED
         after a matching ism_template's last_updated_time (highest priority wins);
-        an index that predates the template is never attached
+        an index that predates the template is never attached. findIndexLookupName: a
+        hidden index (index.hidden, or a name starting with '.') is never auto-managed
+        unless it backs a data stream, which is matched by the STREAM's name; an index
+        whose auto_manage is false (set by remove) is skipped; the job of a deleted index
+        is dropped (clusterChanged, indicesDeleted)
   util/ManagedIndexUtils.kt (shouldChangePolicy)        change_policy is only recorded; the
         managed index switches at its next job run (job_interval minutes)
+  THE RUNNER (what a job run does, one step per run):
+  ManagedIndexRunner.kt (runManagedIndexConfig, initManagedIndex,
+        getInitializedManagedIndexMetaData, initChangePolicy, disableManagedIndexConfig)
+        first run initialises the metadata in the default state; a completed or failed
+        policy disables the job; a change_policy applies when the next action is a transition
+  model/Policy.kt (getStateToExecute), model/State.kt (getActionToExecute),
+  action/TransitionsAction.kt, action/DeleteAction.kt,
+  spi/src/main/kotlin/org.opensearch.indexmanagement.spi/indexstatemanagement/Action.kt
+        (getUpdatedActionMetadata), .../spi/indexstatemanagement/Step.kt (getStepStartTime)
+  util/ManagedIndexUtils.kt (evaluateConditions, getStartingManagedIndexMetaData,
+        getCompletedManagedIndexMetaData, isFailed, getUpdatedStateMetaData)
+  step/transition/AttemptTransitionStep.kt              first transition whose condition holds;
+        min_index_age against the CACHED index_creation_date; messages
+        "Evaluating transition conditions [index=x]" / "Transitioning to s [index=x]"
+  step/delete/AttemptDeleteStep.kt                       DELETE the index; "Successfully deleted
+        index [index=x]"; a failure is retried (retry.count, default 3) then fails the index
+  .../spi/indexstatemanagement/model/ManagedIndexMetaData.kt, StateMetaData.kt,
+  ActionMetaData.kt, StepMetaData.kt, PolicyRetryInfoMetaData.kt
+        the explain API's fields (only the meaningful ones: transition_to replaces
+        state/action/step; a completed policy shows policy_completed only)
+  transport/action/removepolicy/TransportRemovePolicyAction.kt
+        strict expansion of the target (wildcards: open and closed, not hidden); a closed
+        index fails "This index is closed"; one without a job fails "This index does not
+        have a policy to remove" and is left untouched; only removed indices get
+        auto_manage=false
 
-opensearch-project/sql (commit a54acb44):
+opensearch-project/sql (commit a54acb44094fa6d36982ad3882cd54375325e668):
   datasources/.../rest/RestDataSourceQueryAction.java  routes (POST create 201, PUT update,
         GET one/all, DELETE 204), error mapping (ErrorMessage.java: {status, error{type,
         reason, details}}; DataSourceNotFoundException 404; client errors 400)
@@ -63,9 +92,17 @@ opensearch-project/sql (commit a54acb44):
         POST /_plugins/_directquery/_query/{dataSources}: the PromQL call Dashboards' explore
         panels make; forwarded to Prometheus /api/v1/query_range or /api/v1/query
 
-Known simplifications (TESTING.md "Known gaps"): ISM actions are parsed and stored but
-never executed (no index is ever deleted by retention); security/roles are absent (as
-in the stack, which disables security); only the routes above exist.
+ISM's clock is the double's own (DoubleClock): tests advance it through double-only
+routes, POST /_double/ism/clock {"advance": "1d"} and POST /_double/ism/run; their
+test-facing API is tests/plugin_doubles/ism_clock.py. Index age is measured on it.
+
+Known simplifications (TESTING.md "Known gaps"): the runner executes the transition and
+delete actions (what the stack's policies use) and the min_index_age, min_doc_count and
+min_state_age conditions; any other action or condition fails the managed index with
+an info message saying the double does not run it (never silently passes). Retry
+backoff, action timeouts, job jitter and the ISM history index are not modelled;
+security/roles are absent (as in the stack, which disables security); only the routes
+above exist.
 
 Python 3.11 standard library only.
 Usage: server.py --port P --upstream http://127.0.0.1:Q [--host 0.0.0.0]
