@@ -144,6 +144,7 @@ CONDITION_FIELDS = {
     "min_rollover_age": "time", "no_alias": "bool", "min_state_age": "time",
 }
 DATASOURCE_TYPES = {"PROMETHEUS", "OPENSEARCH", "S3GLUE", "SECURITY_LAKE"}
+DEFAULT_DATASOURCE = "@opensearch"  # DataSourceSchemaIdentifierNameResolver.DEFAULT_DATASOURCE_NAME
 DATASOURCE_NAME = re.compile(r"[@*A-Za-z]+?[*a-zA-Z_\-0-9]*")
 CREDENTIAL_SUFFIXES = ("auth.username", "auth.password", "auth.access_key", "auth.secret_key")
 INVALID_FILENAME_CHARS = set('\\/?"<>| ,')
@@ -1066,6 +1067,8 @@ class PluginDoubles:
         self._require_state()
         if method == "POST" and name is None:
             meta = self._parse_datasource(body)
+            if meta["name"] == DEFAULT_DATASOURCE:  # CreateDataSourceActionRequest.validate
+                raise _validation_failed(f"Not allowed to create datasource with name : {DEFAULT_DATASOURCE}")
             with self.lock:
                 self._validate_datasource(meta)
                 stored = self._encrypt(meta)
@@ -1078,24 +1081,22 @@ class PluginDoubles:
             return 201, f"Created DataSource with name {meta['name']}"
         if method == "PUT" and name is None:
             meta = self._parse_datasource(body)
-            if meta["name"] == "@opensearch":
-                raise sql_error(400, "UnsupportedOperationException", "Not allowed to update default datasource :@opensearch")
+            if meta["name"] == DEFAULT_DATASOURCE:  # UpdateDataSourceActionRequest.validate
+                raise _validation_failed(f"Not allowed to update datasource with name : {DEFAULT_DATASOURCE}")
             with self.lock:
-                self._validate_datasource(meta)
-                stored = self._encrypt(meta)
-                status, answer = self.up.json("POST", f"/{DS_INDEX}/_update/{urllib.parse.quote(meta['name'], safe='')}",
-                                              {"doc": {"kind": "datasource", "metadata": stored}}, params={"refresh": "true"})
-                if status == 404:
-                    raise sql_error(404, "DataSourceNotFoundException", f"Datasource with name: {meta['name']} doesn't exist")
-                if status != 200:
-                    raise Reply(status, answer)
+                self._store_update(meta)
             return 200, f"Updated DataSource with name {meta['name']}"
+        if method == "PATCH" and name is None:
+            return self._patch_datasource(body)
         if method == "GET":
             if name is None:
+                # TransportGetDataSourceAction: getDataSourceMetadata(false), without @opensearch.
                 hits = self._search(DS_INDEX, {"term": {"kind": "datasource"}})
                 return 200, [_without_auth(h["_source"]["metadata"]) for h in hits]
             return 200, _without_auth(self._datasource(name))
         if method == "DELETE" and name is not None:
+            if name == DEFAULT_DATASOURCE:  # DeleteDataSourceActionRequest.validate
+                raise _validation_failed(f"Not allowed to delete datasource with name : {DEFAULT_DATASOURCE}")
             with self.lock:
                 status, answer = self.up.json("DELETE", f"/{DS_INDEX}/_doc/{urllib.parse.quote(name, safe='')}", params={"refresh": "true"})
             if status == 404:
@@ -1103,7 +1104,66 @@ class PluginDoubles:
             return 204, None
         raise Reply(405, method, "text/plain; charset=UTF-8")
 
+    def _store_update(self, meta: dict) -> None:
+        """DataSourceServiceImpl.updateDataSource: built (validated), then stored encrypted."""
+        self._validate_datasource(meta)
+        stored = self._encrypt(meta)
+        status, answer = self.up.json("POST", f"/{DS_INDEX}/_update/{urllib.parse.quote(meta['name'], safe='')}",
+                                      {"doc": {"kind": "datasource", "metadata": stored}}, params={"refresh": "true"})
+        if status == 404:
+            raise sql_error(404, "DataSourceNotFoundException", f"Datasource with name: {meta['name']} doesn't exist")
+        if status != 200:
+            raise Reply(status, answer)
+
+    def _patch_datasource(self, body: Any):
+        """RestDataSourceQueryAction.executePatchRequest: XContentParserUtils.toMap (a partial
+        body; connector is ignored), PatchDataSourceActionRequest.validate, then
+        DataSourceServiceImpl.patchDataSource: the stored datasource with the given fields
+        replaced (properties MERGED into the stored ones), validated and stored like an update."""
+        if not isinstance(body, dict):
+            raise illegal("Failed to parse object: expecting token of type [START_OBJECT]")
+        patch: dict = {}
+        for key, value in body.items():
+            if key in ("name", "description", "resultIndex"):
+                patch[key] = value
+            elif key == "connector":
+                continue
+            elif key == "allowedRoles":
+                patch[key] = [str(v) for v in value or []]
+            elif key == "properties":
+                if not isinstance(value, dict):
+                    raise illegal("Failed to parse object: expecting token of type [START_OBJECT]")
+                patch[key] = value
+            elif key == "status":
+                patch[key] = _datasource_status(value)
+            else:
+                raise illegal(f"Unknown field: {key}")
+        if not patch.get("name"):
+            raise illegal("Name is a required field.")
+        if patch["name"] == DEFAULT_DATASOURCE:
+            raise _validation_failed(f"Not allowed to update datasource with name : {DEFAULT_DATASOURCE}")
+        with self.lock:
+            meta = self._decrypt(self._datasource(patch["name"]))
+            for key, value in patch.items():
+                if key == "properties":
+                    meta["properties"] = {**meta["properties"], **value}
+                elif key == "resultIndex":
+                    # constructUpdatedDatasourceMetadata: this case falls through to status (no
+                    # break in the Java switch), so the status becomes the patch's, or the default.
+                    meta["resultIndex"] = value
+                    meta["status"] = patch.get("status") or "ACTIVE"
+                elif key != "name":
+                    meta[key] = value
+            if meta.get("resultIndex") is None:
+                meta["resultIndex"] = _result_index_for(meta["name"])
+            _check_result_index(meta["resultIndex"])
+            self._store_update(meta)
+        return 200, f"Updated DataSource with name {patch['name']}"
+
     def _datasource(self, name: str) -> dict:
+        if name == DEFAULT_DATASOURCE:  # DataSourceMetadata.defaultOpenSearchDataSourceMetadata
+            return {"name": DEFAULT_DATASOURCE, "description": "", "connector": "OPENSEARCH", "allowedRoles": [],
+                    "properties": {}, "resultIndex": _result_index_for(DEFAULT_DATASOURCE), "status": "ACTIVE"}
         status, answer = self.up.json("GET", f"/{DS_INDEX}/_doc/{urllib.parse.quote(name, safe='')}")
         if status == 404 or not answer.get("found"):
             raise sql_error(404, "DataSourceNotFoundException", f"DataSource with name {name} doesn't exist.")
@@ -1116,16 +1176,16 @@ class PluginDoubles:
             raise illegal("Failed to parse object: expecting token of type [START_OBJECT]")
         meta = {"name": None, "description": "", "connector": None, "allowedRoles": [], "properties": {},
                 "resultIndex": None, "status": None}
-        fields = {"name": "name", "description": "description", "connector": "connector", "allowedRoles": "allowedRoles",
-                  "properties": "properties", "resultIndex": "resultIndex", "status": "status"}
         for key, value in body.items():
-            if key not in fields:
+            if key not in meta:
                 raise illegal(f"Unknown field: {key}")
-            meta[fields[key]] = value
+            meta[key] = value
         if meta["connector"] is not None:
             if str(meta["connector"]).upper() not in DATASOURCE_TYPES:
                 raise illegal(f"No DataSourceType with name {meta['connector']} found")
             meta["connector"] = str(meta["connector"]).upper()
+        if meta["status"] is not None:
+            meta["status"] = _datasource_status(meta["status"])
         missing = [k for k in ("name", "connector") if not meta[k]]
         if missing:
             raise illegal(f"Datasource configuration error: {', '.join(missing)} cannot be null or empty.")
@@ -1133,11 +1193,11 @@ class PluginDoubles:
             raise illegal(f"DataSource Name: {meta['name']} contains illegal characters. Allowed characters: a-zA-Z0-9_-*@.")
         if not isinstance(meta["properties"], dict) or not all(isinstance(v, (str, type(None))) for v in meta["properties"].values()):
             raise illegal("properties must be an object of strings")
-        if meta["resultIndex"] is not None and not str(meta["resultIndex"]).startswith("query_execution_result"):
-            raise illegal("Result index must start with query_execution_result")
-        if meta["resultIndex"] is None:
-            meta["resultIndex"] = re.sub(r"[^a-z0-9_\-]", "", f"query_execution_result_{meta['name'].lower()}")[:255]
-        meta["status"] = (meta["status"] or "ACTIVE").upper()
+        if meta["resultIndex"] is not None:
+            _check_result_index(meta["resultIndex"])
+        else:
+            meta["resultIndex"] = _result_index_for(meta["name"])
+        meta["status"] = meta["status"] or "ACTIVE"
         return meta
 
     def _validate_datasource(self, meta: dict) -> None:
@@ -1160,16 +1220,29 @@ class PluginDoubles:
             message += f"Fields [{', '.join(too_long)}] exceeds more than 1000 characters."
         if message:
             raise sql_error(400, "IllegalArgumentException", message)
-        uri = props["prometheus.uri"]
+        uri = props["prometheus.uri"] or ""
         try:
-            host = urllib.parse.urlsplit(uri).hostname
-        except ValueError as exc:
+            host = java_uri_host(uri)
+        except ValueError as exc:  # java.net.URISyntaxException
             raise sql_error(400, "IllegalArgumentException", f"Invalid URI in prometheus properties: {exc}")
+        if host is None:
+            # DatasourceValidationUtils.validateHost -> URIValidationUtils.validateURIHost:
+            # InetAddress.getByName(null) is the loopback address, which no default deny-list
+            # entry covers: a URI without a host ("prometheus:9090", "http:///x") is ACCEPTED.
+            return
         try:
-            # URIValidationUtils.validateURIHost: InetAddress.getByName(host)
-            socket.getaddrinfo(host or "", None)
+            socket.getaddrinfo(host, None)
         except (socket.gaierror, UnicodeError) as exc:
             raise sql_error(400, "IllegalArgumentException", f"Invalid URI in prometheus properties: {host}: {exc.args[-1]}")
+
+    @staticmethod
+    def _decrypt(meta: dict) -> dict:
+        """OpenSearchDataSourceMetadataStorage reads datasources decrypted (patch merges into them)."""
+        out = copy.deepcopy(meta)
+        for key, value in meta.get("properties", {}).items():
+            if key.endswith(CREDENTIAL_SUFFIXES) and isinstance(value, str) and value.startswith("double-encrypted:"):
+                out["properties"][key] = base64.b64decode(value[len("double-encrypted:"):]).decode()
+        return out
 
     def _encrypt(self, meta: dict) -> dict:
         stored = copy.deepcopy(meta)
@@ -1254,6 +1327,8 @@ class PluginDoubles:
             if request[key] is not None:
                 params[name] = str(request[key])
         url = urllib.parse.urlsplit(base.rstrip("/") + path)
+        if not url.hostname:  # a host-less prometheus.uri (accepted at create): nothing to reach
+            return {"resultType": None, "result": None}
         conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=30)
         try:
             conn.request("GET", f"{url.path}?{urllib.parse.urlencode(params)}")
@@ -1272,6 +1347,76 @@ class PluginDoubles:
             return {"resultType": None, "result": None}
         data = answer.get("data") or {}
         return {"resultType": data.get("resultType"), "result": data.get("result")}
+
+
+# ---- SQL plugin helpers
+
+
+def _validation_failed(message: str) -> Reply:
+    """An ActionRequest.validate() failure: ActionRequestValidationException is an
+    IllegalArgumentException, so RestDataSourceQueryAction answers 400 in ErrorMessage form."""
+    return sql_error(400, "ActionRequestValidationException", f"Validation Failed: 1: {message};")
+
+
+def _datasource_status(value: Any) -> str:
+    """DataSourceStatus.fromString."""
+    for status in ("ACTIVE", "DISABLED"):
+        if str(value).lower() == status.lower():
+            return status
+    raise illegal(f"No DataSourceStatus with text {value} found")
+
+
+def _result_index_for(name: str) -> str:
+    """DataSourceMetadata.fromNameToCustomResultIndex: cut to 255, then keep [a-z0-9_-]."""
+    raw = f"query_execution_result_{name.lower()}"[:255]
+    return re.sub(r"[^a-z0-9_\-]", "", raw)
+
+
+def _check_result_index(index: str) -> None:
+    """DataSourceMetadata.Builder.validateCustomResultIndex (all problems in one message)."""
+    message = ""
+    if len(index) > 255:
+        message += "Result index name size must contains less than 255 characters."
+    if not re.fullmatch(r"[a-z0-9_-]+", index):
+        message += "Result index name has invalid character. Valid characters are a-z, 0-9, -(hyphen) and _(underscore)."
+    if not index.startswith("query_execution_result"):
+        message += "Result index must start with query_execution_result"
+    if message:
+        raise illegal(message)
+
+
+_URI_ILLEGAL = set(' "<>\\^`{|}')
+_HOSTNAME = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.?")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+
+
+def java_uri_host(uri: str) -> Optional[str]:
+    """new java.net.URI(uri).getHost(), enough for the URIs a datasource carries: raises
+    ValueError with URISyntaxException's message for a malformed URI; None when the URI
+    has no (server-based) host: opaque ("prometheus:9090"), relative, or empty authority."""
+    scheme = re.match(r"^([^:/?#]*):", uri)
+    if scheme:
+        name = scheme.group(1)
+        bad = next((i for i, c in enumerate(name) if not (c.isascii() and (c.isalpha() or (i > 0 and (c.isdigit() or c in "+-."))))), None)
+        if bad is not None or not name:
+            raise ValueError(f"{'Expected scheme name' if not name else 'Illegal character in scheme name'} at index {bad or 0}: {uri}")
+    for i, c in enumerate(uri):
+        if c in _URI_ILLEGAL or ord(c) < 0x20:
+            rest = uri[len(scheme.group(0)):] if scheme else uri
+            part = "authority" if scheme and rest.startswith("//") and "/" not in rest[2:i - len(scheme.group(0))] else "path"
+            if "#" in uri[:i]:
+                part = "fragment"
+            elif "?" in uri[:i]:
+                part = "query"
+            raise ValueError(f"Illegal character in {part} at index {i}: {uri}")
+    if not scheme or not uri[len(scheme.group(0)):].startswith("//"):
+        return None
+    host = urllib.parse.urlsplit(uri).hostname
+    if not host:
+        return None
+    if _IPV4.fullmatch(host) or ":" in host or _HOSTNAME.fullmatch(host):
+        return host
+    return None  # a registry-based authority (e.g. "my_host:9090"): getHost() is null
 
 
 def _only(params: dict, allowed: set) -> None:
