@@ -627,6 +627,14 @@ def is_pulumi_secret(key: str) -> bool:
     return runtime_config.is_config_secret(f"{CONFIG_NAMESPACE}:{key}")
 
 
+def load() -> Settings:
+    """This stack's settings from Pulumi's config: validated, receiver secrets set as secrets."""
+    raw = read_pulumi_config()
+    settings = validate(raw)
+    plaintext_secrets(raw, is_pulumi_secret)
+    return settings
+
+
 def read_pulumi_config() -> dict:
     """Raw values of every key set in this project's namespace, unknown keys included."""
     from pulumi.runtime import config as runtime_config

@@ -184,6 +184,13 @@ def test_receiver_secrets_stored_in_plain_text_are_refused_naming_the_key():
     stack_settings.plaintext_secrets(raw, lambda key: True)  # all set with --secret: accepted
 
 
+def test_the_program_refuses_a_receiver_url_set_without_secret():
+    with pytest.raises(Exception) as error:
+        deploy({"alertSlackWebhookUrl": SLACK, "alertWebhookUrl": WEBHOOK}, secret_keys=("alertWebhookUrl",))
+    assert "clawker-monitor:alertSlackWebhookUrl" in str(error.value) and "--secret" in str(error.value)
+    assert "clawker-monitor:alertWebhookUrl" not in str(error.value) and SLACK not in str(error.value)
+
+
 # --------------------------------------------------------------------------- promtool check rules
 
 
