@@ -664,6 +664,7 @@ class PluginDoubles:
         if self.job_interval_ms <= 0:
             return events
         now = now_ms()
+        written = False
         for uuid_, hit in managed.items():
             doc = hit["_source"]
             if not doc.get("enabled", True):
@@ -686,9 +687,12 @@ class PluginDoubles:
             doc["runs_done"] = done
             if events and events[-1]["index"] == doc["index"] and events[-1]["outcome"] == "deleted":
                 # The coordinator drops the job of a deleted index (clusterChanged, indicesDeleted).
-                self.up.json("DELETE", f"/{ISM_INDEX}/_doc/managed-{uuid_}", params={"refresh": "true"})
+                self.up.json("DELETE", f"/{ISM_INDEX}/_doc/managed-{uuid_}")
             else:
-                self.up.json("PUT", f"/{ISM_INDEX}/_doc/managed-{uuid_}", doc, params={"refresh": "true"})
+                self.up.json("PUT", f"/{ISM_INDEX}/_doc/managed-{uuid_}", doc)
+            written = True
+        if written:  # one refresh for all the jobs' writes: the next read sees them
+            self._refresh()
         return events
 
     def _next_useful_run(self, doc: dict, done: int) -> int:
