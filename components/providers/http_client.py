@@ -317,7 +317,7 @@ class ApiClient:
                 if not resend and not never_sent(exc):
                     raise OutcomeUnknownError(
                         f"{method} {url}: outcome unknown, the request may have been carried out: {last}; "
-                        f"it was sent once and not resent ({method} is not idempotent)",
+                        f"{_sent_once(method)}",
                         method=method,
                         url=url,
                         reason=last,
@@ -330,31 +330,21 @@ class ApiClient:
                 return body
             if resp.status_code == 404 and missing_ok:
                 return None
-            if resp.status_code in RETRYABLE_STATUS and not resend:
-                reason = reason_of(body)
-                raise OutcomeUnknownError(
-                    f"{method} {url}: outcome unknown, answered HTTP {resp.status_code}: {reason}; "
-                    f"the request may have been carried out in part; it was sent once and not resent "
-                    f"({method} is not idempotent)",
-                    status=resp.status_code,
-                    body=body,
-                    method=method,
-                    url=url,
-                    reason=reason,
-                )
-            if resp.status_code in RETRYABLE_STATUS:
-                last = f"HTTP {resp.status_code}: {reason_of(body)}"
+            reason = reason_of(body)
+            if resp.status_code in RETRYABLE_STATUS and resend:
+                last = f"HTTP {resp.status_code}: {reason}"
                 time.sleep(max(0.0, min(_OUTER_PAUSE_S, deadline - time.monotonic())))
                 continue
-            reason = reason_of(body)
-            raise error_class(resp.status_code, body)(
-                f"{method} {url} answered HTTP {resp.status_code}: {reason}",
-                status=resp.status_code,
-                body=body,
-                method=method,
-                url=url,
-                reason=reason,
-            )
+            if resp.status_code in RETRYABLE_STATUS:
+                kind: type = OutcomeUnknownError
+                message = (
+                    f"{method} {url}: outcome unknown, answered HTTP {resp.status_code}: {reason}; the request "
+                    f"may have been carried out in part; {_sent_once(method)}"
+                )
+            else:
+                kind = error_class(resp.status_code, body)
+                message = f"{method} {url} answered HTTP {resp.status_code}: {reason}"
+            raise kind(message, status=resp.status_code, body=body, method=method, url=url, reason=reason)
 
     def wait_until(
         self,
@@ -389,6 +379,10 @@ class ApiClient:
                 except requests.RequestException as exc:
                     last = describe_exception(exc)
                 time.sleep(max(0.0, min(poll_s, deadline - time.monotonic())))
+
+
+def _sent_once(method: str) -> str:
+    return f"it was sent once and not resent ({method} is not idempotent)"
 
 
 def _decode(resp: requests.Response) -> Any:

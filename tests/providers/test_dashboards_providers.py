@@ -296,7 +296,7 @@ def test_workspace_lost_answer_with_a_different_workspace_of_that_name_is_an_err
         return None if len(lookups) == 1 else real_find(client, name)
 
     monkeypatch.setattr(dp.WorkspaceProvider, "find_by_name", staticmethod(find_missing_it_once))
-    with pytest.raises(dp.DashboardsError, match=r"differs from the one asked for \(features: \['use-case-essentials'\]"):
+    with pytest.raises(dp.DashboardsError, match=r"differs from the one asked for .*features: \['use-case-essentials'\] \(asked \['use-case-all'\]\)"):
         dp.WorkspaceProvider().create(roundtrip({**workspace_inputs(double), "url": proxy.url}))
     assert proxy.forwarded[("POST", "/api/workspaces")] == 1 and len(lookups) == 2
     assert [ws["features"] for ws in _workspaces_named(double, names.WORKSPACE)] == [["use-case-essentials"]]

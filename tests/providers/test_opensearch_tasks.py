@@ -12,18 +12,21 @@ import pytest
 
 from opensearch_node import OpenSearchNode
 from telemetry_samples import ingest_source_for, records_for, ss4o_log_document
+from test_opensearch_mappings import install_log_index
 
 from components.providers.http_client import ApiClient, GaveUpError, OutcomeUnknownError
 from components.providers.opensearch import tasks
 
-SOURCE, DEST = "claude-code-tasks-src", "claude-code-tasks-copy"
-DOCS = 600
-# The copy is throttled to last about DOCS / COPY_RATE = 3 s, six read timeouts.
+# The source is the real claude-code index (templates, pipelines); the copy matches no template.
+SOURCE, DEST = "claude-code", "tasks-copy-of-claude-code"
+DOCS = 400
+# The copy is throttled to last about DOCS / COPY_RATE = 2 s, four read timeouts.
 COPY_RATE, BATCH = 200, 50
 READ_TIMEOUT_S = 0.5
 
 
 def _load_source(node: OpenSearchNode) -> None:
+    install_log_index(node, SOURCE)
     samples = records_for("claude-code")
     lines = []
     for seq in range(DOCS):
@@ -35,7 +38,7 @@ def _load_source(node: OpenSearchNode) -> None:
         "POST", "_bulk", data=("\n".join(lines) + "\n").encode(),
         headers={"Content-Type": "application/x-ndjson"}, params={"refresh": "true"},
     ).json()
-    assert not answer["errors"]
+    assert not answer["errors"], [item for item in answer["items"] if item["index"].get("error")][:1]
 
 
 def _reindex_body() -> dict:
@@ -103,7 +106,7 @@ def test_the_start_of_a_task_is_sent_once(source):
 
 
 def test_a_task_whose_documents_fail_raises_with_their_reasons(source):
-    source.call("PUT", DEST, json={"mappings": {"properties": {"attributes": {"properties": {"e2e_seq": {"type": "boolean"}}}}}})
+    source.call("PUT", DEST, {"mappings": {"properties": {"attributes": {"properties": {"e2e_seq": {"type": "boolean"}}}}}})
     client = ApiClient(source.url, total_timeout_s=30)
     with pytest.raises(tasks.TaskFailedError) as err:
         tasks.run_task(client, "_reindex", json_body=_reindex_body(), timeout_s=60, what=f"copying {SOURCE} to {DEST}")
