@@ -43,7 +43,6 @@ from telemetry_samples import ingest_source_for, ss4o_log_document
 from test_collector_to_opensearch import _bootstrap, _collector_binary, _local_config, _wait_port
 from test_opensearch_mappings import bulk_items, install_log_index
 
-from components import names
 from components.services import collector_config
 
 ARRIVAL_S = 90
