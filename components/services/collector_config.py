@@ -77,6 +77,7 @@ DURABLE_TIMEOUT = "30s"
 # pipeline's record-id step derives the document id from it where the source has no
 # fields that tell two real events apart (README "Durable delivery": identity per
 # source), then removes it from the document. `set` overwrites: a sender cannot choose it.
+# OTTL UUID() (pkg/ottl/ottlfuncs/func_uuid.go at v0.152.0) is a random version-4 UUID.
 INTAKE_ID = "clawker.intake_id"
 INTAKE_ID_PROCESSOR = "transform/intake-id"
 
