@@ -24,6 +24,7 @@ from components import settings_docs
         ({"hostName": "bad host"}, "hostName", "not allowed"),
         ({"datasourceMasterKey": "short"}, "datasourceMasterKey", "secret is not allowed"),
         ({"logRetentionDays": -1}, "logRetentionDays", "-1 is not allowed"),
+        ({"deliveryRetryHours": 0}, "deliveryRetryHours", "0 is not allowed; it must be an integer from 1 to 720"),
     ],
 )
 def test_bad_settings_name_the_key_and_the_fix(raw, key, fragment):
