@@ -11,8 +11,9 @@ test_collector_to_opensearch._local_config) into a real OpenSearch:
   of the durable queue after a SIGKILL of the collector (OpenSearch had stored the
   bulk, the collector died before it heard) are stored once, genuine repeats still
   twice: the intake id was stamped before the on-disk queue;
-- negative control: today's collector config (no intake id: the content hash alone)
-  collapses the same genuine repeats into one document each.
+- negative controls: today's collector config (no intake id: the content hash alone)
+  collapses the same genuine repeats into one document each; an intake id stamped
+  after the persistent queue instead of before it stores a resent bulk again.
 
 The faults are injected between the collector and OpenSearch by a forwarding proxy
 (LossyProxy) that passes every request to the real OpenSearch and, for one bulk
@@ -98,13 +99,15 @@ class LossyProxy:
                 conn.close()
                 lose = False
                 if self.path.split("?")[0].endswith("_bulk") and proxy.marker in plain:
-                    indices = bulk_indices(plain)
+                    indices = bulk_indices(plain) | {p for p in self.path.split("?")[0].split("/")[:-1] if p}
+                    assert indices, f"a bulk naming no index: {self.path}"
                     with proxy.lock:
                         proxy.bulks_with_marker += 1
                         done = set().union(*(x["indices"] for x in proxy.lost)) if proxy.lost else set()
                         lose = not (indices & done) if proxy.per_index else not proxy.lost
                         if lose:
-                            proxy.lost.append({"indices": indices, "status": answer.status, "body": json.loads(data or b"{}")})
+                            text = gzip.decompress(data) if answer.getheader("Content-Encoding") == "gzip" else data
+                            proxy.lost.append({"indices": indices, "status": answer.status, "body": json.loads(text or b"{}")})
                 if lose:
                     proxy.on_lost()
                     self.close_connection = True
@@ -115,8 +118,11 @@ class LossyProxy:
                     if key.lower() not in ("transfer-encoding", "connection", "content-length"):
                         self.send_header(key, value)
                 self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # a collector SIGKILLed while this answer was on its way
 
             do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _forward
 
@@ -336,6 +342,32 @@ def test_a_resent_bulk_whose_answer_was_lost_is_stored_once(cluster, collectors)
     assert proxy.lost_indices() == set(WANT), proxy.lost
     assert all(x["status"] == 200 and x["body"]["errors"] is False for x in proxy.lost), proxy.lost
     assert counted(docs) == WANT
+
+
+def stamp_after_the_queue(config: dict) -> None:
+    """The intake id moved behind the persistent queue (into the store half): each delivery attempt
+    stamps anew (negative control for "before the queue")."""
+    pipelines = config["service"]["pipelines"]
+    for intake in ("logs/untrusted", "logs/trusted"):
+        pipelines[intake]["processors"].remove(collector_config.INTAKE_ID_PROCESSOR)
+    for loop in ("logs/untrusted-loop", "logs/trusted-loop"):
+        pipelines[loop]["processors"].append(collector_config.INTAKE_ID_PROCESSOR)
+
+
+def test_control_an_intake_id_stamped_after_the_queue_doubles_a_resent_bulk(cluster, collectors):
+    """Negative control: the same lost answers with the stamp after the queue store every resent record again."""
+    _bootstrap(cluster)
+    tag, _ = dt.run_tag()
+    proxy = LossyProxy(cluster.url, tag, per_index=True)
+    try:
+        c = collectors(proxy.url, edit=stamp_after_the_queue).start()
+        send_twins(c, tag)
+        docs = wait_for(cluster, WANT, tag, c, lambda d: all(len(d[i]) >= 2 * sum(w.values()) for i, w in WANT.items()),
+                        "the resent records were not stored again")
+    finally:
+        proxy.close()
+    assert proxy.lost_indices() == set(WANT), proxy.lost
+    assert all(sum(n.values()) > sum(WANT[i].values()) for i, n in counted(docs).items()), counted(docs)
 
 
 def test_a_replay_after_a_collector_sigkill_is_stored_once(cluster, collectors):
