@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from net import AnswerDroppingProxy
 from opensearch_node import OpenSearchNode
 from telemetry_samples import ingest_source_for, records_for, ss4o_log_document
 from test_opensearch_mappings import install_log_index
@@ -112,3 +113,18 @@ def test_a_task_whose_documents_fail_raises_with_their_reasons(source):
         tasks.run_task(client, "_reindex", json_body=_reindex_body(), timeout_s=60, what=f"copying {SOURCE} to {DEST}")
     assert err.value.failures and f"copying {SOURCE} to {DEST}: task " in str(err.value)
     assert "failure(s)" in str(err.value) and "mapper_parsing_exception" in str(err.value)
+
+
+def test_a_task_start_whose_answer_is_lost_is_followed_not_started_again(source):
+    proxy = AnswerDroppingProxy(source.url, "POST", "/_reindex")
+    try:
+        client = ApiClient(proxy.url, total_timeout_s=30, request_timeout_s=READ_TIMEOUT_S)
+        response = tasks.run_task(
+            client, "_reindex", json_body=_reindex_body(), params={"requests_per_second": COPY_RATE},
+            timeout_s=60, what=f"copying {SOURCE}", description=f"reindex from [{SOURCE}] to [{DEST}]",
+        )
+    finally:
+        proxy.close()
+    assert proxy.dropped == 1 and proxy.forwarded[("POST", "/_reindex")] == 1
+    assert response["total"] == DOCS and response["created"] == DOCS
+    assert set(_copy_versions(source).values()) == {1}
