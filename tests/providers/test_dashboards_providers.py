@@ -128,6 +128,20 @@ def test_data_connection_check_rejects_bad_inputs():
     assert {f.property for f in result.failures} == {"url", "object_id", "attributes.connectionId"}
 
 
+def test_data_connection_create_whose_answer_is_lost_is_read_back_not_resent(dashboards_double):
+    double = dashboards_double
+    path = f"/api/saved_objects/data-connection/{names.DATA_CONNECTION_ID}"
+    proxy = AnswerDroppingProxy(double.url, "POST", path)
+    try:
+        created = dp.DataConnectionProvider().create(roundtrip({**data_connection_inputs(double), "url": proxy.url}))
+    finally:
+        proxy.close()
+    # Sent once (a resend would answer 409), then read back and written in place.
+    assert proxy.dropped == 1 and proxy.forwarded[("POST", path)] == 1 and proxy.forwarded[("PUT", path)] == 1
+    assert created.id == names.DATA_CONNECTION_ID
+    assert double.call("GET", path).json()["attributes"]["connectionId"] == names.DATASOURCE
+
+
 # --------------------------------------------------------------------------- workspace
 
 

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from opensearch_node import OpenSearchNode
+from net import AnswerDroppingProxy
+from opensearch_node import OpenSearchNode, wipe
 from telemetry_samples import ingest_source_for, records_for, ss4o_log_document
 from test_opensearch_mappings import install_log_index
 
@@ -58,21 +59,28 @@ def _no_reindex_running(node: OpenSearchNode, timeout_s: float = 60) -> None:
         time.sleep(0.2)
 
 
+@pytest.fixture(scope="module")
+def loaded(opensearch):
+    """The source index, made and filled once for the module (no test writes to it)."""
+    wipe(opensearch)
+    _load_source(opensearch)
+    return opensearch
+
+
 @pytest.fixture()
-def source(cluster):
-    _load_source(cluster)
-    yield cluster
-    _no_reindex_running(cluster)
+def source(loaded):
+    loaded.call("DELETE", DEST)
+    yield loaded
+    _no_reindex_running(loaded)
 
 
 def test_a_copy_longer_than_the_read_timeout_runs_once_as_a_task(source):
     client = ApiClient(source.url, total_timeout_s=30, request_timeout_s=READ_TIMEOUT_S)
-    started = time.monotonic()
     task_id = tasks.start_task(client, "_reindex", json_body=_reindex_body(), params={"requests_per_second": COPY_RATE})
     description = f"reindex from [{SOURCE}] to [{DEST}]"
     assert tasks.running_tasks(client, "*reindex", description) == [task_id]
     response = tasks.wait_for_task(client, task_id, timeout_s=60, what=f"copying {SOURCE}")
-    assert time.monotonic() - started > 2 * READ_TIMEOUT_S  # the copy outlasted the read timeout
+    assert response["took"] > 2 * READ_TIMEOUT_S * 1000  # the copy outlasted the read timeout (server's own ms)
     assert response["total"] == DOCS and response["created"] == DOCS and response["updated"] == 0
     versions = _copy_versions(source)
     assert len(versions) == DOCS and set(versions.values()) == {1}
@@ -112,3 +120,18 @@ def test_a_task_whose_documents_fail_raises_with_their_reasons(source):
         tasks.run_task(client, "_reindex", json_body=_reindex_body(), timeout_s=60, what=f"copying {SOURCE} to {DEST}")
     assert err.value.failures and f"copying {SOURCE} to {DEST}: task " in str(err.value)
     assert "failure(s)" in str(err.value) and "mapper_parsing_exception" in str(err.value)
+
+
+def test_a_task_start_whose_answer_is_lost_is_followed_not_started_again(source):
+    proxy = AnswerDroppingProxy(source.url, "POST", "/_reindex")
+    try:
+        client = ApiClient(proxy.url, total_timeout_s=30, request_timeout_s=READ_TIMEOUT_S)
+        response = tasks.run_task(
+            client, "_reindex", json_body=_reindex_body(), params={"requests_per_second": COPY_RATE},
+            timeout_s=60, what=f"copying {SOURCE}", description=f"reindex from [{SOURCE}] to [{DEST}]",
+        )
+    finally:
+        proxy.close()
+    assert proxy.dropped == 1 and proxy.forwarded[("POST", "/_reindex")] == 1
+    assert response["total"] == DOCS and response["created"] == DOCS
+    assert set(_copy_versions(source).values()) == {1}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Optional
 
-from components.providers.http_client import ApiClient, ApiError, reason_of
+from components.providers.http_client import ApiClient, ApiError, OutcomeUnknownError, reason_of
 
 # Pause between two polls of a running task.
 TASK_POLL_S = 0.5
@@ -93,10 +93,26 @@ def wait_for_task(client: ApiClient, task_id: str, *, timeout_s: float, what: st
 
 def run_task(
     client: ApiClient, path: str, *, json_body: Any = None, params: Optional[dict] = None,
-    timeout_s: float, what: str, poll_s: float = TASK_POLL_S,
+    timeout_s: float, what: str, poll_s: float = TASK_POLL_S, description: Optional[str] = None,
 ) -> dict:
-    """Start path as a task (sent once) and wait for it; return the task's response."""
-    task_id = start_task(client, path, json_body=json_body, params=params)
+    """Start path as a task (sent once) and wait for it; return the task's response.
+
+    description: the task's description as OpenSearch words it (a reindex's is
+    "reindex from [source] to [dest]"). When the start's answer is lost, the one running
+    task so described is the one that start made: it is waited for instead of a second start.
+    """
+    try:
+        task_id = start_task(client, path, json_body=json_body, params=params)
+    except OutcomeUnknownError as lost:
+        running = running_tasks(client, "*", description) if description else []
+        if len(running) != 1:
+            found = f"{len(running)} running tasks are described {description!r}" if description else "no description to look for"
+            raise OutcomeUnknownError(
+                f"{what}: {lost}; {found}, so the task it may have started cannot be told apart: check "
+                f"GET _tasks?detailed=true and the destination before trying again",
+                method=lost.method, url=lost.url,
+            ) from lost
+        task_id = running[0]
     return wait_for_task(client, task_id, timeout_s=timeout_s, what=what, poll_s=poll_s)
 
 
