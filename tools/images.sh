@@ -7,9 +7,10 @@
 #   clawker-test/opensearch:3.6.0         Maven Central min distribution + a JDK >= 21 (see opensearch_dist.sh)
 #   clawker-test/prometheus:v3.11.3       github.com/prometheus/prometheus v0.311.3, built here
 #   clawker-test/otelcol-contrib:0.152.0  OpenTelemetry Collector Builder v0.152.0 build
+#   clawker-test/alertmanager:v0.34.1     alertmanager + amtool from tools/alerting.sh
 #
 # Usage:
-#   tools/images.sh [--verify] [base|opensearch|prometheus|otelcol ...]   (default: all)
+#   tools/images.sh [--verify] [base|opensearch|prometheus|otelcol|alertmanager ...]   (default: all)
 #
 # An image whose tag exists with the same recipe label (versions + hash of its Dockerfile,
 # entrypoint, manifest) is not rebuilt; Go build outputs are cached under
@@ -57,6 +58,9 @@ OTELCOL_MANIFEST="$IMAGES_DIR/otelcol-builder.yaml"
 # uses v0.141.0 (named in the manifest), skips the checksum database for that one module and
 # applies a two-spot source patch (patch_opensearchexporter).
 OSEXP_MODULE=github.com/open-telemetry/opentelemetry-collector-contrib/exporter/opensearchexporter
+
+ALERTMANAGER_VERSION=$CLAWKER_ALERTMANAGER_VERSION
+ALERTMANAGER_TAG="$PREFIX/alertmanager:$ALERTMANAGER_VERSION"
 
 LABEL_RECIPE=dev.clawker.test.recipe
 LABEL_VERSION=dev.clawker.test.version
@@ -300,6 +304,25 @@ build_otelcol() {
   log "built $OTELCOL_TAG"
 }
 
+# ---------------------------------------------------------------- alertmanager
+build_alertmanager() {
+  local recipe
+  recipe="$ALERTMANAGER_VERSION:$(hash_of "$IMAGES_DIR/alertmanager/Dockerfile" "$HERE/alerting.sh" "$BASE_RECIPE_FILE")"
+  if image_current "$ALERTMANAGER_TAG" "$recipe"; then log "$ALERTMANAGER_TAG up to date"; return 0; fi
+  local built am amtool
+  built=$(step alerting-binaries "$HERE/alerting.sh")
+  am=$(sed -n 's/^ALERTMANAGER=//p' <<<"$built")
+  amtool=$(sed -n 's/^AMTOOL=//p' <<<"$built")
+  [ -x "$am" ] && [ -x "$amtool" ] || die "tools/alerting.sh did not produce alertmanager and amtool"
+  local ctx; ctx=$(fresh_context alertmanager)
+  cp "$IMAGES_DIR/alertmanager/Dockerfile" "$ctx/"
+  cp -l "$am" "$ctx/alertmanager" 2>/dev/null || cp "$am" "$ctx/alertmanager"
+  cp -l "$amtool" "$ctx/amtool" 2>/dev/null || cp "$amtool" "$ctx/amtool"
+  build_image "$ALERTMANAGER_TAG" "$ctx" "$ALERTMANAGER_VERSION" "$recipe"
+  rm -rf "$ctx"
+  log "built $ALERTMANAGER_TAG"
+}
+
 # ---------------------------------------------------------------- verify
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -518,12 +541,12 @@ main() {
   for t in "$@"; do
     case "$t" in
       --verify) verify=1 ;;
-      base|opensearch|prometheus|otelcol) targets+=("$t") ;;
+      base|opensearch|prometheus|otelcol|alertmanager) targets+=("$t") ;;
       -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
       *) die "unknown argument: $t" ;;
     esac
   done
-  [ "${#targets[@]}" -gt 0 ] || targets=(base opensearch prometheus otelcol)
+  [ "${#targets[@]}" -gt 0 ] || targets=(base opensearch prometheus otelcol alertmanager)
   local t0=$SECONDS
   mkdir -p "$CACHE" "$WORK"
   BASE_RECIPE_FILE="$WORK/base-recipe.txt"
@@ -535,6 +558,7 @@ main() {
       opensearch) step opensearch build_opensearch ;;
       prometheus) step prometheus build_prometheus ;;
       otelcol) step otelcol build_otelcol ;;
+      alertmanager) step alertmanager build_alertmanager ;;
     esac
   done
   if [ "$verify" = 1 ]; then
@@ -555,6 +579,7 @@ main() {
       opensearch) echo "OPENSEARCH_IMAGE=$OPENSEARCH_TAG" ;;
       prometheus) echo "PROMETHEUS_IMAGE=$PROMETHEUS_TAG" ;;
       otelcol) echo "OTELCOL_IMAGE=$OTELCOL_TAG" ;;
+      alertmanager) echo "ALERTMANAGER_IMAGE=$ALERTMANAGER_TAG" ;;
     esac
   done
 }

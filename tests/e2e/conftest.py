@@ -56,9 +56,9 @@ def docker_engine() -> None:
 
 def remove_stack_leftovers(remove_network: bool = False) -> None:
     """Start from nothing: no stack containers, no volumes (and optionally no network)."""
-    for container in (names.COLLECTOR, names.COLLECTOR_QUEUE_INIT, names.DASHBOARDS, names.PROMETHEUS, names.OPENSEARCH):
+    for container in (names.COLLECTOR, names.COLLECTOR_QUEUE_INIT, names.DASHBOARDS, names.PROMETHEUS, names.OPENSEARCH, names.ALERTMANAGER):
         docker("rm", "-f", container, check=False)
-    for volume in (names.OPENSEARCH_VOLUME, names.PROMETHEUS_VOLUME, names.COLLECTOR_QUEUE_VOLUME):
+    for volume in (names.OPENSEARCH_VOLUME, names.PROMETHEUS_VOLUME, names.COLLECTOR_QUEUE_VOLUME, names.ALERTMANAGER_VOLUME):
         docker("volume", "rm", "-f", volume, check=False)
     if remove_network:
         docker("network", "rm", names.NETWORK, check=False)

@@ -114,8 +114,8 @@ class PulumiStack:
         result = Result(list(args), proc.returncode, proc.stdout, proc.stderr)
         return result.check() if check else result
 
-    def set_config(self, key: str, value: str) -> None:
-        self.run("config", "set", f"clawker-monitor:{key}", value)
+    def set_config(self, key: str, value: str, secret: bool = False) -> None:
+        self.run("config", "set", *(["--secret"] if secret else []), f"clawker-monitor:{key}", value)
 
     def up(self) -> Result:
         return self.run("up", "--yes", "--skip-preview")
