@@ -113,6 +113,9 @@ def stack(tmp_path_factory, toolchain_bin, docker_engine, tls):
         s.set_config("alertmanagerImage", ALERTMANAGER_IMAGE)
         s.set_config("alertWebhookUrl", ALERT_WEBHOOK, secret=True)
         s.up()
+        # The receiver's index, before any notification: dynamic mapping without date guessing.
+        created = requests.put(f"{OPENSEARCH}/{NOTICES_INDEX}", json={"mappings": {"date_detection": False}}, timeout=30)
+        assert created.status_code == 200, created.text
         yield s
     finally:
         s.run("destroy", "--yes", "--skip-preview", check=False)
