@@ -38,7 +38,7 @@ from pulumi_cli import PulumiStack, docker, inspect
 
 from components import names
 from components.services import collector, collector_config
-from net import free_port
+from net import free_port, wait_until
 
 OPENSEARCH = "http://127.0.0.1:9200"
 PROMETHEUS = "http://127.0.0.1:9090"
@@ -99,17 +99,6 @@ def lanes(tls: tls_material.InfraTls) -> dict:
 def opensearch_healthy() -> bool:
     state = (inspect("container", names.OPENSEARCH) or {}).get("State", {})
     return state.get("Health", {}).get("Status") == "healthy"
-
-
-def wait_until(probe, timeout_s: float, what: str, detail=lambda: "", every: float = 2.0):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = probe()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout_s}s. {detail()}")
-        time.sleep(every)
 
 
 def collector_log(name: str = names.COLLECTOR) -> str:

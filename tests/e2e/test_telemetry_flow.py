@@ -38,6 +38,7 @@ import panel_proof
 import tls_material
 from conftest import remove_stack_leftovers
 from otlp_sender import grpc_log_exporter, http_log_exporter, send_delta_counters, send_logs, send_spans
+from net import wait_until
 from pulumi_cli import PulumiStack, inspect
 
 import catalogue
@@ -114,18 +115,6 @@ def search(indices: str, query: dict, size: int = 200) -> list[dict]:
 def count(index: str, query: Optional[dict] = None) -> int:
     answer = opensearch("POST", f"{index}/_count", {"query": query or {"match_all": {}}})
     return answer.json().get("count", 0) if answer.status_code == 200 else 0
-
-
-def wait_until(probe: Callable[[], Any], timeout_s: float, what: str, detail: Callable[[], str] = lambda: "") -> Any:
-    """Poll probe() until it returns something truthy; fail naming `what` after timeout_s."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = probe()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout_s}s. {detail()}")
-        time.sleep(1)
 
 
 def collector_log() -> str:

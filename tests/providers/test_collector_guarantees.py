@@ -34,6 +34,7 @@ import requests
 
 import durable_traffic as dt
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
+from net import wait_until
 from otlp_sender import http_log_exporter, send_logs
 from telemetry_samples import RESOURCES
 from test_collector_to_opensearch import _bootstrap, running_collector
@@ -60,17 +61,6 @@ def _metric(port: int, name: str, exporter: str) -> float:
         if line.startswith(name + "{") and f'exporter="{exporter}"' in line:
             total += float(line.rsplit(" ", 1)[1])
     return total
-
-
-def _wait(probe, what: str, detail=lambda: ""):
-    deadline = time.monotonic() + WAIT_S
-    while True:
-        got = probe()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {WAIT_S}s. {detail()}")
-        time.sleep(0.5)
 
 
 def _numbered(seqs) -> list[tuple[int, dict]]:
@@ -136,7 +126,7 @@ def test_full_queue_refuses_with_a_retryable_status_and_the_sdk_retry_loses_noth
             except grpc.RpcError as error:
                 assert error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED), error
             refused += grpc_seqs
-            counted = _wait(enqueue_failed, "the collector counting its refusals")
+            counted = wait_until(enqueue_failed, WAIT_S, "the collector counting its refusals")
             assert counted >= len(refused), counted
 
             # The SDK's request meets the same full queue; its exporter retries it.
@@ -154,8 +144,8 @@ def test_full_queue_refuses_with_a_retryable_status_and_the_sdk_retry_loses_noth
             sdk = threading.Thread(target=sdk_send, daemon=True)
             sdk.start()
             # send_logs exports one record per request: its first request refused and retried.
-            _wait(lambda: any(re.search(r"Transient error .*(429|503|Service Unavailable|Too Many)", m) for m in sdk_messages),
-                  "the SDK retrying a refused request", lambda: str(sdk_messages[-5:]))
+            wait_until(lambda: any(re.search(r"Transient error .*(429|503|Service Unavailable|Too Many)", m) for m in sdk_messages),
+                       WAIT_S, "the SDK retrying a refused request", lambda: str(sdk_messages[-5:]))
         finally:
             _block_writes(cluster, False)
         sdk.join(timeout=WAIT_S)
@@ -163,8 +153,9 @@ def test_full_queue_refuses_with_a_retryable_status_and_the_sdk_retry_loses_noth
         assert result.get("ok") is True, f"the SDK gave up: {sdk_messages[-5:]}"
 
         want = set(accepted) | set(sdk_seqs)
-        found, total = _wait(
+        found, total = wait_until(
             lambda: (lambda f, t: (f, t) if f >= want else None)(*dt.log_counts(cluster.url, INDEX, tag)),
+            WAIT_S,
             "every accepted record stored",
             lambda: f"missing {len(want - dt.log_counts(cluster.url, INDEX, tag)[0])} of {len(want)}; "
             + collector["log"].read_text()[-3000:],
@@ -204,7 +195,7 @@ def test_a_record_opensearch_refuses_is_retried_then_dropped_and_counted_while_t
 
         attempts = lambda: _metric(self_port, "otelcol_exporter_send_failed_log_records_total", f"opensearch/{INDEX}")  # noqa: E731
         dropped = lambda: _metric(self_port, "otelcol_exporter_send_failed_log_records_total", "otlp_grpc/untrusted")  # noqa: E731
-        _wait(lambda: dropped() > 0, "the request dropped at the retry horizon", lambda: collector["log"].read_text()[-3000:])
+        wait_until(lambda: dropped() > 0, WAIT_S, "the request dropped at the retry horizon", lambda: collector["log"].read_text()[-3000:])
         elapsed = time.monotonic() - started
         log = collector["log"].read_text()
 

@@ -29,7 +29,7 @@ import pytest
 import requests
 import yaml
 
-from net import free_port
+from net import free_port, wait_until
 from opensearch_node import _prometheus_binary
 from otlp_sender import send_delta_counters
 from prerequisites import unavailable
@@ -107,17 +107,6 @@ def workdir():
     path = Path(tempfile.mkdtemp(prefix="clawker-prom-rules-"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
-
-
-def wait_until(probe: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = probe()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(what)
-        time.sleep(0.5)
 
 
 def with_control(rules: dict, raised: dict) -> dict:
