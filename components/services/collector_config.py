@@ -82,6 +82,10 @@ INTAKE_ID_PROCESSOR = "transform/intake-id"
 # (commits, pull requests): an expired series restarts from zero in Prometheus.
 # 0 is not "never" for metric_expiration: it expires everything at once.
 SERIES_LIFETIME = "8760h"
+# Resource attributes copied onto every metric datapoint, the only place Prometheus
+# reads labels from: the agent's project and name, and the team attributes agents carry
+# (agent_env.resource_attributes) that the budget rules and Team views group by.
+METRIC_LABEL_RESOURCE_ATTRIBUTES = ("project", "agent", "team.id", "department", "cost_center")
 
 # Envoy access-log attributes that OpenSearch maps as numbers or IPs: Envoy
 # writes "-" when a value is absent, which those field types reject.
@@ -306,8 +310,10 @@ def render(settings: Settings) -> dict:
                     "context": "datapoint",
                     "statements": [
                         # Prometheus only sees datapoint attributes as labels.
-                        'set(attributes["project"], resource.attributes["project"]) where resource.attributes["project"] != nil',
-                        'set(attributes["agent"], resource.attributes["agent"]) where resource.attributes["agent"] != nil',
+                        *(
+                            f'set(attributes["{key}"], resource.attributes["{key}"]) where resource.attributes["{key}"] != nil'
+                            for key in METRIC_LABEL_RESOURCE_ATTRIBUTES
+                        ),
                         # OpenSearch's Prometheus connector breaks on a label named "type".
                         'set(attributes["kind"], attributes["type"]) where attributes["type"] != nil',
                         'delete_key(attributes, "type")',

@@ -41,10 +41,12 @@ EVALUATION = "1s"
 
 
 class Prom:
-    def __init__(self, binary: str, workdir: Path, rules: dict):
+    def __init__(self, binary: str, workdir: Path, rules: dict, alertmanager: str = ""):
         self.workdir = workdir
         config = prometheus_config.render(validate({}))
         config["global"]["evaluation_interval"] = EVALUATION
+        if alertmanager:  # host:port of a real Alertmanager (test_alert_delivery)
+            config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
         rules_file = workdir / "rules.yml"
         config["rule_files"] = [str(rules_file)]
         # No collector to scrape here; series arrive over OTLP instead.
@@ -186,10 +188,10 @@ def test_rendered_rules_load_evaluate_and_fire_over_their_threshold(workdir):
     try:
         assert prom.ready(), prom.log.read_text()[-3000:]
         listed = prom.rules()
-        expected = {(g["name"], r["alert"]) for g in rendered["groups"] for r in g["rules"]}
-        assert expected <= set(listed), f"rules API lacks {expected - set(listed)}"
-        for key in expected:
-            assert listed[key]["query"] and listed[key]["type"] == "alerting"
+        expected = {(g["name"], r.get("alert") or r["record"]): "alerting" if "alert" in r else "recording" for g in rendered["groups"] for r in g["rules"]}
+        assert set(expected) <= set(listed), f"rules API lacks {set(expected) - set(listed)}"
+        for key, kind in expected.items():
+            assert listed[key]["query"] and listed[key]["type"] == kind
 
         # Claude Code's cost counter (two delta exports, 0.625 + 0.25 USD) and the
         # collector's span counts of llm_request spans: 7 succeeded, 3 failed (30%).
