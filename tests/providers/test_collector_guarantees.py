@@ -45,9 +45,8 @@ BATCH = 50
 MAX_FILL_REQUESTS = 400
 HORIZON_S = 20
 # With the ~180 fields the claude-code templates declare and the exporter's own, 850 new
-# attributes pass index.mapping.total_fields.limit (OpenSearch's default, 1000). (Past ~1000
-# attributes the envelope pipeline's shape guard itself fails, Painless' loop limit, and the
-# record is refused by the unprocessed-document guard instead: a different refusal.)
+# attributes pass index.mapping.total_fields.limit (OpenSearch's default, 1000). (Wider records
+# go through the envelope pipeline too: tests/providers/test_envelope_wide_records.py.)
 POISON_ATTRIBUTES = 850
 WAIT_S = 120
 
