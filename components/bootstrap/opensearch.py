@@ -112,6 +112,13 @@ def daily_template_name(index: str) -> str:
     return f"{template}{names.DAILY_TEMPLATE_SUFFIX}"
 
 
+def template_bodies(index: str) -> dict[str, dict]:
+    """The two index templates of a stream: its write name's and its daily indices'."""
+    if index == names.TRACES_INDEX:
+        return {names.TRACES_INDEX_TEMPLATE: traces_template_body(), daily_template_name(index): traces_daily_template_body()}
+    return {names.LOG_INDEX_TEMPLATES[index]: index_template_body(index), daily_template_name(index): daily_template_body(index)}
+
+
 def route_pipeline_body(index: str) -> dict:
     """The door's pipeline: the source's own reshaping, the envelope (logs), then the day."""
     if index == names.TRACES_INDEX:
@@ -322,12 +329,11 @@ def declare_opensearch_assets(
     policies = [p for p in (log_policy, trace_policy) if p is not None]
     # The log templates compose the common one; the traces templates stand alone. Each
     # stream has two: its write name (the door) and its daily indices.
-    template_specs = []
-    for index, template in names.LOG_INDEX_TEMPLATES.items():
-        template_specs.append((template, index_template_body(index), [common]))
-        template_specs.append((daily_template_name(index), daily_template_body(index), [common]))
-    template_specs.append((names.TRACES_INDEX_TEMPLATE, traces_template_body(), []))
-    template_specs.append((daily_template_name(names.TRACES_INDEX), traces_daily_template_body(), []))
+    template_specs = [
+        (name, body, [] if index == names.TRACES_INDEX else [common])
+        for index in names.LOG_INDICES + (names.TRACES_INDEX,)
+        for name, body in template_bodies(index).items()
+    ]
     templates = [asset(IndexTemplate, "index-template", name, deps, body=body) for name, body, deps in template_specs]
     # No door exists before the pipelines its templates name. The traces door is declared
     # too (the exporter would otherwise create it on the first span): Dashboards' traces
