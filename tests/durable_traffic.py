@@ -306,7 +306,8 @@ class Sender:
 
 
 def _search(base: str, index: str, body: dict) -> dict:
-    answer = requests.post(f"{base}/{index}/_search", json=body, timeout=60)
+    # A stream's records are in its daily indices (README "Retention"): read them all.
+    answer = requests.post(f"{base}/{names.read_pattern(index)}/_search", json=body, timeout=60)
     answer.raise_for_status()
     return answer.json()
 
