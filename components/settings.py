@@ -113,6 +113,13 @@ SCHEMA: dict = {
             False,
             "Remove the OpenSearch, Prometheus and collector-queue volumes on `pulumi destroy` (like `clawker monitor down --volumes`), and with them the indexed telemetry, the Clawker workspace and every saved object in it. Off, `pulumi destroy` keeps all of that and the next `pulumi up` adopts it.",
         ),
+        "deliveryRetryHours": _prop(
+            {"type": "integer", "minimum": 1, "maximum": 720},
+            6,
+            "Hours the collector keeps retrying a request OpenSearch has not stored (an outage, or a record "
+            "OpenSearch refuses) before dropping it and counting it in otelcol_exporter_send_failed_log_records_total "
+            "(or ..._spans_total) of its otlp_grpc exporter: an OpenSearch outage this long loses nothing.",
+        ),
         # Alerting rules (Prometheus evaluates them; see README "Alerts"). 0 turns a rule off.
         "alertCostPerHourUsd": _prop(
             {"type": "number", "minimum": 0, "maximum": 100000},
@@ -279,6 +286,7 @@ class Settings:
     host_name: str
     api_host: str
     purge_volumes_on_destroy: bool
+    delivery_retry_hours: int
     alert_cost_per_hour_usd: float
     alert_api_error_rate_percent: float
     alert_collector_queue_percent: float

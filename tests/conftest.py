@@ -5,7 +5,8 @@ opensearch_node.py), with the ISM / SQL plugin contract doubles in front of it
 where the distribution lacks those plugins. Used by the provider tests, the plugin
 doubles' contract tests and the Dashboards double's own tests (the double keeps
 its saved objects in it). Started only when a test asks. cluster: the same,
-emptied before the test; prometheus: the cached Prometheus binary (or a stand-in).
+emptied before the test; prometheus: the cached real Prometheus binary (no stand-in: without it the test
+fails under CI=true, is skipped elsewhere).
 """
 
 import sys

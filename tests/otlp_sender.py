@@ -34,10 +34,11 @@ class _Recording:
         return True
 
 
-def http_log_exporter(endpoint: str):
+def http_log_exporter(endpoint: str, timeout: float = 10):
+    """The SDK's OTLP/HTTP exporter; it retries 429/502/503/504 (backoff 1, 2, 4, ... s) within `timeout`."""
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 
-    return OTLPLogExporter(endpoint=f"{endpoint.rstrip('/')}/v1/logs", timeout=10)
+    return OTLPLogExporter(endpoint=f"{endpoint.rstrip('/')}/v1/logs", timeout=timeout)
 
 
 def grpc_log_exporter(

@@ -56,9 +56,6 @@ LOOPBACK_PORTS = {"untrusted": 14317, "trusted": 14319}
 LOOPBACK_MAX_RECV_MIB = 64
 # Each persistent queue holds at most this many bytes of requests (on disk).
 QUEUE_BYTES = 512 * 1024 * 1024
-# Retried this long (an outage of up to this length loses nothing); a record
-# still refused after it is dropped and counted in otelcol_exporter_send_failed_*.
-RETRY_MAX_ELAPSED = "6h"
 RETRY_MAX_INTERVAL = "10s"
 # The failover connector probes a failed OpenSearch again this often.
 FAILOVER_RETRY_INTERVAL = "2s"
@@ -122,7 +119,7 @@ def _opensearch_exporter(settings: Settings, **target: Any) -> dict:
     }
 
 
-def _durable_exporter(lane: str) -> dict:
+def _durable_exporter(settings: Settings, lane: str) -> dict:
     """The intake half's end: a persistent, retried OTLP/gRPC hop to the lane's loopback receiver."""
     return {
         "endpoint": f"{LOOPBACK_HOST}:{LOOPBACK_PORTS[lane]}",
@@ -144,7 +141,9 @@ def _durable_exporter(lane: str) -> dict:
             "enabled": True,
             "initial_interval": "1s",
             "max_interval": RETRY_MAX_INTERVAL,
-            "max_elapsed_time": RETRY_MAX_ELAPSED,
+            # Retried this long (an outage of up to this length loses nothing); a request
+            # still not stored after it is dropped and counted in otelcol_exporter_send_failed_*.
+            "max_elapsed_time": f"{settings.delivery_retry_hours}h",
         },
     }
 
@@ -306,7 +305,7 @@ def render(settings: Settings) -> dict:
             "endpoint": _listen(settings.collector_metrics_port),
             "metric_expiration": SERIES_LIFETIME,
         },
-        "otlp_grpc/untrusted": _durable_exporter("untrusted"),
+        "otlp_grpc/untrusted": _durable_exporter(settings, "untrusted"),
     }
     connectors: dict = {
         # "spanmetrics" before 0.152; the old name only logs a deprecation warning.
@@ -394,7 +393,7 @@ def render(settings: Settings) -> dict:
             }
         }
         receivers["otlp/loop-trusted"] = _loopback_receiver("trusted")
-        exporters["otlp_grpc/trusted"] = _durable_exporter("trusted")
+        exporters["otlp_grpc/trusted"] = _durable_exporter(settings, "trusted")
         connectors["routing/trusted"] = {
             "default_pipelines": ["logs/trusted-unrouted"],
             "table": _route_table(names.TRUSTED_LOG_INDICES),

@@ -4,8 +4,15 @@
 OpenSearch Dashboards cannot be obtained on the machines that run our tests, so the
 stack's tests run this small HTTP server in its place.  It implements exactly the
 Dashboards HTTP endpoints the clawker-monitor stack calls, with request and response
-shapes taken from Dashboards' own route code (opensearch-project/OpenSearch-Dashboards):
+shapes taken from Dashboards' own route code (opensearch-project/OpenSearch-Dashboards,
+tag 3.6.0 = commit ca4df1dedb5f76ebf61eaaca39e7da540b491b15, the OpenSearch-Dashboards ref
+that opensearch-build's manifests/3.6.0/opensearch-dashboards-3.6.0.yml pins for the
+3.6.0 release; paths below are at that commit):
 
+  src/core/server/http/http_service.ts                runNotReadyServer: until core has
+                                                      started, every request gets 503 "OpenSearch
+                                                      Dashboards server is not ready yet" with
+                                                      Retry-After: 30
   src/core/server/http/lifecycle_handlers.ts          osd-xsrf / osd-version checks
   src/core/server/status/routes/status.ts             GET /api/status (+ legacy_status.ts)
   src/core/server/saved_objects/routes/*.ts           create/get/update/delete/_find/
@@ -120,6 +127,7 @@ MAX_IMPORT_PAYLOAD_BYTES = 26214400
 DUPLICATE_WORKSPACE_NAME_ERROR = "workspace name has already been used, try with a different name"
 WORKSPACE_NOT_FOUND_ERROR = "workspace not found"
 NOT_READY_TEXT = "OpenSearch Dashboards server is not ready yet"
+NOT_READY_RETRY_AFTER_S = "30"  # src/core/server/http/http_service.ts (runNotReadyServer)
 
 REASONS = {s.value: s.phrase for s in HTTPStatus}
 # Dashboards talks to OpenSearch directly, never through a proxy from the environment.
@@ -136,12 +144,13 @@ def log(msg: str) -> None:
 # ---------------------------------------------------------------------------
 class HttpError(Exception):
     def __init__(self, status: int, message: str | None = None, extra: dict | None = None,
-                 text: str | None = None):
+                 text: str | None = None, headers: dict[str, str] | None = None):
         super().__init__(message or "")
         self.status = status
         self.message = message if message is not None else REASONS.get(status, "Error")
         self.extra = extra or {}
         self.text = text  # plain-text body instead of JSON
+        self.headers = headers or {}
 
     def payload(self) -> dict:
         body = {"statusCode": self.status, "error": REASONS.get(self.status, "Error"),
@@ -748,7 +757,9 @@ class App:
                ) -> tuple[int, Any, dict[str, str]]:
         """Returns (status, body (dict/list/str), extra headers)."""
         if not self.ready:
-            raise HttpError(503, text=NOT_READY_TEXT)
+            # http_service.ts runNotReadyServer: every path and method, 503, and the client
+            # is asked to come back after 30 seconds.
+            raise HttpError(503, text=NOT_READY_TEXT, headers={"Retry-After": NOT_READY_RETRY_AFTER_S})
 
         parsed = urllib.parse.urlsplit(raw_path)
         path = parsed.path
@@ -1672,9 +1683,9 @@ class Handler(BaseHTTPRequestHandler):
             status, result, extra = self.app.handle(self.command, self.path, headers, body)
         except HttpError as e:
             if e.text is not None:
-                self._respond(e.status, e.text.encode(), "text/plain; charset=utf-8")
+                self._respond(e.status, e.text.encode(), "text/plain; charset=utf-8", headers=e.headers)
             else:
-                self._respond(e.status, json.dumps(e.payload(), ensure_ascii=False).encode("utf-8"))
+                self._respond(e.status, json.dumps(e.payload(), ensure_ascii=False).encode("utf-8"), headers=e.headers)
             return
         except Exception as e:  # noqa: BLE001 - an internal error answers 500 like hapi
             log(f"internal error on {self.command} {self.path}: {e!r}")

@@ -41,7 +41,8 @@ def test_status_reports_available_and_names_itself_a_double(client):
     assert status == 404 and body["message"] == "Not Found"
 
 
-# src/core/server/http/http_service.ts (the "not ready" server until OpenSearch answers);
+# src/core/server/http/http_service.ts at the 3.6.0 tag (runNotReadyServer: 503 with
+# Retry-After: 30 until OpenSearch answers);
 # saved_objects/migrations/core/index_migrator.ts (the saved objects index is made first)
 def test_not_ready_until_opensearch_answers_then_the_index_exists(node):
     port = free_port()
@@ -49,10 +50,11 @@ def test_not_ready_until_opensearch_answers_then_the_index_exists(node):
     c = Client(f"http://127.0.0.1:{srv.server_address[1]}")
     late_opensearch = Forwarder(port, node.url)
     try:
-        status, body, _ = c.get("/api/status")
+        status, body, headers = c.get("/api/status")
         assert status == 503 and body == "OpenSearch Dashboards server is not ready yet"
-        status, _, _ = c.post("/api/saved_objects/data-connection/x", GOOD_CONN)
-        assert status == 503
+        assert headers.get("Retry-After") == "30"  # runNotReadyServer asks clients to come back
+        status, _, headers = c.post("/api/saved_objects/data-connection/x", GOOD_CONN)
+        assert status == 503 and headers.get("Retry-After") == "30"
         assert saved_objects_indices(node) == []
         late_opensearch.start()
         deadline = time.time() + 15
@@ -544,6 +546,8 @@ def test_opensearch_gone_answers_503(node):
                 break
             time.sleep(0.2)
         assert status == 503, body
+        # An OpenSearch error after start is not the not-ready server: no Retry-After.
+        assert "Retry-After" not in c.post("/api/saved_objects/dashboard/after", {"attributes": {"title": "A"}})[2]
         assert raw_saved_object(node, "dashboard", "after") is None
     finally:
         stop(srv, app)

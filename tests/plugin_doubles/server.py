@@ -11,8 +11,8 @@ the data.
 
 Written from the plugins' own code (read, not copied):
 
-opensearch-project/index-management (commit 5078c9a6), under
-src/main/kotlin/org/opensearch/indexmanagement/indexstatemanagement/:
+opensearch-project/index-management (commit 5078c9a6b960b682e28103b8f8498a3d3ee6d0cd), under
+src/main/kotlin/org/opensearch/indexmanagement/indexstatemanagement/ unless a path says otherwise:
   resthandler/RestIndexPolicyAction.kt, RestGetPolicyAction.kt, RestDeletePolicyAction.kt,
   RestAddPolicyAction.kt, RestChangePolicyAction.kt, RestRemovePolicyAction.kt,
   RestExplainAction.kt                                  routes, parameters
@@ -33,11 +33,40 @@ src/main/kotlin/org/opensearch/indexmanagement/indexstatemanagement/:
   ISMTemplateService.kt                                 validateFormat, overlapping, self-conflicts
   ManagedIndexCoordinator.kt                            an index is auto-managed when it is CREATED
         after a matching ism_template's last_updated_time (highest priority wins);
-        an index that predates the template is never attached
+        an index that predates the template is never attached. findIndexLookupName: a
+        hidden index (index.hidden, or a name starting with '.') is never auto-managed
+        unless it backs a data stream, which is matched by the STREAM's name; an index
+        whose auto_manage is false (set by remove) is skipped; the job of a deleted index
+        is dropped (clusterChanged, indicesDeleted)
   util/ManagedIndexUtils.kt (shouldChangePolicy)        change_policy is only recorded; the
         managed index switches at its next job run (job_interval minutes)
+  THE RUNNER (what a job run does, one step per run):
+  ManagedIndexRunner.kt (runManagedIndexConfig, initManagedIndex,
+        getInitializedManagedIndexMetaData, initChangePolicy, disableManagedIndexConfig)
+        first run initialises the metadata in the default state; a completed or failed
+        policy disables the job; a change_policy applies when the next action is a transition
+  model/Policy.kt (getStateToExecute), model/State.kt (getActionToExecute),
+  action/TransitionsAction.kt, action/DeleteAction.kt,
+  spi/src/main/kotlin/org.opensearch.indexmanagement.spi/indexstatemanagement/Action.kt
+        (getUpdatedActionMetadata), .../spi/indexstatemanagement/Step.kt (getStepStartTime)
+  util/ManagedIndexUtils.kt (evaluateConditions, getStartingManagedIndexMetaData,
+        getCompletedManagedIndexMetaData, isFailed, getUpdatedStateMetaData)
+  step/transition/AttemptTransitionStep.kt              first transition whose condition holds;
+        min_index_age against the CACHED index_creation_date; messages
+        "Evaluating transition conditions [index=x]" / "Transitioning to s [index=x]"
+  step/delete/AttemptDeleteStep.kt                       DELETE the index; "Successfully deleted
+        index [index=x]"; a failure is retried (retry.count, default 3) then fails the index
+  .../spi/indexstatemanagement/model/ManagedIndexMetaData.kt, StateMetaData.kt,
+  ActionMetaData.kt, StepMetaData.kt, PolicyRetryInfoMetaData.kt
+        the explain API's fields (only the meaningful ones: transition_to replaces
+        state/action/step; a completed policy shows policy_completed only)
+  transport/action/removepolicy/TransportRemovePolicyAction.kt
+        strict expansion of the target (wildcards: open and closed, not hidden); a closed
+        index fails "This index is closed"; one without a job fails "This index does not
+        have a policy to remove" and is left untouched; only removed indices get
+        auto_manage=false
 
-opensearch-project/sql (commit a54acb44):
+opensearch-project/sql (commit a54acb44094fa6d36982ad3882cd54375325e668):
   datasources/.../rest/RestDataSourceQueryAction.java  routes (POST create 201, PUT update,
         GET one/all, DELETE 204), error mapping (ErrorMessage.java: {status, error{type,
         reason, details}}; DataSourceNotFoundException 404; client errors 400)
@@ -63,9 +92,17 @@ opensearch-project/sql (commit a54acb44):
         POST /_plugins/_directquery/_query/{dataSources}: the PromQL call Dashboards' explore
         panels make; forwarded to Prometheus /api/v1/query_range or /api/v1/query
 
-Known simplifications (TESTING.md "Known gaps"): ISM actions are parsed and stored but
-never executed (no index is ever deleted by retention); security/roles are absent (as
-in the stack, which disables security); only the routes above exist.
+ISM's clock is the double's own (DoubleClock): tests advance it through double-only
+routes, POST /_double/ism/clock {"advance": "1d"} and POST /_double/ism/run; their
+test-facing API is tests/plugin_doubles/ism_clock.py. Index age is measured on it.
+
+Known simplifications (TESTING.md "Known gaps"): the runner executes the transition and
+delete actions (what the stack's policies use) and the min_index_age, min_doc_count and
+min_state_age conditions; any other action or condition fails the managed index with
+an info message saying the double does not run it (never silently passes). Retry
+backoff, action timeouts, job jitter and the ISM history index are not modelled;
+security/roles are absent (as in the stack, which disables security); only the routes
+above exist.
 
 Python 3.11 standard library only.
 Usage: server.py --port P --upstream http://127.0.0.1:Q [--host 0.0.0.0]
@@ -107,6 +144,7 @@ CONDITION_FIELDS = {
     "min_rollover_age": "time", "no_alias": "bool", "min_state_age": "time",
 }
 DATASOURCE_TYPES = {"PROMETHEUS", "OPENSEARCH", "S3GLUE", "SECURITY_LAKE"}
+DEFAULT_DATASOURCE = "@opensearch"  # DataSourceSchemaIdentifierNameResolver.DEFAULT_DATASOURCE_NAME
 DATASOURCE_NAME = re.compile(r"[@*A-Za-z]+?[*a-zA-Z_\-0-9]*")
 CREDENTIAL_SUFFIXES = ("auth.username", "auth.password", "auth.access_key", "auth.secret_key")
 INVALID_FILENAME_CHARS = set('\\/?"<>| ,')
@@ -114,8 +152,38 @@ _TIME = re.compile(r"^(-?\d+)(nanos|micros|ms|s|m|h|d)$")
 _BYTES = re.compile(r"^(\d+(?:\.\d+)?)(b|kb|mb|gb|tb|pb)?$", re.I)
 
 
+_UNIT_MS = {"nanos": 1e-6, "micros": 1e-3, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+class DoubleClock:
+    """ISM's notion of "now", which tests can move forward (never back).
+
+    The real plugin reads Instant.now(); this double reads real time plus an offset that
+    only POST /_double/ism/clock changes. Every ISM time the double keeps (a policy's and
+    a template's last_updated_time, job schedules, state/action/step start times, and the
+    index creation date ISM compares against) is on this clock, so advancing it by 30 days
+    makes 30 days pass for ISM and for nothing else."""
+
+    def __init__(self):
+        self.offset_ms = 0
+
+    def now(self) -> int:
+        return int(time.time() * 1000) + self.offset_ms
+
+
+CLOCK = DoubleClock()
+
+
 def now_ms() -> int:
-    return int(time.time() * 1000)
+    return CLOCK.now()
+
+
+def time_ms(value: str) -> int:
+    """A TimeValue ("7d", "30m", "500ms") in milliseconds."""
+    match = _TIME.match(str(value).strip())
+    if not match:
+        raise ValueError(f"not a time value: {value!r}")
+    return int(int(match.group(1)) * _UNIT_MS[match.group(2)])
 
 
 class Reply(Exception):
@@ -190,10 +258,11 @@ class Upstream:
         if status not in (200, 201) and "resource_already_exists_exception" not in json.dumps(answer):
             raise RuntimeError(f"plugin doubles: cannot create state index {name}: {status} {answer}")
 
-    def indices(self, expression: str = "*") -> list[dict]:
-        """[{index, uuid, creation}] of open and closed, visible and hidden indices."""
+    def indices(self, expression: str = "*", expand: str = "all") -> list[dict]:
+        """[{index, uuid, creation, status}]; wildcards expand as `expand` says (all: open and
+        closed, visible and hidden)."""
         path = f"/_cat/indices/{urllib.parse.quote(expression, safe=',*')}"
-        status, answer = self.json("GET", path, params={"format": "json", "h": "index,uuid,creation.date,status", "expand_wildcards": "all"})
+        status, answer = self.json("GET", path, params={"format": "json", "h": "index,uuid,creation.date,status", "expand_wildcards": expand})
         if status == 404:
             raise Reply(404, answer)
         if status != 200:
@@ -430,6 +499,9 @@ class PluginDoubles:
         self.lock = threading.RLock()
         self.ready = False
         self.seen_uuids: set[str] = set()
+        # index uuid -> the clock offset when the double first saw the index: its creation
+        # date on the double clock is OpenSearch's creation.date plus that offset.
+        self.births: dict[str, int] = {}
 
     # ---- state in OpenSearch
     def _state_ready(self) -> bool:
@@ -439,6 +511,12 @@ class PluginDoubles:
                 return False
             self.up.ensure_index(ISM_INDEX)
             self.up.ensure_index(DS_INDEX)
+            # The clock and the births survive a restart of the double (they live with the data).
+            status, answer = self.up.json("GET", f"/{ISM_INDEX}/_doc/double-clock")
+            if status == 200 and answer.get("found"):
+                CLOCK.offset_ms = int(answer["_source"].get("offset_ms", 0))
+            for hit in self._search(ISM_INDEX, {"term": {"kind": "birth"}}):
+                self.births[hit["_source"]["index_uuid"]] = int(hit["_source"]["offset_ms"])
             self.ready = True
         return True
 
@@ -476,39 +554,51 @@ class PluginDoubles:
     def _refresh(self) -> None:
         self.up.json("POST", f"/{ISM_INDEX}/_refresh")
 
-    def _write_managed(self, index: str, uuid_: str, policy_hit: dict, *, previous: Optional[dict] = None) -> None:
-        now = now_ms()
+    def _born(self, entry: dict) -> int:
+        """The index's creation date on the double clock (see DoubleClock)."""
+        uuid_ = entry["uuid"]
+        if uuid_ not in self.births:
+            self.births[uuid_] = CLOCK.offset_ms
+            if CLOCK.offset_ms:
+                self.up.json("PUT", f"/{ISM_INDEX}/_doc/birth-{uuid_}",
+                             {"kind": "birth", "index_uuid": uuid_, "offset_ms": CLOCK.offset_ms})
+        return entry["creation"] + self.births[uuid_]
+
+    def _write_managed(self, entry: dict, policy_hit: dict) -> None:
         doc = {
             "kind": "managed_index",
-            "index": index,
-            "index_uuid": uuid_,
+            "index": entry["index"],
+            "index_uuid": entry["uuid"],
+            # ISM caches the creation date in the metadata (AttemptTransitionStep.getIndexCreationDate).
+            "index_creation_date": self._born(entry),
             "policy_id": policy_hit["_id"],
             "policy_seq_no": policy_hit["_seq_no"],
             "policy_primary_term": policy_hit["_primary_term"],
             "policy": policy_hit["_source"]["policy"],
             "enabled": True,
-            "enabled_time": now,
+            "enabled_time": now_ms(),
+            "runs_done": 0,
             "change_policy": None,
             "metadata": None,
         }
-        if previous:
-            doc["enabled_time"] = previous["enabled_time"]
-        self.up.json("PUT", f"/{ISM_INDEX}/_doc/managed-{uuid_}", doc, params={"refresh": "true"})
+        self.up.json("PUT", f"/{ISM_INDEX}/_doc/managed-{entry['uuid']}", doc, params={"refresh": "true"})
 
     def _auto_manage_off(self, uuid_: str) -> bool:
         status, answer = self.up.json("GET", f"/{ISM_INDEX}/_doc/automanage-off-{uuid_}")
         return status == 200 and answer.get("found", False)
 
     # ---- the coordinator: attach new indices, run jobs
-    def sweep(self) -> None:
+    def sweep(self) -> list[dict]:
         with self.lock:
             try:
                 if not self._state_ready():
-                    return
+                    return []
             except OSError:
-                return  # OpenSearch not listening yet (the container is starting)
+                return []  # OpenSearch not listening yet (the container is starting)
             indices = self.up.indices("*")
             live = {e["uuid"]: e for e in indices}
+            for entry in indices:
+                self._born(entry)
             managed = self._managed()
             # An index deleted: its managed-index entry goes (ManagedIndexCoordinator, indices deleted).
             for uuid_ in set(managed) - set(live):
@@ -516,17 +606,40 @@ class PluginDoubles:
             fresh = [e for u, e in live.items() if u not in self.seen_uuids and u not in managed]
             if fresh:
                 policies = [h for h in self._policies() if h["_source"]["policy"].get("ism_template")]
+                lookup = self._lookup_names([e["index"] for e in fresh])
                 for entry in fresh:
                     self.seen_uuids.add(entry["uuid"])
-                    name = entry["index"]
-                    if name.startswith("."):
-                        continue  # hidden and dot indices are not auto-managed
-                    if self._auto_manage_off(entry["uuid"]):
+                    name = lookup.get(entry["index"])
+                    if name is None or self._auto_manage_off(entry["uuid"]):
                         continue
-                    policy = self._matching_policy(name, entry["creation"], policies)
+                    policy = self._matching_policy(name, self._born(entry), policies)
                     if policy is not None:
-                        self._write_managed(name, entry["uuid"], policy)
-            self._run_jobs(self._managed())
+                        self._write_managed(entry, policy)
+            return self._run_jobs(self._managed())
+
+    def _lookup_names(self, names: list[str]) -> dict[str, Optional[str]]:
+        """ManagedIndexCoordinator.findIndexLookupName: the name an ism_template is matched
+        against. A data stream's backing index is matched by the stream's name; any other
+        hidden index (index.hidden, or a name starting with '.') is never auto-managed; the
+        restricted pattern (.opendistro_security, .kibana*, ISM's own index) starts with '.'."""
+        status, answer = self.up.json("GET", "/_data_stream")
+        streams = answer.get("data_streams", []) if status == 200 else []
+        backing = {i["index_name"]: s["name"] for s in streams for i in s.get("indices", [])}
+        hidden: set[str] = set()
+        if any(n not in backing and not n.startswith(".") for n in names):
+            status, answer = self.up.json("GET", "/_all/_settings/index.hidden",
+                                          params={"expand_wildcards": "all", "flat_settings": "true"})
+            if status == 200:
+                hidden = {n for n, s in answer.items() if str(s.get("settings", {}).get("index.hidden")).lower() == "true"}
+        out: dict[str, Optional[str]] = {}
+        for name in names:
+            if name in backing:
+                out[name] = backing[name]
+            elif name.startswith(".") or name in hidden:
+                out[name] = None
+            else:
+                out[name] = name
+        return out
 
     @staticmethod
     def _matching_policy(name: str, created: int, policies: list[dict]) -> Optional[dict]:
@@ -541,36 +654,185 @@ class PluginDoubles:
                 best[top] = hit
         return best[max(best)] if best else None
 
-    def _run_jobs(self, managed: dict[str, dict]) -> None:
-        """A managed index's job runs every job_interval from when it was enabled: it
-        initialises the policy, and applies a pending change_policy (ManagedIndexRunner)."""
+    # ---- the runner (ManagedIndexRunner): one step per job run
+    def _run_jobs(self, managed: dict[str, dict]) -> list[dict]:
+        """Every managed index's job runs each job_interval from enabled_time on the double
+        clock. Runs that fell due while the clock was advanced are caught up, each at its own
+        scheduled time; a stretch of runs that can only repeat "condition not met" is skipped
+        to the first run whose outcome can differ. Returns what each run did."""
+        events: list[dict] = []
+        if self.job_interval_ms <= 0:
+            return events
         now = now_ms()
+        written = False
         for uuid_, hit in managed.items():
             doc = hit["_source"]
-            runs = (now - doc["enabled_time"]) // self.job_interval_ms if self.job_interval_ms > 0 else 0
-            done = doc.get("runs_done", 0)
-            if runs <= done:
+            if not doc.get("enabled", True):
                 continue
-            doc["runs_done"] = runs
-            change = doc.get("change_policy")
+            due = (now - doc["enabled_time"]) // self.job_interval_ms
+            done = doc.get("runs_done", 0)
+            if due <= done:
+                continue
+            while done < due:
+                done += 1
+                at = doc["enabled_time"] + done * self.job_interval_ms
+                outcome = self._run_once(doc, at)
+                events.append({"index": doc["index"], "at": at, "outcome": outcome,
+                               "state": ((doc.get("metadata") or {}).get("state") or {}).get("name"),
+                               "info": (doc.get("metadata") or {}).get("info")})
+                if outcome in ("deleted", "disabled"):
+                    break
+                if outcome == "waiting":
+                    done = max(done, min(due, self._next_useful_run(doc, done)) - 1)
+            doc["runs_done"] = done
+            if events and events[-1]["index"] == doc["index"] and events[-1]["outcome"] == "deleted":
+                # The coordinator drops the job of a deleted index (clusterChanged, indicesDeleted).
+                self.up.json("DELETE", f"/{ISM_INDEX}/_doc/managed-{uuid_}")
+            else:
+                self.up.json("PUT", f"/{ISM_INDEX}/_doc/managed-{uuid_}", doc)
+            written = True
+        if written:  # one refresh for all the jobs' writes: the next read sees them
+            self._refresh()
+        return events
+
+    def _next_useful_run(self, doc: dict, done: int) -> int:
+        """The first run number after `done` at which a waiting transition can change: the
+        earliest time an age condition is met. Other conditions (doc count) are read live,
+        so only the latest run can see a change: jump to it."""
+        meta = doc["metadata"]
+        state = _state_named(doc["policy"], meta["state"]["name"])
+        times = []
+        for transition in state["transitions"]:
+            cond = transition.get("conditions") or {}
+            if "min_index_age" in cond:
+                times.append(meta["index_creation_date"] + time_ms(cond["min_index_age"]))
+            elif "min_state_age" in cond:
+                times.append(meta["state"]["start_time"] + time_ms(cond["min_state_age"]))
+            else:
+                return 1 << 62
+        first = min(times)
+        k = -(-(first - doc["enabled_time"]) // self.job_interval_ms)  # ceil
+        return max(k, done + 1)
+
+    def _run_once(self, doc: dict, at: int) -> str:
+        """ManagedIndexRunner.runManagedIndexConfig for one job run at clock time `at`.
+        Returns "initialized", "changed_policy", "waiting" (transition condition not met),
+        "step" (a step ran), "deleted", "failed" or "disabled"."""
+        meta = doc.get("metadata")
+        change = doc.get("change_policy")
+        if meta is None:  # initManagedIndex (a change_policy made before the first run wins)
             if change:
                 target = self._policy_doc(change["policy_id"])
                 if target is not None:
-                    doc.update(policy_id=target["_id"], policy_seq_no=target["_seq_no"],
-                               policy_primary_term=target["_primary_term"], policy=target["_source"]["policy"])
-                    doc["metadata"] = None
+                    _adopt_policy(doc, target)
                 doc["change_policy"] = None
-            if doc.get("metadata") is None:
-                policy = doc["policy"]
-                state = change.get("state") if change and change.get("state") else policy["default_state"]
-                doc["metadata"] = {
-                    "index": doc["index"], "index_uuid": uuid_, "policy_id": doc["policy_id"],
-                    "policy_seq_no": doc["policy_seq_no"], "policy_primary_term": doc["policy_primary_term"],
-                    "state": {"name": state, "start_time": now}, "retry_info": {"failed": False, "consumed_retries": 0},
-                    "info": {"message": f"Successfully initialized policy: {doc['policy_id']}"},
-                    "enabled": True,
-                }
-            self.up.json("PUT", f"/{ISM_INDEX}/_doc/managed-{uuid_}", doc, params={"refresh": "true"})
+                doc["metadata"] = _initialized(doc, change.get("state"), at) if target is not None else _failed_load(doc, change["policy_id"])
+            else:
+                doc["metadata"] = _initialized(doc, None, at)
+            return "initialized"
+        if meta.get("policy_completed") or _is_failed(meta):
+            doc["enabled"] = False  # disableManagedIndexConfig
+            return "disabled"
+        policy = doc["policy"]
+        state = _state_to_execute(policy, meta)
+        action = _action_to_execute(state, meta) if state is not None else None
+        if change and (change.get("is_safe") or (action is not None and action["type"] == "transition")):
+            target = self._policy_doc(change["policy_id"])  # initChangePolicy
+            if target is None:
+                meta.update(info={"message": f"Failed to load change policy: {change['policy_id']}"},
+                            retry_info={"failed": True, "consumed_retries": 0})
+                return "failed"
+            if action["type"] == "transition":
+                meta["action"] = {"name": "transition", "start_time": at, "index": -1, "failed": False,
+                                  "consumed_retries": 0, "last_retry_time": 0}
+            meta.update(info={"message": f"Attempting to change policy to {target['_id']}"}, transition_to=change.get("state"),
+                        step=None, policy_completed=False, policy_id=target["_id"], policy_seq_no=target["_seq_no"],
+                        policy_primary_term=target["_primary_term"])
+            _adopt_policy(doc, target)
+            doc["change_policy"] = None
+            return "changed_policy"
+        # getStartingManagedIndexMetaData
+        if state is None:
+            meta.update(retry_info={"failed": True, "consumed_retries": 0},
+                        info={"message": f"Failed to find state={meta.get('transition_to') or meta.get('state')} in policy={meta['policy_id']}"})
+            return "failed"
+        if action is None:
+            meta.update(retry_info={"failed": True, "consumed_retries": 0},
+                        info={"message": f"Failed to find action={meta.get('action')} in state={meta.get('state')}"})
+            return "failed"
+        if action["type"] not in ("transition", "delete"):
+            # Not one of ISM's messages: this double executes only what the stack's policies use.
+            meta.update(retry_info={"failed": True, "consumed_retries": 0},
+                        info={"message": f"the ISM contract double does not execute action={action['type']}"})
+            return "failed"
+        step_name = "attempt_transition_step" if action["type"] == "transition" else "attempt_delete"
+        step_start = _step_start_time(meta, step_name, at)
+        action_meta = _updated_action(meta, action, state["name"], at)
+        if (meta.get("state") or {}).get("name") != state["name"]:  # State.getUpdatedStateMetaData
+            meta["state"] = {"name": state["name"], "start_time": at}
+        meta["action"] = action_meta
+        meta["step"] = {"name": step_name, "start_time": step_start, "step_status": "starting"}
+        # the step runs
+        if action["type"] == "transition":
+            status, info, target_state, completed = self._attempt_transition(doc, state, at)
+            meta.update(transition_to=target_state, policy_completed=completed)
+        else:
+            status, info = self._attempt_delete(meta["index"])
+            meta["transition_to"] = None
+        meta["step"] = {"name": step_name, "start_time": step_start, "step_status": status}
+        meta["info"] = info
+        if status == "failed":  # getCompletedManagedIndexMetaData: the action's retries
+            retry = action["config"].get("retry") or {"count": 3}
+            if meta["action"]["consumed_retries"] >= int(retry.get("count", 3)):
+                meta["action"]["failed"] = True
+            else:
+                meta["action"]["consumed_retries"] += 1
+                meta["action"]["last_retry_time"] = at
+            return "failed"
+        if action["type"] == "delete" and status == "completed":
+            return "deleted"
+        return "waiting" if status == "condition_not_met" else "step"
+
+    def _attempt_transition(self, doc: dict, state: dict, at: int):
+        """AttemptTransitionStep.execute: the first transition whose condition holds."""
+        index = doc["metadata"]["index"]
+        transitions = state["transitions"]
+        if not transitions:
+            return "completed", None, None, True
+        num_docs = None
+        for transition in transitions:
+            cond = transition.get("conditions") or {}
+            unsupported = set(cond) - {"min_index_age", "min_doc_count", "min_state_age"}
+            if unsupported:
+                return "failed", {"message": f"Failed to transition index [index={index}]",
+                                  "cause": f"the ISM contract double does not evaluate {sorted(unsupported)}"}, None, False
+            if "min_doc_count" in cond and num_docs is None:
+                status, answer = self.up.json("GET", f"/{urllib.parse.quote(index)}/_stats/docs")
+                if status != 200:
+                    return "failed", {"message": f"Failed to get stats information for the index [index={index}]"}, None, False
+                num_docs = ((answer.get("_all") or {}).get("primaries") or {}).get("docs", {}).get("count", 0)
+        created = doc["metadata"].get("index_creation_date", -1)
+        state_start = doc["metadata"]["state"]["start_time"]
+        for transition in transitions:
+            cond = transition.get("conditions") or {}
+            met = (not cond
+                   or ("min_index_age" in cond and created != -1 and time_ms(cond["min_index_age"]) <= at - created)
+                   or ("min_doc_count" in cond and num_docs is not None and cond["min_doc_count"] <= num_docs)
+                   or ("min_state_age" in cond and at - state_start >= time_ms(cond["min_state_age"])))
+            if met:
+                return "completed", {"message": f"Transitioning to {transition['state_name']} [index={index}]"}, transition["state_name"], False
+        return "condition_not_met", {"message": f"Evaluating transition conditions [index={index}]"}, None, False
+
+    def _attempt_delete(self, index: str):
+        """AttemptDeleteStep.execute: DELETE the index; acknowledged -> completed."""
+        status, answer = self.up.json("DELETE", f"/{urllib.parse.quote(index)}")
+        if status == 200 and (answer or {}).get("acknowledged"):
+            return "completed", {"message": f"Successfully deleted index [index={index}]"}
+        info = {"message": f"Failed to delete index [index={index}]"}
+        reason = ((answer or {}).get("error") or {}).get("reason") if isinstance(answer, dict) else None
+        if reason:
+            info["cause"] = reason
+        return "failed", info
 
     def sweeper(self) -> None:
         while True:
@@ -579,6 +841,32 @@ class PluginDoubles:
             except Exception as exc:  # keep sweeping; the next round may succeed
                 print(f"[plugin-doubles] sweep: {exc!r}", file=sys.stderr)
             time.sleep(self.sweep_s)
+
+    # ---- double-only routes (no such API in ISM): the clock and "run the jobs now"
+    def double_ism(self, method: str, what: str, body: Any):
+        self._require_state()
+        if what == "clock" and method == "GET":
+            return 200, {"now": now_ms(), "offset_ms": CLOCK.offset_ms}
+        if what == "clock" and method == "POST":
+            if not isinstance(body, dict) or set(body) != {"advance"}:
+                raise illegal('the double clock takes {"advance": "<time value, e.g. 1d>"}')
+            try:
+                step = time_ms(body["advance"])
+            except ValueError as exc:
+                raise illegal(str(exc))
+            if step < 0:
+                raise illegal("the double clock never goes back")
+            with self.lock:
+                # Indices created so far are stamped, and jobs due so far run, on the old time.
+                events = self.sweep()
+                CLOCK.offset_ms += step
+                self.up.json("PUT", f"/{ISM_INDEX}/_doc/double-clock", {"kind": "clock", "offset_ms": CLOCK.offset_ms},
+                             params={"refresh": "true"})
+                events += self.sweep()
+            return 200, {"now": now_ms(), "offset_ms": CLOCK.offset_ms, "runs": events}
+        if what == "run" and method == "POST":
+            return 200, {"now": now_ms(), "offset_ms": CLOCK.offset_ms, "runs": self.sweep()}
+        raise os_error(405, "method_not_allowed", f"no double route for [{method} /_double/ism/{what}]")
 
     # ---- ISM routes
     def ism(self, method: str, rest: str, params: dict, body: Any):
@@ -673,7 +961,10 @@ class PluginDoubles:
         return status, _rename_index(answer)
 
     def _resolve(self, expression: str) -> list[dict]:
-        return [e for e in self.up.indices(expression) if not e["index"].startswith(".")]
+        """IndicesOptions.strictExpand, as the add / change_policy / remove actions resolve
+        their target: wildcards expand to open and closed indices that are not hidden; an
+        index named outright is found hidden or not; a missing name is index_not_found (404)."""
+        return self.up.indices(expression, expand="open,closed")
 
     def add(self, target: str, body: Any):
         if not isinstance(body, dict) or body.get("policy_id") is None:
@@ -693,7 +984,7 @@ class PluginDoubles:
                 elif entry["uuid"] in managed:
                     failed.append(_failed(entry, "This index already has a policy, use the update policy API to update index policies"))
                 else:
-                    self._write_managed(entry["index"], entry["uuid"], policy)
+                    self._write_managed(entry, policy)
                     self.seen_uuids.add(entry["uuid"])
                     updated += 1
         return 200, _status(updated, failed)
@@ -733,12 +1024,19 @@ class PluginDoubles:
         with self.lock:
             managed, failed, updated = self._managed(), [], 0
             for entry in self._resolve(target):
-                # TransportRemovePolicyAction: auto_manage=false first, so the coordinator leaves it alone.
-                self.up.json("PUT", f"/{ISM_INDEX}/_doc/automanage-off-{entry['uuid']}",
-                             {"kind": "auto_manage_off", "index_uuid": entry["uuid"]}, params={"refresh": "true"})
+                # TransportRemovePolicyAction.getClusterState: a closed index fails first.
+                if entry["status"] == "close":
+                    failed.append(_failed(entry, "This index is closed"))
+                    continue
+                # getExistingManagedIndices: an index without a job fails and is left as it is.
                 if entry["uuid"] not in managed:
                     failed.append(_failed(entry, "This index does not have a policy to remove"))
                     continue
+                # updateSettings: index.plugins.index_state_management.auto_manage=false on the
+                # indices it removes, so the coordinator never attaches them again. Real
+                # OpenSearch refuses that setting without the plugin: the double keeps the flag.
+                self.up.json("PUT", f"/{ISM_INDEX}/_doc/automanage-off-{entry['uuid']}",
+                             {"kind": "auto_manage_off", "index_uuid": entry["uuid"]}, params={"refresh": "true"})
                 self.up.json("DELETE", f"/{ISM_INDEX}/_doc/managed-{entry['uuid']}", params={"refresh": "true"})
                 updated += 1
         return 200, _status(updated, failed)
@@ -773,6 +1071,8 @@ class PluginDoubles:
         self._require_state()
         if method == "POST" and name is None:
             meta = self._parse_datasource(body)
+            if meta["name"] == DEFAULT_DATASOURCE:  # CreateDataSourceActionRequest.validate
+                raise _validation_failed(f"Not allowed to create datasource with name : {DEFAULT_DATASOURCE}")
             with self.lock:
                 self._validate_datasource(meta)
                 stored = self._encrypt(meta)
@@ -785,24 +1085,22 @@ class PluginDoubles:
             return 201, f"Created DataSource with name {meta['name']}"
         if method == "PUT" and name is None:
             meta = self._parse_datasource(body)
-            if meta["name"] == "@opensearch":
-                raise sql_error(400, "UnsupportedOperationException", "Not allowed to update default datasource :@opensearch")
+            if meta["name"] == DEFAULT_DATASOURCE:  # UpdateDataSourceActionRequest.validate
+                raise _validation_failed(f"Not allowed to update datasource with name : {DEFAULT_DATASOURCE}")
             with self.lock:
-                self._validate_datasource(meta)
-                stored = self._encrypt(meta)
-                status, answer = self.up.json("POST", f"/{DS_INDEX}/_update/{urllib.parse.quote(meta['name'], safe='')}",
-                                              {"doc": {"kind": "datasource", "metadata": stored}}, params={"refresh": "true"})
-                if status == 404:
-                    raise sql_error(404, "DataSourceNotFoundException", f"Datasource with name: {meta['name']} doesn't exist")
-                if status != 200:
-                    raise Reply(status, answer)
+                self._store_update(meta)
             return 200, f"Updated DataSource with name {meta['name']}"
+        if method == "PATCH" and name is None:
+            return self._patch_datasource(body)
         if method == "GET":
             if name is None:
+                # TransportGetDataSourceAction: getDataSourceMetadata(false), without @opensearch.
                 hits = self._search(DS_INDEX, {"term": {"kind": "datasource"}})
                 return 200, [_without_auth(h["_source"]["metadata"]) for h in hits]
             return 200, _without_auth(self._datasource(name))
         if method == "DELETE" and name is not None:
+            if name == DEFAULT_DATASOURCE:  # DeleteDataSourceActionRequest.validate
+                raise _validation_failed(f"Not allowed to delete datasource with name : {DEFAULT_DATASOURCE}")
             with self.lock:
                 status, answer = self.up.json("DELETE", f"/{DS_INDEX}/_doc/{urllib.parse.quote(name, safe='')}", params={"refresh": "true"})
             if status == 404:
@@ -810,7 +1108,66 @@ class PluginDoubles:
             return 204, None
         raise Reply(405, method, "text/plain; charset=UTF-8")
 
+    def _store_update(self, meta: dict) -> None:
+        """DataSourceServiceImpl.updateDataSource: built (validated), then stored encrypted."""
+        self._validate_datasource(meta)
+        stored = self._encrypt(meta)
+        status, answer = self.up.json("POST", f"/{DS_INDEX}/_update/{urllib.parse.quote(meta['name'], safe='')}",
+                                      {"doc": {"kind": "datasource", "metadata": stored}}, params={"refresh": "true"})
+        if status == 404:
+            raise sql_error(404, "DataSourceNotFoundException", f"Datasource with name: {meta['name']} doesn't exist")
+        if status != 200:
+            raise Reply(status, answer)
+
+    def _patch_datasource(self, body: Any):
+        """RestDataSourceQueryAction.executePatchRequest: XContentParserUtils.toMap (a partial
+        body; connector is ignored), PatchDataSourceActionRequest.validate, then
+        DataSourceServiceImpl.patchDataSource: the stored datasource with the given fields
+        replaced (properties MERGED into the stored ones), validated and stored like an update."""
+        if not isinstance(body, dict):
+            raise illegal("Failed to parse object: expecting token of type [START_OBJECT]")
+        patch: dict = {}
+        for key, value in body.items():
+            if key in ("name", "description", "resultIndex"):
+                patch[key] = value
+            elif key == "connector":
+                continue
+            elif key == "allowedRoles":
+                patch[key] = [str(v) for v in value or []]
+            elif key == "properties":
+                if not isinstance(value, dict):
+                    raise illegal("Failed to parse object: expecting token of type [START_OBJECT]")
+                patch[key] = value
+            elif key == "status":
+                patch[key] = _datasource_status(value)
+            else:
+                raise illegal(f"Unknown field: {key}")
+        if not patch.get("name"):
+            raise illegal("Name is a required field.")
+        if patch["name"] == DEFAULT_DATASOURCE:
+            raise _validation_failed(f"Not allowed to update datasource with name : {DEFAULT_DATASOURCE}")
+        with self.lock:
+            meta = self._decrypt(self._datasource(patch["name"]))
+            for key, value in patch.items():
+                if key == "properties":
+                    meta["properties"] = {**meta["properties"], **value}
+                elif key == "resultIndex":
+                    # constructUpdatedDatasourceMetadata: this case falls through to status (no
+                    # break in the Java switch), so the status becomes the patch's, or the default.
+                    meta["resultIndex"] = value
+                    meta["status"] = patch.get("status") or "ACTIVE"
+                elif key != "name":
+                    meta[key] = value
+            if meta.get("resultIndex") is None:
+                meta["resultIndex"] = _result_index_for(meta["name"])
+            _check_result_index(meta["resultIndex"])
+            self._store_update(meta)
+        return 200, f"Updated DataSource with name {patch['name']}"
+
     def _datasource(self, name: str) -> dict:
+        if name == DEFAULT_DATASOURCE:  # DataSourceMetadata.defaultOpenSearchDataSourceMetadata
+            return {"name": DEFAULT_DATASOURCE, "description": "", "connector": "OPENSEARCH", "allowedRoles": [],
+                    "properties": {}, "resultIndex": _result_index_for(DEFAULT_DATASOURCE), "status": "ACTIVE"}
         status, answer = self.up.json("GET", f"/{DS_INDEX}/_doc/{urllib.parse.quote(name, safe='')}")
         if status == 404 or not answer.get("found"):
             raise sql_error(404, "DataSourceNotFoundException", f"DataSource with name {name} doesn't exist.")
@@ -823,16 +1180,16 @@ class PluginDoubles:
             raise illegal("Failed to parse object: expecting token of type [START_OBJECT]")
         meta = {"name": None, "description": "", "connector": None, "allowedRoles": [], "properties": {},
                 "resultIndex": None, "status": None}
-        fields = {"name": "name", "description": "description", "connector": "connector", "allowedRoles": "allowedRoles",
-                  "properties": "properties", "resultIndex": "resultIndex", "status": "status"}
         for key, value in body.items():
-            if key not in fields:
+            if key not in meta:
                 raise illegal(f"Unknown field: {key}")
-            meta[fields[key]] = value
+            meta[key] = value
         if meta["connector"] is not None:
             if str(meta["connector"]).upper() not in DATASOURCE_TYPES:
                 raise illegal(f"No DataSourceType with name {meta['connector']} found")
             meta["connector"] = str(meta["connector"]).upper()
+        if meta["status"] is not None:
+            meta["status"] = _datasource_status(meta["status"])
         missing = [k for k in ("name", "connector") if not meta[k]]
         if missing:
             raise illegal(f"Datasource configuration error: {', '.join(missing)} cannot be null or empty.")
@@ -840,11 +1197,11 @@ class PluginDoubles:
             raise illegal(f"DataSource Name: {meta['name']} contains illegal characters. Allowed characters: a-zA-Z0-9_-*@.")
         if not isinstance(meta["properties"], dict) or not all(isinstance(v, (str, type(None))) for v in meta["properties"].values()):
             raise illegal("properties must be an object of strings")
-        if meta["resultIndex"] is not None and not str(meta["resultIndex"]).startswith("query_execution_result"):
-            raise illegal("Result index must start with query_execution_result")
-        if meta["resultIndex"] is None:
-            meta["resultIndex"] = re.sub(r"[^a-z0-9_\-]", "", f"query_execution_result_{meta['name'].lower()}")[:255]
-        meta["status"] = (meta["status"] or "ACTIVE").upper()
+        if meta["resultIndex"] is not None:
+            _check_result_index(meta["resultIndex"])
+        else:
+            meta["resultIndex"] = _result_index_for(meta["name"])
+        meta["status"] = meta["status"] or "ACTIVE"
         return meta
 
     def _validate_datasource(self, meta: dict) -> None:
@@ -867,16 +1224,29 @@ class PluginDoubles:
             message += f"Fields [{', '.join(too_long)}] exceeds more than 1000 characters."
         if message:
             raise sql_error(400, "IllegalArgumentException", message)
-        uri = props["prometheus.uri"]
+        uri = props["prometheus.uri"] or ""
         try:
-            host = urllib.parse.urlsplit(uri).hostname
-        except ValueError as exc:
+            host = java_uri_host(uri)
+        except ValueError as exc:  # java.net.URISyntaxException
             raise sql_error(400, "IllegalArgumentException", f"Invalid URI in prometheus properties: {exc}")
+        if host is None:
+            # DatasourceValidationUtils.validateHost -> URIValidationUtils.validateURIHost:
+            # InetAddress.getByName(null) is the loopback address, which no default deny-list
+            # entry covers: a URI without a host ("prometheus:9090", "http:///x") is ACCEPTED.
+            return
         try:
-            # URIValidationUtils.validateURIHost: InetAddress.getByName(host)
-            socket.getaddrinfo(host or "", None)
+            socket.getaddrinfo(host, None)
         except (socket.gaierror, UnicodeError) as exc:
             raise sql_error(400, "IllegalArgumentException", f"Invalid URI in prometheus properties: {host}: {exc.args[-1]}")
+
+    @staticmethod
+    def _decrypt(meta: dict) -> dict:
+        """OpenSearchDataSourceMetadataStorage reads datasources decrypted (patch merges into them)."""
+        out = copy.deepcopy(meta)
+        for key, value in meta.get("properties", {}).items():
+            if key.endswith(CREDENTIAL_SUFFIXES) and isinstance(value, str) and value.startswith("double-encrypted:"):
+                out["properties"][key] = base64.b64decode(value[len("double-encrypted:"):]).decode()
+        return out
 
     def _encrypt(self, meta: dict) -> dict:
         stored = copy.deepcopy(meta)
@@ -961,6 +1331,8 @@ class PluginDoubles:
             if request[key] is not None:
                 params[name] = str(request[key])
         url = urllib.parse.urlsplit(base.rstrip("/") + path)
+        if not url.hostname:  # a host-less prometheus.uri (accepted at create): nothing to reach
+            return {"resultType": None, "result": None}
         conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=30)
         try:
             conn.request("GET", f"{url.path}?{urllib.parse.urlencode(params)}")
@@ -981,6 +1353,76 @@ class PluginDoubles:
         return {"resultType": data.get("resultType"), "result": data.get("result")}
 
 
+# ---- SQL plugin helpers
+
+
+def _validation_failed(message: str) -> Reply:
+    """An ActionRequest.validate() failure: ActionRequestValidationException is an
+    IllegalArgumentException, so RestDataSourceQueryAction answers 400 in ErrorMessage form."""
+    return sql_error(400, "ActionRequestValidationException", f"Validation Failed: 1: {message};")
+
+
+def _datasource_status(value: Any) -> str:
+    """DataSourceStatus.fromString."""
+    for status in ("ACTIVE", "DISABLED"):
+        if str(value).lower() == status.lower():
+            return status
+    raise illegal(f"No DataSourceStatus with text {value} found")
+
+
+def _result_index_for(name: str) -> str:
+    """DataSourceMetadata.fromNameToCustomResultIndex: cut to 255, then keep [a-z0-9_-]."""
+    raw = f"query_execution_result_{name.lower()}"[:255]
+    return re.sub(r"[^a-z0-9_\-]", "", raw)
+
+
+def _check_result_index(index: str) -> None:
+    """DataSourceMetadata.Builder.validateCustomResultIndex (all problems in one message)."""
+    message = ""
+    if len(index) > 255:
+        message += "Result index name size must contains less than 255 characters."
+    if not re.fullmatch(r"[a-z0-9_-]+", index):
+        message += "Result index name has invalid character. Valid characters are a-z, 0-9, -(hyphen) and _(underscore)."
+    if not index.startswith("query_execution_result"):
+        message += "Result index must start with query_execution_result"
+    if message:
+        raise illegal(message)
+
+
+_URI_ILLEGAL = set(' "<>\\^`{|}')
+_HOSTNAME = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.?")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+
+
+def java_uri_host(uri: str) -> Optional[str]:
+    """new java.net.URI(uri).getHost(), enough for the URIs a datasource carries: raises
+    ValueError with URISyntaxException's message for a malformed URI; None when the URI
+    has no (server-based) host: opaque ("prometheus:9090"), relative, or empty authority."""
+    scheme = re.match(r"^([^:/?#]*):", uri)
+    if scheme:
+        name = scheme.group(1)
+        bad = next((i for i, c in enumerate(name) if not (c.isascii() and (c.isalpha() or (i > 0 and (c.isdigit() or c in "+-."))))), None)
+        if bad is not None or not name:
+            raise ValueError(f"{'Expected scheme name' if not name else 'Illegal character in scheme name'} at index {bad or 0}: {uri}")
+    for i, c in enumerate(uri):
+        if c in _URI_ILLEGAL or ord(c) < 0x20:
+            rest = uri[len(scheme.group(0)):] if scheme else uri
+            part = "authority" if scheme and rest.startswith("//") and "/" not in rest[2:i - len(scheme.group(0))] else "path"
+            if "#" in uri[:i]:
+                part = "fragment"
+            elif "?" in uri[:i]:
+                part = "query"
+            raise ValueError(f"Illegal character in {part} at index {i}: {uri}")
+    if not scheme or not uri[len(scheme.group(0)):].startswith("//"):
+        return None
+    host = urllib.parse.urlsplit(uri).hostname
+    if not host:
+        return None
+    if _IPV4.fullmatch(host) or ":" in host or _HOSTNAME.fullmatch(host):
+        return host
+    return None  # a registry-based authority (e.g. "my_host:9090"): getHost() is null
+
+
 def _only(params: dict, allowed: set) -> None:
     unknown = sorted(set(params) - allowed - {"pretty", "human", "error_trace", "filter_path", "format"})
     if unknown:
@@ -995,13 +1437,126 @@ def _status(updated: int, failed: list) -> dict:
     return {"updated_indices": updated, "failures": bool(failed), "failed_indices": failed}
 
 
+# ---- the runner's model (ManagedIndexMetaData and the Policy/State/Action lookups)
+
+
+def _state_named(policy: dict, name: Optional[str]) -> Optional[dict]:
+    return next((s for s in policy["states"] if s["name"] == name), None)
+
+
+def _adopt_policy(doc: dict, target: dict) -> None:
+    """savePolicyToManagedIndexConfig: the job now runs its own copy of the new policy."""
+    doc.update(policy_id=target["_id"], policy_seq_no=target["_seq_no"],
+               policy_primary_term=target["_primary_term"], policy=target["_source"]["policy"])
+
+
+def _initialized(doc: dict, state: Optional[str], at: int) -> dict:
+    """ManagedIndexRunner.getInitializedManagedIndexMetaData."""
+    return {
+        "index": doc["index"], "index_uuid": doc["index_uuid"], "policy_id": doc["policy_id"],
+        "policy_seq_no": doc["policy_seq_no"], "policy_primary_term": doc["policy_primary_term"],
+        "policy_completed": False, "rolled_over": False, "index_creation_date": doc["index_creation_date"],
+        "transition_to": None, "state": {"name": state or doc["policy"]["default_state"], "start_time": at},
+        "action": None, "step": None, "retry_info": {"failed": False, "consumed_retries": 0},
+        "info": {"message": f"Successfully initialized policy: {doc['policy_id']}"},
+    }
+
+
+def _failed_load(doc: dict, policy_id: str) -> dict:
+    meta = _initialized(doc, None, 0)
+    meta.update(policy_id=policy_id, policy_seq_no=None, policy_primary_term=None, state=None,
+                retry_info={"failed": True, "consumed_retries": 0}, info={"message": f"Fail to load policy: {policy_id}"})
+    return meta
+
+
+def _is_failed(meta: dict) -> bool:
+    """ManagedIndexUtils isFailed: the policy's retry info, or the current action, failed."""
+    return bool((meta.get("retry_info") or {}).get("failed") or (meta.get("action") or {}).get("failed"))
+
+
+def _state_to_execute(policy: dict, meta: dict) -> Optional[dict]:
+    """Policy.getStateToExecute: the transition target if one is set, else the current state."""
+    if meta.get("transition_to") is not None:
+        return _state_named(policy, meta["transition_to"])
+    return _state_named(policy, (meta.get("state") or {}).get("name"))
+
+
+def _action_type(config: dict) -> str:
+    return next(k for k in config if k not in ("timeout", "retry"))
+
+
+def _action(state: dict, index: int) -> dict:
+    if 0 <= index < len(state["actions"]):
+        config = state["actions"][index]
+        return {"type": _action_type(config), "index": index, "config": config}
+    return {"type": "transition", "index": -1, "config": {}}  # TransitionsAction(state.transitions)
+
+
+def _action_to_execute(state: dict, meta: dict) -> Optional[dict]:
+    """State.getActionToExecute. Every action the double runs has one step, so an action
+    whose step COMPLETED is followed by the next action, or by the transitions."""
+    current = meta.get("action")
+    if meta.get("transition_to") is not None or current is None:
+        return _action(state, 0)
+    if current["name"] == "transition":
+        return _action(state, -1)
+    index = current["index"]
+    if not (0 <= index < len(state["actions"])) or _action_type(state["actions"][index]) != current["name"]:
+        return None
+    if (meta.get("step") or {}).get("step_status") == "completed":
+        return _action(state, index + 1)
+    return _action(state, index)
+
+
+def _updated_action(meta: dict, action: dict, state_name: str, at: int) -> dict:
+    """Action.getUpdatedActionMetadata (from the metadata as it was before this run)."""
+    current = meta.get("action")
+    if (meta.get("state") or {}).get("name") != state_name or (current or {}).get("index") != action["index"]:
+        return {"name": action["type"], "start_time": at, "index": action["index"], "failed": False,
+                "consumed_retries": 0, "last_retry_time": 0}
+    return {**current, "start_time": current.get("start_time") or at}
+
+
+def _step_start_time(meta: dict, step_name: str, at: int) -> int:
+    """Step.getStepStartTime: a new step, or one after a COMPLETED step, starts now."""
+    step = meta.get("step")
+    if step is None or step["name"] != step_name or step["step_status"] == "completed":
+        return at
+    return step["start_time"]
+
+
+def _explain_metadata(meta: dict) -> dict:
+    """ManagedIndexMetaData.toXContent as the explain API shows it (only what is meaningful)."""
+    out = {"index": meta["index"], "index_uuid": meta["index_uuid"], "policy_id": meta["policy_id"]}
+    for key in ("policy_seq_no", "policy_primary_term"):
+        if meta.get(key) is not None:
+            out[key] = meta[key]
+    if meta.get("rolled_over") or (meta.get("action") or {}).get("name") == "rollover":
+        out["rolled_over"] = meta.get("rolled_over")
+    if meta.get("index_creation_date") is not None:
+        out["index_creation_date"] = meta["index_creation_date"]
+    if meta.get("policy_completed"):
+        out["policy_completed"] = True
+        return out
+    if meta.get("transition_to") is not None:
+        out["transition_to"] = meta["transition_to"]
+    else:
+        for key in ("state", "action", "step"):
+            if meta.get(key) is not None:
+                out[key] = copy.deepcopy(meta[key])
+    if meta.get("retry_info") is not None:
+        out["retry_info"] = copy.deepcopy(meta["retry_info"])
+    if meta.get("info") is not None:
+        out["info"] = copy.deepcopy(meta["info"])
+    return out
+
+
 def _explain_entry(doc: dict, show_policy: bool) -> dict:
+    """ExplainResponse.toXContent: both policy_id settings, the metadata, enabled, the policy."""
     entry = {"index.plugins.index_state_management.policy_id": doc["policy_id"],
              "index.opendistro.index_state_management.policy_id": doc["policy_id"]}
     if doc.get("metadata"):
-        entry.update(copy.deepcopy(doc["metadata"]))
-    else:
-        entry.update(index=doc["index"], index_uuid=doc["index_uuid"], policy_id=doc["policy_id"])
+        entry.update(_explain_metadata(doc["metadata"]))
     entry["enabled"] = doc.get("enabled", True)
     if show_policy:
         entry["policy"] = doc["policy"]
@@ -1101,6 +1656,9 @@ def make_handler(doubles: PluginDoubles, upstream: Upstream):
                     tail = path[len(prefix):].strip("/")
                     name = urllib.parse.unquote(tail) if tail else None
                     return lambda params, body: doubles.datasources(method, name, params, body)
+            match = re.fullmatch(r"/_double/ism/(clock|run)", path)
+            if match:
+                return lambda params, body: doubles.double_ism(method, match.group(1), body)
             prefix = "/_plugins/_directquery/_query/"
             if path.startswith(prefix) and method == "POST":
                 source = urllib.parse.unquote(path[len(prefix):].strip("/"))
@@ -1114,6 +1672,14 @@ def make_handler(doubles: PluginDoubles, upstream: Upstream):
             except OSError as exc:
                 self._send(502, {"error": {"type": "plugin_double_upstream", "reason": f"OpenSearch unreachable: {exc}"}, "status": 502})
                 return
+            # A new index: the coordinator looks at it before the answer goes out (ISM reacts to
+            # the cluster-changed event), so a following explain sees the attachment.
+            creates_index = self.command == "PUT" and re.fullmatch(r"/[^/_][^/]*", urllib.parse.urlsplit(self.path).path or "")
+            if creates_index and 200 <= status < 300:
+                try:
+                    doubles.sweep()
+                except Exception as exc:
+                    print(f"[plugin-doubles] sweep after write: {exc!r}", file=sys.stderr)
             self.send_response(status)
             for key, value in resp_headers:
                 if key.lower() not in HOP_BY_HOP:
@@ -1122,14 +1688,6 @@ def make_handler(doubles: PluginDoubles, upstream: Upstream):
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)
-            # A new index may have been created: the coordinator looks right away (ISM reacts
-            # to the cluster-changed event), so a following explain sees the attachment.
-            creates_index = self.command == "PUT" and re.fullmatch(r"/[^/_][^/]*", urllib.parse.urlsplit(self.path).path or "")
-            if creates_index and 200 <= status < 300:
-                try:
-                    doubles.sweep()
-                except Exception as exc:
-                    print(f"[plugin-doubles] sweep after write: {exc!r}", file=sys.stderr)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
 

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from opensearch_node import ISM
+from plugin_doubles import ism_clock
 
 pytestmark = pytest.mark.needs_ism
 
@@ -47,6 +48,29 @@ def wait_for_policy(node, index: str, want, timeout_s: float = 15):
         if got == want or time.monotonic() > deadline:
             return got
         time.sleep(0.5)
+
+
+def ism_now(node) -> float:
+    """ISM's "now" in ms: the double's clock (tests may have moved it), else real time."""
+    return ism_clock.clock(node.url)["now"] if ISM in node.doubled else time.time() * 1000
+
+
+def after_template(node, policy_id: str, timeout_s: float = 15) -> None:
+    """Wait until an index created now is newer than the policy's ism_template (ISM compares
+    the template's last_updated_time with the index creation date, in ms)."""
+    updated = max(t["last_updated_time"] for t in node.call("GET", f"{POLICIES}/{policy_id}").json()["policy"]["ism_template"])
+    deadline = time.monotonic() + timeout_s
+    while ism_now(node) <= updated:
+        assert time.monotonic() < deadline, f"ISM's clock did not pass {updated}"
+        time.sleep(0.01)
+
+
+def next_job_run(node, index: str, want_policy: str) -> str:
+    """Let the index's ISM job run once (the double: move its clock one job interval)."""
+    if ISM in node.doubled:
+        ism_clock.advance(node.url, "1m")  # the job interval the provider tests give ISM
+        return explain_policy(node, index)
+    return wait_for_policy(node, index, want_policy, timeout_s=180)
 
 
 @pytest.fixture()
@@ -152,7 +176,7 @@ def test_overlapping_templates_at_one_priority_are_refused(ism):
 def test_template_attaches_indices_created_after_it_and_not_before(ism):
     assert ism.call("PUT", "attach-before").status_code == 200
     assert ism.call("PUT", f"{POLICIES}/attach", policy(["attach-*"])).status_code == 201
-    time.sleep(1.1)  # ISM compares the template's last_updated_time with the index creation date (ms)
+    after_template(ism, "attach")
     assert ism.call("PUT", "attach-after").status_code == 200
     assert ism.call("PUT", "unrelated-index").status_code == 200
     assert wait_for_policy(ism, "attach-after", "attach") == "attach"
@@ -191,7 +215,7 @@ def test_add_remove_and_their_failures(ism):
 def test_change_policy_is_recorded_and_applied_at_the_next_job_run(ism):
     assert ism.call("PUT", f"{POLICIES}/old", policy(["switch-*"])).status_code == 201
     assert ism.call("PUT", f"{POLICIES}/new", policy(None, age="30d")).status_code == 201
-    time.sleep(1.1)
+    after_template(ism, "old")
     assert ism.call("PUT", "switch-1").status_code == 200
     assert wait_for_policy(ism, "switch-1", "old") == "old"
     unmanaged = ism.call("PUT", "switch-unmanaged-x")
@@ -206,4 +230,54 @@ def test_change_policy_is_recorded_and_applied_at_the_next_job_run(ism):
     assert changed == {"updated_indices": 1, "failures": False, "failed_indices": []}
     # Only recorded: the managed index keeps its policy until its job runs (job_interval: 1 min here).
     assert explain_policy(ism, "switch-1") == "old"
-    assert wait_for_policy(ism, "switch-1", "new", timeout_s=180) == "new"
+    assert next_job_run(ism, "switch-1", "new") == "new"
+
+
+def test_remove_fails_closed_and_unmanaged_indices_and_expands_wildcards_strictly(ism):
+    """TransportRemovePolicyAction at the cited commit."""
+    assert ism.call("PUT", f"{POLICIES}/manual", policy()).status_code == 201
+    for name in ("rm-open", "rm-closed", "rm-plain"):
+        assert ism.call("PUT", name).status_code == 200
+    assert ism.call("PUT", "rm-hidden", {"settings": {"index": {"hidden": True}}}).status_code == 200
+    for name in ("rm-open", "rm-closed", "rm-hidden"):
+        added = ism.call("POST", f"_plugins/_ism/add/{name}", {"policy_id": "manual"}).json()
+        assert added["updated_indices"] == 1, (name, added)
+    assert ism.call("POST", "rm-closed/_close").status_code == 200
+
+    answer = ism.call("POST", "_plugins/_ism/remove/rm-*").json()
+    # The wildcard reaches open and closed indices but not the hidden one.
+    assert answer["updated_indices"] == 1, answer
+    reasons = {f["index_name"]: f["reason"] for f in answer["failed_indices"]}
+    assert reasons == {"rm-closed": "This index is closed", "rm-plain": "This index does not have a policy to remove"}
+    assert explain_policy(ism, "rm-open") is None
+    assert explain_policy(ism, "rm-closed") == "manual" and explain_policy(ism, "rm-hidden") == "manual"
+    # Named outright, a hidden index is found.
+    assert ism.call("POST", "_plugins/_ism/remove/rm-hidden").json()["updated_indices"] == 1
+    assert ism.call("POST", "_plugins/_ism/remove/rm-nothing-here").status_code == 404
+    assert ism.call("POST", "rm-closed/_open").status_code == 200
+    ism.call("DELETE", "rm-hidden")  # the cluster fixture's wipe does not see hidden indices
+
+
+def test_templates_skip_hidden_and_dot_indices_but_manage_a_data_stream_by_its_name(ism):
+    """ManagedIndexCoordinator.findIndexLookupName at the cited commit."""
+    body = policy(["hid-*", ".dot-*", "stream-*"])
+    assert ism.call("PUT", f"{POLICIES}/lookup", body).status_code == 201
+    template = {"index_patterns": ["stream-*"], "data_stream": {}, "priority": 500}
+    assert ism.call("PUT", "_index_template/stream-tpl", template).status_code == 200
+    after_template(ism, "lookup")
+    try:
+        assert ism.call("PUT", "hid-1", {"settings": {"index": {"hidden": True}}}).status_code == 200
+        assert ism.call("PUT", ".dot-1").status_code == 200
+        assert ism.call("PUT", "hid-visible").status_code == 200
+        assert ism.call("PUT", "_data_stream/stream-1").status_code == 200
+        backing = ism.call("GET", "_data_stream/stream-1").json()["data_streams"][0]["indices"][0]["index_name"]
+        assert backing.startswith(".ds-stream-1-")
+        assert wait_for_policy(ism, backing, "lookup") == "lookup"
+        assert wait_for_policy(ism, "hid-visible", "lookup") == "lookup"
+        assert explain_policy(ism, "hid-1") is None
+        assert explain_policy(ism, ".dot-1") is None
+    finally:
+        ism.call("DELETE", "_data_stream/stream-1")
+        ism.call("DELETE", "_index_template/stream-tpl")
+        ism.call("DELETE", ".dot-1")
+        ism.call("DELETE", "hid-1")

@@ -152,3 +152,79 @@ def test_direct_promql_query_reaches_prometheus(sql, prometheus):
     ]:
         refused = sql.call("POST", "_plugins/_directquery/_query/ds_test", broken)
         assert refused.status_code == 400 and message in refused.text, (broken, refused.text)
+
+
+def test_the_builtin_opensearch_datasource_is_readable_and_untouchable(sql):
+    """DataSourceServiceImpl and the *ActionRequest.validate() methods at the cited commit."""
+    got = sql.call("GET", f"{DATASOURCES}/@opensearch")
+    assert got.status_code == 200, got.text
+    assert got.json() == {"name": "@opensearch", "description": "", "connector": "OPENSEARCH", "allowedRoles": [],
+                          "properties": {}, "resultIndex": "query_execution_result_opensearch", "status": "ACTIVE"}
+    assert sql.call("GET", DATASOURCES).json() == []  # the list leaves it out
+    body = {"name": "@opensearch", "connector": "opensearch", "properties": {}}
+    for method, path, verb in (("POST", DATASOURCES, "create"), ("PUT", DATASOURCES, "update"),
+                               ("PATCH", DATASOURCES, "update"), ("DELETE", f"{DATASOURCES}/@opensearch", "delete")):
+        answer = sql.call(method, path, None if method == "DELETE" else body)
+        assert answer.status_code == 400, (method, answer.text)
+        error = answer.json()["error"]
+        assert error["type"] == "ActionRequestValidationException"
+        assert error["details"] == f"Validation Failed: 1: Not allowed to {verb} datasource with name : @opensearch;"
+
+
+def test_patch_changes_only_the_fields_it_names(sql, prometheus):
+    """RestDataSourceQueryAction.executePatchRequest, XContentParserUtils.toMap,
+    DataSourceServiceImpl.patchDataSource at the cited commit."""
+    assert sql.call("POST", DATASOURCES, datasource(uri=prometheus.url, **{"prometheus.extra": "kept"})).status_code == 201
+    moved = prometheus.url.replace("127.0.0.1", "localhost")
+    # connector is ignored by the patch parser; properties are merged into the stored ones.
+    answer = sql.call("PATCH", DATASOURCES, {"name": "ds_test", "connector": "s3glue", "description": "patched",
+                                             "properties": {"prometheus.uri": moved}})
+    assert answer.status_code == 200 and answer.json() == "Updated DataSource with name ds_test", answer.text
+    got = sql.call("GET", f"{DATASOURCES}/ds_test").json()
+    assert got["connector"] == "PROMETHEUS" and got["description"] == "patched"
+    assert got["properties"] == {"prometheus.uri": moved, "prometheus.extra": "kept"}
+    assert got["status"] == "ACTIVE" and got["resultIndex"] == "query_execution_result_ds_test"
+
+    assert sql.call("PATCH", DATASOURCES, {"name": "ds_test", "status": "disabled"}).status_code == 200
+    assert sql.call("GET", f"{DATASOURCES}/ds_test").json()["status"] == "DISABLED"
+    # The Java switch falls through from resultIndex to status: a patch of resultIndex alone
+    # resets the status (to ACTIVE when the patch has none).
+    assert sql.call("PATCH", DATASOURCES, {"name": "ds_test", "resultIndex": "query_execution_result_other"}).status_code == 200
+    got = sql.call("GET", f"{DATASOURCES}/ds_test").json()
+    assert got["resultIndex"] == "query_execution_result_other" and got["status"] == "ACTIVE"
+
+    for body, status, message in [
+        ({"description": "no name"}, 400, "Name is a required field."),
+        ({"name": "ds_test", "colour": "red"}, 400, "Unknown field: colour"),
+        ({"name": "ds_test", "status": "paused"}, 400, "No DataSourceStatus with text paused found"),
+        ({"name": "ds_test", "properties": {"prometheus.uri": "http://no-such-host.invalid:9090"}}, 400,
+         "Invalid URI in prometheus properties"),
+        ({"name": "ds_absent", "description": "x"}, 404, "DataSource with name ds_absent doesn't exist."),
+    ]:
+        answer = sql.call("PATCH", DATASOURCES, body)
+        assert answer.status_code == status and message in answer.text, (body, answer.text)
+    assert sql.call("GET", f"{DATASOURCES}/ds_test").json()["properties"]["prometheus.uri"] == moved
+
+
+@pytest.mark.parametrize(
+    "uri, accepted",
+    [
+        # new URI(uri).getHost() is null: InetAddress.getByName(null) is loopback, allowed.
+        ("prometheus:9090", True),
+        ("http:///api", True),
+        ("http://under_score:9090", True),
+        # URISyntaxException: refused with its message.
+        ("127.0.0.1:9090", False),
+        ("http://bad host:9090", False),
+        # A host that does not resolve: refused.
+        ("http://no-such-host.invalid:9090", False),
+    ],
+)
+def test_prometheus_uri_host_is_checked_as_the_plugin_does(sql, uri, accepted):
+    """PrometheusStorageFactory, DatasourceValidationUtils.validateHost, URIValidationUtils at the cited commit."""
+    answer = sql.call("POST", DATASOURCES, datasource(name="ds_uri", uri=uri))
+    if accepted:
+        assert answer.status_code == 201, answer.text
+    else:
+        assert answer.status_code == 400 and "Invalid URI in prometheus properties" in answer.text, answer.text
+        assert sql.call("GET", f"{DATASOURCES}/ds_uri").status_code == 404

@@ -351,7 +351,7 @@ def cluster(opensearch):
 @dataclass
 class PrometheusServer:
     url: str
-    kind: str  # "real" (the cached Prometheus 3 binary) or "stand-in"
+    kind: str  # always "real": the cached Prometheus 3 binary
 
 
 def _prometheus_binary() -> Optional[str]:
@@ -394,52 +394,21 @@ def _start_prometheus(binary: str, workdir: Path) -> tuple[subprocess.Popen, str
     raise RuntimeError(f"Prometheus ({binary}) did not get ready:\n{(workdir / 'prometheus.log').read_text()[-2000:]}")
 
 
-def _stand_in() -> tuple[object, str]:
-    """Answers only what registration needs: /-/ready and an empty, successful query API."""
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self):
-            if self.path.startswith("/-/ready") or self.path.startswith("/-/healthy"):
-                body, ctype = b"Prometheus Server is Ready.\n", "text/plain"
-            else:
-                body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": []}}).encode()
-                ctype = "application/json"
-            self.send_response(200)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = do_POST = _answer
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
 @pytest.fixture(scope="session")
 def prometheus():
+    """A REAL Prometheus 3 binary (tools/images.sh builds and caches it), never a stand-in:
+    a stand-in that always says ready would let readiness and query tests pass on nothing.
+    Without the binary the test fails under CI=true and is skipped elsewhere."""
     binary = _prometheus_binary()
-    if binary:
-        workdir = Path(tempfile.mkdtemp(prefix="clawker-prom-test-"))
-        proc, url = _start_prometheus(binary, workdir)
-        print(f"\nPrometheus for the datasource tests: real binary {binary} at {url}")
-        try:
-            yield PrometheusServer(url, "real")
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-            shutil.rmtree(workdir, ignore_errors=True)
-        return
-    server, url = _stand_in()
-    print(f"\nPrometheus for the datasource tests: no binary under {CACHE}, local HTTP stand-in at {url}")
+    if not binary:
+        unavailable(f"no Prometheus binary under {CACHE}/prometheus-*/ (tools/images.sh builds it; "
+                    "or set CLAWKER_PROMETHEUS_BIN)")
+    workdir = Path(tempfile.mkdtemp(prefix="clawker-prom-test-"))
+    proc, url = _start_prometheus(binary, workdir)
+    print(f"\nPrometheus for the datasource tests: real binary {binary} at {url}")
     try:
-        yield PrometheusServer(url, "stand-in")
+        yield PrometheusServer(url, "real")
     finally:
-        server.shutdown()
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -12,6 +12,7 @@ way as the SS4O-shaped documents in test_opensearch_mappings.py.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -20,6 +21,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Callable, Optional
 
 import pytest
 import yaml
@@ -91,12 +93,15 @@ def _wait_port(port: int, proc: subprocess.Popen, log: Path) -> None:
     raise AssertionError(f"collector did not listen on {port}:\n{log.read_text()[-4000:]}")
 
 
-@pytest.fixture()
-def collector(cluster, tmp_path):
+@contextlib.contextmanager
+def running_collector(opensearch_url: str, tmp_path: Path, adjust: Optional[Callable[[dict], None]] = None):
+    """The real collector with the stack's config (local addresses); adjust(config) may change it first."""
     binary = _collector_binary()
     queue_dir = tmp_path / "queue"
     queue_dir.mkdir()
-    config, ports = _local_config(cluster.url, queue_dir)
+    config, ports = _local_config(opensearch_url, queue_dir)
+    if adjust:
+        adjust(config)
     path = tmp_path / "otel-collector-config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     log = tmp_path / "collector.log"
@@ -113,6 +118,12 @@ def collector(cluster, tmp_path):
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture()
+def collector(cluster, tmp_path):
+    with running_collector(cluster.url, tmp_path) as running:
+        yield running
 
 
 def _bootstrap(node: OpenSearchNode) -> None:

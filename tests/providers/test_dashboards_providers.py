@@ -489,14 +489,16 @@ def users_visualization(double, ws_id: str) -> dict:
     return answer.json()
 
 
-def up(double):
-    """What `pulumi up` does with the Dashboards assets, resource by resource (new providers)."""
+def up(double, objects=None):
+    """What `pulumi up` does with the Dashboards assets, resource by resource (new providers).
+
+    objects: the bundle's saved objects (default: this release's, IMPORTED)."""
     conn = dp.DataConnectionProvider().create(roundtrip(data_connection_inputs(double)))
     ws_inputs = roundtrip(workspace_inputs(double))
     ws = dp.WorkspaceProvider().create(ws_inputs)
     explore = [(dp.ExploreObjectProvider(), roundtrip(explore_inputs(double, ws.id, so))) for so in EXPLORE]
     explore = [(p, i, p.create(i)) for p, i in explore]
-    bundle_in = roundtrip(bundle_inputs(double, ws.id))
+    bundle_in = roundtrip(bundle_inputs(double, ws.id, objects))
     bundle = dp.SavedObjectBundleProvider().create(bundle_in)
     return {"conn": conn, "ws": ws, "ws_inputs": ws_inputs, "explore": explore,
             "bundle": bundle, "bundle_inputs": bundle_in}
@@ -550,3 +552,36 @@ def test_destroy_without_purge_keeps_the_users_objects_and_the_next_up_adopts_ev
     assert double.call("GET", f"/api/saved_objects/visualization/{USER_VIS_ID}").status_code == 404
     raw = double.node.call("GET", f".kibana/_doc/visualization:{USER_VIS_ID}")
     assert raw.status_code == 404, raw.text
+
+
+def release_without(object_id: str) -> list[dict]:
+    """A later release's bundle: one of our objects dropped, and the references to it."""
+    later = [copy.deepcopy(so) for so in IMPORTED if so["id"] != object_id]
+    for so in later:
+        gone = {r["name"] for r in so.get("references", []) if r["id"] == object_id}
+        if gone:
+            so["references"] = [r for r in so["references"] if r["name"] not in gone]
+            panels = so["attributes"].get("panelsJSON")
+            if isinstance(panels, list):
+                so["attributes"]["panelsJSON"] = [p for p in panels if p.get("panelRefName") not in gone]
+    return later
+
+
+def test_an_object_a_later_release_drops_stays_after_a_destroy_until_deleted_or_purged(dashboards_double):
+    """README "What `pulumi destroy` keeps": an upgrade by `pulumi up` alone deletes it (test_bundle_lifecycle);
+    after a destroy without purge the next `up` has no record of the earlier release's objects and keeps it."""
+    double = dashboards_double
+    ws_id = up(double)["ws"].id
+    dropped = next(so for so in IMPORTED if so["id"] == "clawker-net-ebpf-events")
+    path = f"/w/{ws_id}/api/saved_objects/{dropped['type']}/{dropped['id']}"
+    assert double.call("GET", path).status_code == 200
+    double.replace()  # `pulumi destroy` without purge
+    later = up(double, release_without(dropped["id"]))
+    assert later["ws"].id == ws_id
+    assert f"{dropped['type']}/{dropped['id']}" not in later["bundle_inputs"]["objects"]
+    assert double.call("GET", path).status_code == 200, "the later release's up deleted an object it does not know"
+    # Negative control: the same later release applied as an update of the earlier state deletes it.
+    provider = dp.SavedObjectBundleProvider()
+    olds = roundtrip(bundle_inputs(double, ws_id))
+    provider.update(later["bundle"].id, olds, later["bundle_inputs"])
+    assert double.call("GET", path).status_code == 404

@@ -8,6 +8,7 @@ import pytest
 from test_http_client import scripted  # noqa: F401  (fixture)
 
 from components.services.opensearch import HEALTH_PATH
+from components.providers import http_client
 from components.providers.http_client import ApiError
 from components.providers.readiness import POLL_S, ServiceReadyProvider
 
@@ -19,14 +20,23 @@ def props(url: str, target: str = "container-1", timeout_s: float = 10) -> dict:
     return {"url": url, "target": target, "timeout_s": timeout_s, "what": "OpenSearch"}
 
 
-def test_waits_through_refusals_and_accepts_only_what_curl_f_accepts(scripted):  # noqa: F811
+def test_waits_through_refusals_and_accepts_only_what_curl_f_accepts(scripted, monkeypatch):  # noqa: F811
     # 503 while the node elects itself, 408 while wait_for_status times out: not ready; then 200.
     server = scripted((503, {}), (408, TIMED_OUT), (408, TIMED_OUT), (200, YELLOW))
-    started = time.monotonic()
+    pauses = []
+    real_sleep = time.sleep
+
+    def recorded(seconds):
+        pauses.append(seconds)
+        real_sleep(seconds)
+
+    monkeypatch.setattr(http_client.time, "sleep", recorded)
     result = ServiceReadyProvider().create(props(server.url + HEALTH_PATH))
+    monkeypatch.undo()
     assert server.calls == 4
-    # Polled at the readiness interval, not at Docker's 10 s healthcheck interval.
-    assert time.monotonic() - started < 3 * POLL_S + 2
+    # Polled at the readiness interval, not at Docker's 10 s healthcheck interval: one pause
+    # between two probes, none longer than POLL_S (counted, not timed).
+    assert len(pauses) == 3 and all(p <= POLL_S for p in pauses), pauses
     assert result.id == "container-1"
     assert result.outs["url"] == server.url + HEALTH_PATH
 

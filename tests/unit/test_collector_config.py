@@ -8,8 +8,10 @@ import yaml
 from components import names
 from components.services import collector_config
 from components.services import config_file
-from components.settings import validate
+from components.settings import SCHEMA, validate
+from components.settings_docs import ROOT
 
+DEFAULT_RETRY_HOURS = SCHEMA["properties"]["deliveryRetryHours"]["default"]
 TLS = {"infraTlsCertFile": "/tls/server.crt", "infraTlsKeyFile": "/tls/server.key", "infraTlsCaFile": "/tls/ca.crt"}
 
 
@@ -277,9 +279,19 @@ def test_every_intake_ends_in_a_persistent_retried_queue(config):
         assert queue["batch"]["sizer"] == "items" and queue["sizer"] == "bytes"
         retry = exporter["retry_on_failure"]
         assert retry["enabled"] is True
-        hours = int(retry["max_elapsed_time"].rstrip("h"))
-        assert hours >= 1, "SPEC: at least an hour of outage"
+        assert retry["max_elapsed_time"] == f"{DEFAULT_RETRY_HOURS}h", "the deliveryRetryHours default"
         assert exporter["endpoint"].startswith("127.0.0.1:")
+
+
+def test_retry_horizon_is_the_delivery_retry_hours_setting():
+    """README's promise ("retried for `deliveryRetryHours` (default N hours)") and the config say the same."""
+    assert DEFAULT_RETRY_HOURS >= 1, "SPEC: at least an hour of outage"
+    for hours, config in ((DEFAULT_RETRY_HOURS, render(**TLS)), (2, render(deliveryRetryHours=2, **TLS))):
+        durable = {n: e for n, e in config["exporters"].items() if n.startswith("otlp_grpc/")}
+        assert set(durable) == {"otlp_grpc/untrusted", "otlp_grpc/trusted"}
+        assert {e["retry_on_failure"]["max_elapsed_time"] for e in durable.values()} == {f"{hours}h"}
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"retried for `deliveryRetryHours` (default {DEFAULT_RETRY_HOURS} hours)" in readme
 
 
 def test_loopback_receivers_listen_on_loopback_only_and_accept_big_batches(config):

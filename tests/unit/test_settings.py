@@ -26,6 +26,7 @@ from components import settings_docs
         ({"logRetentionDays": -1}, "logRetentionDays", "-1 is not allowed"),
         ({"traceRetentionDays": -1}, "traceRetentionDays", "-1 is not allowed"),
         ({"traceRetentionDays": "seven"}, "traceRetentionDays", "must be an integer from 0 to 3650"),
+        ({"deliveryRetryHours": 0}, "deliveryRetryHours", "0 is not allowed; it must be an integer from 1 to 720"),
     ],
 )
 def test_bad_settings_name_the_key_and_the_fix(raw, key, fragment):
