@@ -55,7 +55,7 @@ from components.providers.opensearch.documents import (  # noqa: F401
 )
 from components.providers.opensearch.index import Index, IndexProvider  # noqa: F401
 from components.providers.opensearch.rebuild import REBUILD_SUFFIX, rebuild_index_name  # noqa: F401
-from components.providers.opensearch.days import copy_into_days, missing_ids, move_into_days  # noqa: F401
+from components.providers.opensearch.days import copy_into_days, day_indices, is_day, missing_ids, move_into_days  # noqa: F401
 from components.providers.opensearch.ism_policy import (  # noqa: F401
     ISM_CONFLICT_ATTEMPTS,
     POLICY_ATTACH_WAIT_S,
