@@ -344,7 +344,7 @@ def test_ism_update_moves_managed_indices_to_the_new_version(cluster):
     provider.update(id_, outs, _policy_props(cluster, 14))
     explain = cluster.call("GET", f"_plugins/_ism/explain/{day}").json()[day]
     # change_policy was accepted: ISM records the pending switch (or has already made it).
-    assert explain.get("policy_id") == names.ISM_POLICY
+    assert (explain.get("policy_id") or explain["index.plugins.index_state_management.policy_id"]) == names.ISM_POLICY
     managed = cluster.call("GET", "_plugins/_ism/explain/clawker-cli*", params={"show_policy": "true"}).json()
     assert managed["total_managed_indices"] == 1  # the day, never the write name
 
