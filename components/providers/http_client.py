@@ -1,11 +1,24 @@
 """HTTP plumbing shared by the dynamic providers (OpenSearch and Dashboards).
 
-Connection errors and 5xx answers are retried by urllib3 with exponential
-backoff, inside a wall-clock bound that covers the whole logical call: no
-retry starts unless it can finish before the deadline, and every attempt's
+Retries are bounded by a wall-clock deadline that covers the whole logical call:
+no retry starts unless it can finish before the deadline, and every attempt's
 socket timeouts shrink to the time left. When the bound runs out the error
 names the method, the URL and the last answer. A 4xx fails at once and
 carries the server's own reason, because retrying a rejected body never helps.
+
+What is resent depends on whether the request may have reached the server:
+- a connection that could not be opened (refused, connect timeout, name not
+  resolved) carried nothing, so any request is tried again;
+- an idempotent request (GET, HEAD, PUT, DELETE, OPTIONS, or a POST/PATCH the
+  caller marks `idempotent=True` because repeating it changes nothing more, e.g.
+  `_search`, `_refresh`, or an import that overwrites fixed ids) is also resent
+  after a read timeout, a dropped connection or a 5xx answer;
+- any other request is sent once: if its answer is lost (read timeout, connection
+  dropped after sending) or is a 5xx, OutcomeUnknownError says the server may or may
+  not have carried it out, and the provider finds out by reading state. (Resending
+  `POST _reindex` after a 30 s read timeout started a new server-side copy every
+  31 s; resending `POST /api/workspaces` made a second workspace or a spurious
+  "name already used".)
 
 Sessions live only for one call: providers are pickled into Pulumi state and
 must not hold sockets or locks, so they create an ApiClient inside each method.
@@ -21,10 +34,13 @@ from typing import Any, Callable, Iterable, Optional
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 RETRYABLE_STATUS = (500, 502, 503, 504)
+# Methods whose repetition has no effect beyond the first (RFC 9110, 9.2.2): resent after a
+# lost answer. POST and PATCH are resent only when the caller passes idempotent=True.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 # Pause of the outer loop when urllib3 has given up but the bound has not run out.
 _OUTER_PAUSE_S = 1.0
 # Pause between two polls of wait_until: a readiness probe is one cheap GET, and every
@@ -68,6 +84,14 @@ class ApiError(ProviderError):
 
 class GaveUpError(ApiError):
     """No final answer within the call's bound (connection errors or 5xx until the deadline)."""
+
+
+class OutcomeUnknownError(ApiError):
+    """A request that is not safe to resend may have been carried out: its answer was lost or a 5xx.
+
+    It was sent exactly once. The caller learns what happened by reading state (look the
+    object up, poll the task) rather than by sending it again.
+    """
 
 
 class NotFoundError(ApiError):
@@ -151,6 +175,26 @@ def reason_of(body: Any) -> str:
 _reason = reason_of
 
 
+def never_sent(exc: BaseException) -> bool:
+    """True when a transport error happened before any byte of the request left this host.
+
+    Only a connection that could not be opened qualifies (refused, connect timeout, name
+    not resolved: urllib3's ConnectTimeoutError family); a read timeout or a connection
+    dropped after sending may follow a request the server received.
+    """
+    inner: Any = exc
+    for _ in range(6):
+        if isinstance(inner, (ConnectTimeoutError, requests.ConnectTimeout)):
+            return True
+        nxt = getattr(inner, "reason", None)
+        if nxt is None and inner.args and isinstance(inner.args[0], BaseException):
+            nxt = inner.args[0]
+        if nxt is None or nxt is inner or not isinstance(nxt, BaseException):
+            return False
+        inner = nxt
+    return False
+
+
 def describe_exception(exc: BaseException) -> str:
     """A one-line cause for a transport error, without urllib3's object reprs."""
     inner: Any = exc
@@ -208,16 +252,19 @@ class ApiClient:
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
 
-    def _session(self, deadline: float, attempt_s: float) -> requests.Session:
+    def _session(self, deadline: float, attempt_s: float, resend: bool) -> requests.Session:
         retry = _DeadlineRetry(
             total=None,
-            connect=10,
-            read=0,  # a timed-out read is retried by the outer loop, with a shrunk timeout
+            connect=10,  # nothing was sent: safe for every method
+            read=0,  # a timed-out read is retried by the outer loop (when resending is safe), with a shrunk timeout
             status=10,
             backoff_factor=0.25,
             backoff_max=5,
-            status_forcelist=RETRYABLE_STATUS,
-            allowed_methods=None,  # retry PUT/POST too: every call we make is idempotent
+            # A 5xx is answered again only for requests that may be resent (with neither list nor
+            # Retry-After honoured, urllib3 hands the 5xx back); connection errors are retried regardless.
+            status_forcelist=RETRYABLE_STATUS if resend else (),
+            respect_retry_after_header=resend,
+            allowed_methods=None,
             raise_on_status=False,
             deadline=deadline,
             attempt_s=attempt_s,
@@ -238,14 +285,19 @@ class ApiClient:
         params: Optional[dict] = None,
         ok: Iterable[int] = (200, 201),
         missing_ok: bool = False,
+        idempotent: Optional[bool] = None,
         **kwargs,
     ) -> Any:
         """Send one request; return the decoded body, or None for an allowed 404.
 
-        Raises ApiError naming the URL and the server's reason otherwise.
+        idempotent: whether the server may get this request twice (default: by method,
+        IDEMPOTENT_METHODS). A POST/PATCH is resent only when the caller passes True.
+        Raises ApiError naming the URL and the server's reason otherwise; for a request
+        that is not resent and whose answer was lost or a 5xx, OutcomeUnknownError.
         """
         url = self.url(path)
         ok = tuple(ok)
+        resend = method.upper() in IDEMPOTENT_METHODS if idempotent is None else bool(idempotent)
         deadline = time.monotonic() + self.total_timeout_s
         last = "no answer"
         while True:
@@ -258,11 +310,19 @@ class ApiClient:
                 )
             timeout = (min(self.connect_timeout_s, remaining), min(self.request_timeout_s, remaining))
             try:
-                with self._session(deadline, sum(timeout)) as session:
+                with self._session(deadline, sum(timeout), resend) as session:
                     resp = session.request(method, url, json=json_body, params=params, timeout=timeout, **kwargs)
             except requests.RequestException as exc:
-                # urllib3 backed off as long as the bound allowed; go round while time is left.
                 last = describe_exception(exc)
+                if not resend and not never_sent(exc):
+                    raise OutcomeUnknownError(
+                        f"{method} {url}: outcome unknown, the request may have been carried out: {last}; "
+                        f"{_sent_once(method)}",
+                        method=method,
+                        url=url,
+                        reason=last,
+                    ) from exc
+                # urllib3 backed off as long as the bound allowed; go round while time is left.
                 time.sleep(max(0.0, min(_OUTER_PAUSE_S, deadline - time.monotonic())))
                 continue
             body = _decode(resp)
@@ -270,19 +330,21 @@ class ApiClient:
                 return body
             if resp.status_code == 404 and missing_ok:
                 return None
-            if resp.status_code in RETRYABLE_STATUS:
-                last = f"HTTP {resp.status_code}: {reason_of(body)}"
+            reason = reason_of(body)
+            if resp.status_code in RETRYABLE_STATUS and resend:
+                last = f"HTTP {resp.status_code}: {reason}"
                 time.sleep(max(0.0, min(_OUTER_PAUSE_S, deadline - time.monotonic())))
                 continue
-            reason = reason_of(body)
-            raise error_class(resp.status_code, body)(
-                f"{method} {url} answered HTTP {resp.status_code}: {reason}",
-                status=resp.status_code,
-                body=body,
-                method=method,
-                url=url,
-                reason=reason,
-            )
+            if resp.status_code in RETRYABLE_STATUS:
+                kind: type = OutcomeUnknownError
+                message = (
+                    f"{method} {url}: outcome unknown, answered HTTP {resp.status_code}: {reason}; the request "
+                    f"may have been carried out in part; {_sent_once(method)}"
+                )
+            else:
+                kind = error_class(resp.status_code, body)
+                message = f"{method} {url} answered HTTP {resp.status_code}: {reason}"
+            raise kind(message, status=resp.status_code, body=body, method=method, url=url, reason=reason)
 
     def wait_until(
         self,
@@ -317,6 +379,10 @@ class ApiClient:
                 except requests.RequestException as exc:
                     last = describe_exception(exc)
                 time.sleep(max(0.0, min(poll_s, deadline - time.monotonic())))
+
+
+def _sent_once(method: str) -> str:
+    return f"it was sent once and not resent ({method} is not idempotent)"
 
 
 def _decode(resp: requests.Response) -> Any:

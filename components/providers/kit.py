@@ -25,6 +25,7 @@ from components.providers.http_client import (  # noqa: F401  (the error classes
     GaveUpError,
     MappingTypeConflictError,
     NotFoundError,
+    OutcomeUnknownError,
     ProviderError,
 )
 from components.providers import pool

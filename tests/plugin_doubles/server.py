@@ -704,7 +704,7 @@ class PluginDoubles:
         times = []
         for transition in state["transitions"]:
             cond = transition.get("conditions") or {}
-            if "min_index_age" in cond:
+            if "min_index_age" in cond and meta.get("index_creation_date", -1) != -1:
                 times.append(meta["index_creation_date"] + time_ms(cond["min_index_age"]))
             elif "min_state_age" in cond:
                 times.append(meta["state"]["start_time"] + time_ms(cond["min_state_age"]))
@@ -733,6 +733,10 @@ class PluginDoubles:
         if meta.get("policy_completed") or _is_failed(meta):
             doc["enabled"] = False  # disableManagedIndexConfig
             return "disabled"
+        if meta.get("index_creation_date") is None:
+            # A job written by an earlier version of this double, which kept no creation date:
+            # read it as AttemptTransitionStep.getIndexCreationDate does when none is cached.
+            meta["index_creation_date"] = doc.get("index_creation_date") or self._creation_date(doc["index"], doc["index_uuid"])
         policy = doc["policy"]
         state = _state_to_execute(policy, meta)
         action = _action_to_execute(state, meta) if state is not None else None
@@ -792,6 +796,13 @@ class PluginDoubles:
         if action["type"] == "delete" and status == "completed":
             return "deleted"
         return "waiting" if status == "condition_not_met" else "step"
+
+    def _creation_date(self, index: str, uuid_: str) -> int:
+        try:
+            entry = next((e for e in self.up.indices(index) if e["uuid"] == uuid_), None)
+        except Reply:
+            entry = None
+        return self._born(entry) if entry else -1
 
     def _attempt_transition(self, doc: dict, state: dict, at: int):
         """AttemptTransitionStep.execute: the first transition whose condition holds."""
@@ -1455,7 +1466,7 @@ def _initialized(doc: dict, state: Optional[str], at: int) -> dict:
     return {
         "index": doc["index"], "index_uuid": doc["index_uuid"], "policy_id": doc["policy_id"],
         "policy_seq_no": doc["policy_seq_no"], "policy_primary_term": doc["policy_primary_term"],
-        "policy_completed": False, "rolled_over": False, "index_creation_date": doc["index_creation_date"],
+        "policy_completed": False, "rolled_over": False, "index_creation_date": doc.get("index_creation_date"),
         "transition_to": None, "state": {"name": state or doc["policy"]["default_state"], "start_time": at},
         "action": None, "step": None, "retry_info": {"failed": False, "consumed_retries": 0},
         "info": {"message": f"Successfully initialized policy: {doc['policy_id']}"},
@@ -1557,6 +1568,10 @@ def _explain_entry(doc: dict, show_policy: bool) -> dict:
              "index.opendistro.index_state_management.policy_id": doc["policy_id"]}
     if doc.get("metadata"):
         entry.update(_explain_metadata(doc["metadata"]))
+    else:
+        # TransportExplainAction: before the first job run the metadata is built from the
+        # job itself (index, index_uuid, policy_id).
+        entry.update(index=doc["index"], index_uuid=doc["index_uuid"], policy_id=doc["policy_id"])
     entry["enabled"] = doc.get("enabled", True)
     if show_policy:
         entry["policy"] = doc["policy"]

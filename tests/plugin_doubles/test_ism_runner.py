@@ -77,7 +77,10 @@ def put_policy(node, policy_id: str, body: dict) -> None:
 
 def test_hot_to_delete_at_7d_deletes_only_once_the_index_is_older_than_7d(ism):
     put_policy(ism, "retention", retention(["ret-*"]))
-    create_attached(ism, "ret-a", "retention")
+    entry = create_attached(ism, "ret-a", "retention")
+    # Before the first job run explain shows what the job itself holds (TransportExplainAction).
+    assert {k: entry[k] for k in ("index", "policy_id", "enabled")} == {"index": "ret-a", "policy_id": "retention", "enabled": True}
+    assert "state" not in entry
 
     ism_clock.advance(ism.url, "1m")  # first job run: the policy is initialised
     entry = explain(ism, "ret-a")

@@ -21,7 +21,8 @@ from conftest_dashboards import dashboards_double  # noqa: F401  (fixture)
 import catalogue
 from components import names
 from components.providers import dashboards as dp
-from components.providers.http_client import ApiError
+from components.providers.http_client import ApiClient, ApiError
+from net import AnswerDroppingProxy
 
 READY_S = 15
 
@@ -125,6 +126,20 @@ def test_data_connection_check_rejects_bad_inputs():
         {}, {"url": "localhost:5601", "object_id": "bad id", "attributes": {"connectionId": "", "type": "Prometheus"}}
     )
     assert {f.property for f in result.failures} == {"url", "object_id", "attributes.connectionId"}
+
+
+def test_data_connection_create_whose_answer_is_lost_is_read_back_not_resent(dashboards_double):
+    double = dashboards_double
+    path = f"/api/saved_objects/data-connection/{names.DATA_CONNECTION_ID}"
+    proxy = AnswerDroppingProxy(double.url, "POST", path)
+    try:
+        created = dp.DataConnectionProvider().create(roundtrip({**data_connection_inputs(double), "url": proxy.url}))
+    finally:
+        proxy.close()
+    # Sent once (a resend would answer 409), then read back and written in place.
+    assert proxy.dropped == 1 and proxy.forwarded[("POST", path)] == 1 and proxy.forwarded[("PUT", path)] == 1
+    assert created.id == names.DATA_CONNECTION_ID
+    assert double.call("GET", path).json()["attributes"]["connectionId"] == names.DATASOURCE
 
 
 # --------------------------------------------------------------------------- workspace
@@ -232,6 +247,73 @@ def test_workspace_failure_inside_a_200_answer_is_an_error(dashboards_double):
     provider = dp.WorkspaceProvider()
     with pytest.raises(dp.DashboardsError, match="creating workspace 'Clawker' failed: "):
         provider.create(roundtrip(workspace_inputs(dashboards_double)))
+
+
+def _workspaces_named(double, name: str) -> list:
+    listed = double.call("POST", "/api/workspaces/_list", {"perPage": 100}).json()["result"]["workspaces"]
+    return [ws for ws in listed if ws["name"] == name]
+
+
+@pytest.fixture()
+def workspace_answer_lost(dashboards_double):
+    """A proxy in front of the double that loses the answer to the first POST /api/workspaces."""
+    proxy = AnswerDroppingProxy(dashboards_double.url, "POST", "/api/workspaces")
+    yield proxy
+    proxy.close()
+
+
+def test_workspace_create_whose_answer_is_lost_adopts_the_workspace_it_made(dashboards_double, workspace_answer_lost):
+    double, proxy = dashboards_double, workspace_answer_lost
+    create_data_connection(double)
+    inputs = roundtrip({**workspace_inputs(double), "url": proxy.url})
+    created = dp.WorkspaceProvider().create(inputs)
+    assert proxy.dropped == 1 and proxy.forwarded[("POST", "/api/workspaces")] == 1
+    made = _workspaces_named(double, names.WORKSPACE)
+    assert [ws["id"] for ws in made] == [created.id]
+    assert linked_workspaces(double) == [created.id]
+    assert created.outs["settings"] == {"dataConnections": [names.DATA_CONNECTION_ID]}
+
+
+def test_control_workspace_create_resent_after_a_lost_answer_fails_name_already_used(
+    dashboards_double, workspace_answer_lost, monkeypatch
+):
+    # The old client resent every POST: the second create meets the first one's workspace.
+    double, proxy = dashboards_double, workspace_answer_lost
+    create_data_connection(double)
+    real_request = ApiClient.request
+
+    def resend_everything(self, method, path, **kwargs):
+        return real_request(self, method, path, **{**kwargs, "idempotent": True})
+
+    monkeypatch.setattr(ApiClient, "request", resend_everything)
+    inputs = roundtrip({**workspace_inputs(double), "url": proxy.url})
+    with pytest.raises(dp.DashboardsError, match="workspace name has already been used"):
+        dp.WorkspaceProvider().create(inputs)
+    assert proxy.forwarded[("POST", "/api/workspaces")] == 2
+    assert len(_workspaces_named(double, names.WORKSPACE)) == 1
+
+
+def test_workspace_lost_answer_with_a_different_workspace_of_that_name_is_an_error(
+    dashboards_double, workspace_answer_lost, monkeypatch
+):
+    # Someone else's workspace of that name appears between the lookup and the create (whose
+    # "name already used" answer is lost): it differs from the one asked for, so it is not adopted.
+    double, proxy = dashboards_double, workspace_answer_lost
+    create_data_connection(double)
+    double.call("POST", "/api/workspaces", {"attributes": {"name": names.WORKSPACE, "features": ["use-case-essentials"]},
+                                            "settings": {}})
+    real_find = dp.WorkspaceProvider.find_by_name
+    lookups = []
+
+    def find_missing_it_once(client, name):
+        lookups.append(name)
+        return None if len(lookups) == 1 else real_find(client, name)
+
+    monkeypatch.setattr(dp.WorkspaceProvider, "find_by_name", staticmethod(find_missing_it_once))
+    with pytest.raises(dp.DashboardsError, match=r"differs from the one asked for .*features: \['use-case-essentials'\] \(asked \['use-case-all'\]\)"):
+        dp.WorkspaceProvider().create(roundtrip({**workspace_inputs(double), "url": proxy.url}))
+    assert proxy.forwarded[("POST", "/api/workspaces")] == 1 and len(lookups) == 2
+    assert [ws["features"] for ws in _workspaces_named(double, names.WORKSPACE)] == [["use-case-essentials"]]
 
 
 def test_workspace_check_rejects_bad_inputs():

@@ -1,31 +1,46 @@
-"""ApiClient against a tiny local server: retries, the total bound, and readable failures."""
+"""ApiClient against a tiny local server: retries, the total bound, readable failures, and
+which requests are resent after a lost answer (counted exactly by the server)."""
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import urllib3
 
-from components.providers.http_client import ApiClient, ApiError
+from components.providers.http_client import ApiClient, ApiError, OutcomeUnknownError
+
+# Script steps besides (status, body): the server reads the whole request, then...
+DROP = "drop"  # ...closes the connection without answering;
+HANG = "hang"  # ...answers nothing until the test ends (the client's read times out).
 
 
 class Scripted:
-    """A server answering each request with the next (status, body) of a script; the last one repeats."""
+    """A server answering each request with the next step of a script; the last one repeats."""
 
-    def __init__(self, script):
+    def __init__(self, script, port: int = 0):
         self.script = list(script)
         self.calls = 0
+        self.released = threading.Event()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 self.rfile.read(length)
-                status, body = outer.script[min(outer.calls, len(outer.script) - 1)]
+                step = outer.script[min(outer.calls, len(outer.script) - 1)]
                 outer.calls += 1
+                if step == HANG:
+                    outer.released.wait(60)
+                if step in (DROP, HANG):
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                status, body = step
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -38,11 +53,12 @@ class Scripted:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -124,3 +140,77 @@ def test_sql_plugin_errors_carry_their_details(scripted):
     with pytest.raises(ApiError) as err:
         ApiClient(server.url).request("GET", "_plugins/_query/_datasources/clawker_prometheus")
     assert "doesn't exist" in err.value.reason and "IllegalArgumentException" in err.value.reason
+
+
+# Which requests are resent. A lost answer is a read timeout (HANG) or a connection closed
+# after the server read the request (DROP): in both the server got the request once.
+
+@pytest.mark.parametrize("lost", [DROP, HANG])
+def test_a_post_whose_answer_is_lost_is_sent_exactly_once(scripted, lost):
+    server = scripted(lost, (200, {"ok": True}))
+    client = ApiClient(server.url, total_timeout_s=20, request_timeout_s=0.5)
+    with pytest.raises(OutcomeUnknownError) as err:
+        client.request("POST", "_reindex", json_body={"source": {"index": "a"}, "dest": {"index": "b"}})
+    assert server.calls == 1
+    assert "outcome unknown" in str(err.value) and "not resent (POST is not idempotent)" in str(err.value)
+    assert err.value.method == "POST" and err.value.url == f"{server.url}/_reindex"
+
+
+def test_a_post_answered_5xx_is_not_resent(scripted):
+    server = scripted((500, {"error": {"type": "illegal_state_exception", "reason": "half done"}}), (200, {}))
+    with pytest.raises(OutcomeUnknownError) as err:
+        ApiClient(server.url, total_timeout_s=20).request("POST", "/api/workspaces", json_body={})
+    assert server.calls == 1 and err.value.status == 500 and "half done" in err.value.reason
+
+
+@pytest.mark.parametrize("lost", [DROP, HANG])
+def test_negative_control_a_post_marked_idempotent_is_resent(scripted, lost):
+    # The old client's behaviour for every POST: the same lost answer makes a second request.
+    server = scripted(lost, (200, {"count": 3}))
+    client = ApiClient(server.url, total_timeout_s=20, request_timeout_s=0.5)
+    assert client.request("POST", "x/_count", json_body={}, idempotent=True) == {"count": 3}
+    assert server.calls == 2
+
+
+def test_a_put_is_resent_after_lost_answers(scripted):
+    server = scripted(DROP, HANG, (200, {"acknowledged": True}))
+    client = ApiClient(server.url, total_timeout_s=20, request_timeout_s=0.5)
+    assert client.request("PUT", "_index_template/x", json_body={}) == {"acknowledged": True}
+    assert server.calls == 3
+
+
+def test_a_refused_post_is_retried_and_arrives_once(monkeypatch):
+    # A port bound but not listening refuses connections: nothing reached any server.
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", 0))
+    port = holder.getsockname()[1]
+    refused = threading.Event()
+    real_connect = urllib3.util.connection.create_connection
+
+    def observed_connect(*args, **kwargs):
+        try:
+            return real_connect(*args, **kwargs)
+        except ConnectionRefusedError:
+            refused.set()
+            raise
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", observed_connect)
+    outcome: dict = {}
+    client = ApiClient(f"http://127.0.0.1:{port}", total_timeout_s=30)
+    worker = threading.Thread(
+        target=lambda: outcome.update(answer=client.request("POST", "/api/workspaces", json_body={"n": 1}))
+    )
+    server = None
+    try:
+        worker.start()
+        assert refused.wait(20), "the client never met a refused connection"
+        holder.close()
+        server = Scripted([(200, {"result": {"id": "w1"}, "success": True})], port=port)
+        worker.join(30)
+        assert outcome.get("answer") == {"result": {"id": "w1"}, "success": True}
+        assert server.calls == 1
+    finally:
+        holder.close()
+        if server:
+            server.close()

@@ -15,6 +15,7 @@ import time
 import pytest
 from pulumi.runtime import rpc
 
+from net import AnswerDroppingProxy
 from opensearch_node import ISM, SQL, OpenSearchNode
 
 from components.bootstrap import opensearch as boot
@@ -22,9 +23,9 @@ from components import names
 from components.providers import opensearch as osp
 from components.providers.opensearch import base as osp_base  # where every OpenSearch ApiClient is made
 from components.providers.diffing import project_onto
-from components.providers.http_client import ApiClient, ApiError
+from components.providers.http_client import AlreadyManagedError, ApiClient, ApiError
 from components.providers.opensearch import index as index_module
-from components.providers.opensearch.ism_policy import ISM_ALREADY_MANAGED
+from components.providers.opensearch.ism_policy import ISM_ALREADY_MANAGED, _ism_index_call
 
 TIMEOUT_S = 30.0
 
@@ -519,6 +520,26 @@ def test_todays_index_has_template_mapping_and_attached_policy(cluster):
     assert drifted.outs["policy_id"] is None and provider.diff(id_, engine(drifted.outs), props).changes
     outs = engine(provider.update(id_, engine(drifted.outs), props).outs)
     assert outs["policy_id"] == names.ISM_POLICY
+
+
+@pytest.mark.needs_ism
+def test_an_ism_add_whose_answer_is_lost_is_confirmed_by_explain_not_resent(cluster):
+    cluster.require(ISM)
+    create(osp.IsmPolicyProvider(), _policy_props(cluster, 7))
+    index = "lost-answer-ism-add"  # matches no ism_template: only the add attaches a policy
+    cluster.call("PUT", index)
+    add = f"/_plugins/_ism/add/{index}"
+    proxy = AnswerDroppingProxy(cluster.url, "POST", add)
+    try:
+        _ism_index_call(ApiClient(proxy.url, total_timeout_s=TIMEOUT_S), "add", index, names.ISM_POLICY)
+    finally:
+        proxy.close()
+    assert proxy.dropped == 1 and proxy.forwarded[("POST", add)] == 1
+    explain = cluster.call("GET", f"_plugins/_ism/explain/{index}").json()[index]
+    assert explain["index.plugins.index_state_management.policy_id"] == names.ISM_POLICY
+    # Control: what a resend of that add would have met.
+    with pytest.raises(AlreadyManagedError):
+        _ism_index_call(ApiClient(cluster.url), "add", index, names.ISM_POLICY)
 
 
 @pytest.mark.needs_ism

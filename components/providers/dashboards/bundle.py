@@ -131,6 +131,7 @@ class SavedObjectBundleProvider(DashboardsProvider):
             f"{_ws_prefix(workspace_id)}/api/saved_objects/_import",
             params={"overwrite": "true"},
             files={"file": (self.FILENAME, payload, "application/ndjson")},
+            idempotent=True,  # fixed ids, overwritten: a second import changes nothing more
         )
         if not isinstance(body, dict):
             raise DashboardsError(f"importing saved objects: unexpected answer {str(body)[:300]}")
@@ -183,7 +184,8 @@ class SavedObjectBundleProvider(DashboardsProvider):
             return ReadResult(id_="", outs={})
         request = [{"type": so["type"], "id": so["id"]} for so in declared.values()]
         body = client.request(
-            "POST", f"{_ws_prefix(props['workspace_id'])}/api/saved_objects/_bulk_get", json_body=request
+            "POST", f"{_ws_prefix(props['workspace_id'])}/api/saved_objects/_bulk_get", json_body=request,
+            idempotent=True,  # a read
         ) or {}
         live: dict = {}
         for so in body.get("saved_objects") or []:

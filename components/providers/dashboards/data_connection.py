@@ -7,7 +7,7 @@ from typing import Optional
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, UpdateResult
 
-from components.providers.http_client import ApiClient
+from components.providers.http_client import ApiClient, OutcomeUnknownError
 from components.providers.dashboards.base import (
     DEFAULT_READY_TIMEOUT_S,
     DashboardsError,
@@ -55,7 +55,13 @@ class DataConnectionProvider(SavedObjectProvider):
         # An object left by an earlier stack over the same volume is adopted and brought in line.
         body = {"attributes": encode_attributes(self.TYPE, props["attributes"])}
         exists = client.request("GET", self._path(props), missing_ok=True) is not None
-        client.request("PUT" if exists else "POST", self._path(props), json_body=body)
+        try:
+            client.request("PUT" if exists else "POST", self._path(props), json_body=body)
+        except OutcomeUnknownError:
+            # The create (sent once: a resend answers 409) may have happened: if so, bring it in line.
+            if client.request("GET", self._path(props), missing_ok=True) is None:
+                raise
+            client.request("PUT", self._path(props), json_body=body)
 
     def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
         if olds.get("object_id") != news["object_id"]:

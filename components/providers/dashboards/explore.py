@@ -77,7 +77,8 @@ class ExploreObjectProvider(SavedObjectProvider):
             "attributes": encode_attributes(self.TYPE, props["attributes"]),
             "references": plain(props.get("references") or []),
         }
-        client.request("POST", self._path(props), json_body=body, params={"overwrite": "true"})
+        # Its own id, overwritten: a resend writes the same object again.
+        client.request("POST", self._path(props), json_body=body, params={"overwrite": "true"}, idempotent=True)
 
     def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
         client = _ready_client(news)

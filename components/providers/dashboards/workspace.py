@@ -7,8 +7,8 @@ from typing import Iterable, Optional
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, UpdateResult
 
-from components.providers.http_client import ApiClient
-from components.providers.kit import plain
+from components.providers.http_client import ApiClient, OutcomeUnknownError
+from components.providers.kit import plain, say
 from components.providers.dashboards.base import (
     DashboardsProvider,
     DEFAULT_READY_TIMEOUT_S,
@@ -102,8 +102,8 @@ class WorkspaceProvider(DashboardsProvider):
         """The workspace whose name is exactly ``name`` (pages through _list; no prefix matches)."""
         page, per_page = 1, 100
         while True:
-            body = client.request(
-                "POST", "/api/workspaces/_list", json_body={"page": page, "perPage": per_page}
+            body = client.request(  # a read: safe to resend
+                "POST", "/api/workspaces/_list", json_body={"page": page, "perPage": per_page}, idempotent=True
             )
             result = _workspace_result(body, "listing workspaces") or {}
             workspaces = result.get("workspaces") or []
@@ -152,17 +152,53 @@ class WorkspaceProvider(DashboardsProvider):
                 f"updating existing workspace {body['attributes']['name']!r} ({ws_id})",
             )
         else:
-            result = _workspace_result(
-                client.request("POST", "/api/workspaces", json_body=body),
-                f"creating workspace {body['attributes']['name']!r}",
-            )
-            ws_id = (result or {}).get("id")
-            if not ws_id:
-                raise DashboardsError(f"creating workspace {body['attributes']['name']!r}: answer carried no id")
+            ws_id = self._create_new(client, body)
         return CreateResult(
             id_=ws_id,
             outs=self._outs(props, ws_id, body["attributes"], body["settings"]["dataConnections"]),
         )
+
+    def _create_new(self, client: ApiClient, body: dict) -> str:
+        """POST the workspace once (Dashboards picks a random id: a resend would make a second
+        one, or fail with "name already used"); after a lost answer, find out by name."""
+        name = body["attributes"]["name"]
+        try:
+            answer = client.request("POST", "/api/workspaces", json_body=body)
+        except OutcomeUnknownError as lost:
+            return self._adopt_after_lost_answer(client, body, lost)
+        ws_id = (_workspace_result(answer, f"creating workspace {name!r}") or {}).get("id")
+        if not ws_id:
+            raise DashboardsError(f"creating workspace {name!r}: answer carried no id")
+        return ws_id
+
+    def _adopt_after_lost_answer(self, client: ApiClient, body: dict, lost: OutcomeUnknownError) -> str:
+        """The create may have happened: adopt the workspace of that exact name if it is the one asked for."""
+        name = body["attributes"]["name"]
+        found = self.find_by_name(client, name)
+        if found is None:
+            raise DashboardsError(
+                f"creating workspace {name!r}: {lost}. No workspace of that name exists now; run `pulumi up` "
+                f"again (it adopts the workspace by name should the create still go through)"
+            )
+        ws_id = found["id"]
+        asked = _normalise_workspace_attributes(body["attributes"])
+        have = _normalise_workspace_attributes(found)
+        if have != asked:
+            differs = ", ".join(f"{k}: {have[k]!r} (asked {asked[k]!r})" for k in asked if have[k] != asked[k])
+            raise DashboardsError(
+                f"creating workspace {name!r}: {lost}. A workspace of that name exists ({ws_id}) but differs from "
+                f"the one asked for ({differs}), so it was not made by this request: rename or delete it and run "
+                f"`pulumi up` again"
+            )
+        wanted = sorted(body["settings"]["dataConnections"])
+        if self.linked_data_connections(client, ws_id, found) != wanted:
+            # The create stopped before linking every data connection: finish it.
+            _workspace_result(
+                client.request("PUT", f"/api/workspaces/{_q(ws_id)}", json_body=body),
+                f"linking the data connections of workspace {name!r} ({ws_id})",
+            )
+        say(f"workspace {name!r}: the answer to its create was lost; adopted {ws_id}, which that create made")
+        return ws_id
 
     def read(self, id_: str, props: dict) -> ReadResult:
         client = _ready_client(props)

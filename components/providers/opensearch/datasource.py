@@ -8,7 +8,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, Resource
 
 from components.providers.diffing import project_onto
-from components.providers.http_client import AlreadyExistsError, NotFoundError
+from components.providers.http_client import AlreadyExistsError, NotFoundError, OutcomeUnknownError
 from components.providers.kit import plain, url_problem
 from components.providers.opensearch.base import DEFAULT_TIMEOUT_S, SECRET_PROPS, _AssetProvider, _client, _inputs, client_for
 
@@ -99,6 +99,10 @@ class DatasourceProvider(_AssetProvider):
                 return
             except AlreadyExistsError:
                 pass
+            except OutcomeUnknownError:
+                # Sent once; if the create went through, the PUT below brings it in line.
+                if self.fetch(client, name) is None:
+                    raise
         client.request("PUT", collection, json_body=body)
 
 

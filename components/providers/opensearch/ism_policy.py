@@ -9,7 +9,7 @@ from typing import Optional
 
 from components import names as _names
 from components.providers.diffing import project_onto
-from components.providers.http_client import AlreadyManagedError, ApiClient, ApiError, ConflictError
+from components.providers.http_client import AlreadyManagedError, ApiClient, ApiError, ConflictError, OutcomeUnknownError
 from components.providers.kit import plain, say as _say
 from components.providers.opensearch.base import _AssetProvider, _DocumentResource
 
@@ -184,7 +184,8 @@ ISM_ALREADY_MANAGED = "already has a policy"
 
 def reattach_policy(client: ApiClient, index: str, policy_id: str) -> None:
     """Make policy_id manage index now: ISM remove, then add (both take effect at once)."""
-    client.request("POST", f"_plugins/_ism/remove/{index}")
+    # Its answer is not read and a second removal leaves the same state: safe to resend.
+    client.request("POST", f"_plugins/_ism/remove/{index}", idempotent=True)
     deadline = time.monotonic() + POLICY_ATTACH_WAIT_S
     while True:
         try:
@@ -202,7 +203,18 @@ def _ism_index_call(client: ApiClient, action: str, indices: str, policy_id: str
 
     Raises AlreadyManagedError when every refused index is already managed by a policy.
     """
-    answer = client.request("POST", f"_plugins/_ism/{action}/{indices}", json_body={"policy_id": policy_id}) or {}
+    try:
+        # change_policy records the same pending change again when repeated; add does not repeat
+        # well (a second add of a policy answers "already has a policy").
+        answer = client.request(
+            "POST", f"_plugins/_ism/{action}/{indices}", json_body={"policy_id": policy_id},
+            idempotent=action == "change_policy",
+        ) or {}
+    except OutcomeUnknownError:
+        # The add was sent once and may have happened: it did if each index now has the policy.
+        if action == "add" and all(_explain_policy(client, index) == policy_id for index in indices.split(",")):
+            return
+        raise
     if answer.get("failures"):
         failed = answer.get("failed_indices") or []
         reasons = "; ".join(f"{f.get('index_name')}: {f.get('reason')}" for f in failed)
