@@ -19,13 +19,13 @@ import time
 from typing import Iterator, Optional
 
 from components import names as _names
-from components.providers.http_client import ApiClient, ApiError, reason_of
+from components.providers.http_client import ApiClient, ApiError, OutcomeUnknownError
+from components.providers.opensearch.tasks import TaskFailedError, running_tasks, start_task, wait_for_task
 from components.providers.kit import say as _say
 from components.providers.opensearch import base as _base
 
 # A copy of a big index may take long; each poll is one short GET.
 MOVE_TIMEOUT_S = 3600.0
-MOVE_POLL_S = 0.5
 # _ids per verification search (below index.max_result_window and the terms-query limit).
 VERIFY_BATCH = 5000
 # How many copy passes may still find _ids missing before the move gives up.
@@ -85,19 +85,14 @@ def missing_ids(client: ApiClient, source: str, door: str) -> list[str]:
     return missing
 
 
-def _running_copy(client: ApiClient, source: str) -> Optional[str]:
-    """A reindex task still copying `source` (left by an interrupted run), or None."""
-    answer = client.request("GET", "_tasks", params={"actions": REINDEX_ACTION, "detailed": "true"}) or {}
-    for node_id, node in (answer.get("nodes") or {}).items():
-        for task_id, task in (node.get("tasks") or {}).items():
-            if f"reindex from [{source}]" in str(task.get("description") or ""):
-                return task_id
-    return None
+def _description(source: str, door: str) -> str:
+    """How OpenSearch describes the copy task (to find one an interrupted run left running)."""
+    return f"reindex from [{source}] to [{door}{_names.MOVING_SUFFIX}]"
 
 
-def _start_copy(client: ApiClient, source: str, door: str, ids: Optional[list[str]]) -> str:
-    """Start the copy task; one POST, never resent (a lost answer fails this run, and the
-    next one finds the task running or copies again onto the same _ids)."""
+def _start_copy(client: ApiClient, source: str, door: str, ids: Optional[list[str]]) -> Optional[str]:
+    """Start the copy task (one POST, never resent); None when its answer was lost and no
+    such task runs: it finished, or never started, and the verification decides."""
     query = {"ids": {"values": ids}} if ids is not None else {"match_all": {}}
     body = {
         "source": {"index": source, "query": query, "size": 1000},
@@ -105,50 +100,33 @@ def _start_copy(client: ApiClient, source: str, door: str, ids: Optional[list[st
         # index carries; the move pipeline strips the marker and picks <door>-<day>.
         "dest": {"index": f"{door}{_names.MOVING_SUFFIX}", "pipeline": _names.DAY_MOVE_PIPELINE},
     }
-    answer = client.request("POST", "_reindex", params={"wait_for_completion": "false"}, json_body=body) or {}
-    task = answer.get("task")
-    if not task:
-        raise ApiError(f"copying {source} into the daily indices of {door}: OpenSearch started no task ({reason_of(answer)})")
-    return task
+    try:
+        return start_task(client, "_reindex", json_body=body)
+    except OutcomeUnknownError:
+        running = running_tasks(client, REINDEX_ACTION, _description(source, door))
+        return running[0] if running else None
 
 
-def _wait_for_task(client: ApiClient, task: str, source: str) -> dict:
-    deadline = time.monotonic() + MOVE_TIMEOUT_S
-    while True:
-        answer = client.request("GET", f"_tasks/{task}", missing_ok=True)
-        if answer is None:
-            # Finished before OpenSearch stored its result (or the node restarted):
-            # the verification below decides.
-            return {}
-        if answer.get("completed"):
-            cancelled = "cancel" in str((answer.get("error") or {}).get("type", "")) or (answer.get("response") or {}).get("canceled")
-            if cancelled:
-                # Someone (or an interrupted run's cleanup) cancelled it: what it copied stays
-                # (same _ids); the verification below finds the rest and copies it again.
-                return {}
-            if answer.get("error"):
-                raise ApiError(f"copying {source} into its daily indices failed: {reason_of(answer['error'])}; {source} is left as it was")
-            return answer.get("response") or {}
-        if time.monotonic() > deadline:
-            raise ApiError(f"copying {source} into its daily indices (task {task}) did not finish within {MOVE_TIMEOUT_S:g}s; {source} is left as it was")
-        time.sleep(MOVE_POLL_S)
+def _wait(client: ApiClient, task: str, source: str) -> None:
+    try:
+        wait_for_task(client, task, timeout_s=MOVE_TIMEOUT_S, what=f"copying {source} into its daily indices")
+    except TaskFailedError as failed:
+        if ((failed.body or {}).get("response") or {}).get("canceled") and not failed.failures:
+            # Cancelled (by hand, or an interrupted run's cleanup): what it copied stays
+            # (same _ids); the verification finds the rest and copies it again.
+            return
+        raise ApiError(f"{failed}; {source} is left as it was", body=failed.body) from failed
 
 
 def copy_into_days(client: ApiClient, source: str, door: str) -> None:
     """Copy every document of `source` into <door>-<day> (same _id), verified by _id."""
     ids: Optional[list[str]] = None
+    # A copy an interrupted run left running is followed, not started a second time.
+    running = running_tasks(client, REINDEX_ACTION, _description(source, door))
     for attempt in range(1, MOVE_PASSES + 1):
-        task = _running_copy(client, source) if attempt == 1 else None
-        task = task or _start_copy(client, source, door, ids)
-        response = _wait_for_task(client, task, source)
-        failures = response.get("failures") or []
-        if failures:
-            first = failures[0]
-            cause = first.get("cause") or {}
-            raise ApiError(
-                f"copying {source} into its daily indices failed for {len(failures)} document(s), e.g. "
-                f"{first.get('id')}: {cause.get('type')}: {cause.get('reason')}; {source} is left as it was"
-            )
+        task = running[0] if (attempt == 1 and running) else _start_copy(client, source, door, ids)
+        if task is not None:
+            _wait(client, task, source)
         missing = missing_ids(client, source, door)
         if not missing:
             return
@@ -163,7 +141,7 @@ def move_into_days(client: ApiClient, source: str, door: str) -> int:
     _refresh(slow, source)
     count = int((slow.request("GET", f"{source}/_count") or {}).get("count", 0))
     # ISM must not delete it (whole) while it is being moved: it leaves its policy.
-    slow.request("POST", f"_plugins/_ism/remove/{source}", missing_ok=True, ok=(200, 400, 405))
+    slow.request("POST", f"_plugins/_ism/remove/{source}", missing_ok=True, ok=(200, 400, 405), idempotent=True)
     if count:
         copy_into_days(slow, source, door)
         _say(f"moved {count} document(s) of {source} into the daily indices {_names.day_pattern(door)}")

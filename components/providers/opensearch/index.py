@@ -186,7 +186,7 @@ class IndexProvider(ResourceProvider):
         # 3. The door holds nothing for ISM to delete; a predecessor's ism_template
         # (`clawker monitor` claims the bare names) may have attached to it.
         if _explain_policy(client, name) is not None:
-            client.request("POST", f"_plugins/_ism/remove/{name}")
+            client.request("POST", f"_plugins/_ism/remove/{name}", idempotent=True)  # removing twice changes nothing
         self._converge_days(client, name, props)  # 4.
         return self._live(client, name, props)
 
