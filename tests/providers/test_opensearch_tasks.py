@@ -11,7 +11,7 @@ import time
 import pytest
 
 from net import AnswerDroppingProxy
-from opensearch_node import OpenSearchNode
+from opensearch_node import OpenSearchNode, wipe
 from telemetry_samples import ingest_source_for, records_for, ss4o_log_document
 from test_opensearch_mappings import install_log_index
 
@@ -59,11 +59,19 @@ def _no_reindex_running(node: OpenSearchNode, timeout_s: float = 60) -> None:
         time.sleep(0.2)
 
 
+@pytest.fixture(scope="module")
+def loaded(opensearch):
+    """The source index, made and filled once for the module (no test writes to it)."""
+    wipe(opensearch)
+    _load_source(opensearch)
+    return opensearch
+
+
 @pytest.fixture()
-def source(cluster):
-    _load_source(cluster)
-    yield cluster
-    _no_reindex_running(cluster)
+def source(loaded):
+    loaded.call("DELETE", DEST)
+    yield loaded
+    _no_reindex_running(loaded)
 
 
 def test_a_copy_longer_than_the_read_timeout_runs_once_as_a_task(source):

@@ -110,7 +110,7 @@ def run_task(
             raise OutcomeUnknownError(
                 f"{what}: {lost}; {found}, so the task it may have started cannot be told apart: check "
                 f"GET _tasks?detailed=true and the destination before trying again",
-                method=lost.method, url=lost.url, reason=lost.reason,
+                method=lost.method, url=lost.url,
             ) from lost
         task_id = running[0]
     return wait_for_task(client, task_id, timeout_s=timeout_s, what=what, poll_s=poll_s)
