@@ -185,7 +185,7 @@ class IndexProvider(ResourceProvider):
         self._settle_settings(client, name, props)
         # 3. The door holds nothing for ISM to delete; a predecessor's ism_template
         # (`clawker monitor` claims the bare names) may have attached to it.
-        if _explain_policy(client, name) is not None:
+        if _door_managed(client, name):
             client.request("POST", f"_plugins/_ism/remove/{name}", idempotent=True)  # removing twice changes nothing
         self._converge_days(client, name, props)  # 4.
         return self._live(client, name, props)
@@ -246,6 +246,13 @@ class IndexProvider(ResourceProvider):
                     f"daily index {day} is not managed by ISM policy {policy} "
                     f"(explain reports {current!r}); the policy's ism_template did not attach"
                 )
+
+
+def _door_managed(client: ApiClient, name: str) -> bool:
+    try:
+        return _explain_policy(client, name) is not None
+    except ApiError:
+        return False  # no ISM plugin on this cluster: nothing can manage the door
 
 
 def _exists(client: ApiClient, index: str) -> bool:
