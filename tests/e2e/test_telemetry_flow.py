@@ -719,7 +719,8 @@ def test_g_dashboards_has_the_clawker_workspace_and_its_objects(stack):
         stored = _dashboards_find(workspace["id"], so_type)
         assert set(stored) == ids, f"{so_type}: missing {sorted(ids - set(stored))}, extra {sorted(set(stored) - ids)}"
     patterns = _dashboards_find(workspace["id"], "index-pattern")
-    assert {i: so["attributes"]["title"] for i, so in patterns.items()} == {i: i for i in catalogue.INDEX_PATTERNS}
+    # Each reads its stream's write name and daily indices (README "Retention").
+    assert {i: so["attributes"]["title"] for i, so in patterns.items()} == {i: names.read_pattern(i) for i in catalogue.INDEX_PATTERNS}
     dashboards = _dashboards_find(workspace["id"], "dashboard")
     assert sorted(so["attributes"]["title"] for so in dashboards.values()) == [
         "Claude Code API Health",
@@ -780,7 +781,7 @@ def test_k_negative_control_the_proof_fails_panels_the_corpus_does_not_fill(land
     assert panel_proof.evaluate_opensearch(desktop, BUNDLE, _opensearch_search, time_from) == []
     source["kibanaSavedObjectMeta"]["searchSourceJSON"]["query"]["query"] = 'resource.attributes.service.name:"claude-code-mobile"'
     (problem,) = panel_proof.evaluate_opensearch(desktop, BUNDLE, _opensearch_search, time_from)
-    assert problem.startswith("no document in claude-code matches"), problem
+    assert problem.startswith(f"no document in {names.read_pattern('claude-code')} matches"), problem
 
 
 def test_k_the_proof_covers_every_panel_on_every_dashboard():
