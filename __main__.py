@@ -8,7 +8,7 @@ from components import settings as stack_settings
 from components import stack
 
 try:
-    settings = stack_settings.validate(stack_settings.read_pulumi_config())
+    settings = stack_settings.load()
     stack_settings.check_host_files(settings, os.environ.get("DOCKER_HOST", ""))
 except stack_settings.SettingsError as error:
     # Fail before any resource is registered, without a Python traceback.

@@ -9,6 +9,12 @@ from components.settings import Settings
 RESOURCE_ATTRIBUTES_TEMPLATE = "project=${CLAWKER_PROJECT},agent=${CLAWKER_AGENT}"
 
 
+def resource_attributes(settings: Settings) -> str:
+    """OTEL_RESOURCE_ATTRIBUTES: Clawker's per-agent template plus the team attributes this stack is configured with."""
+    team = "".join(f",{key}={value}" for key, value in settings.team_attributes.items())
+    return RESOURCE_ATTRIBUTES_TEMPLATE + team
+
+
 def _flag(value: bool) -> str:
     return "1" if value else "0"
 
@@ -32,7 +38,7 @@ def agent_env(settings: Settings) -> dict[str, str]:
         "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "delta",
         "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
         "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1",
-        "OTEL_RESOURCE_ATTRIBUTES": RESOURCE_ATTRIBUTES_TEMPLATE,
+        "OTEL_RESOURCE_ATTRIBUTES": resource_attributes(settings),
         "OTEL_LOG_TOOL_DETAILS": _flag(settings.log_tool_details),
         "OTEL_LOG_USER_PROMPTS": _flag(settings.log_user_prompts),
         "OTEL_METRICS_INCLUDE_ACCOUNT_UUID": "true" if settings.include_account_uuid else "false",
@@ -44,10 +50,12 @@ def agent_env(settings: Settings) -> dict[str, str]:
 
 def service_urls(settings: Settings) -> dict[str, str]:
     host = settings.host_name
+    alertmanager = {"alertmanager": f"http://{host}:{settings.alertmanager_port}"} if settings.alertmanager_enabled else {}
     return {
         "opensearch": f"http://{host}:{settings.opensearch_port}",
         "dashboards": f"http://{host}:{settings.dashboards_port}",
         "prometheus": f"http://{host}:{settings.prometheus_port}",
         "otlpHttp": otlp_endpoint_from_host(settings),
         "otlpGrpc": f"http://{host}:{settings.otlp_grpc_port}",
+        **alertmanager,
     }

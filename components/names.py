@@ -12,9 +12,12 @@ COLLECTOR = "otel-collector"
 PROMETHEUS = "prometheus"
 OPENSEARCH = "opensearch-node"
 DASHBOARDS = "opensearch-dashboards"
+ALERTMANAGER = "alertmanager"
 
 OPENSEARCH_VOLUME = "clawker-opensearch"
 PROMETHEUS_VOLUME = "clawker-prometheus"
+# Alertmanager's silences and notification log.
+ALERTMANAGER_VOLUME = "clawker-alertmanager"
 # The collector's persistent sending queues (SPEC "Durable delivery").
 COLLECTOR_QUEUE_VOLUME = "clawker-collector-queue"
 # One-shot container that hands the queue volume to the collector's user.

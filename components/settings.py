@@ -7,8 +7,9 @@ the value and what is allowed, and nothing on the host changes.
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 import jsonschema
@@ -23,6 +24,7 @@ DEFAULT_IMAGES = {
     "prometheusImage": "prom/prometheus:v3.11.3@sha256:e4254400b85610324913f0dc4acf92603d9984e7519414c5a12811aa6146acc3",
     "opensearchImage": "opensearchproject/opensearch:3.6.0@sha256:57bd3c879ad27123a9a6cd75e2adba504189d3131d00a669f3baf9210bc4538c",
     "dashboardsImage": "opensearchproject/opensearch-dashboards:3.6.0@sha256:9fe2cbf1d82c3f66a0860ed140415692ce55de4711ed7877ab738e5da1a357c0",
+    "alertmanagerImage": "prom/alertmanager:v0.34.1@sha256:e9733bafb1bdef9b00e25a21f8f99dc26a22224bf16641ad754d1649f4c3357a",
 }
 
 # Host-published ports (each also moves the service's own listener).
@@ -33,11 +35,19 @@ PUBLISHED_PORT_KEYS = (
     "dashboardsPort",
     "prometheusPort",
     "infraPort",
+    "alertmanagerPort",
 )
 
 _PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
 _IMAGE = {"type": "string", "minLength": 1, "pattern": r"^[^\s]+$"}
 _PATH = {"type": "string"}
+_URL = {"type": "string", "pattern": r"^(https?://[^\s]+)?$"}
+# A value that ends up inside OTEL_RESOURCE_ATTRIBUTES (key=value,key=value) and a Prometheus label.
+_ATTRIBUTE = {"type": "string", "pattern": r"^[A-Za-z0-9._:/@+\-]*$"}
+# Comma-separated receiver names (components/services/alertmanager_config.RECEIVER_KINDS).
+_RECEIVERS = {"type": "string", "pattern": r"^((webhook|slack|email)(,(webhook|slack|email))*)?$"}
+# JSON object {"<user or team>": {"dailyUsd": n, "monthlyUsd": n}}, checked by BUDGETS_SCHEMA.
+_BUDGETS = {"type": "string"}
 
 
 def _prop(schema: dict, default: Any, description: str) -> dict:
@@ -111,7 +121,7 @@ SCHEMA: dict = {
         "purgeVolumesOnDestroy": _prop(
             {"type": "boolean"},
             False,
-            "Remove the OpenSearch, Prometheus and collector-queue volumes on `pulumi destroy` (like `clawker monitor down --volumes`), and with them the indexed telemetry, the Clawker workspace and every saved object in it. Off, `pulumi destroy` keeps all of that and the next `pulumi up` adopts it.",
+            "Remove the OpenSearch, Prometheus, collector-queue and Alertmanager volumes on `pulumi destroy` (like `clawker monitor down --volumes`), and with them the indexed telemetry, the Clawker workspace and every saved object in it. Off, `pulumi destroy` keeps all of that and the next `pulumi up` adopts it.",
         ),
         "deliveryRetryHours": _prop(
             {"type": "integer", "minimum": 1, "maximum": 720},
@@ -120,7 +130,7 @@ SCHEMA: dict = {
             "OpenSearch refuses) before dropping it and counting it in otelcol_exporter_send_failed_log_records_total "
             "(or ..._spans_total) of its otlp_grpc exporter: an OpenSearch outage this long loses nothing.",
         ),
-        # Alerting rules (Prometheus evaluates them; see README "Alerts"). 0 turns a rule off.
+        # Alerting rules (Prometheus evaluates them; see README "Alerts and budgets"). 0 turns a rule off.
         "alertCostPerHourUsd": _prop(
             {"type": "number", "minimum": 0, "maximum": 100000},
             10,
@@ -146,9 +156,81 @@ SCHEMA: dict = {
         "alertmanagerAddress": _prop(
             {"type": "string", "pattern": r"^(([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):[0-9]{1,5})?$"},
             "",
-            "host:port of an Alertmanager Prometheus sends firing alerts to (e.g. alertmanager:9093 on clawker-net); "
-            "empty: alerts are only shown on Prometheus' alerts page.",
+            "host:port of an Alertmanager of your own that Prometheus also sends firing alerts to; empty: only the stack's "
+            "own Alertmanager (on when a receiver is configured) gets them.",
         ),
+        # Alertmanager (README "Alerts and budgets"): on when any receiver below is configured.
+        "alertmanagerImage": _prop(_IMAGE, DEFAULT_IMAGES["alertmanagerImage"], "Alertmanager image."),
+        "alertmanagerPort": _prop(_PORT, 9093, "Alertmanager UI and API (--web.listen-address), published on 127.0.0.1."),
+        "alertWebhookUrl": _prop(
+            _URL, "", "Generic webhook receiver: Alertmanager POSTs its JSON to this URL. A secret: set it with `pulumi config set --secret`."
+        ),
+        "alertSlackWebhookUrl": _prop(
+            _URL, "", "Slack receiver: the channel's incoming-webhook URL (https://hooks.slack.com/services/...). A secret: set it with `pulumi config set --secret`."
+        ),
+        "alertSlackChannel": _prop(
+            {"type": "string", "pattern": r"^([#@][^\s]+)?$"}, "", "Slack channel (#name) or user (@name) to post to; empty: the incoming webhook's own channel."
+        ),
+        "alertEmailTo": _prop({"type": "string"}, "", "E-mail receiver: recipient address(es), comma-separated; with alertEmailFrom and alertEmailSmarthost."),
+        "alertEmailFrom": _prop({"type": "string"}, "", "E-mail receiver: sender address."),
+        "alertEmailSmarthost": _prop(
+            {"type": "string", "pattern": r"^([A-Za-z0-9.\-]+:[0-9]{1,5})?$"}, "", "E-mail receiver: SMTP server as host:port (e.g. smtp.example.com:587)."
+        ),
+        "alertEmailUsername": _prop({"type": "string"}, "", "E-mail receiver: SMTP user name; empty: no SMTP authentication."),
+        "alertEmailPassword": _prop(
+            {"type": "string"}, "", "E-mail receiver: SMTP password. A secret: set it with `pulumi config set --secret`."
+        ),
+        "alertEmailRequireTls": _prop({"type": "boolean"}, True, "E-mail receiver: insist on STARTTLS with the SMTP server."),
+        "alertCriticalReceivers": _prop(
+            _RECEIVERS, "webhook,slack,email", "Receivers (webhook, slack, email; comma-separated) that get alerts of severity critical; unconfigured ones are skipped."
+        ),
+        "alertWarningReceivers": _prop(
+            _RECEIVERS, "webhook,slack,email", "Receivers (webhook, slack, email; comma-separated) that get alerts of severity warning; unconfigured ones are skipped."
+        ),
+        "alertGroupBy": _prop(
+            {"type": "string", "minLength": 1, "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(,[A-Za-z_][A-Za-z0-9_]*)*$"},
+            "alertname,user,team,period,threshold,exporter",
+            "Labels whose values make one notification group (Alertmanager group_by); the default gives each budget threshold of each user or team its own notification.",
+        ),
+        "alertGroupWaitSeconds": _prop(
+            {"type": "integer", "minimum": 0, "maximum": 3600}, 30, "Seconds Alertmanager waits to gather a new group's alerts into its first notification (group_wait)."
+        ),
+        "alertGroupIntervalMinutes": _prop(
+            {"type": "integer", "minimum": 1, "maximum": 1440}, 5, "Minutes before a group's notification about alerts added to it (group_interval)."
+        ),
+        "alertRepeatIntervalHours": _prop(
+            {"type": "integer", "minimum": 1, "maximum": 8760}, 24, "Hours before a still-firing alert is notified again (repeat_interval)."
+        ),
+        # Budgets (USD). A user is user.email, or user.account_uuid when there is no e-mail.
+        "budgetDailyUsd": _prop(
+            {"type": "number", "minimum": 0, "maximum": 1000000}, 0, "Default budget per user over the last 24 hours in USD, for users without their own in budgetUsers; 0: none."
+        ),
+        "budgetMonthlyUsd": _prop(
+            {"type": "number", "minimum": 0, "maximum": 100000000}, 0, "Default budget per user over the last 30 days in USD, for users without their own in budgetUsers; 0: none."
+        ),
+        "budgetUsers": _prop(
+            _BUDGETS, "", 'Budgets of named users as JSON: {"alice@example.com": {"dailyUsd": 20, "monthlyUsd": 300}}; either period may be left out.'
+        ),
+        "budgetTeams": _prop(
+            _BUDGETS, "", 'Budgets of teams (the team.id resource attribute) as JSON: {"platform": {"dailyUsd": 100, "monthlyUsd": 2000}}.'
+        ),
+        "budgetWarnFractions": _prop(
+            {"type": "string", "pattern": r"^[0-9.]+(,[0-9.]+)*$"},
+            "0.8,0.9,1",
+            "Fractions of a budget at which an alert fires, each once (comma-separated); 1 and above are critical, the others warnings.",
+        ),
+        "alertCostSpikeFactor": _prop(
+            {"type": "number", "minimum": 0, "maximum": 1000},
+            3,
+            "Alert when a user's cost over the last hour is more than this many times their average hourly cost over the previous 24 hours (and above alertCostSpikeMinUsd); 0 turns the rule off.",
+        ),
+        "alertCostSpikeMinUsd": _prop(
+            {"type": "number", "minimum": 0, "maximum": 100000}, 1, "The cost-spike alert ignores hours that cost less than this many USD."
+        ),
+        # Team attributes agents carry (agentEnv's OTEL_RESOURCE_ATTRIBUTES); empty ones are left out.
+        "teamId": _prop(_ATTRIBUTE, "", "team.id resource attribute agents of this stack send (budgets per team, the Team & users views)."),
+        "department": _prop(_ATTRIBUTE, "", "department resource attribute agents of this stack send."),
+        "costCenter": _prop(_ATTRIBUTE, "", "cost_center resource attribute agents of this stack send."),
         "datasourceMasterKey": _prop(
             {"type": "string", "pattern": "^(.{16}|.{24}|.{32})?$"},
             "",
@@ -158,7 +240,25 @@ SCHEMA: dict = {
     },
 }
 
-SECRET_KEYS = ("datasourceMasterKey",)
+SECRET_KEYS = ("datasourceMasterKey", "alertWebhookUrl", "alertSlackWebhookUrl", "alertEmailPassword")
+
+
+# budgetUsers / budgetTeams, once parsed.
+BUDGETS_SCHEMA = {
+    "type": "object",
+    "propertyNames": {"minLength": 1, "pattern": r"^[^\s\"\\\\]+$"},
+    "additionalProperties": {
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "properties": {
+            "dailyUsd": {"type": "number", "exclusiveMinimum": 0},
+            "monthlyUsd": {"type": "number", "exclusiveMinimum": 0},
+        },
+    },
+}
+BUDGET_PERIODS = {"dailyUsd": "daily", "monthlyUsd": "monthly"}
+EMAIL_KEYS = ("alertEmailTo", "alertEmailFrom", "alertEmailSmarthost")
 
 
 class SettingsError(ValueError):
@@ -225,7 +325,80 @@ def _cross_field_errors(values: Mapping[str, Any]) -> list[str]:
             f"{CONFIG_NAMESPACE}:infraPort: 0 turns the trusted lane off, but TLS material is configured; "
             "set a port or remove the infraTls* settings"
         )
+    messages.extend(_alerting_errors(values))
     return messages
+
+
+def parse_budgets(text: str) -> dict[str, dict[str, float]]:
+    """budgetUsers / budgetTeams as {name: {"daily"|"monthly": usd}}; raises ValueError with the reason."""
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"is not JSON ({error.msg} at character {error.pos})") from None
+    problems = sorted(jsonschema.Draft202012Validator(BUDGETS_SCHEMA).iter_errors(data), key=lambda e: list(e.path))
+    if problems:
+        where = "/".join(str(p) for p in problems[0].path)
+        raise ValueError(
+            f"{'at ' + where + ': ' if where else ''}{problems[0].message}; expected "
+            '{"<name>": {"dailyUsd": <number above 0>, "monthlyUsd": <number above 0>}}'
+        )
+    return {name: {BUDGET_PERIODS[k]: float(v) for k, v in periods.items()} for name, periods in data.items()}
+
+
+def parse_fractions(text: str) -> list[float]:
+    values = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            raise ValueError(f"{part!r} is not a number") from None
+        if not 0 < value <= 10:
+            raise ValueError(f"{part} is not above 0 and at most 10")
+        values.append(value)
+    if len(set(values)) != len(values):
+        raise ValueError("a fraction is listed twice")
+    return sorted(values)
+
+
+def _alerting_errors(values: Mapping[str, Any]) -> list[str]:
+    messages = []
+    email = {k: values[k] for k in EMAIL_KEYS}
+    given = [k for k, v in email.items() if v]
+    if (given or values["alertEmailUsername"] or values["alertEmailPassword"]) and len(given) != len(email):
+        missing = [k for k in EMAIL_KEYS if k not in given]
+        messages.append(
+            f"{CONFIG_NAMESPACE}:{missing[0]}: the e-mail receiver needs all of {', '.join(EMAIL_KEYS)}; "
+            f"{', '.join(missing)} missing"
+        )
+    if values["alertEmailPassword"] and not values["alertEmailUsername"]:
+        messages.append(f"{CONFIG_NAMESPACE}:alertEmailUsername: alertEmailPassword is set, so the SMTP user name is needed too")
+    for key in ("budgetUsers", "budgetTeams"):
+        try:
+            parse_budgets(values[key])
+        except ValueError as error:
+            messages.append(f"{CONFIG_NAMESPACE}:{key}: {error}")
+    try:
+        parse_fractions(values["budgetWarnFractions"])
+    except ValueError as error:
+        messages.append(f"{CONFIG_NAMESPACE}:budgetWarnFractions: {error}; give fractions like 0.8,0.9,1")
+    return messages
+
+
+def plaintext_secrets(raw: Mapping[str, Any], is_secret) -> None:
+    """Refuse alerting URLs and passwords stored in plain text in the stack's config file.
+
+    `is_secret(key)` says whether the key was set with `pulumi config set --secret`.
+    """
+    errors = [
+        f"{CONFIG_NAMESPACE}:{key}: holds a URL or password but is stored in plain text; set it again with "
+        f"`pulumi config set --secret {CONFIG_NAMESPACE}:{key} <value>`"
+        for key in SECRET_KEYS
+        if key != "datasourceMasterKey" and raw.get(key) and not is_secret(key)
+    ]
+    if errors:
+        raise SettingsError("invalid stack configuration:\n  " + "\n  ".join(errors))
 
 
 def _coerce(raw: Mapping[str, Any]) -> dict:
@@ -292,11 +465,74 @@ class Settings:
     alert_collector_queue_percent: float
     alert_for_minutes: int
     alertmanager_address: str
-    datasource_master_key: str
+    alertmanager_image: str
+    alertmanager_port: int
+    alert_webhook_url: str = field(repr=False)  # a secret
+    alert_slack_webhook_url: str = field(repr=False)  # a secret
+    alert_slack_channel: str
+    alert_email_to: str
+    alert_email_from: str
+    alert_email_smarthost: str
+    alert_email_username: str
+    alert_email_password: str = field(repr=False)  # a secret
+    alert_email_require_tls: bool
+    alert_critical_receivers: str
+    alert_warning_receivers: str
+    alert_group_by: str
+    alert_group_wait_seconds: int
+    alert_group_interval_minutes: int
+    alert_repeat_interval_hours: int
+    budget_daily_usd: float
+    budget_monthly_usd: float
+    budget_users: str
+    budget_teams: str
+    budget_warn_fractions: str
+    alert_cost_spike_factor: float
+    alert_cost_spike_min_usd: float
+    team_id: str
+    department: str
+    cost_center: str
+    datasource_master_key: str = field(repr=False)  # a secret
 
     @property
     def trusted_lane_enabled(self) -> bool:
         return self.infra_port != 0 and bool(self.infra_tls_cert_file)
+
+    # --- alerting
+    @property
+    def alert_receivers(self) -> dict[str, bool]:
+        """Which receivers are configured, by kind (webhook, slack, email)."""
+        return {
+            "webhook": bool(self.alert_webhook_url),
+            "slack": bool(self.alert_slack_webhook_url),
+            "email": bool(self.alert_email_to),
+        }
+
+    @property
+    def alertmanager_enabled(self) -> bool:
+        return any(self.alert_receivers.values())
+
+    @property
+    def user_budgets(self) -> dict[str, dict[str, float]]:
+        return parse_budgets(self.budget_users)
+
+    @property
+    def team_budgets(self) -> dict[str, dict[str, float]]:
+        return parse_budgets(self.budget_teams)
+
+    @property
+    def default_budgets(self) -> dict[str, float]:
+        return {p: v for p, v in (("daily", self.budget_daily_usd), ("monthly", self.budget_monthly_usd)) if v}
+
+    @property
+    def warn_fractions(self) -> list[float]:
+        return parse_fractions(self.budget_warn_fractions)
+
+    @property
+    def team_attributes(self) -> dict[str, str]:
+        """Resource attributes agents carry, by attribute name (empty ones left out)."""
+        pairs = (("team.id", self.team_id), ("department", self.department), ("cost_center", self.cost_center))
+        return {k: v for k, v in pairs if v}
 
     @property
     def infra_tls_host_paths(self) -> dict[str, str]:
@@ -389,6 +625,21 @@ def warnings_for(settings: Settings) -> list[str]:
             "Set the three paths, or set infraPort to 0 to silence this warning."
         )
     return out
+
+
+def is_pulumi_secret(key: str) -> bool:
+    """Was this key of our namespace set with `pulumi config set --secret`?"""
+    from pulumi.runtime import config as runtime_config
+
+    return runtime_config.is_config_secret(f"{CONFIG_NAMESPACE}:{key}")
+
+
+def load() -> Settings:
+    """This stack's settings from Pulumi's config: validated, receiver secrets set as secrets."""
+    raw = read_pulumi_config()
+    settings = validate(raw)
+    plaintext_secrets(raw, is_pulumi_secret)
+    return settings
 
 
 def read_pulumi_config() -> dict:

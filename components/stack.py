@@ -12,11 +12,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import pulumi
 
 from components import agent_env
 from components.bootstrap import Bootstrap
+from components.services.alertmanager import Alertmanager
 from components.services.collector import Collector
 from components.services.dashboards import Dashboards
 from components.services.docker import clawker_network
@@ -33,6 +35,7 @@ class Stack:
     dashboards: Dashboards
     bootstrap: Bootstrap
     collector: Collector
+    alertmanager: Optional[Alertmanager] = None
 
 
 def datasource_master_key(settings: Settings) -> pulumi.Output[str]:
@@ -46,6 +49,8 @@ def build(settings: Settings) -> Stack:
     master_key = datasource_master_key(settings)
     opensearch = OpenSearch("opensearch", settings, network=network, master_key=master_key)
     prometheus = Prometheus("prometheus", settings, network=network)
+    # Only with somewhere to deliver to; Prometheus finds it by name whenever it starts.
+    alertmanager = Alertmanager("alertmanager", settings, network=network) if settings.alertmanager_enabled else None
     dashboards = Dashboards(
         "dashboards",
         settings,
@@ -68,11 +73,12 @@ def build(settings: Settings) -> Stack:
         # Index templates apply only at index creation: no record may land first.
         after=[bootstrap, prometheus.container],
     )
-    return Stack(opensearch, prometheus, dashboards, bootstrap, collector)
+    return Stack(opensearch, prometheus, dashboards, bootstrap, collector, alertmanager)
 
 
 def export_outputs(settings: Settings) -> None:
     pulumi.export("urls", agent_env.service_urls(settings))
+    pulumi.export("alertmanagerEnabled", settings.alertmanager_enabled)
     pulumi.export("otlpEndpointInNetwork", agent_env.otlp_endpoint_in_network(settings))
     pulumi.export("otlpEndpointFromHost", agent_env.otlp_endpoint_from_host(settings))
     pulumi.export("agentEnv", agent_env.agent_env(settings))

@@ -10,7 +10,10 @@ Records are shaped like what Claude Code and Clawker send (tests/providers/
 telemetry_samples.py), on both lanes: OTLP/HTTP protobuf for the untrusted lane
 and spans, OTLP/gRPC over mTLS for the trusted lane. A Sender retries a refused
 request (as the OpenTelemetry SDKs do) until the collector accepts it, and
-records when each sequence number was accepted.
+records when each sequence number was accepted. A Sender can also send genuine
+repeats (`twin`): the record of a chosen sequence number twice, identical, in one
+request (two identical Envoy lines or CoreDNS queries in one millisecond), which the
+stack must store twice (README "Durable delivery": identity per source).
 """
 
 from __future__ import annotations
@@ -206,14 +209,17 @@ class Sent:
     """What a Sender got accepted: per index (and "spans"), seq -> monotonic accept time."""
 
     accepted: dict[str, dict[int, float]] = field(default_factory=dict)
+    # index -> sequence numbers accepted as twins (two identical records each)
+    twins: dict[str, set[int]] = field(default_factory=dict)
     refusals: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, index: str, seqs: Iterable[int], at: float) -> None:
+    def add(self, index: str, seqs: Iterable[int], at: float, twins: Iterable[int] = ()) -> None:
         with self.lock:
             bucket = self.accepted.setdefault(index, {})
             for s in seqs:
                 bucket[s] = at
+            self.twins.setdefault(index, set()).update(twins)
 
     def count(self, index: Optional[str] = None) -> int:
         with self.lock:
@@ -241,6 +247,7 @@ class Sender:
         seq_start: int = 0,
         retry_s: float = 1.0,
         extra: Optional[Callable[[str, int], Optional[dict]]] = None,
+        twin: Optional[Callable[[str, int], bool]] = None,
     ):
         self.lanes = lanes  # index (or "spans") -> lane object
         self.tag, self.tag_hex = tag, tag_hex
@@ -248,6 +255,7 @@ class Sender:
         self.seq = itertools.count(seq_start)
         self.retry_s = retry_s
         self.extra = extra
+        self.twin = twin or (lambda index, seq: False)
         self.sent = Sent()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name=f"sender-{tag}")
@@ -272,7 +280,7 @@ class Sender:
             record = samples[s % len(samples)]
             if self.extra:
                 record = self.extra(index, s) or record
-            numbered.append((s, record))
+            numbered += [(s, record)] * (2 if self.twin(index, s) else 1)
         return logs_request(index, self.tag, numbered)
 
     def _run(self) -> None:
@@ -291,7 +299,8 @@ class Sender:
                     self.sent.refusals += 1
                     if self.stop.wait(self.retry_s):
                         return
-                self.sent.add(index, seqs, time.monotonic())
+                twins = [] if index == "spans" else [q for q in seqs if self.twin(index, q)]
+                self.sent.add(index, seqs, time.monotonic(), twins)
                 sent += n
                 if interval:
                     next_at += interval
@@ -364,6 +373,17 @@ def _flatten(doc: Any, prefix: str = "") -> dict:
             out.update(_flatten(v, f"{prefix}{k}."))
         return out
     return {prefix.rstrip("."): doc}
+
+
+def copies(base: str, index: str, tag: str) -> dict[int, int]:
+    """seq -> documents stored with it, for every seq stored more than once (this run's records)."""
+    requests.post(f"{base}/{index}/_refresh", timeout=60)
+    body = {
+        "size": 0,
+        "query": {"term": {"resource.agent": tag}},
+        "aggs": {"dup": {"terms": {"field": f"attributes.{SEQ}", "min_doc_count": 2, "size": 10000}}},
+    }
+    return {int(b["key"]): b["doc_count"] for b in _search(base, index, body)["aggregations"]["dup"]["buckets"]}
 
 
 def log_counts(base: str, index: str, tag: str) -> tuple[set, int]:

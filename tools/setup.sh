@@ -26,6 +26,7 @@ toolchain_log="$(mktemp)"
 step "pulumi toolchain" bash -c "bash tools/toolchain.sh --strict | tee '$toolchain_log'"
 step "opensearch distribution" bash tools/opensearch_dist.sh
 step "service images" bash tools/images.sh
+step "alerting programs" bash tools/alerting.sh
 step "dashboards double image" bash tests/dashboards_double/build_image.sh
 grep '^CLAWKER_TOOLCHAIN_BIN=' "$toolchain_log" | tail -n 1
 rm -f "$toolchain_log"

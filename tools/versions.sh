@@ -8,3 +8,4 @@ CLAWKER_PROMETHEUS_VERSION=v3.11.3
 CLAWKER_PROMETHEUS_MODULE_VERSION=v0.311.3 # Prometheus 3.x.y is Go module v0.3xx.y
 CLAWKER_OTELCOL_VERSION=0.152.0
 CLAWKER_OTELCOL_BUILDER_VERSION=v0.152.0
+CLAWKER_ALERTMANAGER_VERSION=v0.34.1      # alertmanager + amtool (tests), the version settings.py pins the official image at; promtool comes from the Prometheus module

@@ -12,7 +12,8 @@ Durable delivery (SPEC "Durable delivery"): the opensearch exporter marks every
 transport error permanent (contrib issue 49208), so its own queue and retries
 never retry. Each lane's logs, and the spans, therefore travel in two halves:
 
-  intake:  otlp receiver -> stamp -> otlp_grpc exporter with a persistent
+  intake:  otlp receiver -> stamp (ingest_source; and on log records an
+           intake id, see INTAKE_ID) -> otlp_grpc exporter with a persistent
            (file_storage, fsync) sending queue and retries  [sender answered
            only once the request is on disk]
   store:   loopback otlp receiver (127.0.0.1 inside the container, one per
@@ -67,10 +68,24 @@ DURABLE_BATCH = {"flush_timeout": "1s", "sizer": "items", "min_size": 1000, "max
 OPENSEARCH_TIMEOUT = "20s"
 DURABLE_TIMEOUT = "30s"
 
+# Every log record accepted at intake gets a random UUID in this attribute, BEFORE the
+# persistent queue, so the request on disk carries it and every resend or replay of it
+# (a retried bulk, the queue replayed after a crash) carries the same one. The envelope
+# pipeline's record-id step derives the document id from it where the source has no
+# fields that tell two real events apart (README "Durable delivery": identity per
+# source), then removes it from the document. `set` overwrites: a sender cannot choose it.
+# OTTL UUID() (pkg/ottl/ottlfuncs/func_uuid.go at v0.152.0) is a random version-4 UUID.
+INTAKE_ID = "clawker.intake_id"
+INTAKE_ID_PROCESSOR = "transform/intake-id"
+
 # Kept far longer than any plausible gap between two events of a rare counter
 # (commits, pull requests): an expired series restarts from zero in Prometheus.
 # 0 is not "never" for metric_expiration: it expires everything at once.
 SERIES_LIFETIME = "8760h"
+# Resource attributes copied onto every metric datapoint, the only place Prometheus
+# reads labels from: the agent's project and name, and the team attributes agents carry
+# (agent_env.resource_attributes) that the budget rules and Team views group by.
+METRIC_LABEL_RESOURCE_ATTRIBUTES = ("project", "agent", "team.id", "department", "cost_center")
 
 # Envoy access-log attributes that OpenSearch maps as numbers or IPs: Envoy
 # writes "-" when a value is absent, which those field types reject.
@@ -99,6 +114,15 @@ def _stamp(source: str) -> dict:
     return {"attributes": [{"key": "ingest_source", "value": source, "action": "upsert"}]}
 
 
+def _intake_id() -> dict:
+    # Synchronous (SPEC "Durable delivery": nothing asynchronous before the queue). Should a
+    # record ever miss its stamp, it is still stored: the record-id step falls back to its content.
+    return {
+        "error_mode": "ignore",
+        "log_statements": [{"context": "log", "statements": [f'set(log.attributes["{INTAKE_ID}"], UUID())']}],
+    }
+
+
 def _opensearch_exporter(settings: Settings, **target: Any) -> dict:
     return {
         "http": {"endpoint": settings.opensearch_internal_url},
@@ -107,8 +131,8 @@ def _opensearch_exporter(settings: Settings, **target: Any) -> dict:
         "dataset": names.TRACES_DATASET,
         "namespace": names.TRACES_NAMESPACE,
         "mapping": {"mode": "ss4o"},
-        # The document id comes from the ingest pipelines (a fingerprint of the
-        # record; traceId-spanId for spans): `index` overwrites a resent record
+        # The document id comes from the ingest pipelines (the intake id or the
+        # record's content, see INTAKE_ID; traceId-spanId for spans): `index` overwrites a resent record
         # where `create` would answer 409 and fail the whole bulk again.
         "bulk_action": "index",
         # No queue and no retries here: the failure must travel back, synchronously,
@@ -286,8 +310,10 @@ def render(settings: Settings) -> dict:
                     "context": "datapoint",
                     "statements": [
                         # Prometheus only sees datapoint attributes as labels.
-                        'set(attributes["project"], resource.attributes["project"]) where resource.attributes["project"] != nil',
-                        'set(attributes["agent"], resource.attributes["agent"]) where resource.attributes["agent"] != nil',
+                        *(
+                            f'set(attributes["{key}"], resource.attributes["{key}"]) where resource.attributes["{key}"] != nil'
+                            for key in METRIC_LABEL_RESOURCE_ATTRIBUTES
+                        ),
                         # OpenSearch's Prometheus connector breaks on a label named "type".
                         'set(attributes["kind"], attributes["type"]) where attributes["type"] != nil',
                         'delete_key(attributes, "type")',
@@ -297,6 +323,7 @@ def render(settings: Settings) -> dict:
         },
         "deltatocumulative": {"max_stale": SERIES_LIFETIME},
         "transform/unrouted-untrusted": _unrouted("untrusted"),
+        INTAKE_ID_PROCESSOR: _intake_id(),
     }
     exporters: dict = {
         # Only unrouted records reach it: one line per record, with its resource's service.name.
@@ -322,7 +349,7 @@ def render(settings: Settings) -> dict:
         # Intake half: stamped, then on disk before the sender's answer.
         "logs/untrusted": {
             "receivers": ["otlp"],
-            "processors": ["memory_limiter", "resource/untrusted"],
+            "processors": ["memory_limiter", "resource/untrusted", INTAKE_ID_PROCESSOR],
             "exporters": ["otlp_grpc/untrusted"],
         },
         "traces": {
@@ -400,7 +427,7 @@ def render(settings: Settings) -> dict:
         }
         pipelines["logs/trusted"] = {
             "receivers": ["otlp/infra"],
-            "processors": ["memory_limiter"],
+            "processors": ["memory_limiter", INTAKE_ID_PROCESSOR],
             "exporters": ["otlp_grpc/trusted"],
         }
         pipelines["logs/trusted-loop"] = {

@@ -17,6 +17,8 @@ from corpus import METRIC_ATTRIBUTES
 
 PROJECT = "clawker"
 AGENT = "ralph"
+TEAM = "platform"
+SESSION_ACCOUNT = "acc-uuid-1"
 MODEL = "claude-sonnet-4-5"
 SMALL_MODEL = "claude-haiku-4-5"
 
@@ -25,6 +27,8 @@ RESOURCE = {
     "service.version": "2.1.3",
     "project": PROJECT,
     "agent": AGENT,
+    # A team attribute as agentEnv adds it (teamId): budgets per team read it.
+    "team.id": TEAM,
     "os.type": "linux",
     "host.arch": "amd64",
 }
@@ -45,7 +49,7 @@ _SESSION = {
     "session.id": "0f6b1c9e-session",
     "app.version": "2.1.3",
     "organization.id": "org-1",
-    "user.account_uuid": "acc-uuid-1",
+    "user.account_uuid": SESSION_ACCOUNT,
     "terminal.type": "xterm-256color",
 }
 

@@ -6,8 +6,8 @@ a type is invisible to a fresh stack and breaks an existing one. So the lifecycl
 stack is first brought up by the program of PREVIOUS_RELEASE (a fixed commit of
 main, taken with `git archive` and run with this checkout's virtualenv and
 toolchain: only the program differs), and this checkout's program then takes it
-over: its preview must plan no replacement, creation or deletion (aliases carry
-renamed types), and its refresh reads every resource through the providers the
+over: its preview must plan no replacement (containers aside: RECREATED_TYPES), creation
+or deletion (aliases carry renamed types), and its refresh reads every resource through the providers the
 previous release pickled. Every later lifecycle step runs on that upgraded stack.
 
 Move PREVIOUS_RELEASE forward when a release ships. It needs the repository's
@@ -33,6 +33,12 @@ PREVIOUS_RELEASE = "7636bdcb4daacd9aefe3fef9fba1bd0a918492f2"
 STORED_PROVIDER_MODULES = {"components.providers.opensearch", "components.providers.dashboards"}
 # Ops that mean the engine would destroy something that exists, or make a second one.
 FORBIDDEN_OPS = {"replace", "create-replacement", "delete-replaced", "create", "delete", "discard"}
+REPLACE_OPS = {"replace", "create-replacement", "delete-replaced"}
+# A container holds no data (its data is on a named volume, a resource of its own that
+# stays forbidden to replace), and a changed config file uploaded into it re-creates it:
+# a release whose rendered configs differ re-creates those containers, as any setting
+# change does.
+RECREATED_TYPES = {"docker:index/container:Container"}
 
 
 def program(dest: pathlib.Path) -> pathlib.Path:
@@ -84,6 +90,9 @@ def forbidden_steps(preview_json: Result) -> dict[str, str]:
     assert steps, "the preview planned nothing at all"
     added = added_since_previous_release()
     return {
-        s["urn"]: s["op"] for s in steps
-        if s.get("op") in FORBIDDEN_OPS and not (s["op"] == "create" and s["urn"].rsplit("::", 1)[-1] in added)
+        s["urn"]: s["op"]
+        for s in steps
+        if s.get("op") in FORBIDDEN_OPS
+        and not (s.get("op") in REPLACE_OPS and s["urn"].split("::")[-2].split("$")[-1] in RECREATED_TYPES)
+        and not (s["op"] == "create" and s["urn"].rsplit("::", 1)[-1] in added)
     }

@@ -13,6 +13,9 @@ The shared scenario (the `outage` fixture), in order:
      stream (d, the negative control);
   3. OpenSearch is stopped for OUTAGE_S (>= 2 minutes);
   4. during the outage the stack's collector is SIGKILLed and started again (b);
+     among the records are genuine repeats (every TWIN_EVERY-th Envoy line and CoreDNS
+     query sent twice, identical, in one request), which must be stored twice, across
+     the queue, the SIGKILL and the replay, while nothing else is doubled;
   5. OpenSearch comes back; the durable path must drain within DRAIN_BOUND_S.
 Then (c): `pulumi up` with a new heap size replaces the OpenSearch container
 while another numbered stream is sent.
@@ -38,7 +41,7 @@ from pulumi_cli import PulumiStack, docker, inspect
 
 from components import names
 from components.services import collector, collector_config
-from net import free_port
+from net import free_port, wait_until
 
 OPENSEARCH = "http://127.0.0.1:9200"
 PROMETHEUS = "http://127.0.0.1:9090"
@@ -63,6 +66,13 @@ REPLACE_RECORDS = 2100
 POISON_EVERY = 500
 POISON_ATTRIBUTES = {"event.sequence": "not-a-number", "event.timestamp": "yesterday-ish"}
 POISON_OBJECT = {"tool_name": {"nested": "value"}}
+# Genuine repeats: these sources' records of every TWIN_EVERY-th sequence number go out twice.
+TWIN_EVERY = 25
+TWIN_INDICES = (names.TRUSTED_LOG_INDICES["envoy"], names.TRUSTED_LOG_INDICES["coredns"])
+
+
+def twin_record(index: str, seq: int) -> bool:
+    return index in TWIN_INDICES and seq % TWIN_EVERY == 0
 
 
 # --------------------------------------------------------------------------- the stack
@@ -101,17 +111,6 @@ def opensearch_healthy() -> bool:
     return state.get("Health", {}).get("Status") == "healthy"
 
 
-def wait_until(probe, timeout_s: float, what: str, detail=lambda: "", every: float = 2.0):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = probe()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout_s}s. {detail()}")
-        time.sleep(every)
-
-
 def collector_log(name: str = names.COLLECTOR) -> str:
     proc = subprocess.run(["docker", "logs", name], capture_output=True, text=True, timeout=60)
     return proc.stdout + proc.stderr
@@ -124,11 +123,17 @@ def stored(index: str, tag: str, tag_hex: str) -> tuple[set, int]:
 
 
 def missing_and_doubled(sender: dt.Sender) -> dict[str, tuple[int, int, int]]:
-    """index -> (accepted, missing, duplicates) for everything the sender got accepted."""
+    """index -> (accepted, missing, duplicates) for everything the sender got accepted.
+
+    A twin (two identical records sent in one request) must be stored twice: its second
+    document is not a duplicate, a third would be, and a twin stored once counts as missing.
+    """
     out = {}
     for index, accepted in sender.sent.accepted.items():
         found, total = stored(index, sender.tag, sender.tag_hex)
-        out[index] = (len(accepted), len(set(accepted) - found), total - len(found))
+        twins = sender.sent.twins.get(index, set())
+        collapsed = len(twins - set(dt.copies(OPENSEARCH, index, sender.tag))) if twins else 0
+        out[index] = (len(accepted), len(set(accepted) - found) + collapsed, total - len(found) - len(twins) + collapsed)
     return out
 
 
@@ -231,7 +236,8 @@ def queue_series() -> list[dict]:
 @pytest.fixture(scope="module")
 def outage(stack, tls, control_endpoint) -> Outage:
     tag, tag_hex = dt.run_tag()
-    sender = dt.Sender(lanes(tls), tag=tag, tag_hex=tag_hex, total=N_RECORDS, batch=50, rate=SEND_RATE, extra=poison_record)
+    sender = dt.Sender(lanes(tls), tag=tag, tag_hex=tag_hex, total=N_RECORDS, batch=50, rate=SEND_RATE,
+                       extra=poison_record, twin=twin_record)
     ctag, ctag_hex = dt.run_tag()
     control = dt.Sender(
         {"claude-code": dt.HttpLane(control_endpoint)}, tag=ctag, tag_hex=ctag_hex, total=CONTROL_RECORDS, batch=50, rate=0.3
@@ -311,7 +317,13 @@ def test_a_outage_of_two_minutes_loses_nothing_and_doubles_nothing(outage):
     result = missing_and_doubled(sender)
     assert {i: (m, d) for i, (_, m, d) in result.items()} == {i: (0, 0) for i in result}, doubled(sender, result)
     assert sum(n for n, _, _ in result.values()) == N_RECORDS
-    print(f"\n[durable] {N_RECORDS} records, OpenSearch down {outage.opensearch_down_s:.0f}s, drained "
+    # Genuine repeats: each twin stored exactly twice (and, above, nothing else more than once).
+    twins = {i: sender.sent.twins.get(i, set()) for i in TWIN_INDICES}
+    assert all(len(t) >= 10 for t in twins.values()), twins
+    for index, seqs in twins.items():
+        assert dt.copies(OPENSEARCH, index, sender.tag) == {s: 2 for s in seqs}, index
+    print(f"\n[durable] {N_RECORDS} records ({sum(map(len, twins.values()))} of them sent twice as genuine repeats), "
+          f"OpenSearch down {outage.opensearch_down_s:.0f}s, drained "
           f"{outage.drained_after_s:.0f}s after it was healthy; sender refusals {sender.sent.refusals}")
 
 
@@ -325,6 +337,13 @@ def test_b_collector_sigkilled_during_the_outage_keeps_its_queue(outage):
     for index, seqs in held.items():
         found, _ = stored(index, outage.sender.tag, outage.sender.tag_hex)
         assert seqs <= found, f"{index}: {len(seqs - found)} records accepted before the SIGKILL were lost"
+    # Genuine repeats waited in the queue across the SIGKILL and were replayed with the intake ids
+    # stamped before it: each still two documents, no more, no fewer.
+    for index in TWIN_INDICES:
+        twins = outage.sender.sent.twins.get(index, set()) & held.get(index, set())
+        assert twins, f"no {index} twins were accepted before the SIGKILL"
+        copies = dt.copies(OPENSEARCH, index, outage.sender.tag)
+        assert {s: copies.get(s) for s in twins} == {s: 2 for s in twins}, index
     # Draining the backlog stays within the collector's memory limit (no restart but ours).
     state = inspect("container", names.COLLECTOR)
     assert state["RestartCount"] == 0 and not state["State"]["OOMKilled"], (state["RestartCount"], state["State"])
@@ -398,7 +417,7 @@ def test_queue_depth_and_delivery_counts_reach_prometheus(outage):
 def test_c_pulumi_up_replacing_opensearch_while_sending_loses_and_doubles_nothing(stack, tls, outage):
     before = inspect("container", names.OPENSEARCH)["Id"]
     tag, tag_hex = dt.run_tag()
-    sender = dt.Sender(lanes(tls), tag=tag, tag_hex=tag_hex, total=REPLACE_RECORDS, batch=50, rate=1.0).start()
+    sender = dt.Sender(lanes(tls), tag=tag, tag_hex=tag_hex, total=REPLACE_RECORDS, batch=50, rate=1.0, twin=twin_record).start()
     time.sleep(5)
     stack.set_config("opensearchHeapMb", "640")
     upped = stack.up()

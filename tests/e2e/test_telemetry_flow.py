@@ -38,6 +38,7 @@ import panel_proof
 import tls_material
 from conftest import remove_stack_leftovers
 from otlp_sender import grpc_log_exporter, http_log_exporter, send_delta_counters, send_logs, send_spans
+from net import wait_until
 from pulumi_cli import PulumiStack, inspect
 
 import catalogue
@@ -75,6 +76,12 @@ RUN = uuid.uuid4().hex[:12]
 DRIFTED_TEMPLATE = names.LOG_INDEX_TEMPLATES["clawker-envoy"]
 CLAUDE_SERIES = '{__name__=~"claude_code_.*"}'
 ALERT_COST_THRESHOLD_USD = 0.5
+# (l) A team budget below what the module's Claude Code metrics cost: team.id travels
+# resource attribute -> collector (copied onto datapoints) -> Prometheus label -> rule.
+ALERT_SETTINGS = {
+    "alertCostPerHourUsd": str(ALERT_COST_THRESHOLD_USD),
+    "budgetTeams": '{"%s": {"dailyUsd": 0.5}}' % ccm.TEAM,
+}
 
 
 # --------------------------------------------------------------------------- the stack
@@ -89,8 +96,10 @@ def stack(tmp_path_factory, toolchain_bin, docker_engine, tls):
             s.set_config(key, path)
         # Nothing of this module's data may outlive it.
         s.set_config("purgeVolumesOnDestroy", "true")
-        # (l) Below what the module's Claude Code metrics cost (ccm: about 0.9 USD), so the cost alert fires.
-        s.set_config("alertCostPerHourUsd", str(ALERT_COST_THRESHOLD_USD))
+        # (l) Below what the module's Claude Code metrics cost (ccm: about 0.9 USD), so the cost
+        # and team budget alerts fire.
+        for key, value in ALERT_SETTINGS.items():
+            s.set_config(key, value)
         s.up()
         yield s
     finally:
@@ -123,18 +132,6 @@ def search(indices: str, query: dict, size: int = 200) -> list[dict]:
 def count(index: str, query: Optional[dict] = None) -> int:
     answer = opensearch("POST", f"{readable(index)}/_count", {"query": query or {"match_all": {}}})
     return answer.json().get("count", 0) if answer.status_code == 200 else 0
-
-
-def wait_until(probe: Callable[[], Any], timeout_s: float, what: str, detail: Callable[[], str] = lambda: "") -> Any:
-    """Poll probe() until it returns something truthy; fail naming `what` after timeout_s."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = probe()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout_s}s. {detail()}")
-        time.sleep(1)
 
 
 def collector_log() -> str:
@@ -854,8 +851,8 @@ def test_j_records_sent_while_opensearch_restarts_are_not_lost(stack):
 
 def test_l_alert_rules_are_listed_evaluate_cleanly_and_the_cost_rule_fires(scraped):
     """The rules rendered from this stack's settings, as Prometheus' alerts page shows them."""
-    rendered = prometheus_config.render_rules(validate({"alertCostPerHourUsd": str(ALERT_COST_THRESHOLD_USD)}))
-    expected = {(g["name"], r["alert"]): r["expr"] for g in rendered["groups"] for r in g["rules"]}
+    rendered = prometheus_config.render_rules(validate(ALERT_SETTINGS))
+    expected = {(g["name"], r.get("alert") or r["record"]): r["expr"] for g in rendered["groups"] for r in g["rules"]}
 
     def listed() -> dict:
         return {(g["name"], r["name"]): r for g in prometheus("rules")["groups"] for r in g["rules"]}
@@ -880,7 +877,22 @@ def test_l_alert_rules_are_listed_evaluate_cleanly_and_the_cost_rule_fires(scrap
         return [a for a in alerts if a["labels"]["alertname"] == prometheus_config.ALERT_COST and a["state"] == "firing"]
 
     firing = wait_until(cost_alert_firing, 60, f"{prometheus_config.ALERT_COST} did not fire", lambda: str(listed()))
-    assert float(firing[0]["value"]) == pytest.approx(sum(ccm.totals("claude_code.cost.usage").values()))
+    total = sum(ccm.totals("claude_code.cost.usage").values())
+    assert float(firing[0]["value"]) == pytest.approx(total)
+    # Spend by user (user.account_uuid: these metrics carry no e-mail) and by team, recorded
+    # from labels the collector made of datapoint and resource attributes.
+    by_user = instant(prometheus_config.spend_series("user", "daily"))
+    assert [(s["metric"].get("user"), float(s["value"][1])) for s in by_user] == [(ccm.SESSION_ACCOUNT, pytest.approx(total))]
+
+    def team_budget_firing():
+        alerts = prometheus("alerts")["alerts"]
+        return sorted(
+            a["labels"]["threshold"] for a in alerts
+            if a["labels"]["alertname"] == prometheus_config.ALERT_TEAM_BUDGET and a["state"] == "firing" and a["labels"].get("team") == ccm.TEAM
+        )
+
+    # 0.925 USD of a 0.5 USD budget: every threshold (0.8, 0.9, 1) fires, once each.
+    wait_until(lambda: team_budget_firing() == ["0.8", "0.9", "1"], 60, "the team budget alert did not fire", lambda: str(listed()))
     rules = listed()
     for key, rule in rules.items():
         assert rule["health"] == "ok", f"{key}: {rule.get('lastError')}"

@@ -29,7 +29,7 @@ import pytest
 import requests
 import yaml
 
-from net import free_port
+from net import free_port, wait_until
 from opensearch_node import _prometheus_binary
 from otlp_sender import send_delta_counters
 from prerequisites import unavailable
@@ -41,10 +41,12 @@ EVALUATION = "1s"
 
 
 class Prom:
-    def __init__(self, binary: str, workdir: Path, rules: dict):
+    def __init__(self, binary: str, workdir: Path, rules: dict, alertmanager: str = ""):
         self.workdir = workdir
         config = prometheus_config.render(validate({}))
         config["global"]["evaluation_interval"] = EVALUATION
+        if alertmanager:  # host:port of a real Alertmanager (test_alert_delivery)
+            config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
         rules_file = workdir / "rules.yml"
         config["rule_files"] = [str(rules_file)]
         # No collector to scrape here; series arrive over OTLP instead.
@@ -107,17 +109,6 @@ def workdir():
     path = Path(tempfile.mkdtemp(prefix="clawker-prom-rules-"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
-
-
-def wait_until(probe: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = probe()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(what)
-        time.sleep(0.5)
 
 
 def with_control(rules: dict, raised: dict) -> dict:
@@ -197,10 +188,10 @@ def test_rendered_rules_load_evaluate_and_fire_over_their_threshold(workdir):
     try:
         assert prom.ready(), prom.log.read_text()[-3000:]
         listed = prom.rules()
-        expected = {(g["name"], r["alert"]) for g in rendered["groups"] for r in g["rules"]}
-        assert expected <= set(listed), f"rules API lacks {expected - set(listed)}"
-        for key in expected:
-            assert listed[key]["query"] and listed[key]["type"] == "alerting"
+        expected = {(g["name"], r.get("alert") or r["record"]): "alerting" if "alert" in r else "recording" for g in rendered["groups"] for r in g["rules"]}
+        assert set(expected) <= set(listed), f"rules API lacks {set(expected) - set(listed)}"
+        for key, kind in expected.items():
+            assert listed[key]["query"] and listed[key]["type"] == kind
 
         # Claude Code's cost counter (two delta exports, 0.625 + 0.25 USD) and the
         # collector's span counts of llm_request spans: 7 succeeded, 3 failed (30%).

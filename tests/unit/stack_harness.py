@@ -132,21 +132,24 @@ class Deployment:
         return False
 
 
-def deploy(config: Optional[dict[str, Any]] = None, *, network_exists: bool = False) -> Deployment:
+def deploy(
+    config: Optional[dict[str, Any]] = None, *, network_exists: bool = False, secret_keys: Optional[tuple[str, ...]] = None
+) -> Deployment:
     """Run components.stack against mocks with the given config (keys without namespace)."""
     from components import stack
 
     mocks = StackMocks(network_exists)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="clawker-monitor", stack="unit", preview=False, monitor=monitor)
-    pulumi.runtime.set_all_config(
-        {f"{stack_settings.CONFIG_NAMESPACE}:{k}": str(v).lower() if isinstance(v, bool) else str(v) for k, v in (config or {}).items()}
-    )
+    namespaced = {f"{stack_settings.CONFIG_NAMESPACE}:{k}": str(v).lower() if isinstance(v, bool) else str(v) for k, v in (config or {}).items()}
+    # Keys set with `pulumi config set --secret`: every secret setting given, unless the test says otherwise.
+    secret = stack_settings.SECRET_KEYS if secret_keys is None else secret_keys
+    pulumi.runtime.set_all_config(namespaced, [f"{stack_settings.CONFIG_NAMESPACE}:{k}" for k in secret if k in (config or {})])
     outputs: dict = {}
 
     @pulumi.runtime.test
     def run():
-        settings = stack_settings.validate(stack_settings.read_pulumi_config())
+        settings = stack_settings.load()
         stack.build(settings)
         from components import agent_env
 

@@ -268,7 +268,9 @@ def test_every_intake_ends_in_a_persistent_retried_queue(config):
         durable = [e for e in pipeline["exporters"] if e.startswith("otlp_grpc/")]
         assert len(durable) == 1, name
         # Only synchronous steps before the persistent queue.
-        assert set(pipeline["processors"]) <= {"memory_limiter"} | {p for p in config["processors"] if p.startswith("resource/")}, name
+        assert set(pipeline["processors"]) <= {"memory_limiter", collector_config.INTAKE_ID_PROCESSOR} | {
+            p for p in config["processors"] if p.startswith("resource/")
+        }, name
         assert not set(pipeline["exporters"]) - set(durable) - {"span_metrics"}, name
     for name, exporter in config["exporters"].items():
         if not name.startswith("otlp_grpc/"):
@@ -281,6 +283,24 @@ def test_every_intake_ends_in_a_persistent_retried_queue(config):
         assert retry["enabled"] is True
         assert retry["max_elapsed_time"] == f"{DEFAULT_RETRY_HOURS}h", "the deliveryRetryHours default"
         assert exporter["endpoint"].startswith("127.0.0.1:")
+
+
+def test_log_records_get_their_intake_id_before_the_persistent_queue():
+    config = render(**TLS)
+    pipelines = config["service"]["pipelines"]
+    intake = {n: p for n, p in pipelines.items() if {"otlp", "otlp/infra"} & set(p["receivers"]) and n.startswith("logs/")}
+    assert set(intake) == {"logs/untrusted", "logs/trusted"}
+    for name, pipeline in intake.items():
+        # Last before the durable exporter, after the lane's own stamp: on disk with the request.
+        assert pipeline["processors"][-1] == collector_config.INTAKE_ID_PROCESSOR, name
+    # Nowhere else: a step after the queue would give a replayed record a new id; spans carry their own.
+    elsewhere = [n for n, p in pipelines.items() if n not in intake and collector_config.INTAKE_ID_PROCESSOR in p.get("processors", [])]
+    assert elsewhere == []
+    step = config["processors"][collector_config.INTAKE_ID_PROCESSOR]
+    (group,) = step["log_statements"]
+    # Unconditional `set`: whatever a sender put in the attribute is replaced.
+    assert group == {"context": "log", "statements": [f'set(log.attributes["{collector_config.INTAKE_ID}"], UUID())']}
+    assert step["error_mode"] == "ignore"
 
 
 def test_retry_horizon_is_the_delivery_retry_hours_setting():

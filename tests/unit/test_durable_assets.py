@@ -2,21 +2,28 @@
 
 from components.bootstrap import opensearch as boot
 from components import names
+from components.services import collector_config
 
 
 def processors(pipeline: str) -> list[dict]:
     return boot.pipeline_bodies()[pipeline]["processors"]
 
 
-def test_log_records_get_a_content_hash_as_document_id():
+def test_log_records_get_an_id_from_their_intake_id_or_their_content():
     steps = processors(names.ENVELOPE_PIPELINE)
     # Not OpenSearch's fingerprint processor: under concurrent bulks it hashes an empty input
     # now and then, so unrelated records share one id (tests/providers/test_opensearch_mappings.py).
     assert not [s for s in steps if "fingerprint" in s]
     first = steps[0]["script"]
     assert first["tag"] == "record-id", "the id is of the record as sent, before any reshaping"
+    params = first["params"]
+    # The collector stamps this attribute before its persistent queue (collector_config.INTAKE_ID).
+    assert params["stamp"] == collector_config.INTAKE_ID
+    # Claude Code's events tell themselves apart: a session and a per-session sequence number.
+    assert params["own_identity"] == ["session.id", "event.sequence"]
     # The exporter stamps observedTimestamp with its own clock on every attempt.
-    assert first["params"]["excluded"] == ["observedTimestamp"]
+    assert params["excluded"] == ["observedTimestamp"]
+    assert (params["prefix"], params["stamp_prefix"]) == ("sha256:", "intake:")
     assert "ctx._id = " in first["source"] and ".sha256()" in first["source"]
     assert not [s for s in steps[1:] if "_id" in str(s.get("set", {}).get("field", ""))]
 

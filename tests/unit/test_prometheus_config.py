@@ -22,7 +22,8 @@ def test_prometheus_scrapes_the_collector_metrics_port():
 def test_prometheus_globals_and_otlp_promotion():
     config = prometheus_config.render(validate({}))
     assert config["global"] == {"scrape_interval": "15s", "evaluation_interval": "15s"}
-    assert config["otlp"]["promote_resource_attributes"] == ["project", "agent", "service.name", "service.version"]
+    assert config["otlp"]["promote_resource_attributes"] == [
+        "project", "agent", "service.name", "service.version", "team.id", "department", "cost_center"]
 
 
 # --------------------------------------------------------------------------- alerting rules
@@ -30,7 +31,7 @@ def test_prometheus_globals_and_otlp_promotion():
 
 def rules_by_name(raw: dict) -> dict[str, dict]:
     rendered = dumped(prometheus_config.render_rules(validate(raw)))
-    return {rule["alert"]: {**rule, "group": group["name"]} for group in rendered["groups"] for rule in group["rules"]}
+    return {rule["alert"]: {**rule, "group": group["name"]} for group in rendered["groups"] for rule in group["rules"] if "alert" in rule}
 
 
 def test_config_loads_the_rule_file_it_is_shipped_with():
@@ -44,6 +45,7 @@ def test_default_rules_and_their_thresholds():
         prometheus_config.ALERT_API_ERRORS,
         prometheus_config.ALERT_COLLECTOR_FAILING,
         prometheus_config.ALERT_COLLECTOR_QUEUE,
+        prometheus_config.ALERT_COST_SPIKE,
     }
     cost = rules[prometheus_config.ALERT_COST]
     assert cost["group"] == "clawker-claude-code"
@@ -82,9 +84,13 @@ def test_thresholds_and_pending_time_come_from_the_settings():
 
 
 def test_zero_turns_a_rule_off_and_an_empty_group_is_left_out():
-    rules = rules_by_name({"alertCostPerHourUsd": 0, "alertApiErrorRatePercent": "0", "alertCollectorQueuePercent": 0})
+    rules = rules_by_name(
+        {"alertCostPerHourUsd": 0, "alertApiErrorRatePercent": "0", "alertCollectorQueuePercent": 0, "alertCostSpikeFactor": 0}
+    )
     assert set(rules) == {prometheus_config.ALERT_COLLECTOR_FAILING}
-    groups = prometheus_config.render_rules(validate({"alertCostPerHourUsd": 0, "alertApiErrorRatePercent": 0}))["groups"]
+    groups = prometheus_config.render_rules(
+        validate({"alertCostPerHourUsd": 0, "alertApiErrorRatePercent": 0, "alertCostSpikeFactor": 0})
+    )["groups"]
     assert [g["name"] for g in groups] == ["clawker-collector"]
 
 
