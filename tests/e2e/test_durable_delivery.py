@@ -41,7 +41,7 @@ from pulumi_cli import PulumiStack, docker, inspect
 
 from components import names
 from components.services import collector, collector_config
-from net import free_port
+from net import free_port, wait_until
 
 OPENSEARCH = "http://127.0.0.1:9200"
 PROMETHEUS = "http://127.0.0.1:9090"
@@ -109,17 +109,6 @@ def lanes(tls: tls_material.InfraTls) -> dict:
 def opensearch_healthy() -> bool:
     state = (inspect("container", names.OPENSEARCH) or {}).get("State", {})
     return state.get("Health", {}).get("Status") == "healthy"
-
-
-def wait_until(probe, timeout_s: float, what: str, detail=lambda: "", every: float = 2.0):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = probe()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout_s}s. {detail()}")
-        time.sleep(every)
 
 
 def collector_log(name: str = names.COLLECTOR) -> str:
@@ -385,7 +374,7 @@ def test_e_poison_records_are_stored_coerced_and_hold_back_nothing(outage):
     assert outage.poison, "no poison record was sent"
     assert outage.drained_after_s is not None and outage.drained_after_s <= DRAIN_BOUND_S, outage.drain_detail
     hits = requests.post(
-        f"{OPENSEARCH}/claude-code/_search",
+        f"{OPENSEARCH}/{names.read_pattern('claude-code')}/_search",
         json={
             "size": 100,
             "query": {"bool": {"filter": [{"term": {"resource.agent": outage.sender.tag}}, {"terms": {f"attributes.{dt.SEQ}": sorted(outage.poison)}}]}},

@@ -16,6 +16,7 @@ stack: 15s) and the pending time (`for`) is 0.
 from __future__ import annotations
 
 import copy
+import datetime
 import os
 import shutil
 import signal
@@ -29,7 +30,7 @@ import pytest
 import requests
 import yaml
 
-from net import free_port
+from net import free_port, wait_until
 from opensearch_node import _prometheus_binary
 from otlp_sender import send_delta_counters
 from prerequisites import unavailable
@@ -38,6 +39,7 @@ from components.services import config_file, prometheus_config
 from components.settings import validate
 
 EVALUATION = "1s"
+FAILED_SENDS = "otelcol_exporter_send_failed_log_records"
 
 
 class Prom:
@@ -96,6 +98,32 @@ class Prom:
     def rules(self) -> dict[tuple[str, str], dict]:
         return {(g["name"], r["name"]): r for g in self.api("rules")["groups"] for r in g["rules"]}
 
+    def samples(self, name: str) -> int:
+        """How many samples of `name` (with or without the _total suffix OTLP translation adds) are stored."""
+        query = f'sum(count_over_time({{__name__=~"{name}(_total)?"}}[1h]))'
+        result = requests.get(f"{self.url}/api/v1/query", params={"query": query}, timeout=10).json()["data"]["result"]
+        return int(float(result[0]["value"][1])) if result else 0
+
+    def wait_for_samples(self, name: str, count: int) -> None:
+        wait_until(lambda: self.samples(name) >= count, 30, f"{count} samples of {name} stored",
+                   lambda: f"{self.samples(name)} stored", every=0.1)
+
+    def wait_evaluated_since(self, group: str, since: float) -> None:
+        """Until `group` has been evaluated a whole interval after `since` (wall clock, this host's: an
+        evaluation's query time is its scheduled tick, a little before the lastEvaluation it reports)."""
+        after = since + float(EVALUATION.removesuffix("s"))
+
+        def evaluated() -> bool:
+            (found,) = [g for g in self.api("rules")["groups"] if g["name"] == group]
+            stamp = found.get("lastEvaluation") or ""
+            if not stamp or stamp.startswith("0001-"):
+                return False
+            whole, _, fraction = stamp.rstrip("Z").partition(".")
+            at = datetime.datetime.fromisoformat(whole).replace(tzinfo=datetime.timezone.utc).timestamp()
+            return at + float(f"0.{fraction or 0}") > after
+
+        wait_until(evaluated, 30, f"rule group {group} evaluated after {after}", every=0.2)
+
 
 def binary() -> str:
     found = _prometheus_binary()
@@ -111,17 +139,6 @@ def workdir():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def wait_until(probe: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = probe()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(what)
-        time.sleep(0.5)
-
-
 def with_control(rules: dict, raised: dict) -> dict:
     """The rendered groups plus a copy of `raised`'s groups renamed `<name>-control`."""
     out = copy.deepcopy(rules)
@@ -131,8 +148,12 @@ def with_control(rules: dict, raised: dict) -> dict:
     return out
 
 
-def push_collector_telemetry(url: str, *, queue_size: int, queue_capacity: int, failed: list[int]) -> None:
-    """The collector's self-metrics as they reach Prometheus: queue gauges and a send-failure counter."""
+def push_collector_telemetry(prom: "Prom", *, queue_size: int, queue_capacity: int, failed: list[int]) -> None:
+    """The collector's self-metrics as they reach Prometheus: queue gauges and a send-failure counter.
+
+    One export per entry of `failed`, each waited for until Prometheus has stored it (increase()
+    needs two samples of the counter, each with its own timestamp)."""
+    url = prom.url
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExportResult
@@ -146,12 +167,14 @@ def push_collector_telemetry(url: str, *, queue_size: int, queue_capacity: int, 
     capacity = meter.create_gauge("otelcol_exporter_queue_capacity")
     failures = meter.create_counter("otelcol_exporter_send_failed_log_records")
     exporter = OTLPMetricExporter(endpoint=f"{url}/api/v1/otlp/v1/metrics", timeout=10)
+    stored = prom.samples(FAILED_SENDS)
     for increment in failed:
         size.set(queue_size, exporter_label)
         capacity.set(queue_capacity, exporter_label)
         failures.add(increment, exporter_label)
         assert exporter.export(reader.get_metrics_data()) == MetricExportResult.SUCCESS
-        time.sleep(1.5)  # a second sample for increase()
+        stored += 1
+        prom.wait_for_samples(FAILED_SENDS, stored)
     provider.shutdown()
 
 
@@ -162,15 +185,15 @@ def test_collector_rules_fire_on_a_backed_up_queue_and_failed_sends(workdir):
     try:
         assert prom.ready(), prom.log.read_text()[-3000:]
         # Negative control first: an empty queue and no failure fire nothing.
-        push_collector_telemetry(prom.url, queue_size=0, queue_capacity=1000, failed=[0, 0])
-        time.sleep(2)
-        rules = prom.rules()
         group = prometheus_config.GROUP_COLLECTOR
+        push_collector_telemetry(prom, queue_size=0, queue_capacity=1000, failed=[0, 0])
+        prom.wait_evaluated_since(group, time.time())
+        rules = prom.rules()
         for alert in (prometheus_config.ALERT_COLLECTOR_QUEUE, prometheus_config.ALERT_COLLECTOR_FAILING):
             assert rules[(group, alert)]["state"] == "inactive", rules[(group, alert)]
             assert rules[(group, alert)]["health"] == "ok", rules[(group, alert)]
         # 80% full and 5 records failed.
-        push_collector_telemetry(prom.url, queue_size=800, queue_capacity=1000, failed=[2, 3])
+        push_collector_telemetry(prom, queue_size=800, queue_capacity=1000, failed=[2, 3])
         for alert in (prometheus_config.ALERT_COLLECTOR_QUEUE, prometheus_config.ALERT_COLLECTOR_FAILING):
             wait_until(lambda: prom.rules()[(group, alert)]["state"] == "firing", 30, f"{alert}: {prom.rules()[(group, alert)]}")
         assert prom.rules()[(f"{group}-control", prometheus_config.ALERT_COLLECTOR_QUEUE)]["state"] == "inactive"
@@ -225,7 +248,8 @@ def test_rendered_rules_load_evaluate_and_fire_over_their_threshold(workdir):
         assert send_delta_counters(
             f"{prom.url}/api/v1/otlp", resource={"service.name": "otel-collector"}, scope="spanmetrics", counters=calls, rounds=rounds[:1]
         )
-        time.sleep(2)  # increase() needs two samples of each series
+        # increase() needs two samples of each series (two success values), each with its own timestamp.
+        prom.wait_for_samples("traces_span_metrics_calls", 2)
         assert send_delta_counters(
             f"{prom.url}/api/v1/otlp", resource={"service.name": "otel-collector"}, scope="spanmetrics", counters=calls, rounds=rounds[1:]
         )
