@@ -184,6 +184,7 @@ class StoredWatcher:
                     target, field, values = names.TRACES_INDEX, "spanId", [dt.span_id_of(s) for s in seqs]
                 else:
                     target, field, values = index, f"attributes.{dt.SEQ}", seqs
+                target = names.read_pattern(target)  # the write name and its daily indices
                 try:
                     requests.post(f"{self.url}/{target}/_refresh", timeout=10)
                     answer = requests.post(

@@ -282,7 +282,7 @@ class Store:
 
     def count(self, marker: str) -> int:
         resp = requests.post(
-            f"{self.url}/{INDEX}/_count", json={"query": {"term": {MARKER_FIELD: marker}}}, timeout=30
+            f"{self.url}/{INDEX}*/_count", json={"query": {"term": {MARKER_FIELD: marker}}}, timeout=30
         )
         return resp.json().get("count", 0) if resp.ok else 0
 
@@ -295,7 +295,7 @@ class Store:
             if after:
                 composite["after"] = after
             resp = requests.post(
-                f"{self.url}/{INDEX}/_search",
+                f"{self.url}/{INDEX}*/_search",
                 json={"size": 0, "query": {"term": {MARKER_FIELD: marker}}, "aggs": {"seq": {"composite": composite}}},
                 timeout=60,
             )

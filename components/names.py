@@ -50,6 +50,8 @@ TRACES_INDEX = f"ss4o_traces-{TRACES_DATASET}-{TRACES_NAMESPACE}"
 
 COMPONENT_TEMPLATE = "clawker-common"
 ISM_POLICY = "clawker-log-retention"
+# Retention of the daily traces indices (traceRetentionDays).
+TRACES_ISM_POLICY = "clawker-trace-retention"
 # Retention policies that `clawker monitor up` (the reference implementation) leaves on
 # its data volume. Their ism_template claims the same log indices at the same priority,
 # which ISM refuses beside ours: `pulumi up` replaces them and moves their indices to
@@ -73,5 +75,39 @@ TRACES_INDEX_TEMPLATE = "clawker-traces"
 ENVELOPE_PIPELINE = "clawker-logs-envelope"
 # Sources whose attributes need reshaping first (index.default_pipeline), by index.
 INDEX_PIPELINES = {s.index: s.default_pipeline for s in _telemetry.LOG_STREAMS if s.default_pipeline}
-# The SS4O traces index's pipeline (index.default_pipeline): gives spans a real @timestamp.
+# The SS4O traces index's pipeline: gives spans a real @timestamp.
 TRACES_PIPELINE = "clawker-traces"
+
+# --- Daily indices (README "Retention") ---------------------------------------
+# The collector writes to the fixed names above (LOG_INDICES, TRACES_INDEX). Each
+# fixed name is a "door": an index that stays empty, whose default_pipeline runs the
+# whole processing chain and ends by moving the record into <index>-<yyyy-MM-dd> (the
+# UTC day of its own @timestamp), where ISM deletes whole days.
+DAY_ROUTE_PIPELINE = "clawker-day-route"
+# Moving an adopted index's documents (already processed) into the days: the copy is
+# addressed to <index><MOVING_SUFFIX> (never created), which this pipeline strips first.
+DAY_MOVE_PIPELINE = "clawker-day-move"
+MOVING_SUFFIX = "-clawker-moving"
+DAY_FORMAT = "yyyy-MM-dd"
+# Template shaping an index's daily indices (the fixed name keeps its own template).
+DAILY_TEMPLATE_SUFFIX = "-daily"
+
+
+def route_pipeline(index: str) -> str:
+    """The door's default_pipeline: the source's reshaping, the envelope, then the day."""
+    return f"clawker-route-{index}"
+
+
+def day_pattern(index: str) -> str:
+    """Every daily index of a stream."""
+    return f"{index}-*"
+
+
+def day_index(index: str, day: str) -> str:
+    """The daily index of `day` (yyyy-mm-dd, UTC)."""
+    return f"{index}-{day}"
+
+
+def read_pattern(index: str) -> str:
+    """What readers (index patterns, panels, tests) search: the door and all its days."""
+    return f"{index}*"

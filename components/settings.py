@@ -95,7 +95,13 @@ SCHEMA: dict = {
         "logRetentionDays": _prop(
             {"type": "integer", "minimum": 0, "maximum": 3650},
             7,
-            "Days the ISM policy keeps log indices before deleting them; 0 keeps them forever (no ISM policy).",
+            "Days every log record is kept: ISM deletes a day's log index once its newest record is this many days old "
+            "(records are gone at most one day later); 0 keeps logs forever (no ISM policy).",
+        ),
+        "traceRetentionDays": _prop(
+            {"type": "integer", "minimum": 0, "maximum": 3650},
+            7,
+            "Days every span is kept, as logRetentionDays does for logs; 0 keeps traces forever (no ISM policy).",
         ),
         "prometheusDatasource": _prop(
             {"type": "boolean"},
@@ -448,6 +454,7 @@ class Settings:
     metric_export_interval_ms: int
     logs_export_interval_ms: int
     log_retention_days: int
+    trace_retention_days: int
     prometheus_datasource: bool
     host_name: str
     api_host: str

@@ -315,7 +315,8 @@ class Sender:
 
 
 def _search(base: str, index: str, body: dict) -> dict:
-    answer = requests.post(f"{base}/{index}/_search", json=body, timeout=60)
+    # A stream's records are in its daily indices (README "Retention"): read them all.
+    answer = requests.post(f"{base}/{names.read_pattern(index)}/_search", json=body, timeout=60)
     answer.raise_for_status()
     return answer.json()
 
@@ -326,7 +327,7 @@ def stored_counts(base: str, index: str, query: dict, key: str) -> tuple[set, in
     Distinct values come from a composite aggregation paged to the end (exact,
     unlike `cardinality`).
     """
-    requests.post(f"{base}/{index}/_refresh", timeout=60)
+    requests.post(f"{base}/{names.read_pattern(index)}/_refresh", timeout=60)
     values: set = set()
     after = None
     total = 0
@@ -347,7 +348,7 @@ def stored_counts(base: str, index: str, query: dict, key: str) -> tuple[set, in
 
 def doubled_detail(base: str, index: str, tag: str, limit: int = 2) -> str:
     """For a failure message: the copies of a few doubled records, and which fields differ between them."""
-    requests.post(f"{base}/{index}/_refresh", timeout=60)
+    requests.post(f"{base}/{names.read_pattern(index)}/_refresh", timeout=60)
     body = {
         "size": 0,
         "query": {"term": {"resource.agent": tag}},

@@ -66,33 +66,87 @@ def _index_settings_of(body: dict) -> dict:
 
 
 def component_template_body() -> dict:
-    body = load_asset("component_templates", names.COMPONENT_TEMPLATE)
-    # Every log index normalises the exporter's envelope last, whatever runs before.
-    _index_settings_of(body)["final_pipeline"] = names.ENVELOPE_PIPELINE
+    # No pipelines here: the doors name their route pipeline (index_template_body), and
+    # the daily indices run none (nothing runs after a record is moved into its day).
+    return load_asset("component_templates", names.COMPONENT_TEMPLATE)
+
+
+def _door(body: dict, index: str) -> dict:
+    """The write name's template: its default pipeline runs the chain and picks the day."""
+    body["index_patterns"] = [index]
+    _index_settings_of(body)["default_pipeline"] = names.route_pipeline(index)
+    return body
+
+
+def _daily(body: dict, index: str) -> dict:
+    """The same mappings for <index>-<day>, with no pipeline (see names.py "Daily indices")."""
+    body["index_patterns"] = [names.day_pattern(index)]
+    _index_settings_of(body).pop("default_pipeline", None)
+    return body
+
+
+def _log_template(index: str) -> dict:
+    body = load_asset("index_templates", names.LOG_INDEX_TEMPLATES[index])
+    body["composed_of"] = [names.COMPONENT_TEMPLATE]
     return body
 
 
 def index_template_body(index: str) -> dict:
-    body = load_asset("index_templates", names.LOG_INDEX_TEMPLATES[index])
-    body["index_patterns"] = [index]
-    body["composed_of"] = [names.COMPONENT_TEMPLATE]
-    pipeline = names.INDEX_PIPELINES.get(index)
-    if pipeline:
-        _index_settings_of(body)["default_pipeline"] = pipeline
-    return body
+    return _door(_log_template(index), index)
+
+
+def daily_template_body(index: str) -> dict:
+    return _daily(_log_template(index), index)
 
 
 def traces_template_body() -> dict:
-    body = load_asset("index_templates", names.TRACES_INDEX_TEMPLATE)
-    body["index_patterns"] = [names.TRACES_INDEX]
-    _index_settings_of(body)["default_pipeline"] = names.TRACES_PIPELINE
-    return body
+    return _door(load_asset("index_templates", names.TRACES_INDEX_TEMPLATE), names.TRACES_INDEX)
+
+
+def traces_daily_template_body() -> dict:
+    return _daily(load_asset("index_templates", names.TRACES_INDEX_TEMPLATE), names.TRACES_INDEX)
+
+
+def daily_template_name(index: str) -> str:
+    template = names.TRACES_INDEX_TEMPLATE if index == names.TRACES_INDEX else names.LOG_INDEX_TEMPLATES[index]
+    return f"{template}{names.DAILY_TEMPLATE_SUFFIX}"
+
+
+def template_bodies(index: str) -> dict[str, dict]:
+    """The two index templates of a stream: its write name's and its daily indices'."""
+    if index == names.TRACES_INDEX:
+        return {names.TRACES_INDEX_TEMPLATE: traces_template_body(), daily_template_name(index): traces_daily_template_body()}
+    return {names.LOG_INDEX_TEMPLATES[index]: index_template_body(index), daily_template_name(index): daily_template_body(index)}
+
+
+def route_pipeline_body(index: str) -> dict:
+    """The door's pipeline: the source's own reshaping, the envelope (logs), then the day."""
+    if index == names.TRACES_INDEX:
+        chain = [names.TRACES_PIPELINE]
+    else:
+        chain = [p for p in (names.INDEX_PIPELINES.get(index), names.ENVELOPE_PIPELINE) if p]
+    chain.append(names.DAY_ROUTE_PIPELINE)
+    return {
+        "description": (
+            f"default_pipeline of {index} (the collector's write name): runs {', '.join(chain[:-1])}, "
+            f"then {names.DAY_ROUTE_PIPELINE} stores the record in {index}-<UTC day of its @timestamp>. "
+            "After that move OpenSearch runs no pipeline of the daily index, so every step is here."
+        ),
+        "processors": [{"pipeline": {"name": name, "tag": f"route-{name}"}} for name in chain],
+    }
 
 
 def pipeline_bodies() -> dict[str, dict]:
-    """Ingest pipelines by name, the envelope one first."""
-    wanted = [names.ENVELOPE_PIPELINE] + sorted(set(names.INDEX_PIPELINES.values())) + [names.TRACES_PIPELINE]
+    """Ingest pipelines by name, the envelope one first, the route pipelines last."""
+    wanted = [names.ENVELOPE_PIPELINE] + sorted(set(names.INDEX_PIPELINES.values())) + [
+        names.TRACES_PIPELINE, names.DAY_ROUTE_PIPELINE, names.DAY_MOVE_PIPELINE,
+    ]
     bodies = {name: load_asset("ingest_pipelines", name) for name in wanted}
+    for index in names.LOG_INDICES + (names.TRACES_INDEX,):
+        bodies[names.route_pipeline(index)] = route_pipeline_body(index)
+    for processor in bodies[names.DAY_MOVE_PIPELINE]["processors"]:
+        if "gsub" in processor:
+            processor["gsub"]["pattern"] = f"{names.MOVING_SUFFIX}$"
     scalars, objects = declared_attribute_shapes()
     for processor in bodies[names.ENVELOPE_PIPELINE]["processors"]:
         script = processor.get("script", {})
@@ -160,16 +214,29 @@ def _fill_typed_fields(envelope: dict) -> None:
     raise ValueError(f"ingest pipeline {names.ENVELOPE_PIPELINE}: no script tagged {TYPED_ATTRIBUTES_TAG}")
 
 
-def retention_policy_body(days: int) -> dict:
-    """The ISM policy: indices leave the default (hot) state for delete after `days` days."""
+def retention_policy_body(days: int, indices: Sequence[str] = names.LOG_INDICES, what: str = "log records") -> dict:
+    """An ISM policy deleting each daily index of `indices` once it is `days` + 1 days old.
+
+    A day's index is created by its first record (or by the bootstrap, for today), never
+    before its day begins, and holds records up to one day newer than that: deleting it
+    at days + 1 keeps every record for at least `days` days (README "Retention").
+    """
     body = load_asset("ism_policies", names.ISM_POLICY)
     policy = body["policy"]
+    policy["description"] = (
+        f"Retention of the Clawker {what}: each daily index <index>-<yyyy-MM-dd> is deleted once it is one day "
+        "older than the stack's retention setting, so every record is kept that long and gone at most one day later."
+    )
     hot = next(state for state in policy["states"] if state["name"] == policy["default_state"])
     for transition in hot["transitions"]:
-        transition.setdefault("conditions", {})["min_index_age"] = f"{int(days)}d"
+        transition.setdefault("conditions", {})["min_index_age"] = f"{int(days) + 1}d"
     for template in policy["ism_template"]:
-        template["index_patterns"] = list(names.LOG_INDICES)
+        template["index_patterns"] = [names.day_pattern(index) for index in indices]
     return body
+
+
+def trace_retention_policy_body(days: int) -> dict:
+    return retention_policy_body(days, (names.TRACES_INDEX,), "spans")
 
 
 def datasource_body(prometheus_uri: str) -> dict:
@@ -181,13 +248,14 @@ def datasource_body(prometheus_uri: str) -> dict:
 
 
 def index_mappings(index: str) -> dict:
-    """The mapping an index gets from its templates (component first, then its own)."""
+    """The mapping an index (door or day) gets from its templates (component first, then its own)."""
     component = component_template_body()["template"].get("mappings", {})
     own = index_template_body(index)["template"].get("mappings", {})
     return merge_mappings(component, own)
 
 
 def index_settings(index: str) -> dict:
+    """The door's settings it must keep even when it predates its template (its route pipeline)."""
     if index == names.TRACES_INDEX:
         own = copy.deepcopy(traces_template_body()["template"].get("settings", {})).get("index", {})
         merged = canonical_settings(own)["index"]
@@ -249,30 +317,37 @@ def declare_opensearch_assets(
     # (tried on 3.6.0), so templates and pipelines are applied side by side.
     common = asset(ComponentTemplate, "component-template", names.COMPONENT_TEMPLATE, body=component_template_body())
     pipelines = [asset(IngestPipeline, "pipeline", name, body=body) for name, body in pipeline_bodies().items()]
-    # Retention 0 keeps logs forever: no policy, and no index waits for one. The policy
-    # refers to index patterns, not to templates: applied side by side.
-    policies = []
+    # Retention 0 keeps logs (traces) forever: no policy, and no index waits for one. A
+    # policy refers to index patterns (the daily indices), not to templates: applied side by side.
+    log_policy = trace_policy = None
     if settings.log_retention_days > 0:
-        policies.append(
-            asset(IsmPolicy, "ism-policy", names.ISM_POLICY, body=retention_policy_body(settings.log_retention_days))
+        log_policy = asset(IsmPolicy, "ism-policy", names.ISM_POLICY, body=retention_policy_body(settings.log_retention_days))
+    if settings.trace_retention_days > 0:
+        trace_policy = asset(
+            IsmPolicy, "ism-policy", names.TRACES_ISM_POLICY, body=trace_retention_policy_body(settings.trace_retention_days)
         )
-    # The log templates compose the common one; the traces template stands alone.
-    template_specs = [(template, index_template_body(index), [common]) for index, template in names.LOG_INDEX_TEMPLATES.items()]
-    template_specs.append((names.TRACES_INDEX_TEMPLATE, traces_template_body(), []))
+    policies = [p for p in (log_policy, trace_policy) if p is not None]
+    # The log templates compose the common one; the traces templates stand alone. Each
+    # stream has two: its write name (the door) and its daily indices.
+    template_specs = [
+        (name, body, [] if index == names.TRACES_INDEX else [common])
+        for index in names.LOG_INDICES + (names.TRACES_INDEX,)
+        for name, body in template_bodies(index).items()
+    ]
     templates = [asset(IndexTemplate, "index-template", name, deps, body=body) for name, body, deps in template_specs]
-    # No index exists before the pipelines its templates name. The traces index is declared
-    # too (the exporter would create it on the first span): Dashboards' traces index pattern
-    # then matches from the start, and a traces index kept from an earlier release gets the
-    # fields its template has gained since (durationInNanos, span_attributes) before any
-    # span is written with them. No retention policy on it: as before.
-    policy_id = names.ISM_POLICY if policies else None
-    index_specs = [(index, index_mappings(index), policy_id, policies) for index in names.LOG_INDICES]
-    index_specs.append((names.TRACES_INDEX, traces_index_mappings(), None, []))
+    # No door exists before the pipelines its templates name. The traces door is declared
+    # too (the exporter would otherwise create it on the first span): Dashboards' traces
+    # index pattern then matches from the start. Each Index resource also makes today's
+    # daily index, checks that its template matched, and that its policy attached.
+    log_policy_id = names.ISM_POLICY if log_policy else None
+    trace_policy_id = names.TRACES_ISM_POLICY if trace_policy else None
+    index_specs = [(index, index_mappings(index), log_policy_id, log_policy) for index in names.LOG_INDICES]
+    index_specs.append((names.TRACES_INDEX, traces_index_mappings(), trace_policy_id, trace_policy))
     indices = [
         asset(
-            Index, "index", name, templates, waits_for, pipelines,
-            mappings=mappings, settings=index_settings(name), policy_id=policy,
+            Index, "index", name, templates, [policy] if policy else [], pipelines,
+            mappings=mappings, settings=index_settings(name), policy_id=policy_id,
         )
-        for name, mappings, policy, waits_for in index_specs
+        for name, mappings, policy_id, policy in index_specs
     ]
     return pipelines + [common] + templates + policies + indices + datasources

@@ -68,12 +68,31 @@ def stored_provider_modules(stack: PulumiStack) -> set[str]:
     return found
 
 
+def added_since_previous_release() -> set[str]:
+    """Resource names this release adds beside what PREVIOUS_RELEASE made: created on upgrade,
+    never in place of anything (README "Retention": the daily indices' templates, the route and
+    move pipelines, the traces' retention policy). A renamed resource would still show its delete."""
+    from components import names
+    from components.bootstrap import opensearch as boot
+
+    streams = names.LOG_INDICES + (names.TRACES_INDEX,)
+    added = {f"opensearch-index-template-{boot.daily_template_name(i)}" for i in streams}
+    added |= {f"opensearch-pipeline-{names.route_pipeline(i)}" for i in streams}
+    added |= {f"opensearch-pipeline-{names.DAY_ROUTE_PIPELINE}", f"opensearch-pipeline-{names.DAY_MOVE_PIPELINE}"}
+    added.add(f"opensearch-ism-policy-{names.TRACES_ISM_POLICY}")
+    return added
+
+
 def forbidden_steps(preview_json: Result) -> dict[str, str]:
-    """URN -> op of every step of a `preview --json` that replaces, creates or deletes."""
+    """URN -> op of every step of a `preview --json` that replaces, creates or deletes
+    (creates of what this release adds, added_since_previous_release, excepted)."""
     steps = json.loads(preview_json.stdout).get("steps", [])
     assert steps, "the preview planned nothing at all"
+    added = added_since_previous_release()
     return {
         s["urn"]: s["op"]
         for s in steps
-        if s.get("op") in FORBIDDEN_OPS and not (s.get("op") in REPLACE_OPS and s["urn"].split("::")[-2].split("$")[-1] in RECREATED_TYPES)
+        if s.get("op") in FORBIDDEN_OPS
+        and not (s.get("op") in REPLACE_OPS and s["urn"].split("::")[-2].split("$")[-1] in RECREATED_TYPES)
+        and not (s["op"] == "create" and s["urn"].rsplit("::", 1)[-1] in added)
     }

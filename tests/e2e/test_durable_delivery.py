@@ -383,7 +383,7 @@ def test_e_poison_records_are_stored_coerced_and_hold_back_nothing(outage):
     assert outage.poison, "no poison record was sent"
     assert outage.drained_after_s is not None and outage.drained_after_s <= DRAIN_BOUND_S, outage.drain_detail
     hits = requests.post(
-        f"{OPENSEARCH}/claude-code/_search",
+        f"{OPENSEARCH}/{names.read_pattern('claude-code')}/_search",
         json={
             "size": 100,
             "query": {"bool": {"filter": [{"term": {"resource.agent": outage.sender.tag}}, {"terms": {f"attributes.{dt.SEQ}": sorted(outage.poison)}}]}},

@@ -85,16 +85,23 @@ def test_up_over_the_seeded_volume_converges(stack):
     # Said plainly in the output (the provider's message; see README).
     assert "replaced ISM policy clawker-retention" in result.output, result.output[-4000:]
 
-    policies = requests.get(f"{API}/_plugins/_ism/policies", timeout=30).json()["policies"]
-    assert [p["_id"] for p in policies] == [names.ISM_POLICY]
-    hot = policies[0]["policy"]["states"][0]
-    assert hot["transitions"][0]["conditions"]["min_index_age"] == "7d"  # the default logRetentionDays
+    policies = {p["_id"]: p["policy"] for p in requests.get(f"{API}/_plugins/_ism/policies", timeout=30).json()["policies"]}
+    assert sorted(policies) == sorted([names.ISM_POLICY, names.TRACES_ISM_POLICY])
+    hot = policies[names.ISM_POLICY]["states"][0]
+    # The default logRetentionDays (7): whole days deleted one day later (README "Retention").
+    assert hot["transitions"][0]["conditions"]["min_index_age"] == "8d"
     for index in names.LOG_INDICES:
-        assert _policy_of(index) == names.ISM_POLICY, index
-        assert requests.get(f"{API}/{index}/_count", timeout=30).json()["count"] == 1  # clawker monitor's record kept
+        # clawker monitor's record moved into the day of its own timestamp, under our policy.
+        day = names.day_index(index, "2026-11-01")
+        hits = requests.get(f"{API}/{day}/_search", timeout=30).json()["hits"]["hits"]
+        assert [h["_source"]["body"] for h in hits] == ["recorded under clawker monitor"], index
+        assert _policy_of(day) == names.ISM_POLICY, day
+        # The write name: empty, unmanaged, its pipeline sending records to the days.
+        assert requests.get(f"{API}/{index}/_count", timeout=30).json()["count"] == 0
+        assert _policy_of(index, timeout_s=0) is None, index
         settings = requests.get(f"{API}/{index}/_settings", timeout=30).json()[index]["settings"]["index"]
-        assert settings["final_pipeline"] == names.ENVELOPE_PIPELINE
-        assert settings.get("default_pipeline") == names.INDEX_PIPELINES.get(index), (index, settings)
+        assert "final_pipeline" not in settings
+        assert settings.get("default_pipeline") == names.route_pipeline(index), (index, settings)
     datasource = requests.get(f"{API}/_plugins/_query/_datasources/{names.DATASOURCE}", timeout=30).json()
     assert datasource["properties"]["prometheus.uri"] == f"http://{names.PROMETHEUS}:9090"
 

@@ -69,7 +69,9 @@ TRUSTED_OTLP_GRPC = "127.0.0.1:4319"
 ARRIVAL_S = 60
 # Prometheus scrapes the collector every 15s; a series needs two scrapes for increase().
 SCRAPE_S = 75
-LOG_INDEX_PATTERN = ",".join(names.LOG_INDICES)
+# Each stream's write name and its daily indices (README "Retention").
+LOG_INDEX_PATTERN = ",".join(names.read_pattern(i) for i in names.LOG_INDICES)
+TRACES = names.read_pattern(names.TRACES_INDEX)
 RUN = uuid.uuid4().hex[:12]
 DRIFTED_TEMPLATE = names.LOG_INDEX_TEMPLATES["clawker-envoy"]
 CLAUDE_SERIES = '{__name__=~"claude_code_.*"}'
@@ -113,7 +115,14 @@ def opensearch(method: str, path: str, body: Optional[dict] = None, **params) ->
     return requests.request(method, f"{OPENSEARCH}/{path}", json=body, params=params or None, timeout=30)
 
 
+def readable(indices: str) -> str:
+    """A stream's name reads its write name and all its days."""
+    streams = set(names.LOG_INDICES) | {names.TRACES_INDEX}
+    return ",".join(names.read_pattern(i) if i in streams else i for i in indices.split(","))
+
+
 def search(indices: str, query: dict, size: int = 200) -> list[dict]:
+    indices = readable(indices)
     opensearch("POST", f"{indices}/_refresh")
     answer = opensearch("POST", f"{indices}/_search", {"size": size, "query": query})
     assert answer.status_code == 200, answer.text
@@ -121,7 +130,7 @@ def search(indices: str, query: dict, size: int = 200) -> list[dict]:
 
 
 def count(index: str, query: Optional[dict] = None) -> int:
-    answer = opensearch("POST", f"{index}/_count", {"query": query or {"match_all": {}}})
+    answer = opensearch("POST", f"{readable(index)}/_count", {"query": query or {"match_all": {}}})
     return answer.json().get("count", 0) if answer.status_code == 200 else 0
 
 
@@ -280,6 +289,13 @@ def test_a_pipelines_and_templates_exist(stack):
     traces = opensearch("GET", f"_index_template/{names.TRACES_INDEX_TEMPLATE}")
     assert traces.status_code == 200
     assert traces.json()["index_templates"][0]["index_template"]["index_patterns"] == [names.TRACES_INDEX]
+    # The daily indices' templates: the same mappings, no pipeline.
+    for index in names.LOG_INDICES + (names.TRACES_INDEX,):
+        answer = opensearch("GET", f"_index_template/{boot.daily_template_name(index)}")
+        assert answer.status_code == 200, f"daily index template of {index}: {answer.status_code}"
+        stored = answer.json()["index_templates"][0]["index_template"]
+        assert stored["index_patterns"] == [names.day_pattern(index)]
+        assert "default_pipeline" not in str(stored.get("template", {}).get("settings", {}))
 
 
 @pytest.mark.parametrize("index", names.LOG_INDICES)
@@ -293,8 +309,8 @@ def test_a_log_index_exists_with_its_template_mapping(stack, index):
         assert live.get(path) == declared[path], f"{index}.{path}: live {live.get(path)}, templates {declared[path]}"
     assert {p: live.get(p) for p in declared} == declared
     settings = opensearch("GET", f"{index}/_settings").json()[index]["settings"]["index"]
-    assert settings["final_pipeline"] == names.ENVELOPE_PIPELINE
-    assert settings.get("default_pipeline") == names.INDEX_PIPELINES.get(index)
+    assert "final_pipeline" not in settings
+    assert settings.get("default_pipeline") == names.route_pipeline(index)
 
 
 # --------------------------------------------------------------------------- (b)
@@ -354,7 +370,14 @@ def _flat(doc: dict, prefix: str = "") -> dict:
 @pytest.mark.parametrize("index", names.LOG_INDICES)
 def test_b_live_mapping_has_no_field_outside_its_templates_but_declared_dynamic_paths(landed, index):
     """Item 4: after the corpus, every live field is declared, or lies under a declared dynamic path with its type."""
-    live = leaf_types(opensearch("GET", f"{index}/_mapping").json()[index]["mappings"]["properties"])
+    # The daily indices the records landed in (each the UTC day of its own timestamp).
+    days = sorted({h["_index"] for h in landed[index]})
+    assert days and all(names.day_index(index, h["_source"]["@timestamp"][:10]) == h["_index"] for h in landed[index])
+    assert count(index) == sum(opensearch("GET", f"{d}/_count").json()["count"] for d in days)
+    assert opensearch("GET", f"{index}/_count").json()["count"] == 0  # the write name stays empty
+    live = {}
+    for day in days:
+        live.update(leaf_types(opensearch("GET", f"{day}/_mapping").json()[day]["mappings"]["properties"]))
     declared = leaf_types(osp.canonical_mappings(boot.index_mappings(index))["properties"])
     changed = {p: (declared[p], live[p]) for p in declared if p in live and live[p] != declared[p]}
     assert not changed, f"{index}: fields whose live type differs from the templates (declared, live): {changed}"
@@ -422,7 +445,7 @@ def test_c_forged_envoy_record_on_the_untrusted_lane_lands_nowhere(traffic, land
 
 def test_c_untrusted_sender_cannot_choose_its_ingest_source(traffic, landed):
     hits = search(LOG_INDEX_PATTERN, with_body(traffic.spoofed_body))
-    assert [h["_index"] for h in hits] == ["claude-code"]
+    assert [h["_index"][: -len("-yyyy-mm-dd")] for h in hits] == ["claude-code"]
     resource = hits[0]["_source"]["resource"]
     assert resource["ingest_source"] == names.UNTRUSTED_INGEST_SOURCE
     assert resource["attributes"]["ingest_source"] == names.UNTRUSTED_INGEST_SOURCE
@@ -520,7 +543,7 @@ def test_e_spans_carry_duration_and_the_attributes_dashboards_group_by(stored_sp
     # ... and are aggregatable, as the Traces dashboard needs.
     body = {"size": 0, "query": {"term": {"traceId": stored_spans[0]["_source"]["traceId"]}},
             "aggs": {"tools": {"terms": {"field": "span_attributes.tool_name"}}, "slowest": {"max": {"field": "durationInNanos"}}}}
-    answer = opensearch("POST", f"{names.TRACES_INDEX}/_search", body).json()
+    answer = opensearch("POST", f"{TRACES}/_search", body).json()
     assert [b["key"] for b in answer["aggregations"]["tools"]["buckets"]] == ["Bash"]
     assert answer["aggregations"]["slowest"]["value"] == spans["claude_code.interaction"]["durationInNanos"]
 
@@ -693,7 +716,8 @@ def test_g_dashboards_has_the_clawker_workspace_and_its_objects(stack):
         stored = _dashboards_find(workspace["id"], so_type)
         assert set(stored) == ids, f"{so_type}: missing {sorted(ids - set(stored))}, extra {sorted(set(stored) - ids)}"
     patterns = _dashboards_find(workspace["id"], "index-pattern")
-    assert {i: so["attributes"]["title"] for i, so in patterns.items()} == {i: i for i in catalogue.INDEX_PATTERNS}
+    # Each reads its stream's write name and daily indices (README "Retention").
+    assert {i: so["attributes"]["title"] for i, so in patterns.items()} == {i: names.read_pattern(i) for i in catalogue.INDEX_PATTERNS}
     dashboards = _dashboards_find(workspace["id"], "dashboard")
     assert sorted(so["attributes"]["title"] for so in dashboards.values()) == [
         "Claude Code API Health",
@@ -714,7 +738,7 @@ PANELS = panel_proof.dashboard_panels(BUNDLE)
 
 
 def _opensearch_search(index: str, body: dict) -> dict:
-    answer = opensearch("POST", f"{index}/_search", body)
+    answer = opensearch("POST", f"{readable(index)}/_search", body)
     assert answer.status_code == 200, f"{index}: {answer.text[:2000]}"
     return answer.json()
 
@@ -729,7 +753,7 @@ def test_k_every_dashboard_panel_shows_data_from_the_corpus(landed, stored_spans
             time.sleep(3)
             problems = panel_proof.evaluate_prometheus(panel, instant)
     else:
-        opensearch("POST", f"{LOG_INDEX_PATTERN},{names.TRACES_INDEX}/_refresh")
+        opensearch("POST", f"{LOG_INDEX_PATTERN},{TRACES}/_refresh")
         problems = panel_proof.evaluate_opensearch(panel, BUNDLE, _opensearch_search, panel_proof.time_from(panel, BUNDLE))
     assert not problems, f"{panel.name} shows no data: " + "; ".join(problems)
 
@@ -754,7 +778,7 @@ def test_k_negative_control_the_proof_fails_panels_the_corpus_does_not_fill(land
     assert panel_proof.evaluate_opensearch(desktop, BUNDLE, _opensearch_search, time_from) == []
     source["kibanaSavedObjectMeta"]["searchSourceJSON"]["query"]["query"] = 'resource.attributes.service.name:"claude-code-mobile"'
     (problem,) = panel_proof.evaluate_opensearch(desktop, BUNDLE, _opensearch_search, time_from)
-    assert problem.startswith("no document in claude-code matches"), problem
+    assert problem.startswith(f"no document in {names.read_pattern('claude-code')} matches"), problem
 
 
 def test_k_the_proof_covers_every_panel_on_every_dashboard():

@@ -15,7 +15,8 @@ def test_templates_before_their_pipelines_then_indices_ingest_through_them(clust
     # Templates first: OpenSearch takes pipeline names it does not know yet.
     osp.ComponentTemplateProvider().create(props(names.COMPONENT_TEMPLATE, boot.component_template_body()))
     index = "claude-code"
-    osp.IndexTemplateProvider().create(props(names.LOG_INDEX_TEMPLATES[index], boot.index_template_body(index)))
+    for name, body in boot.template_bodies(index).items():  # the write name's and the days'
+        osp.IndexTemplateProvider().create(props(name, body))
     # Negative control: an index made now would name pipelines that do not exist, and a write fails.
     early = cluster.call("POST", f"{index}/_doc", {"body": "too early"})
     assert early.status_code >= 400 and "pipeline" in early.text.lower(), early.text
@@ -32,7 +33,9 @@ def test_templates_before_their_pipelines_then_indices_ingest_through_them(clust
             "timeout_s": TIMEOUT_S,
         }
     )
-    written = cluster.call("POST", f"{index}/_doc?refresh=true", {"body": "claude_code.user_prompt", "attributes": {"event.name": "user_prompt"}})
+    record = {"@timestamp": "2026-12-04T10:00:00Z", "body": "claude_code.user_prompt", "attributes": {"event.name": "user_prompt"}}
+    written = cluster.call("POST", f"{index}/_doc?refresh=true", record)
     assert written.status_code == 201, written.text
+    assert written.json()["_index"] == names.day_index(index, "2026-12-04")
     settings = cluster.call("GET", f"{index}/_settings").json()[index]["settings"]["index"]
-    assert settings["final_pipeline"] == names.ENVELOPE_PIPELINE
+    assert settings["default_pipeline"] == names.route_pipeline(index)

@@ -131,9 +131,9 @@ def _bootstrap(node: OpenSearchNode) -> None:
     for name, body in boot.pipeline_bodies().items():
         osp.IngestPipelineProvider().create(props(name, body))
     osp.ComponentTemplateProvider().create(props(names.COMPONENT_TEMPLATE, boot.component_template_body()))
-    for index, template in names.LOG_INDEX_TEMPLATES.items():
-        osp.IndexTemplateProvider().create(props(template, boot.index_template_body(index)))
-    osp.IndexTemplateProvider().create(props(names.TRACES_INDEX_TEMPLATE, boot.traces_template_body()))
+    for index in names.LOG_INDICES + (names.TRACES_INDEX,):
+        for name, body in boot.template_bodies(index).items():  # the write name's and the days'
+            osp.IndexTemplateProvider().create(props(name, body))
     for index in names.LOG_INDICES:
         osp.IndexProvider().create(
             {
@@ -194,7 +194,7 @@ def _send_span(ports: dict) -> None:
 
 
 def _count(node: OpenSearchNode, index: str) -> int:
-    answer = node.call("GET", f"{index}/_count")
+    answer = node.call("GET", f"{names.read_pattern(index)}/_count")
     return answer.json().get("count", 0) if answer.status_code == 200 else 0
 
 
@@ -216,7 +216,7 @@ def test_real_collector_records_land_clean(cluster, collector):
 
     stored = {index: check_index(cluster, index, n) for index, n in sent.items()}
     # The forged envoy record from the untrusted lane is in no index.
-    forged = cluster.call("GET", "clawker-*,claude-code/_search", {"query": {"term": {"attributes.forged": "yes"}}})
+    forged = cluster.call("GET", "clawker-*,claude-code*/_search", {"query": {"term": {"attributes.forged": "yes"}}})
     assert forged.json()["hits"]["total"]["value"] == 0
 
     for index, sources in stored.items():
@@ -232,7 +232,7 @@ def test_real_collector_records_land_clean(cluster, collector):
     assert envoy["no action yet"]["severityText"] == "INFO"
     assert "response_code" not in envoy["no action yet"]["attributes"]
     assert envoy["access"]["attributes"]["response_code"] in (200, 403)
-    span = cluster.call("GET", f"{names.TRACES_INDEX}/_search", {"query": {"term": {"name": "claude_code.tool"}}}).json()
+    span = cluster.call("GET", f"{names.read_pattern(names.TRACES_INDEX)}/_search", {"query": {"term": {"name": "claude_code.tool"}}}).json()
     span = span["hits"]["hits"][0]["_source"]
     assert span["resource"]["service.name"] == "claude-code" and span["attributes"]["tool.name"] == "x"
     assert span["parentSpanId"] and span["traceId"] and span["kind"]

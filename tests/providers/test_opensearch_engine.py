@@ -49,19 +49,23 @@ PROGRAM = textwrap.dedent(
         opts=pulumi.ResourceOptions(depends_on=pipelines),
     )
     for index in ("clawker-cli", "clawker-coredns"):
-        body = boot.index_template_body(index)
         mappings = boot.index_mappings(index)
         if grow and index == "clawker-cli":
-            body["template"]["mappings"]["properties"]["attributes"]["properties"]["grown_field"] = {"type": "keyword"}
             mappings = copy.deepcopy(mappings)
             mappings["properties"]["attributes"]["properties"]["grown_field"] = {"type": "keyword"}
-        template = osp.IndexTemplate(
-            f"index-template-{index}",
-            endpoint=endpoint,
-            name=index,
-            body=body,
-            opts=pulumi.ResourceOptions(depends_on=[common]),
-        )
+        templates = []
+        for name, body in boot.template_bodies(index).items():  # the write name's and the days'
+            if grow and index == "clawker-cli":
+                body["template"]["mappings"]["properties"]["attributes"]["properties"]["grown_field"] = {"type": "keyword"}
+            templates.append(
+                osp.IndexTemplate(
+                    f"index-template-{name}",
+                    endpoint=endpoint,
+                    name=name,
+                    body=body,
+                    opts=pulumi.ResourceOptions(depends_on=[common]),
+                )
+            )
         osp.Index(
             f"index-{index}",
             endpoint=endpoint,
@@ -69,7 +73,7 @@ PROGRAM = textwrap.dedent(
             mappings=mappings,
             settings=boot.index_settings(index),
             policy_id=None,
-            opts=pulumi.ResourceOptions(depends_on=[template]),
+            opts=pulumi.ResourceOptions(depends_on=templates),
         )
     '''
 )
@@ -155,13 +159,13 @@ def test_assets_under_the_pulumi_engine(cluster, tmp_path):
     assert exported["deployment"]["resources"]
 
     # destroy: the assets go, the indices (the telemetry) stay.
-    cluster.call("POST", "clawker-cli/_doc?refresh=true", {"body": "kept"})
+    assert cluster.call("POST", "clawker-cli/_doc?refresh=true", {"@timestamp": "2026-12-04T10:00:00Z", "body": "kept"}).status_code == 201
     program.run("destroy", "--yes", "--skip-preview")
     assert cluster.call("GET", "_index_template/clawker-cli").status_code == 404
     assert cluster.call("GET", "_component_template/clawker-common").status_code == 404
-    assert cluster.call("GET", "clawker-cli/_count").json()["count"] == 1
+    assert cluster.call("GET", "clawker-cli*/_count").json()["count"] == 1
 
     # up again over the kept indices: they are adopted, not an error.
     program.run("up", "--yes", "--skip-preview")
     program.run("preview", "--expect-no-changes")
-    assert cluster.call("GET", "clawker-cli/_count").json()["count"] == 1
+    assert cluster.call("GET", "clawker-cli*/_count").json()["count"] == 1

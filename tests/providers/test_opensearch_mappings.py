@@ -47,7 +47,8 @@ def install_log_index(node: OpenSearchNode, index: str) -> None:
     for name, body in boot.pipeline_bodies().items():
         osp.IngestPipelineProvider().create(props(name, body))
     osp.ComponentTemplateProvider().create(props(names.COMPONENT_TEMPLATE, boot.component_template_body()))
-    osp.IndexTemplateProvider().create(props(names.LOG_INDEX_TEMPLATES[index], boot.index_template_body(index)))
+    for name, body in boot.template_bodies(index).items():  # the write name's and the days'
+        osp.IndexTemplateProvider().create(props(name, body))
     osp.IndexProvider().create(
         {
             "endpoint": node.url,
@@ -58,6 +59,21 @@ def install_log_index(node: OpenSearchNode, index: str) -> None:
             "timeout_s": TIMEOUT_S,
         }
     )
+
+
+def install_traces_templates(node: OpenSearchNode) -> None:
+    """Every pipeline (the traces door's route runs several) and the two traces templates."""
+    props = lambda name, body: {"endpoint": node.url, "name": name, "body": body, "timeout_s": TIMEOUT_S}  # noqa: E731
+    for name, body in boot.pipeline_bodies().items():
+        osp.IngestPipelineProvider().create(props(name, body))
+    for name, body in boot.template_bodies(names.TRACES_INDEX).items():
+        osp.IndexTemplateProvider().create(props(name, body))
+
+
+def stored_in(node: OpenSearchNode, index: str) -> str:
+    """The one daily index `index`'s records went to (the tests' records all carry today's time)."""
+    (day,) = {h["_index"] for h in node.call("GET", f"{names.read_pattern(index)}/_search", {"size": 1000}).json()["hits"]["hits"]}
+    return day
 
 
 def bulk_items(node: OpenSearchNode, index: str, docs: list[dict], action: str = "create", **params) -> list[dict]:
@@ -85,8 +101,10 @@ def fact_types(index: str) -> dict[str, str]:
 
 def check_index(node: OpenSearchNode, index: str, expected: int) -> list[dict]:
     """Assert the stored documents and live mapping are clean; returns the stored sources."""
-    hits = node.call("GET", f"{index}/_search", {"size": 100, "query": {"match_all": {}}}).json()["hits"]["hits"]
+    hits = node.call("GET", f"{names.read_pattern(index)}/_search", {"size": 100, "query": {"match_all": {}}}).json()["hits"]["hits"]
     assert len(hits) == expected, f"{index}: {len(hits)} of {expected} records stored"
+    # Stored in the daily index of each record's own timestamp; the write name stays empty.
+    assert all(h["_index"] == names.day_index(index, h["_source"]["@timestamp"][:10]) for h in hits), {h["_index"] for h in hits}
     for hit in hits:
         source = hit["_source"]
         assert "_ignored" not in hit, f"{index}: values dropped as malformed: {hit['_ignored']}"
@@ -95,7 +113,8 @@ def check_index(node: OpenSearchNode, index: str, expected: int) -> list[dict]:
         # Dashboards' default log columns.
         assert source["severityText"] == source["severity"]["text"]
         assert source["resource"]["attributes"]["service.name"] == source["resource"]["service.name"]
-    mapping = node.call("GET", f"{index}/_mapping").json()[index]["mappings"]
+    day = hits[0]["_index"] if hits else index
+    mapping = node.call("GET", f"{day}/_mapping").json()[day]["mappings"]
     live = leaf_types(mapping["properties"])
     declared = leaf_types(osp.canonical_mappings(boot.index_mappings(index))["properties"])
     wrong = {p: (live[p], declared[p]) for p in declared if p in live and live[p] != declared[p]}
@@ -135,18 +154,7 @@ def test_exporter_shaped_records_are_stored_with_the_declared_types(cluster, ind
 
 
 def test_exporter_shaped_spans_are_stored(cluster):
-    traces_pipeline = boot.pipeline_bodies()[names.TRACES_PIPELINE]
-    osp.IngestPipelineProvider().create(
-        {"endpoint": cluster.url, "name": names.TRACES_PIPELINE, "body": traces_pipeline, "timeout_s": TIMEOUT_S}
-    )
-    osp.IndexTemplateProvider().create(
-        {
-            "endpoint": cluster.url,
-            "name": names.TRACES_INDEX_TEMPLATE,
-            "body": boot.traces_template_body(),
-            "timeout_s": TIMEOUT_S,
-        }
-    )
+    install_traces_templates(cluster)
     spans = [
         ss4o_span_document("claude_code.interaction", {"user_prompt": "hi", "user_prompt_length": 2, "session.id": "s1"}),
         # Attribute shapes that would collide in an object mapping (a value and an object at one path).
@@ -156,16 +164,20 @@ def test_exporter_shaped_spans_are_stored(cluster):
         ss4o_span_document("claude_code.llm_request", {"model": "claude-sonnet-4-5", "tool": {"nested": True}, "success": False, "status_code": 529}),
     ]
     assert bulk_create(cluster, names.TRACES_INDEX, spans) == []
-    hits = cluster.call("GET", f"{names.TRACES_INDEX}/_search").json()["hits"]["hits"]
+    traces = names.read_pattern(names.TRACES_INDEX)
+    hits = cluster.call("GET", f"{traces}/_search").json()["hits"]["hits"]
     assert len(hits) == 3 and all("_ignored" not in h for h in hits)
     assert all(h["_source"]["@timestamp"] == h["_source"]["startTime"] for h in hits)
-    live = leaf_types(cluster.call("GET", f"{names.TRACES_INDEX}/_mapping").json()[names.TRACES_INDEX]["mappings"]["properties"])
+    # Each span in the daily index of its own start (the traces pipeline's @timestamp).
+    assert all(h["_index"] == names.day_index(names.TRACES_INDEX, h["_source"]["startTime"][:10]) for h in hits)
+    day = stored_in(cluster, names.TRACES_INDEX)
+    live = leaf_types(cluster.call("GET", f"{day}/_mapping").json()[day]["mappings"]["properties"])
     assert live["attributes"] == "flat_object" and live["resource.service.name"] == "keyword"
     assert live["startTime"] == "date" and live["traceId"] == "keyword"
     # Spans can be found by service and attribute value.
     found = cluster.call(
         "GET",
-        f"{names.TRACES_INDEX}/_search",
+        f"{traces}/_search",
         {"query": {"bool": {"filter": [{"term": {"resource.service.name": "claude-code"}}, {"term": {"attributes.model": "claude-sonnet-4-5"}}]}}},
     ).json()["hits"]["hits"]
     assert len(found) == 1
@@ -183,26 +195,26 @@ def test_exporter_shaped_spans_are_stored(cluster):
     assert live["span_attributes.session.id"] == "keyword"
     aggs = cluster.call(
         "POST",
-        f"{names.TRACES_INDEX}/_search",
+        f"{traces}/_search",
         {"size": 0, "aggs": {"outcome": {"terms": {"field": "span_attributes.success"}}, "p95": {"percentiles": {"field": "durationInNanos", "percents": [95]}}}},
     ).json()["aggregations"]
     assert [b["key"] for b in aggs["outcome"]["buckets"]] == ["false"]
     assert 2_000_000_000 <= aggs["p95"]["values"]["95.0"] < 2_100_000_000
 
 
-def test_a_traces_index_from_an_earlier_release_gains_the_new_fields(cluster):
-    """Upgrade: the index exists with the old mapping; the Index resource adds the new fields, data untouched."""
+def test_a_traces_index_from_an_earlier_release_moves_into_its_days(cluster):
+    """Upgrade: the fixed-name traces index exists with the old mapping and a span; its span moves
+    into the daily index of its start, mapped with today's fields, and the write name is empty."""
     old_template = boot.traces_template_body()
     for field in ("durationInNanos", "span_attributes"):
         del old_template["template"]["mappings"]["properties"][field]
-    del old_template["index_patterns"]
     # An earlier release had no guard either (the document below is the exporter's, unprocessed).
     old_mappings = _without_guards(old_template["template"]["mappings"])
     assert cluster.call("PUT", names.TRACES_INDEX, {"settings": {"number_of_shards": 1, "number_of_replicas": 0}, "mappings": old_mappings}).status_code == 200
-    assert cluster.call("POST", f"{names.TRACES_INDEX}/_doc?refresh=true", ss4o_span_document("claude_code.interaction", {})).status_code == 201
-    osp.IngestPipelineProvider().create(
-        {"endpoint": cluster.url, "name": names.TRACES_PIPELINE, "body": boot.pipeline_bodies()[names.TRACES_PIPELINE], "timeout_s": TIMEOUT_S}
-    )
+    span = ss4o_span_document("claude_code.interaction", {})
+    span["@timestamp"] = span["startTime"]  # what the earlier release's traces pipeline stored
+    assert cluster.call("POST", f"{names.TRACES_INDEX}/_doc?refresh=true", span).status_code == 201
+    install_traces_templates(cluster)
     osp.IndexProvider().create(
         {
             "endpoint": cluster.url,
@@ -213,11 +225,13 @@ def test_a_traces_index_from_an_earlier_release_gains_the_new_fields(cluster):
             "timeout_s": TIMEOUT_S,
         }
     )
-    live = leaf_types(cluster.call("GET", f"{names.TRACES_INDEX}/_mapping").json()[names.TRACES_INDEX]["mappings"]["properties"])
+    day = stored_in(cluster, names.TRACES_INDEX)
+    assert day == names.day_index(names.TRACES_INDEX, span["startTime"][:10])
+    live = leaf_types(cluster.call("GET", f"{day}/_mapping").json()[day]["mappings"]["properties"])
     assert live["durationInNanos"] == "long" and live["span_attributes.tool_name"] == "keyword"
-    assert cluster.call("GET", f"{names.TRACES_INDEX}/_count").json()["count"] == 1
+    assert cluster.call("GET", f"{names.TRACES_INDEX}/_count").json()["count"] == 0
     settings = cluster.call("GET", f"{names.TRACES_INDEX}/_settings").json()[names.TRACES_INDEX]["settings"]["index"]
-    assert settings["default_pipeline"] == names.TRACES_PIPELINE
+    assert settings["default_pipeline"] == names.route_pipeline(names.TRACES_INDEX)
 
 
 def _bulk_index(node: OpenSearchNode, index: str, doc: dict) -> dict:
@@ -244,10 +258,7 @@ def test_a_document_that_skipped_its_pipelines_is_refused_not_stored_unprocessed
     Here the pipelines are switched off on the index to send a document past them for real."""
     spans = index == names.TRACES_INDEX
     if spans:
-        osp.IngestPipelineProvider().create({"endpoint": cluster.url, "name": names.TRACES_PIPELINE,
-                                             "body": boot.pipeline_bodies()[names.TRACES_PIPELINE], "timeout_s": TIMEOUT_S})
-        osp.IndexTemplateProvider().create({"endpoint": cluster.url, "name": names.TRACES_INDEX_TEMPLATE,
-                                            "body": boot.traces_template_body(), "timeout_s": TIMEOUT_S})
+        install_traces_templates(cluster)
         mappings = boot.traces_index_mappings()
         osp.IndexProvider().create({"endpoint": cluster.url, "name": index, "mappings": mappings,
                                     "settings": boot.index_settings(index), "policy_id": None, "timeout_s": TIMEOUT_S})
@@ -274,7 +285,9 @@ def test_a_document_that_skipped_its_pipelines_is_refused_not_stored_unprocessed
         cluster.call("PUT", f"{index}/_settings", {"index": owned})
     assert refused["status"] == 400, refused
     assert refused["error"]["type"] == "mapper_parsing_exception" and "refuse_unprocessed" in refused["error"]["reason"], refused
-    assert cluster.call("GET", f"{index}/_count").json()["count"] == 1
+    assert refused["_index"] == index  # it reached the write name: no pipeline moved it to a day
+    cluster.call("POST", f"{names.read_pattern(index)}/_refresh")
+    assert cluster.call("GET", f"{names.read_pattern(index)}/_count").json()["count"] == 1
 
     # Negative control: the same mapping without the guards stores the unprocessed document.
     control = f"{index}-unguarded"
@@ -332,8 +345,8 @@ def test_every_distinct_record_gets_its_own_id_under_concurrent_bulks_and_a_rese
     docs = _numbered_claude_code_docs(N_CONCURRENT)
     ids = _send_concurrently(cluster, "claude-code", docs)
     assert len(set(ids)) == N_CONCURRENT, f"{N_CONCURRENT - len(set(ids))} records share an id with another"
-    cluster.call("POST", "claude-code/_refresh")
-    assert cluster.call("GET", "claude-code/_count").json()["count"] == N_CONCURRENT
+    cluster.call("POST", "claude-code*/_refresh")
+    assert cluster.call("GET", "claude-code*/_count").json()["count"] == N_CONCURRENT
     # A resend (observedTimestamp is the exporter's clock at each attempt, so it differs): same ids.
     again = [{**d, "observedTimestamp": "2030-01-01T00:00:00Z"} for d in docs[:500]]
     assert _send_concurrently(cluster, "claude-code", again) == ids[:500]
@@ -343,8 +356,8 @@ def test_every_distinct_record_gets_its_own_id_under_concurrent_bulks_and_a_rese
     assert _bulk_index_many(cluster, "claude-code", [reordered]) == ids[:1]
     changed = {**docs[0], "body": docs[0]["body"] + " "}
     assert _bulk_index_many(cluster, "claude-code", [changed]) != ids[:1]
-    cluster.call("POST", "claude-code/_refresh")
-    assert cluster.call("GET", "claude-code/_count").json()["count"] == N_CONCURRENT + 1
+    cluster.call("POST", "claude-code*/_refresh")
+    assert cluster.call("GET", "claude-code*/_count").json()["count"] == N_CONCURRENT + 1
 
 
 def test_control_opensearch_fingerprint_processor_gives_unrelated_records_one_id_under_concurrent_bulks(cluster):
@@ -352,7 +365,13 @@ def test_control_opensearch_fingerprint_processor_gives_unrelated_records_one_id
     envelope did before): some records get the hash of an empty input and overwrite each other."""
     install_log_index(cluster, "claude-code")
     cluster.call("PUT", "_ingest/pipeline/clawker-envelope-fingerprint-control", _envelope_with_opensearch_fingerprint())
-    cluster.call("PUT", "claude-code/_settings", {"index": {"final_pipeline": "clawker-envelope-fingerprint-control"}})
+    # The write name's route pipeline with that envelope in place of ours.
+    route = boot.route_pipeline_body("claude-code")
+    for step in route["processors"]:
+        if step["pipeline"]["name"] == names.ENVELOPE_PIPELINE:
+            step["pipeline"]["name"] = "clawker-envelope-fingerprint-control"
+    cluster.call("PUT", "_ingest/pipeline/clawker-route-fingerprint-control", route)
+    cluster.call("PUT", "claude-code/_settings", {"index": {"default_pipeline": "clawker-route-fingerprint-control"}})
     # A race: seen in every round so far (7-19 of 12,000); up to three rounds before calling it absent.
     for round_ in range(3):
         ids = _send_concurrently(cluster, "claude-code", _numbered_claude_code_docs(N_CONCURRENT, offset=round_ * N_CONCURRENT))

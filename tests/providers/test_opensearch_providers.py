@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime
 import socket
 import time
 
@@ -245,7 +246,7 @@ def test_ism_policy_lifecycle_and_retention_update(cluster):
     provider = osp.IsmPolicyProvider()
     props = _policy_props(cluster, 7)
     id_, outs = create(provider, props)
-    assert _min_age(_live_policy(cluster)) == "7d"
+    assert _min_age(_live_policy(cluster)) == "8d"  # 7 days kept, whole days: deleted one day later
     assert_no_diff(provider, id_, outs, props)
     assert_no_diff(provider, id_, engine(provider.read(id_, outs).outs), props)
 
@@ -256,7 +257,7 @@ def test_ism_policy_lifecycle_and_retention_update(cluster):
     assert not provider.diff(id_, outs, longer).replaces
     outs = engine(provider.update(id_, outs, longer).outs)
     after = _live_policy(cluster)
-    assert _min_age(after) == "14d" and after["_seq_no"] > before["_seq_no"]
+    assert _min_age(after) == "15d" and after["_seq_no"] > before["_seq_no"]
     assert_no_diff(provider, id_, outs, longer)
 
     # A bare PUT on an existing policy is what OpenSearch refuses (why the provider GETs first).
@@ -276,7 +277,7 @@ def test_ism_policy_lifecycle_and_retention_update(cluster):
     drifted = provider.read(id_, outs)
     assert provider.changes(engine(drifted.outs), longer) == ["body.policy.states[0].transitions[0].conditions.min_index_age"]
     outs = engine(provider.update(id_, engine(drifted.outs), longer).outs)
-    assert _min_age(_live_policy(cluster)) == "14d"
+    assert _min_age(_live_policy(cluster)) == "15d"
     cluster.call("DELETE", f"_plugins/_ism/policies/{names.ISM_POLICY}")
     assert provider.read(id_, outs).id == ""
     provider.create(longer)
@@ -328,7 +329,7 @@ def test_ism_update_retries_when_policy_changes_between_get_and_put(cluster, mon
     # The provider's own PUTs: the first (stale seq_no) got 409, the retry won with a fresh one.
     own = [p for p in seen["puts"] if p is not None]
     assert len(own) >= 2 and own[0] != own[-1]
-    assert _min_age(live) == "14d"
+    assert _min_age(live) == "15d"
     assert live["policy"]["description"] == boot.retention_policy_body(14)["policy"]["description"]
 
 
@@ -340,24 +341,51 @@ def test_ism_update_moves_managed_indices_to_the_new_version(cluster):
     id_, outs = create(provider, _policy_props(cluster, 7))
     index = osp.IndexProvider()
     create(index, _index_props(cluster, "clawker-cli"))
+    day = today("clawker-cli")
     provider.update(id_, outs, _policy_props(cluster, 14))
-    explain = cluster.call("GET", "_plugins/_ism/explain/clawker-cli").json()["clawker-cli"]
+    explain = cluster.call("GET", f"_plugins/_ism/explain/{day}").json()[day]
     # change_policy was accepted: ISM records the pending switch (or has already made it).
-    assert explain.get("policy_id") == names.ISM_POLICY
-    managed = cluster.call("GET", "_plugins/_ism/explain/clawker-cli", params={"show_policy": "true"}).json()
-    assert managed["total_managed_indices"] == 1
+    assert (explain.get("policy_id") or explain["index.plugins.index_state_management.policy_id"]) == names.ISM_POLICY
+    managed = cluster.call("GET", "_plugins/_ism/explain/clawker-cli*", params={"show_policy": "true"}).json()
+    assert managed["total_managed_indices"] == 1  # the day, never the write name
 
 
 # -------------------------------------------------------------------- index
 
 
 def _bootstrap_templates(node: OpenSearchNode) -> None:
-    """Pipelines, the component template and the six log index templates, as the bootstrap declares them."""
+    """Pipelines, the component template and the log index templates (write name and days), as the bootstrap declares them."""
     for name, body in boot.pipeline_bodies().items():
         create(osp.IngestPipelineProvider(), props_for(node, name, body))
     create(osp.ComponentTemplateProvider(), props_for(node, names.COMPONENT_TEMPLATE, boot.component_template_body()))
     for index, template in names.LOG_INDEX_TEMPLATES.items():
         create(osp.IndexTemplateProvider(), props_for(node, template, boot.index_template_body(index)))
+        create(osp.IndexTemplateProvider(), props_for(node, boot.daily_template_name(index), boot.daily_template_body(index)))
+
+
+def today(index: str) -> str:
+    return names.day_index(index, datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"))
+
+
+def _uuid(node, index: str) -> str:
+    return node.call("GET", f"{index}/_settings").json()[index]["settings"]["index"]["uuid"]
+
+
+def _write(node, index: str, body: str = "kept", ts: str | None = None) -> dict:
+    """One record written the way the collector writes it: to the write name, through its pipelines."""
+    doc = {
+        "@timestamp": ts or datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z"),
+        "body": body,
+        "resource": {"service.name": index},
+    }
+    answer = node.call("POST", f"{index}/_doc?refresh=true", doc)
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def _count(node, index: str) -> int:
+    node.call("POST", f"{names.read_pattern(index)}/_refresh")
+    return node.call("GET", f"{names.read_pattern(index)}/_count").json()["count"]
 
 
 def _index_props(node, index: str, *, policy: bool = True) -> dict:
@@ -390,8 +418,17 @@ def test_index_created_after_templates_carries_their_mapping(cluster):
         "type": "keyword"
     }
     settings = cluster.call("GET", "claude-code/_settings").json()["claude-code"]["settings"]["index"]
-    assert settings["default_pipeline"] == "clawker-claude-code"
-    assert settings["final_pipeline"] == names.ENVELOPE_PIPELINE
+    assert settings["default_pipeline"] == names.route_pipeline("claude-code")
+    assert "final_pipeline" not in settings
+    # Today's daily index is made from the daily template: same mapping, no pipeline.
+    day = today("claude-code")
+    assert _live_mapping(cluster, day)["properties"]["attributes"]["properties"]["cost_usd"] == {"type": "double"}
+    day_settings = cluster.call("GET", f"{day}/_settings").json()[day]["settings"]["index"]
+    assert "default_pipeline" not in day_settings and "final_pipeline" not in day_settings
+    # A record written to the write name is processed and lands in its day; the write name stays empty.
+    written = _write(cluster, "claude-code")
+    assert written["_index"] == day
+    assert cluster.call("GET", "claude-code/_count").json()["count"] == 0
     assert_no_diff(provider, id_, outs, props)
     assert_no_diff(provider, id_, engine(provider.read(id_, outs).outs), props)
 
@@ -403,44 +440,48 @@ def test_index_without_matching_template_fails_the_bootstrap(cluster):
     assert "template did not match" in str(err.value)
 
 
-def test_existing_index_is_adopted_and_missing_fields_added(cluster):
+def test_existing_index_is_moved_into_its_days_and_made_again(cluster, capsys):
+    """A fixed-name index kept from an earlier release, holding records and mapping a field with
+    another type: its records move into the daily indices by their own timestamps (same _id), and
+    the write name is made again, empty, from its template."""
     _bootstrap_templates(cluster)
-    # An index made before this run (kept volume), before a field was added to its template.
-    assert cluster.call("PUT", "clawker-coredns").status_code == 200
-    cluster.call("POST", "clawker-coredns/_doc?refresh=true", {"attributes": {"zone": "example."}})
+    old_mapping = {"properties": {"attributes": {"properties": {"answer_count": {"type": "keyword"}}}}}
+    assert cluster.call("PUT", "clawker-coredns", {"mappings": old_mapping}).status_code == 200
+    days = ["2026-11-02T10:00:00Z", "2026-11-03T23:59:59.999Z", "2026-11-03T00:00:00Z"]
+    ids = []
+    for ts in days:
+        doc = {"@timestamp": ts, "body": "old", "attributes": {"answer_count": "2"}}
+        answer = cluster.call("POST", "clawker-coredns/_doc?refresh=true&pipeline=_none", doc)
+        assert answer.status_code == 201, answer.text
+        ids.append(answer.json()["_id"])
+    uuid = _uuid(cluster, "clawker-coredns")
     provider = osp.IndexProvider()
     props = _index_props(cluster, "clawker-coredns", policy=False)
-    grown = copy.deepcopy(osp.plain(props))
-    grown["mappings"]["properties"]["attributes"]["properties"]["test_added"] = {"type": "keyword"}
-    grown = engine(grown)
-    id_, outs = create(provider, grown)
-    assert _live_mapping(cluster, "clawker-coredns")["properties"]["attributes"]["properties"]["test_added"] == {
-        "type": "keyword"
-    }
-    assert cluster.call("GET", "clawker-coredns/_count").json()["count"] == 1  # adopted, not recreated
-    assert_no_diff(provider, id_, outs, grown)
+    capsys.readouterr()
+    id_, outs = create(provider, props)
+    assert "moved 3 document(s) of clawker-coredns" in capsys.readouterr().err
+    assert _uuid(cluster, "clawker-coredns") != uuid
+    assert cluster.call("GET", "clawker-coredns/_count").json()["count"] == 0
+    for doc_id, day in zip(ids, ("2026-11-02", "2026-11-03", "2026-11-03")):
+        got = cluster.call("GET", f"clawker-coredns-{day}/_doc/{doc_id}").json()
+        assert got["found"] and got["_source"]["body"] == "old", got
+    assert _count(cluster, "clawker-coredns") == 3
+    assert _live_mapping(cluster, "clawker-coredns-2026-11-02")["properties"]["attributes"]["properties"]["answer_count"] == {"type": "integer"}
+    assert_no_diff(provider, id_, outs, props)
+    assert_no_diff(provider, id_, engine(provider.read(id_, outs).outs), props)
 
-    # A type change OpenSearch cannot make in place is made by rebuilding the index; a
-    # document that fits no declared type stops it before anything is deleted, with
-    # OpenSearch's reason.
-    changed = copy.deepcopy(osp.plain(grown))
-    changed["mappings"]["properties"]["attributes"]["properties"]["zone"] = {"type": "long"}
+
+def test_a_record_that_cannot_be_moved_stops_the_move_before_anything_is_deleted(cluster):
+    _bootstrap_templates(cluster)
+    assert cluster.call("PUT", "clawker-cli", {"settings": {"index": {"default_pipeline": "_none"}}}).status_code == 200
+    cluster.call("POST", "clawker-cli/_doc?refresh=true", {"@timestamp": "2026-11-02T10:00:00Z", "body": "dated"})
+    cluster.call("POST", "clawker-cli/_doc?refresh=true", {"body": "no timestamp: no day to go to"})
+    uuid = _uuid(cluster, "clawker-cli")
     with pytest.raises(ApiError) as err:
-        provider.update(id_, outs, engine(changed))
-    assert "zone" in str(err.value) and "left as it was" in str(err.value)
-    assert cluster.call("GET", "clawker-coredns/_count").json()["count"] == 1
-    assert cluster.call("HEAD", osp.rebuild_index_name("clawker-coredns")).status_code == 404
-
-    # A value that fits the new type: the index is rebuilt with it, the document kept (same _id).
-    doc_id = cluster.call("GET", "clawker-coredns/_search").json()["hits"]["hits"][0]["_id"]
-    retyped = copy.deepcopy(osp.plain(grown))
-    retyped["mappings"]["properties"]["attributes"]["properties"]["zone"] = {"type": "text"}
-    outs = engine(provider.update(id_, outs, engine(retyped)).outs)
-    assert _live_mapping(cluster, "clawker-coredns")["properties"]["attributes"]["properties"]["zone"] == {"type": "text"}
-    kept = cluster.call("GET", f"clawker-coredns/_doc/{doc_id}").json()
-    assert kept["found"] and kept["_source"]["attributes"]["zone"] == "example."
-    assert cluster.call("HEAD", osp.rebuild_index_name("clawker-coredns")).status_code == 404
-    assert_no_diff(provider, id_, outs, engine(retyped))
+        osp.IndexProvider().create(_index_props(cluster, "clawker-cli", policy=False))
+    assert "@timestamp" in str(err.value) and "left as it was" in str(err.value)
+    assert _uuid(cluster, "clawker-cli") == uuid
+    assert cluster.call("GET", "clawker-cli/_count").json()["count"] == 2
 
 
 def test_index_delete_keeps_data_and_out_of_band_delete_is_seen(cluster):
@@ -455,22 +496,26 @@ def test_index_delete_keeps_data_and_out_of_band_delete_is_seen(cluster):
 
 
 @pytest.mark.needs_ism
-def test_precreated_index_has_template_mapping_and_attached_policy(cluster):
+def test_todays_index_has_template_mapping_and_attached_policy(cluster):
     cluster.require(ISM)
     _bootstrap_templates(cluster)
     create(osp.IsmPolicyProvider(), _policy_props(cluster, 7))
     provider = osp.IndexProvider()
     props = _index_props(cluster, "clawker-envoy")
     id_, outs = create(provider, props)
-    explain = cluster.call("GET", "_plugins/_ism/explain/clawker-envoy").json()["clawker-envoy"]
+    day = today("clawker-envoy")
+    explain = cluster.call("GET", f"_plugins/_ism/explain/{day}").json()[day]
     assert explain["index.plugins.index_state_management.policy_id"] == names.ISM_POLICY
-    mapping = _live_mapping(cluster, "clawker-envoy")["properties"]["attributes"]["properties"]
+    # The write name is never managed: ISM would delete it whole.
+    door = cluster.call("GET", "_plugins/_ism/explain/clawker-envoy").json()["clawker-envoy"]
+    assert door["index.plugins.index_state_management.policy_id"] is None
+    mapping = _live_mapping(cluster, day)["properties"]["attributes"]["properties"]
     assert mapping["response_code"] == {"type": "integer"} and mapping["client"]["properties"]["address"] == {"type": "ip"}
     assert outs["policy_id"] == names.ISM_POLICY
     assert_no_diff(provider, id_, outs, props)
 
-    # Out of band: the policy is removed from the index; refresh sees it, update re-attaches it.
-    cluster.call("POST", "_plugins/_ism/remove/clawker-envoy")
+    # Out of band: the policy is removed from a day; refresh sees it, update re-attaches it.
+    cluster.call("POST", f"_plugins/_ism/remove/{day}")
     drifted = provider.read(id_, outs)
     assert drifted.outs["policy_id"] is None and provider.diff(id_, engine(drifted.outs), props).changes
     outs = engine(provider.update(id_, engine(drifted.outs), props).outs)
@@ -498,15 +543,16 @@ def test_an_ism_add_whose_answer_is_lost_is_confirmed_by_explain_not_resent(clus
 
 
 @pytest.mark.needs_ism
-def test_an_index_made_moments_ago_accepts_the_policy_ism_attached_meanwhile(cluster, monkeypatch):
-    """A create whose PUT finds the index already there (a retried PUT of ours, another process)
-    asks ISM to add the policy; ISM's own ism_template attach can land first, and ISM then
-    refuses the add with "already has a policy". The window is forced: the first explain is
-    made to miss the attach that has in fact happened. The policy the index ends with counts."""
+def test_a_day_made_moments_ago_accepts_the_policy_ism_attached_meanwhile(cluster, monkeypatch):
+    """A create that finds today's index already there (a record made it, another process) asks
+    ISM to add the policy; ISM's own ism_template attach can land first, and ISM then refuses the
+    add with "already has a policy". The window is forced: the first explain is made to miss the
+    attach that has in fact happened. The policy the index ends with counts."""
     cluster.require(ISM)
     _bootstrap_templates(cluster)
     create(osp.IsmPolicyProvider(), _policy_props(cluster, 7))
-    assert cluster.call("PUT", "clawker-cli").status_code == 200  # made moments ago: ism_template attaches
+    day = today("clawker-cli")
+    assert cluster.call("PUT", day).status_code == 200  # made moments ago: ism_template attaches
     real_wait = index_module._wait_for_policy
     calls = []
 
@@ -518,7 +564,7 @@ def test_an_index_made_moments_ago_accepts_the_policy_ism_attached_meanwhile(clu
     id_, outs = create(osp.IndexProvider(), _index_props(cluster, "clawker-cli"))
     assert outs["policy_id"] == names.ISM_POLICY and len(calls) >= 2
     # Control: ISM really refuses that add, so the create above went through the refusal.
-    answer = cluster.call("POST", "_plugins/_ism/add/clawker-cli", {"policy_id": names.ISM_POLICY}).json()
+    answer = cluster.call("POST", f"_plugins/_ism/add/{day}", {"policy_id": names.ISM_POLICY}).json()
     assert answer.get("failures") and ISM_ALREADY_MANAGED in str(answer.get("failed_indices"))
 
 
@@ -533,7 +579,9 @@ def bootstrap_props(node: OpenSearchNode, prometheus_url: str, prometheus_uri: s
     items.append((osp.ComponentTemplateProvider(), props_for(node, names.COMPONENT_TEMPLATE, boot.component_template_body())))
     for index, template in names.LOG_INDEX_TEMPLATES.items():
         items.append((osp.IndexTemplateProvider(), props_for(node, template, boot.index_template_body(index))))
+        items.append((osp.IndexTemplateProvider(), props_for(node, boot.daily_template_name(index), boot.daily_template_body(index))))
     items.append((osp.IndexTemplateProvider(), props_for(node, names.TRACES_INDEX_TEMPLATE, boot.traces_template_body())))
+    items.append((osp.IndexTemplateProvider(), props_for(node, boot.daily_template_name(names.TRACES_INDEX), boot.traces_daily_template_body())))
     items.append((osp.IsmPolicyProvider(), props_for(node, names.ISM_POLICY, boot.retention_policy_body(days))))
     for index in names.LOG_INDICES:
         items.append((osp.IndexProvider(), _index_props(node, index)))
@@ -551,7 +599,7 @@ def _snapshot(node: OpenSearchNode) -> dict:
     """Everything a re-run could change, with the version counters that would move."""
     return {
         "policy": _live_policy(node)["_seq_no"],
-        "indices": {i: node.call("GET", f"{i}/_settings").json()[i]["settings"]["index"]["uuid"] for i in names.LOG_INDICES},
+        "indices": {i: _uuid(node, i) for i in names.LOG_INDICES + tuple(today(i) for i in names.LOG_INDICES)},
         "templates": node.call("GET", "_index_template").json(),
         "components": node.call("GET", "_component_template").json(),
         "pipelines": node.call("GET", "_ingest/pipeline").json(),
@@ -568,7 +616,7 @@ def test_second_full_bootstrap_on_a_populated_cluster_changes_nothing(cluster, p
     for provider, props in bootstrap_props(cluster, prometheus.url, prometheus.url):
         states.append((provider, props, create(provider, props)))
     for index in names.LOG_INDICES:
-        cluster.call("POST", f"{index}/_doc?refresh=true", {"body": "kept", "resource": {"service.name": index}})
+        _write(cluster, index)
     before = _snapshot(cluster)
 
     # A refresh followed by a preview: no drift, no changes.
@@ -586,7 +634,7 @@ def test_second_full_bootstrap_on_a_populated_cluster_changes_nothing(cluster, p
     after = _snapshot(cluster)
     assert after == before
     for index in names.LOG_INDICES:
-        assert cluster.call("GET", f"{index}/_count").json()["count"] == 1
+        assert _count(cluster, index) == 1
 
 
 # ---------------------------------------------------------------- datasource
@@ -700,12 +748,13 @@ def test_second_bootstrap_of_the_plugin_free_assets_changes_nothing(cluster, mon
 
     states = [(provider, props, create(provider, props)) for provider, props in items()]
     for index in names.LOG_INDICES:
-        cluster.call("POST", f"{index}/_doc?refresh=true", {"body": "kept", "resource": {"service.name": index}})
+        _write(cluster, index)
+    every = names.LOG_INDICES + tuple(today(i) for i in names.LOG_INDICES)
 
     def snapshot():
         return {
-            "indices": {i: cluster.call("GET", f"{i}/_settings").json()[i]["settings"]["index"]["uuid"] for i in names.LOG_INDICES},
-            "mappings": {i: _live_mapping(cluster, i) for i in names.LOG_INDICES},
+            "indices": {i: _uuid(cluster, i) for i in every},
+            "mappings": {i: _live_mapping(cluster, i) for i in every},
             "templates": cluster.call("GET", "_index_template").json(),
             "components": cluster.call("GET", "_component_template").json(),
             "pipelines": cluster.call("GET", "_ingest/pipeline").json(),
@@ -722,7 +771,7 @@ def test_second_bootstrap_of_the_plugin_free_assets_changes_nothing(cluster, mon
         create(provider, props)  # fresh state over the kept cluster: adopted as is
     assert _RecordingWrites.writes == []  # not one write: every asset was found as declared
     assert snapshot() == before
-    assert all(cluster.call("GET", f"{i}/_count").json()["count"] == 1 for i in names.LOG_INDICES)
+    assert all(_count(cluster, i) == 1 for i in names.LOG_INDICES)
 
 
 # ------------------------------------------------ moving from `clawker monitor`
@@ -739,30 +788,34 @@ def test_bootstrap_over_what_clawker_monitor_left_converges(cluster, prometheus,
     ref.seed(cluster.call, prometheus_uri=prometheus.url)
     for index in ref.LOG_INDICES:
         assert _wait_explain(cluster, index, ref.POLICY) == ref.POLICY  # the seed really is managed by it
-    # Negative control: our policy cannot simply be stored beside it (ISM refuses the overlap).
-    clash = cluster.call("PUT", f"_plugins/_ism/policies/{names.ISM_POLICY}", boot.retention_policy_body(7))
-    assert clash.status_code == 400 and "different priority than 100" in clash.text, clash.text
-    uuids = {i: cluster.call("GET", f"{i}/_settings").json()[i]["settings"]["index"]["uuid"] for i in ref.LOG_INDICES}
+    uuids = {i: _uuid(cluster, i) for i in ref.LOG_INDICES}
 
     capsys.readouterr()
     states = [(p, props, create(p, props)) for p, props in bootstrap_props(cluster, prometheus.url, prometheus.url)]
     said = capsys.readouterr().err
 
+    # Its policy would delete the write names whole: it is gone, and said.
     assert cluster.call("GET", f"_plugins/_ism/policies/{ref.POLICY}").status_code == 404
-    assert _min_age(_live_policy(cluster)) == "7d"
+    assert f"replaced ISM policy {ref.POLICY}" in said, said
+    assert _min_age(_live_policy(cluster)) == "8d"
     for index in names.LOG_INDICES:
+        # The write name: made again (its record moved), empty, unmanaged, routing to the days.
+        assert _uuid(cluster, index) != uuids[index]
+        assert f"moved 1 document(s) of {index}" in said, said
         explain = cluster.call("GET", f"_plugins/_ism/explain/{index}").json()
-        assert explain[index]["index.plugins.index_state_management.policy_id"] == names.ISM_POLICY, explain
+        assert explain[index]["index.plugins.index_state_management.policy_id"] is None, explain
         settings = cluster.call("GET", f"{index}/_settings").json()[index]["settings"]["index"]
-        # Adopted in place, or rebuilt (it mapped a field with another type) with its documents.
-        if settings["uuid"] != uuids[index]:
-            assert f"index {index} maps fields with types" in said, said
-        assert settings["final_pipeline"] == names.ENVELOPE_PIPELINE
-        assert settings.get("default_pipeline") == names.INDEX_PIPELINES.get(index), (index, settings)
-        hits = cluster.call("GET", f"{index}/_search").json()["hits"]["hits"]
+        assert "final_pipeline" not in settings
+        assert settings["default_pipeline"] == names.route_pipeline(index), (index, settings)
+        assert cluster.call("GET", f"{index}/_count").json()["count"] == 0
+        # clawker monitor's record, in the day of its own timestamp.
+        day = names.day_index(index, "2026-11-01")
+        hits = cluster.call("GET", f"{day}/_search").json()["hits"]["hits"]
         assert [h["_source"]["body"] for h in hits] == ["recorded under clawker monitor"]
+        assert _wait_explain(cluster, day, names.ISM_POLICY) == names.ISM_POLICY
         declared = osp.canonical_mappings(boot.index_mappings(index))
-        assert project_onto(osp.canonical_mappings(_live_mapping(cluster, index)), declared) == declared
+        for live in (index, day):
+            assert project_onto(osp.canonical_mappings(_live_mapping(cluster, live)), declared) == declared
     assert cluster.call("GET", "_cat/indices/*-clawker-rebuild", params={"format": "json"}).json() == []
     policies = cluster.call("GET", "_plugins/_ism/policies").json()["policies"]
     assert [p["_id"] for p in policies] == [names.ISM_POLICY]

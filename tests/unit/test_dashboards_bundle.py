@@ -104,14 +104,14 @@ def index_fields(index: str) -> dict[str, str]:
 
 
 def index_of(so: dict) -> str:
-    """The index (= index-pattern id/title) a visualization or search reads."""
+    """The stream (= index-pattern id; its title reads the stream's days) a visualization or search reads."""
     source = so["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]
     ref_name = source.get("indexRefName")
     refs = [r for r in so["references"] if r["name"] == ref_name]
     assert len(refs) == 1, f"{dp.object_key(so)}: indexRefName {ref_name!r} must match exactly one reference"
     pattern = BY_KEY.get(f"index-pattern/{refs[0]['id']}")
     assert pattern is not None, f"{dp.object_key(so)} reads index pattern {refs[0]['id']!r}, which is not in the bundle"
-    return pattern["attributes"]["title"]
+    return refs[0]["id"]
 
 
 def aggregated_fields(so: dict) -> list[str]:
@@ -183,7 +183,8 @@ def test_bundle_has_an_index_pattern_per_log_index_and_the_traces_index_with_tim
     patterns = {so["id"]: so for so in of_type("index-pattern")}
     assert sorted(patterns) == sorted(catalogue.INDEX_PATTERNS)
     for index, so in patterns.items():
-        assert so["attributes"]["title"] == index
+        # The write name and every daily index (README "Retention").
+        assert so["attributes"]["title"] == names.read_pattern(index)
         assert so["attributes"]["timeFieldName"] == "@timestamp"
 
 

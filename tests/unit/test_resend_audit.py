@@ -22,9 +22,6 @@ RECOVERED = {
     ("providers/opensearch/datasource.py", "apply"): "reads the datasource back and PUTs it in line",
     ("providers/opensearch/ism_policy.py", "_ism_index_call"): "add: explain shows the policy on each index",
     ("providers/opensearch/tasks.py", "start_task"): "run_task follows the running task of that description",
-    # Rewritten by the retention work (issue 17): the copy then starts through tasks.start_task.
-    ("providers/opensearch/rebuild.py", "_count"): "a refresh; to be marked idempotent",
-    ("providers/opensearch/rebuild.py", "_reindex"): "a reindex; to become a task",
 }
 
 

@@ -24,6 +24,8 @@ from components import settings_docs
         ({"hostName": "bad host"}, "hostName", "not allowed"),
         ({"datasourceMasterKey": "short"}, "datasourceMasterKey", "secret is not allowed"),
         ({"logRetentionDays": -1}, "logRetentionDays", "-1 is not allowed"),
+        ({"traceRetentionDays": -1}, "traceRetentionDays", "-1 is not allowed"),
+        ({"traceRetentionDays": "seven"}, "traceRetentionDays", "must be an integer from 0 to 3650"),
         ({"deliveryRetryHours": 0}, "deliveryRetryHours", "0 is not allowed; it must be an integer from 1 to 720"),
     ],
 )

@@ -328,15 +328,17 @@ def bootstrap_steps(deployment, type_suffix):
 
 
 def test_bootstrap_opensearch_order(default):
-    (policy,) = bootstrap_steps(default, "clawker:OpenSearchIsmPolicy")
+    policies = {p.inputs["name"]: p for p in bootstrap_steps(default, "clawker:OpenSearchIsmPolicy")}
+    assert sorted(policies) == sorted([names.ISM_POLICY, names.TRACES_ISM_POLICY])
+    policy = policies[names.ISM_POLICY]
     (datasource,) = bootstrap_steps(default, "clawker:OpenSearchDatasource")
     indices = bootstrap_steps(default, "clawker:OpenSearchIndex")
     assert sorted(i.inputs["name"] for i in indices) == sorted(names.LOG_INDICES + (names.TRACES_INDEX,))
     for index in indices:
-        if index.inputs["name"] == names.TRACES_INDEX:
-            assert index.inputs.get("policy_id") is None, "the retention policy never covered traces"
-        else:
-            assert default.depends_on(index.urn, policy.urn), "an index was created before the ISM policy"
+        # Logs and spans each have their policy (logRetentionDays, traceRetentionDays).
+        own = names.TRACES_ISM_POLICY if index.inputs["name"] == names.TRACES_INDEX else names.ISM_POLICY
+        assert index.inputs.get("policy_id") == own
+        assert default.depends_on(index.urn, policies[own].urn), "an index was created before its ISM policy"
         for template in bootstrap_steps(default, "clawker:OpenSearchIndexTemplate"):
             assert default.depends_on(index.urn, template.urn)
     assert default.depends_on(datasource.urn, names.PROMETHEUS)
@@ -358,9 +360,27 @@ def test_bootstrap_opensearch_order(default):
 
 def test_retention_zero_keeps_logs_forever_without_a_policy():
     d = deploy({"logRetentionDays": 0})
+    assert [p.inputs["name"] for p in bootstrap_steps(d, "clawker:OpenSearchIsmPolicy")] == [names.TRACES_ISM_POLICY]
+    for index in bootstrap_steps(d, "clawker:OpenSearchIndex"):
+        assert index.inputs.get("policy_id") == (names.TRACES_ISM_POLICY if index.inputs["name"] == names.TRACES_INDEX else None)
+    d = deploy({"logRetentionDays": 0, "traceRetentionDays": 0})
     assert bootstrap_steps(d, "clawker:OpenSearchIsmPolicy") == []
     for index in bootstrap_steps(d, "clawker:OpenSearchIndex"):
         assert index.inputs.get("policy_id") is None
+
+
+def test_retention_policies_delete_whole_days_one_day_after_the_retention():
+    d = deploy({"logRetentionDays": 7, "traceRetentionDays": 3})
+    bodies = {p.inputs["name"]: p.inputs["body"]["policy"] for p in bootstrap_steps(d, "clawker:OpenSearchIsmPolicy")}
+    for name, days, claimed in (
+        (names.ISM_POLICY, 8, [names.day_pattern(i) for i in names.LOG_INDICES]),
+        (names.TRACES_ISM_POLICY, 4, [names.day_pattern(names.TRACES_INDEX)]),
+    ):
+        policy = bodies[name]
+        hot = next(s for s in policy["states"] if s["name"] == policy["default_state"])
+        assert hot["transitions"][0]["conditions"]["min_index_age"] == f"{days}d"
+        # The daily indices only: the write names stay empty and are never deleted.
+        assert policy["ism_template"][0]["index_patterns"] == claimed
 
 
 def test_datasource_can_be_left_out():

@@ -34,3 +34,16 @@ def test_a_replaced_volume_or_workspace_still_fails():
 def test_a_container_created_or_deleted_still_fails():
     assert verdict((CONTAINER, "create")) == {CONTAINER: "create"}
     assert verdict((CONTAINER, "delete")) == {CONTAINER: "delete"}
+
+
+DAILY_TEMPLATE = PREFIX + "clawker:monitor:Bootstrap$pulumi-python:dynamic/clawker:OpenSearchIndexTemplate::opensearch-index-template-claude-code-daily"
+LOG_TEMPLATE = PREFIX + "clawker:monitor:Bootstrap$pulumi-python:dynamic/clawker:OpenSearchIndexTemplate::opensearch-index-template-claude-code"
+
+
+def test_what_this_release_adds_may_be_created_and_nothing_else():
+    # README "Retention": the daily indices' templates (and route pipelines, traces policy) are new.
+    assert verdict((DAILY_TEMPLATE, "create"), (LOG_TEMPLATE, "update")) == {}
+    assert verdict((DAILY_TEMPLATE, "delete")) == {DAILY_TEMPLATE: "delete"}
+    assert verdict((DAILY_TEMPLATE, "replace")) == {DAILY_TEMPLATE: "replace"}
+    # A rename shows as create + delete: the delete still fails it.
+    assert verdict((LOG_TEMPLATE, "create")) == {LOG_TEMPLATE: "create"}

@@ -17,7 +17,7 @@ The endpoint is an input but never a reason to replace: a new port moves the
 container, not the assets (they live on the data volume), so an endpoint-only
 change is an update that rewrites state and sends nothing.
 
-One module per kind: `templates`, `pipeline`, `ism_policy`, `index` (+ `rebuild`),
+One module per kind: `templates`, `pipeline`, `ism_policy`, `index` (+ `days`: moving an index into its daily ones),
 `datasource`, on the thin base in `base` and the normalisers in `documents`.
 
 THIS MODULE PATH IS STORED IN EXISTING STACKS. Until this package was made,
@@ -54,12 +54,8 @@ from components.providers.opensearch.documents import (  # noqa: F401
     merge_mappings,
 )
 from components.providers.opensearch.index import Index, IndexProvider  # noqa: F401
-from components.providers.opensearch.rebuild import (  # noqa: F401
-    REBUILD_SUFFIX,
-    REBUILD_TIMEOUT_S,
-    rebuild_index,
-    rebuild_index_name,
-)
+from components.providers.opensearch.rebuild import REBUILD_SUFFIX, rebuild_index_name  # noqa: F401
+from components.providers.opensearch.days import copy_into_days, day_indices, is_day, missing_ids, move_into_days  # noqa: F401
 from components.providers.opensearch.ism_policy import (  # noqa: F401
     ISM_CONFLICT_ATTEMPTS,
     POLICY_ATTACH_WAIT_S,

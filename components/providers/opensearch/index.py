@@ -1,8 +1,15 @@
-"""Log indices: created after their templates, adopted when kept, rebuilt when a type must change."""
+"""A stream's write name (the "door") and its daily indices (README "Retention").
+
+The collector writes to the fixed names (claude-code, ..., the SS4O traces index).
+Each is kept empty: its default_pipeline processes the record and moves it into
+<name>-<UTC day of its @timestamp>, where ISM deletes whole days. An index of that
+name kept from an earlier release or from `clawker monitor` has its documents moved
+into the days (days.py), then is made again, empty, from its template."""
 
 from __future__ import annotations
 
 import copy
+import datetime
 from typing import Optional
 
 import pulumi
@@ -13,8 +20,10 @@ from components.providers.http_client import AlreadyExistsError, AlreadyManagedE
 from components.providers.kit import is_unknown as _is_unknown, plain, without_provider
 from components.providers.opensearch.base import DEFAULT_TIMEOUT_S, _check_common, _client, _public
 from components.providers.opensearch.documents import canonical_mappings, canonical_settings, mapping_problems
+from components import names
+from components.providers.opensearch.days import day_indices, move_into_days
 from components.providers.opensearch.rebuild import OWNED_INDEX_SETTINGS as _OWNED_INDEX_SETTINGS
-from components.providers.opensearch.rebuild import rebuild_index, rebuild_index_name
+from components.providers.opensearch.rebuild import rebuild_index_name
 from components.providers.opensearch.ism_policy import (
     POLICY_ATTACH_WAIT_S,
     _explain_policy,
@@ -28,22 +37,27 @@ from components.providers.opensearch.ism_policy import (
 
 
 class IndexProvider(ResourceProvider):
-    """A log index, created empty after its template and the ISM policy.
+    """A stream's door index and its daily indices, made after their templates and policy.
 
-    Inputs: endpoint, name, `mappings` (what the templates give it: the index
-    must carry at least these), `settings` (dynamic settings it must have, such
-    as its ingest pipelines) and `policy_id` (the ISM policy that must manage it).
+    Inputs: endpoint, name (the door: the write name), `mappings` (what the templates
+    give door and days: each must carry at least these), `settings` (the door's dynamic
+    settings: its route pipeline) and `policy_id` (the ISM policy that must manage the
+    daily indices; None: kept forever).
 
-    create: PUT the bare index so the templates shape it; an index that already
-    exists (kept volume, earlier run) is adopted. A new index whose mapping lacks
-    a declared field means the template did not match: that fails the bootstrap.
-    An adopted index gets missing fields added (additive only; OpenSearch refuses
-    type changes, and its reason is passed on). The policy must show up in
-    `_plugins/_ism/explain/<index>`; an adopted index without one gets it added.
+    create / update:
+    1. the door gets its settings first, so every new write goes to the days;
+    2. documents in the door (an earlier release's or `clawker monitor`'s index), or in
+       a copy an earlier release's rebuild left, are moved into the days by their own
+       timestamps (days.move_into_days), and the door is made again from its template;
+       an empty door whose mapping cannot take the declared one is made again too;
+    3. the door must not be managed by ISM (a predecessor's policy is removed from it);
+    4. today's daily index is made (or found); its mapping must be the template's (a
+       template that did not match fails the bootstrap), and every daily index must be
+       managed by `policy_id`.
 
-    delete keeps the index: it holds the telemetry, and `pulumi destroy` must
-    leave data in place like `clawker monitor down` (volumes survive). The next
-    `pulumi up` adopts it. Removing data is the volume purge's job.
+    delete keeps everything: it holds the telemetry, and `pulumi destroy` must leave data
+    in place like `clawker monitor down` (volumes survive). Removing data is the volume
+    purge's job.
     """
 
     def check(self, olds: dict, news: dict) -> CheckResult:
@@ -78,11 +92,12 @@ class IndexProvider(ResourceProvider):
             value = live_settings.get("index", {}).get(key)
             if value is not None and key not in declared_settings.get("index", {}):
                 settings.setdefault("index", {})[key] = value
+        policy = props.get("policy_id")
         return {
             "mappings": project_onto(canonical_mappings(index.get("mappings", {})), declared_mappings),
             "settings": settings,
             # Without a declared policy, ISM (maybe not even installed) is not asked.
-            "policy_id": _explain_policy(client, name) if props.get("policy_id") else None,
+            "policy_id": _days_policy(client, name, policy) if policy else None,
         }
 
     @staticmethod
@@ -149,57 +164,108 @@ class IndexProvider(ResourceProvider):
     # --- convergence
     def _converge(self, client: ApiClient, name: str, props: dict, *, fresh: bool) -> dict:
         declared = self._declared(props)
-        if client.request("GET", rebuild_index_name(name), missing_ok=True) is not None:
-            # An earlier rebuild stopped half way: finish it (its copy holds the documents).
-            rebuild_index(client, name, declared["mappings"], resume=True)
+        if not fresh:
+            self._settle_settings(client, name, props)  # 1. new writes go to the days from here on
+            if self._must_remake(client, name, props):
+                move_into_days(client, name, name)  # 2. (deletes it)
+                fresh = self._put_index(client, name)
+        old_copy = rebuild_index_name(name)
+        if _exists(client, old_copy):
+            # An earlier release's rebuild stopped half way: its copy holds documents.
+            move_into_days(client, old_copy, name)
         live = self._live(client, name, props)
         if live["mappings"] != declared["mappings"]:
+            missing = changed_paths(live["mappings"], declared["mappings"])
             if fresh:
-                missing = changed_paths(live["mappings"], declared["mappings"])
                 raise ApiError(
                     f"index {name} was created without the mapping its index template declares "
                     f"(differs at {', '.join(missing[:5])}): the template did not match the index",
                 )
-            try:
-                client.request("PUT", f"{name}/_mapping", json_body=declared["mappings"])
-            except MappingTypeConflictError:
-                # An adopted index (e.g. made by `clawker monitor`) maps a field with another
-                # type; OpenSearch cannot change that in place. Rebuild it, documents kept.
-                rebuild_index(client, name, declared["mappings"])
-                live = self._live(client, name, props)
+            raise ApiError(f"index {name} does not carry the declared mapping at {', '.join(missing[:5])}")
+        self._settle_settings(client, name, props)
+        # 3. The door holds nothing for ISM to delete; a predecessor's ism_template
+        # (`clawker monitor` claims the bare names) may have attached to it.
+        if _door_managed(client, name):
+            client.request("POST", f"_plugins/_ism/remove/{name}", idempotent=True)  # removing twice changes nothing
+        self._converge_days(client, name, props)  # 4.
+        return self._live(client, name, props)
+
+    def _settle_settings(self, client: ApiClient, name: str, props: dict) -> None:
+        declared = self._declared(props)
+        live = self._live(client, name, props)
         if live["settings"] != declared["settings"]:
             wanted = copy.deepcopy(declared["settings"])
             for key in _OWNED_INDEX_SETTINGS:
                 if key in live["settings"].get("index", {}) and key not in wanted.get("index", {}):
                     wanted.setdefault("index", {})[key] = None  # null resets it: no such pipeline
             client.request("PUT", f"{name}/_settings", json_body=wanted)
+
+    def _must_remake(self, client: ApiClient, name: str, props: dict) -> bool:
+        """True when the door holds documents, or cannot take the declared mapping."""
+        client.request("GET", f"{name}/_refresh")
+        if int((client.request("GET", f"{name}/_count") or {}).get("count", 0)):
+            return True
+        declared = self._declared(props)["mappings"]
+        if self._live(client, name, props)["mappings"] != declared:
+            try:
+                client.request("PUT", f"{name}/_mapping", json_body=declared)
+            except MappingTypeConflictError:
+                return True
+        return False
+
+    def _converge_days(self, client: ApiClient, name: str, props: dict) -> None:
+        declared = self._declared(props)
+        today = names.day_index(name, datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"))
+        created = not _exists(client, today) and self._put_index(client, today)
+        live = canonical_mappings((client.request("GET", f"{today}/_mapping") or {}).get(today, {}).get("mappings", {}))
+        if project_onto(live, declared["mappings"]) != declared["mappings"]:
+            if not created:  # kept from before a template change: additive changes only
+                client.request("PUT", f"{today}/_mapping", json_body=declared["mappings"])
+                live = canonical_mappings((client.request("GET", f"{today}/_mapping") or {}).get(today, {}).get("mappings", {}))
+            missing = changed_paths(project_onto(live, declared["mappings"]), declared["mappings"])
+            if missing:
+                raise ApiError(
+                    f"daily index {today} was created without the mapping its index template declares "
+                    f"(differs at {', '.join(missing[:5])}): the template did not match {names.day_pattern(name)}"
+                )
         policy = declared["policy_id"]
-        if policy:
-            current = _wait_for_policy(client, name, timeout_s=POLICY_ATTACH_WAIT_S if fresh else 0)
-            if current is None and not fresh:
+        if not policy:
+            return
+        for day in day_indices(client, name):
+            current = _wait_for_policy(client, day, timeout_s=POLICY_ATTACH_WAIT_S if (created and day == today) else 0)
+            if current is None:
                 try:
-                    _ism_index_call(client, "add", name, policy)
+                    _ism_index_call(client, "add", day, policy)
                 except AlreadyManagedError:
-                    # An index made moments ago (a PUT of ours that timed out and was
-                    # retried, or another process) gets its policy from ISM's own
-                    # ism_template attach, which can land between the explain above and
-                    # this add. Which policy the index ends with is checked below.
-                    pass
-            elif current not in (None, policy):
-                # Managed by another policy (e.g. `clawker monitor`'s): change_policy would
-                # only switch at the index's next ISM job run, so detach and attach now.
-                reattach_policy(client, name, policy)
-            current = _wait_for_policy(client, name, timeout_s=POLICY_ATTACH_WAIT_S)
+                    pass  # ISM's own ism_template attach landed in between; checked below
+            elif current != policy:
+                reattach_policy(client, day, policy)
+            current = _wait_for_policy(client, day, timeout_s=POLICY_ATTACH_WAIT_S)
             if current != policy:
                 raise ApiError(
-                    f"index {name} is not managed by ISM policy {policy} "
+                    f"daily index {day} is not managed by ISM policy {policy} "
                     f"(explain reports {current!r}); the policy's ism_template did not attach"
                 )
-        live = self._live(client, name, props)
-        if live["mappings"] != declared["mappings"]:
-            missing = changed_paths(live["mappings"], declared["mappings"])
-            raise ApiError(f"index {name} does not carry the declared mapping at {', '.join(missing[:5])}")
-        return live
+
+
+def _door_managed(client: ApiClient, name: str) -> bool:
+    try:
+        return _explain_policy(client, name) is not None
+    except ApiError:
+        return False  # no ISM plugin on this cluster: nothing can manage the door
+
+
+def _exists(client: ApiClient, index: str) -> bool:
+    return client.request("GET", index, missing_ok=True) is not None
+
+
+def _days_policy(client: ApiClient, name: str, declared: str) -> Optional[str]:
+    """The policy managing the daily indices: the declared one if every day has it, else what one has."""
+    for day in day_indices(client, name):
+        current = _explain_policy(client, day)
+        if current != declared:
+            return current
+    return declared
 
 
 class Index(Resource, module="clawker", name="OpenSearchIndex"):

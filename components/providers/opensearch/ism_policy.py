@@ -96,7 +96,14 @@ class IsmPolicyProvider(_AssetProvider):
         # retention 7d -> 14d. Also after a re-create: indices on a kept volume
         # still run the copy they got before `pulumi destroy`.
         name = props["name"]
-        managed = managed_indices(client, name)
+        patterns = [p for t in (plain(props.get("body") or {}).get("policy") or {}).get("ism_template") or [] for p in t.get("index_patterns") or []]
+
+        def claimed(index: str) -> bool:
+            # An index our ism_template does not claim (an earlier release's fixed-name
+            # log index) is taken out of ISM by the Index provider when it moves it.
+            return any(fnmatch.fnmatchcase(index, p.replace("[", "[[]")) for p in patterns)
+
+        managed = [i for i in managed_indices(client, name) if claimed(i)]
         if managed:
             _ism_index_call(client, "change_policy", ",".join(managed), name)
         # Indices a predecessor policy (replaced by _make_room_for_policy) still manages
@@ -104,7 +111,7 @@ class IsmPolicyProvider(_AssetProvider):
         # take effect at each index's next ISM job run (minutes later), so they are
         # detached and attached again, which ISM does at once.
         for old in _names.PREDECESSOR_ISM_POLICIES:
-            moved = managed_indices(client, old)
+            moved = [i for i in managed_indices(client, old) if claimed(i)]
             for index in moved:
                 reattach_policy(client, index, name)
             if moved:
@@ -159,11 +166,15 @@ def _make_room_for_policy(client: ApiClient, name: str, body: dict) -> None:
             f"(DELETE _plugins/_ism/policies/<id>) or give its ism_template another priority, "
             f"then run `pulumi up` again. Nothing was changed."
         )
-    for old in sorted(conflicts):
+    # A predecessor's policy goes even where it no longer overlaps ours: it claims the
+    # bare write names, which now stay empty, and would delete them whole.
+    present = {e.get("_id") for e in (client.request("GET", "_plugins/_ism/policies", params={"size": 1000}) or {}).get("policies", [])}
+    predecessors = set(conflicts) | {p for p in _names.PREDECESSOR_ISM_POLICIES if p in present}
+    for old in sorted(predecessors):
         client.request("DELETE", f"_plugins/_ism/policies/{old}", missing_ok=True)
         _say(
-            f"replaced ISM policy {old} (left by `clawker monitor`; it claimed the same indices as {name}, "
-            f"which ISM refuses twice); the indices it managed move to {name}"
+            f"replaced ISM policy {old} (left by `clawker monitor`; it claimed the Clawker log indices, "
+            f"which now hold their records in daily indices under {name})"
         )
 
 
