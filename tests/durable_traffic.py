@@ -377,7 +377,7 @@ def _flatten(doc: Any, prefix: str = "") -> dict:
 
 def copies(base: str, index: str, tag: str) -> dict[int, int]:
     """seq -> documents stored with it, for every seq stored more than once (this run's records)."""
-    requests.post(f"{base}/{index}/_refresh", timeout=60)
+    requests.post(f"{base}/{names.read_pattern(index)}/_refresh", timeout=60)
     body = {
         "size": 0,
         "query": {"term": {"resource.agent": tag}},

@@ -145,6 +145,11 @@ def doubled(sender: dt.Sender, result: dict) -> str:
     return "\n".join([str(result), restarts, *details])
 
 
+def first_stored(sender: dt.Sender) -> bool:
+    """At least one record of every stream of `sender` is in OpenSearch."""
+    return all(stored(index, sender.tag, sender.tag_hex)[0] for index in sender.lanes)
+
+
 def all_stored(sender: dt.Sender) -> bool:
     return all(missing == 0 for _, missing, _ in missing_and_doubled(sender).values())
 
@@ -245,16 +250,20 @@ def outage(stack, tls, control_endpoint) -> Outage:
     out = Outage(sender=sender, control=control)
     sender.start()
     control.start()
-    time.sleep(8)  # traffic flowing into a healthy stack first
+    # Traffic flowing into a healthy stack first: a record of every stream stored, the control's accepted.
+    wait_until(lambda: first_stored(sender) and control.sent.count() > 0, 120,
+               "records of every stream stored before the outage", lambda: str(missing_and_doubled(sender)), every=0.5)
     docker("stop", names.OPENSEARCH)
     down_at = time.monotonic()
     try:
-        time.sleep(KILL_AFTER_S)
+        time.sleep(KILL_AFTER_S)  # the scenario's timing (an outage of a set length), not a wait
         # (b) SIGKILL: no chance to flush anything; the restart must find the queue on disk.
         out.accepted_before_kill = {i: set(v) for i, v in sender.sent.accepted.items()}
         out.collector_started_before = inspect("container", names.COLLECTOR)["State"]["StartedAt"]
         docker("kill", "--signal", "KILL", names.COLLECTOR)
         out.collector_killed = True
+        # A fixed pause on purpose: Docker's restart policy may bring the container back, and nothing
+        # signals that it will not; after it, whatever is still down is started by hand.
         time.sleep(3)
         if not inspect("container", names.COLLECTOR)["State"]["Running"]:
             docker("start", names.COLLECTOR)
@@ -418,7 +427,9 @@ def test_c_pulumi_up_replacing_opensearch_while_sending_loses_and_doubles_nothin
     before = inspect("container", names.OPENSEARCH)["Id"]
     tag, tag_hex = dt.run_tag()
     sender = dt.Sender(lanes(tls), tag=tag, tag_hex=tag_hex, total=REPLACE_RECORDS, batch=50, rate=1.0, twin=twin_record).start()
-    time.sleep(5)
+    # The replacement starts while every stream is being accepted.
+    wait_until(lambda: all(sender.sent.count(index) for index in sender.lanes), 60,
+               "records of every stream accepted before the replacement", lambda: str(sender.sent.accepted.keys()), every=0.2)
     stack.set_config("opensearchHeapMb", "640")
     upped = stack.up()
     after = inspect("container", names.OPENSEARCH)

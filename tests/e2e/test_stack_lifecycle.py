@@ -18,6 +18,7 @@ from components import names
 from components.providers.opensearch.ism_policy import ISM_ALREADY_MANAGED
 from otlp_sender import send_one_log
 from pulumi_cli import PulumiStack, docker, inspect, stack_name_of
+from net import wait_until
 
 SERVICES = (names.COLLECTOR, names.PROMETHEUS, names.OPENSEARCH, names.DASHBOARDS)
 PROMETHEUS_MOVED_PORT = 19090
@@ -166,8 +167,16 @@ def test_master_key_is_a_secret_in_state_and_logs(stack):
     stack.preview("--expect-no-changes")
 
 
+def _scraped_collector() -> bool:
+    answer = requests.get("http://127.0.0.1:9090/api/v1/query", params={"query": f'up{{job="{names.COLLECTOR}"}} == 1'},
+                          timeout=10).json()
+    return bool(answer.get("data", {}).get("result"))
+
+
 def test_h_idle_containers_stay_within_their_memory_limits(stack):
-    time.sleep(10)
+    # Measured once both are at work, not just started: Prometheus has scraped the collector
+    # (the collector served its own metrics, Prometheus stored a sample).
+    wait_until(_scraped_collector, 90, "Prometheus scraped the collector", every=1)
     limits = {names.COLLECTOR: 200 * 1024 * 1024, names.PROMETHEUS: 300 * 1024 * 1024}
     for name, limit in limits.items():
         assert inspect("container", name)["HostConfig"]["Memory"] == limit

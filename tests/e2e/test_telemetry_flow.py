@@ -840,6 +840,9 @@ def test_j_records_sent_while_opensearch_restarts_are_not_lost(stack):
     """SPEC "Durable delivery": the collector's persistent queue carries records across an OpenSearch restart
     (counted exactly, at scale, with a SIGKILL and a replacement, in test_durable_delivery.py)."""
     marker = f"sent-during-restart-{RUN}"
+    failed_query = 'sum({__name__=~"otelcol_exporter_send_failed_log_records(_total)?", exporter="opensearch/claude-code"})'
+    failed = lambda: sum(float(s["value"][1]) for s in instant(failed_query))  # noqa: E731
+    failed_before = failed()
     subprocess.run(["docker", "stop", names.OPENSEARCH], check=True, capture_output=True, timeout=120)
     try:
         sent = send_logs(
@@ -848,7 +851,11 @@ def test_j_records_sent_while_opensearch_restarts_are_not_lost(stack):
             records=[{"body": marker, "attributes": {"event.name": "user_prompt"}}],
         )
         assert sent, "the collector refused the record (it must accept and queue it)"
-        time.sleep(10)  # past one batch and the first failed export
+        # OpenSearch comes back only once the collector has tried to store records and failed (the
+        # claude-code store exporter's send_failed counter rose, as Prometheus scrapes it), so the
+        # record has to wait in the durable queue.
+        wait_until(lambda: failed() > failed_before, 120, "a failed export to the stopped OpenSearch",
+                   lambda: collector_log()[-3000:], every=2)
     finally:
         subprocess.run(["docker", "start", names.OPENSEARCH], check=True, capture_output=True, timeout=120)
     wait_until(

@@ -521,7 +521,9 @@ def test_readiness_wait_is_bounded_and_says_what_it_waited_for():
     started = time.monotonic()
     with pytest.raises(ApiError, match=r"OpenSearch Dashboards .* was not ready at http://127.0.0.1:1/api/status within 2s"):
         provider.create(props)
-    assert time.monotonic() - started < 10
+    # The bound is the behaviour under test; a generous multiple of it (a wait without the bound
+    # would never end: nothing listens on port 1), not a measure of speed.
+    assert time.monotonic() - started < 5 * 2
 
 
 def test_every_request_carries_osd_xsrf(dashboards_double, monkeypatch):

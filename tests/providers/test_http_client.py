@@ -95,10 +95,10 @@ def test_5xx_is_retried_until_it_succeeds(scripted):
 
 def test_4xx_fails_at_once_with_the_servers_reason(scripted):
     server = scripted((400, OPENSEARCH_400))
-    started = time.monotonic()
     with pytest.raises(ApiError) as err:
         ApiClient(server.url, total_timeout_s=20).request("PUT", "_component_template/x", json_body={})
-    assert server.calls == 1 and time.monotonic() - started < 2
+    # "At once" counted, not timed: the request reached the server once and was not retried.
+    assert server.calls == 1
     assert err.value.status == 400 and "No handler for type [strnig]" in err.value.reason
     assert f"PUT {server.url}/_component_template/x answered HTTP 400" in str(err.value)
 
@@ -109,7 +109,10 @@ def test_endless_5xx_stops_at_the_bound_naming_the_last_answer(scripted):
     with pytest.raises(ApiError) as err:
         ApiClient(server.url, total_timeout_s=3).request("GET", "_cluster/health")
     elapsed = time.monotonic() - started
-    assert 2.5 <= elapsed <= 4.0, elapsed
+    # The deadline is the behaviour under test, so it is timed: it kept trying until close to the
+    # bound (and at least twice, below), and it stopped; the upper limit is a generous multiple
+    # (an unbounded retry of an endless 503 would never return), not a measure of speed.
+    assert 2.5 <= elapsed <= 2 * 3 + 2, elapsed
     assert "within 3s" in str(err.value) and "HTTP 503" in str(err.value) and "SERVICE_UNAVAILABLE" in str(err.value)
     assert server.calls >= 2
 

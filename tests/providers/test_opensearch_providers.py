@@ -222,7 +222,10 @@ def test_unreachable_opensearch_fails_within_the_bound(server):
     message = str(err.value)
     assert url in message and f"within {bound:g}s" in message and "last answer" in message
     assert ("Connection refused" in message) if server == "refused" else ("timed out" in message)
-    assert bound - 0.5 <= elapsed <= bound + 1.0, elapsed
+    # The bound is the behaviour under test, so it is timed: it kept trying until the bound and then
+    # stopped; the upper limit is a generous multiple (without the bound a silent server holds each
+    # attempt for the client's 30 s read timeout, again and again), not a measure of speed.
+    assert bound - 0.5 <= elapsed <= 2 * bound, elapsed
 
 
 # ---------------------------------------------------------------------- ISM
@@ -687,7 +690,8 @@ def test_datasource_waits_for_prometheus_within_the_bound(cluster):
         with pytest.raises(ApiError) as err:
             provider.create(props)
     assert "Prometheus was not ready" in str(err.value) and url in str(err.value)
-    assert time.monotonic() - started <= 3.0 + 1.0
+    # The bound is the behaviour under test; a generous multiple of it (nothing would ever answer).
+    assert time.monotonic() - started <= 2 * 3.0
 
 
 def test_delete_with_opensearch_gone_does_not_wedge_destroy(monkeypatch):
@@ -698,7 +702,9 @@ def test_delete_with_opensearch_gone_does_not_wedge_destroy(monkeypatch):
         props = engine({"endpoint": url, "name": "clawker-common", "body": _component_body(), "timeout_s": 60.0})
         started = time.monotonic()
         osp.ComponentTemplateProvider().delete("clawker-common", props)
-    assert time.monotonic() - started <= 2.0 + 1.0
+    # The bound (DELETE_UNREACHABLE_S) is the behaviour under test; a generous multiple of it,
+    # far under the 60 s timeout_s it replaces.
+    assert time.monotonic() - started <= 3 * 2.0
 
 
 def test_delete_refused_by_opensearch_fails(cluster):

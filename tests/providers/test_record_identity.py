@@ -44,6 +44,7 @@ from telemetry_samples import ingest_source_for, ss4o_log_document
 from test_collector_to_opensearch import _bootstrap, _collector_binary, _local_config, _wait_port
 from test_opensearch_mappings import bulk_items, install_log_index
 
+from components import names
 from components.services import collector_config
 
 ARRIVAL_S = 90
@@ -243,8 +244,9 @@ def send_twins(c: Collector, tag: str) -> None:
 
 def stored(cluster, index: str, tag: str) -> list[dict]:
     """This run's documents in index: seq, _id, _version (2 once something overwrote it)."""
-    cluster.call("POST", f"{index}/_refresh")
-    hits = cluster.call("POST", f"{index}/_search", {
+    # A stream's records are in its daily indices (README "Retention").
+    cluster.call("POST", f"{names.read_pattern(index)}/_refresh")
+    hits = cluster.call("POST", f"{names.read_pattern(index)}/_search", {
         "size": 100, "version": True, "query": {"term": {"resource.agent": tag}},
     }).json()["hits"]["hits"]
     return [{"seq": int(h["_source"]["attributes"][dt.SEQ]), "id": h["_id"], "version": h["_version"],
@@ -431,10 +433,11 @@ def test_the_envelope_pipeline_derives_the_id_from_the_intake_id_or_the_content(
     (kept,) = bulk_items_with_ids(cluster, ENVOY, {"copied-id": stamped[0]})
     assert kept["_id"] == "copied-id" and kept["status"] == 201, kept
     for index in (ENVOY, CLAUDE):
-        cluster.call("POST", f"{index}/_refresh")
-        hits = cluster.call("POST", f"{index}/_search", {"size": 50}).json()["hits"]["hits"]
+        cluster.call("POST", f"{names.read_pattern(index)}/_refresh")
+        hits = cluster.call("POST", f"{names.read_pattern(index)}/_search", {"size": 50}).json()["hits"]["hits"]
         assert not [h for h in hits if collector_config.INTAKE_ID in h["_source"]["attributes"]], "intake id kept in a document"
-    assert cluster.call("GET", f"{ENVOY}/_count").json()["count"] == 4
+    cluster.call("POST", f"{names.read_pattern(ENVOY)}/_refresh")
+    assert cluster.call("GET", f"{names.read_pattern(ENVOY)}/_count").json()["count"] == 4
 
 
 def bulk_items_with_ids(cluster, index: str, docs: dict[str, dict]) -> list[dict]:
