@@ -18,8 +18,10 @@ from test_opensearch_mappings import install_log_index
 from components.providers.http_client import ApiClient, GaveUpError, OutcomeUnknownError
 from components.providers.opensearch import tasks
 
-# The source is the real claude-code index (templates, pipelines); the copy matches no template.
-SOURCE, DEST = "claude-code", "tasks-copy-of-claude-code"
+# The source is the real claude-code data: records written to its write name (templates,
+# pipelines) land in its daily indices, which the copy reads; the copy matches no template.
+WRITE_NAME, DEST = "claude-code", "tasks-copy-of-claude-code"
+SOURCE = f"{WRITE_NAME}-*"
 DOCS = 400
 # The copy is throttled to last about DOCS / COPY_RATE = 2 s, four read timeouts.
 COPY_RATE, BATCH = 200, 50
@@ -27,14 +29,14 @@ READ_TIMEOUT_S = 0.5
 
 
 def _load_source(node: OpenSearchNode) -> None:
-    install_log_index(node, SOURCE)
+    install_log_index(node, WRITE_NAME)
     samples = records_for("claude-code")
     lines = []
     for seq in range(DOCS):
         record = samples[seq % len(samples)]
         record = {**record, "attributes": {**record["attributes"], "e2e_seq": seq}}
         doc = ss4o_log_document("claude-code", record, ingest_source=ingest_source_for("claude-code"))
-        lines += [json.dumps({"index": {"_index": SOURCE, "_id": f"seq-{seq}"}}), json.dumps(doc)]
+        lines += [json.dumps({"index": {"_index": WRITE_NAME, "_id": f"seq-{seq}"}}), json.dumps(doc)]
     answer = node.call(
         "POST", "_bulk", data=("\n".join(lines) + "\n").encode(),
         headers={"Content-Type": "application/x-ndjson"}, params={"refresh": "true"},
@@ -95,10 +97,11 @@ def test_control_the_same_copy_resent_after_each_read_timeout_runs_several_times
             "POST", "_reindex", json_body=_reindex_body(),
             params={"wait_for_completion": "true", "requests_per_second": COPY_RATE}, idempotent=True,
         )
-    copies = len(tasks.running_tasks(ApiClient(source.url), "*reindex"))
     _no_reindex_running(source)
+    # Each copy rewrites every id: a version above 1 counts the copies the resends started
+    # (how many still ran at one instant depends on the machine's speed, so it is not asserted).
     versions = _copy_versions(source)
-    assert copies >= 2 and max(versions.values()) >= 2, (copies, sorted(set(versions.values())))
+    assert len(versions) == DOCS and max(versions.values()) >= 2, sorted(set(versions.values()))
 
 
 def test_the_start_of_a_task_is_sent_once(source):
