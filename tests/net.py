@@ -26,52 +26,79 @@ def wait_until(
         time.sleep(every)
 
 
-class AnswerDroppingProxy:
+class AnswerLosingProxy:
     """An HTTP proxy on 127.0.0.1 in front of `upstream` that loses answers on purpose.
 
-    Every request is forwarded. For the first `drops` requests matching (method, path),
-    the upstream's answer is thrown away and the client's connection closed instead: the
-    server did the work, the client never hears of it. `forwarded[(method, path)]` counts
-    what reached the upstream.
+    Every request is forwarded as sent (chunked bodies read whole, gzip passed through).
+    After the upstream has answered, `lose(method, path, body, status, answer)` decides
+    (under the proxy's lock; `body` and `answer` decompressed, `path` without its query):
+    if it says so, `on_lost()` runs and the client's connection is closed without a
+    byte: the server did the work, the client never hears of it. `forwarded[(method,
+    path)]` counts what reached the upstream; subclasses keep what they lost.
     """
 
-    def __init__(self, upstream: str, method: str, path: str, drops: int = 1):
+    def __init__(self, upstream: str, lose: Callable[..., bool], on_lost: Callable[[], None] = lambda: None):
         import collections
+        import gzip
+        import http.client
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlsplit
 
-        import requests
-
+        target = urlsplit(upstream)
         self.forwarded: collections.Counter = collections.Counter()
-        self.dropped = 0
-        outer = self
-        lock = threading.Lock()
+        self.lock = threading.Lock()
+        proxy = self
+
+        def plain(data: bytes, encoding) -> bytes:
+            return gzip.decompress(data) if data and encoding == "gzip" else data
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def _forward(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                answer = requests.request(
-                    self.command, upstream.rstrip("/") + self.path, data=body, headers=headers, timeout=60
-                )
-                key = (self.command, self.path.split("?")[0])
-                with lock:
-                    outer.forwarded[key] += 1
-                    lose = key == (method, path) and outer.dropped < drops
-                    outer.dropped += lose
-                if lose:
+            def _body(self) -> bytes:
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    chunks = []
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                        if size == 0:
+                            self.rfile.readline()
+                            return b"".join(chunks)
+                        chunks.append(self.rfile.read(size))
+                        self.rfile.readline()
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def _forward(self) -> None:
+                body = self._body()
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection", "host")}
+                headers["Content-Length"] = str(len(body))
+                conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+                conn.request(self.command, self.path, body=body, headers=headers)
+                answer = conn.getresponse()
+                data = answer.read()
+                conn.close()
+                path = self.path.split("?")[0]
+                with proxy.lock:
+                    proxy.forwarded[(self.command, path)] += 1
+                    lost = lose(
+                        self.command, path, plain(body, self.headers.get("Content-Encoding")),
+                        answer.status, plain(data, answer.getheader("Content-Encoding")),
+                    )
+                if lost:
+                    on_lost()
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                self.send_response(answer.status_code)
-                for name in ("Content-Type",):
-                    if name in answer.headers:
-                        self.send_header(name, answer.headers[name])
-                self.send_header("Content-Length", str(len(answer.content)))
-                self.end_headers()
-                self.wfile.write(answer.content)
+                self.send_response(answer.status)
+                for key, value in answer.getheaders():
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                try:
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # a client killed while this answer was on its way
 
             do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = _forward
 
@@ -79,9 +106,25 @@ class AnswerDroppingProxy:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class AnswerDroppingProxy(AnswerLosingProxy):
+    """Loses the upstream's answer to the first `drops` requests matching (method, path)."""
+
+    def __init__(self, upstream: str, method: str, path: str, drops: int = 1):
+        self.dropped = 0
+
+        def lose(m: str, p: str, _body: bytes, _status: int, _answer: bytes) -> bool:
+            if (m, p) == (method, path) and self.dropped < drops:
+                self.dropped += 1
+                return True
+            return False
+
+        super().__init__(upstream, lose)

@@ -22,19 +22,13 @@ carrying this run's records, drops OpenSearch's answer after it was given.
 
 from __future__ import annotations
 
-import gzip
-import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Optional
-from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -43,6 +37,7 @@ import durable_traffic as dt
 from telemetry_samples import ingest_source_for, ss4o_log_document
 from test_collector_to_opensearch import _bootstrap, _collector_binary, _local_config, _wait_port
 from test_opensearch_mappings import bulk_items, install_log_index
+from net import AnswerLosingProxy
 
 from components import names
 from components.services import collector_config
@@ -54,7 +49,7 @@ ENVOY, COREDNS, CLI, CLAUDE = "clawker-envoy", "clawker-coredns", "clawker-cli",
 # --------------------------------------------------------------------------- fault injection
 
 
-class LossyProxy:
+class LossyProxy(AnswerLosingProxy):
     """Forwards every request to OpenSearch, and loses OpenSearch's answer to a bulk that carries `marker`.
 
     Such a bulk reaches OpenSearch and is answered there; the proxy records the answer and
@@ -64,83 +59,25 @@ class LossyProxy:
     """
 
     def __init__(self, upstream: str, marker: str, *, per_index: bool, on_lost: Optional[Callable[[], None]] = None):
-        self.upstream = urlsplit(upstream)
-        self.marker = marker.encode()
-        self.per_index = per_index
-        self.on_lost = on_lost or (lambda: None)
         self.lost: list[dict] = []  # {"indices", "status", "body"}: answers the collector never got
         self.bulks_with_marker = 0
-        self.lock = threading.Lock()
-        proxy = self
+        mark = marker.encode()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        def lose(_method: str, path: str, body: bytes, status: int, answer: bytes) -> bool:
+            if not (path.endswith("_bulk") and mark in body):
+                return False
+            indices = bulk_indices(body) | {p for p in path.split("/")[:-1] if p}
+            assert indices, f"a bulk naming no index: {path}"
+            self.bulks_with_marker += 1
+            lost = not (indices & self.lost_indices()) if per_index else not self.lost
+            if lost:
+                self.lost.append({"indices": indices, "status": status, "body": json.loads(answer or b"{}")})
+            return lost
 
-            def _body(self) -> bytes:
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    chunks = []
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip(), 16)
-                        if size == 0:
-                            self.rfile.readline()
-                            return b"".join(chunks)
-                        chunks.append(self.rfile.read(size))
-                        self.rfile.readline()
-                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-            def _forward(self) -> None:
-                body = self._body()
-                plain = gzip.decompress(body) if self.headers.get("Content-Encoding") == "gzip" else body
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection", "host")}
-                headers["Content-Length"] = str(len(body))
-                conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=60)
-                conn.request(self.command, self.path, body=body, headers=headers)
-                answer = conn.getresponse()
-                data = answer.read()
-                conn.close()
-                lose = False
-                if self.path.split("?")[0].endswith("_bulk") and proxy.marker in plain:
-                    indices = bulk_indices(plain) | {p for p in self.path.split("?")[0].split("/")[:-1] if p}
-                    assert indices, f"a bulk naming no index: {self.path}"
-                    with proxy.lock:
-                        proxy.bulks_with_marker += 1
-                        done = set().union(*(x["indices"] for x in proxy.lost)) if proxy.lost else set()
-                        lose = not (indices & done) if proxy.per_index else not proxy.lost
-                        if lose:
-                            text = gzip.decompress(data) if answer.getheader("Content-Encoding") == "gzip" else data
-                            proxy.lost.append({"indices": indices, "status": answer.status, "body": json.loads(text or b"{}")})
-                if lose:
-                    proxy.on_lost()
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                self.send_response(answer.status)
-                for key, value in answer.getheaders():
-                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                try:
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # a collector SIGKILLed while this answer was on its way
-
-            do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _forward
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(upstream, lose, on_lost or (lambda: None))
 
     def lost_indices(self) -> set[str]:
         return set().union(*(x["indices"] for x in self.lost)) if self.lost else set()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def bulk_indices(ndjson: bytes) -> set[str]:
