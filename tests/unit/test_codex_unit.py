@@ -155,3 +155,19 @@ def test_every_attribute_codex_sends_is_declared_with_a_type_its_value_converts_
 def test_codex_records_carry_no_timestamp_as_the_tracing_bridge_sends_them():
     for batch in corpus_codex.codex_batches():
         assert all(r["timestamp"] is None and r["body"] is None for r in batch.records)
+
+
+def test_every_codex_panel_translates_for_the_proof_estimate_included():
+    """The e2e proof evaluates each of them; here each is read without a stack (as test_panel_proof does)."""
+    import panel_proof as pp
+
+    bundle = pp.load_bundle(codex.with_estimated_cost(_objects(), PRICES))
+    panels = pp.dashboard_panels(bundle)
+    assert {p.dashboards[0] for p in panels} == {"Codex"}
+    assert len(panels) == 26
+    for panel in panels:
+        if panel.type == "explore":
+            assert "codex_" in pp.promql_of(panel), panel.name
+            continue
+        plan = pp.plan(panel, bundle, pp.time_from(panel, bundle))
+        assert plan.index == "codex*", panel.name
