@@ -67,8 +67,10 @@ def codex_config(settings: Settings) -> str:
     )
 
 
-def _price(value: float) -> str:
-    return repr(value / 1e6)
+def per_token(usd_per_million: float) -> str:
+    """USD per token as a plain decimal (no exponent), for PromQL."""
+    text = f"{usd_per_million / 1e6:.15f}".rstrip("0").rstrip(".")
+    return text or "0"
 
 
 def cost_promql(prices: dict[str, dict[str, float]], by_model: bool) -> str:
@@ -81,9 +83,9 @@ def cost_promql(prices: dict[str, dict[str, float]], by_model: bool) -> str:
     for model, price in sorted(prices.items()):
         inputs, cached, outputs = tokens(model, "input"), tokens(model, "cached_input"), tokens(model, "output")
         per_model.append(
-            f"(({inputs} - {cached}) * {_price(price['input'])}"
-            f" + {cached} * {_price(price['cachedInput'])}"
-            f" + {outputs} * {_price(price['output'])})"
+            f"(({inputs} - {cached}) * {per_token(price['input'])}"
+            f" + {cached} * {per_token(price['cachedInput'])}"
+            f" + {outputs} * {per_token(price['output'])})"
         )
     joined = " or ".join(per_model)
     return joined if by_model else f"sum({joined})"

@@ -51,3 +51,26 @@ COLLECTOR_PROMETHEUS_OPTIONAL_LABELS = {
     "claude_code_cost_usage_USD_total": _COST_ATTRIBUTION_LABELS,
     "claude_code_token_usage_tokens_total": _COST_ATTRIBUTION_LABELS,
 }
+
+# Codex (the codex unit): its instruments as the collector's prometheus exporter names them
+# (checked against the exporter of collector-contrib 0.152.0: a histogram with unit "ms"
+# gains _milliseconds before _bucket/_sum/_count, a counter _total), with the labels every
+# datapoint carries (tests/corpus_codex.py; codex-rs/otel/src/events/session_telemetry.rs).
+_CODEX_LABELS = _SCRAPE_LABELS + _ATTRIBUTION_LABELS + ("model", "originator", "session_source", "app_version", "auth_mode")
+
+
+def _histogram(name: str, *labels: str) -> dict[str, tuple[str, ...]]:
+    return {f"{name}_{part}": _CODEX_LABELS + labels + (("le",) if part == "bucket" else ()) for part in ("bucket", "sum", "count")}
+
+
+CODEX_PROMETHEUS_METRICS = {
+    "codex_thread_started_total": _CODEX_LABELS + ("is_git",),
+    "codex_api_request_total": _CODEX_LABELS + ("status", "success"),
+    "codex_tool_call_total": _CODEX_LABELS + ("tool", "success"),
+    "codex_turn_network_proxy_total": _CODEX_LABELS + ("active", "tmp_mem_enabled"),
+    **_histogram("codex_api_request_duration_ms_milliseconds", "status", "success"),
+    **_histogram("codex_tool_call_duration_ms_milliseconds", "tool", "success"),
+    **_histogram("codex_turn_e2e_duration_ms_milliseconds", "tmp_mem_enabled"),
+    **_histogram("codex_turn_ttft_duration_ms_milliseconds"),
+    **_histogram("codex_turn_token_usage", "token_type", "tmp_mem_enabled"),
+}

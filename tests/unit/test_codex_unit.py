@@ -71,6 +71,13 @@ def test_a_bad_price_table_names_the_setting_and_the_shape_expected(value, fragm
     assert '{"<model>": {"input": <USD per million input tokens>' in message
 
 
+def test_prices_per_token_are_plain_decimals():
+    assert codex.per_token(1.25) == "0.00000125"
+    assert codex.per_token(0.125) == "0.000000125"
+    assert codex.per_token(10) == "0.00001"
+    assert codex.per_token(0) == "0"
+
+
 def test_a_price_table_is_parsed_per_model():
     settings = validate({"codexPrices": json.dumps(PRICES)})
     assert settings.codex_price_table == {m: {k: float(v) for k, v in p.items()} for m, p in PRICES.items()}
@@ -96,7 +103,8 @@ def test_with_prices_the_estimate_is_on_the_codex_dashboard_labelled_estimated()
         query = so["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]["query"]["query"]
         for model, price in PRICES.items():
             assert f'model="{model}"' in query
-            assert repr(price["input"] / 1e6) in query and repr(price["output"] / 1e6) in query
+            assert f"* {codex.per_token(price['input'])}" in query and f"* {codex.per_token(price['output'])}" in query
+            assert f"* {codex.per_token(price['cachedInput'])}" in query
     dashboard = by_id[codex.DASHBOARD_ID]
     referenced = {r["id"] for r in dashboard["references"]}
     assert {codex.COST_TOTAL_ID, codex.COST_BY_MODEL_ID} <= referenced
@@ -171,3 +179,20 @@ def test_every_codex_panel_translates_for_the_proof_estimate_included():
             continue
         plan = pp.plan(panel, bundle, pp.time_from(panel, bundle))
         assert plan.index == "codex*", panel.name
+
+
+def test_codex_promql_uses_only_what_the_collector_exports_for_codex():
+    """Metric names and labels as catalogue.CODEX_PROMETHEUS_METRICS lists them (checked against real Prometheus in e2e)."""
+    import catalogue
+    from test_dashboards_bundle import parse_promql
+
+    explore = [so for so in codex.with_estimated_cost(_objects(), PRICES) if so["type"] == "explore"]
+    assert len(explore) == 8  # six on the dashboard, two for the estimate
+    for so in explore:
+        query = so["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]["query"]["query"]
+        metrics, matchers, grouping = parse_promql(query)
+        assert metrics and metrics <= set(catalogue.CODEX_PROMETHEUS_METRICS), (so["id"], metrics)
+        for metric, labels in matchers.items():
+            assert labels <= set(catalogue.CODEX_PROMETHEUS_METRICS[metric]), (so["id"], metric, labels)
+        for metric in metrics:
+            assert grouping <= set(catalogue.CODEX_PROMETHEUS_METRICS[metric]), (so["id"], grouping)
