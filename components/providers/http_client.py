@@ -295,9 +295,12 @@ class ApiClient:
         session.headers.update(self.headers)
         if self.username:
             session.auth = (self.username, self.password)
-        if self.ca_pem:
-            session.verify = ca_file(self.ca_pem)
         return session
+
+    def _verify(self) -> Any:
+        """What requests verifies the server with, given per request: a session's `verify` loses
+        to REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the environment (requests' settings merge)."""
+        return ca_file(self.ca_pem) if self.ca_pem else True
 
     def request(
         self,
@@ -334,7 +337,9 @@ class ApiClient:
             timeout = (min(self.connect_timeout_s, remaining), min(self.request_timeout_s, remaining))
             try:
                 with self._session(deadline, sum(timeout), resend) as session:
-                    resp = session.request(method, url, json=json_body, params=params, timeout=timeout, **kwargs)
+                    resp = session.request(
+                        method, url, json=json_body, params=params, timeout=timeout, verify=self._verify(), **kwargs
+                    )
             except requests.RequestException as exc:
                 last = describe_exception(exc)
                 if not resend and not never_sent(exc):
@@ -394,7 +399,7 @@ class ApiClient:
                     )
                 timeout = (min(self.connect_timeout_s, remaining), min(self.request_timeout_s, 10, remaining))
                 try:
-                    resp = session.get(url, timeout=timeout)
+                    resp = session.get(url, timeout=timeout, verify=self._verify())
                     body = _decode(resp)
                     if ready(resp.status_code, body):
                         return body
