@@ -24,8 +24,7 @@ from typing import Any, Optional, Union
 
 import pulumi
 
-from components import agent_env
-from components import names
+from components import agent_env, codex, names
 from components.bootstrap import Bootstrap, Cluster
 from components.services.alertmanager import Alertmanager
 from components.services.collector import Collector
@@ -232,14 +231,13 @@ def export_outputs(settings: Settings, built=None) -> None:
         return
     if settings.role == "machine":
         pulumi.export("machineName", settings.machine_name)
-        pulumi.export("otlpEndpointInNetwork", agent_env.otlp_endpoint_in_network(settings))
-        pulumi.export("otlpEndpointFromHost", agent_env.otlp_endpoint_from_host(settings))
-        pulumi.export("agentEnv", agent_env.agent_env(settings))
-        pulumi.export("trustedLaneEnabled", settings.trusted_lane_enabled)
-        return
-    pulumi.export("urls", agent_env.service_urls(settings))
-    pulumi.export("alertmanagerEnabled", settings.alertmanager_enabled)
+    else:
+        pulumi.export("urls", agent_env.service_urls(settings))
+        pulumi.export("alertmanagerEnabled", settings.alertmanager_enabled)
+    # What agents need, from every stack that runs a collector.
     pulumi.export("otlpEndpointInNetwork", agent_env.otlp_endpoint_in_network(settings))
     pulumi.export("otlpEndpointFromHost", agent_env.otlp_endpoint_from_host(settings))
     pulumi.export("agentEnv", agent_env.agent_env(settings))
     pulumi.export("trustedLaneEnabled", settings.trusted_lane_enabled)
+    # Codex reads its telemetry settings only from ~/.codex/config.toml [otel] (components/codex.py).
+    pulumi.export("codexConfig", codex.codex_config(settings))
