@@ -34,6 +34,7 @@ from opentelemetry._logs import SeverityNumber
 
 import claude_code_metrics as ccm
 import corpus
+import corpus_codex
 import panel_proof
 import tls_material
 from conftest import remove_stack_leftovers
@@ -44,8 +45,9 @@ from pulumi_cli import PulumiStack, docker, inspect
 
 import alerting_tools
 import catalogue
+from components.bootstrap import dashboards as dashboards_boot
 from components.bootstrap import opensearch as boot
-from components import names
+from components import codex, names
 from components.services import collector_config
 from components.services import alertmanager_config, prometheus_config
 from components.settings import validate
@@ -71,8 +73,13 @@ TRUSTED_OTLP_GRPC = "127.0.0.1:4319"
 ARRIVAL_S = 60
 # Prometheus scrapes the collector every 15s; a series needs two scrapes for increase().
 SCRAPE_S = 75
-# Each stream's write name and its daily indices (README "Retention").
-LOG_INDEX_PATTERN = ",".join(names.read_pattern(i) for i in names.LOG_INDICES)
+# The flow stack's selection (issue 18): Claude Code's unit and Codex's, and a price table so
+# the Codex dashboard's estimated cost is deployed and proven too. One stack serves both.
+CODEX_PRICES = {
+    "gpt-5-codex": {"input": 1.25, "cachedInput": 0.125, "output": 10.0},
+    "gpt-5": {"input": 1.5, "cachedInput": 0.25, "output": 12.0},
+}
+FLOW_CONFIG = {"units": json.dumps(["claude-code", "codex"]), "codexPrices": json.dumps(CODEX_PRICES)}
 TRACES = names.read_pattern(names.TRACES_INDEX)
 RUN = uuid.uuid4().hex[:12]
 DRIFTED_TEMPLATE = names.LOG_INDEX_TEMPLATES["clawker-envoy"]
@@ -93,6 +100,14 @@ NOTICES_INDEX = "clawker-e2e-alert-notices"
 ALERT_WEBHOOK = f"http://{names.OPENSEARCH}:9200/{NOTICES_INDEX}/_doc"
 ALERTMANAGER = "http://127.0.0.1:9093"
 ALERTMANAGER_IMAGE = f"clawker-test/alertmanager:{alerting_tools._version('CLAWKER_ALERTMANAGER_VERSION')}"
+# The flow stack's settings as its program sees them: its log streams (the selected units' and
+# the core's) and the saved objects it deploys come from here, as `pulumi up` derives them.
+FLOW = validate({**ALERT_SETTINGS, **FLOW_CONFIG})
+TABLE = FLOW.stream_table
+LOG_INDICES = TABLE.log_indices
+# Each stream's write name and its daily indices (README "Retention").
+LOG_INDEX_PATTERN = ",".join(names.read_pattern(i) for i in LOG_INDICES)
+DEPLOYED_OBJECTS = dashboards_boot.saved_objects(FLOW)
 
 
 # --------------------------------------------------------------------------- the stack
@@ -109,7 +124,7 @@ def stack(tmp_path_factory, toolchain_bin, docker_engine, tls):
         s.set_config("purgeVolumesOnDestroy", "true")
         # (l) Below what the module's Claude Code metrics cost (ccm: about 0.9 USD), so the cost
         # and team budget alerts fire.
-        for key, value in ALERT_SETTINGS.items():
+        for key, value in {**ALERT_SETTINGS, **FLOW_CONFIG}.items():
             s.set_config(key, value)
         if docker("image", "inspect", ALERTMANAGER_IMAGE, check=False).returncode != 0:
             unavailable(f"no {ALERTMANAGER_IMAGE} image (bash tools/images.sh alertmanager builds it)")
@@ -135,7 +150,7 @@ def opensearch(method: str, path: str, body: Optional[dict] = None, **params) ->
 
 def readable(indices: str) -> str:
     """A stream's name reads its write name and all its days."""
-    streams = set(names.LOG_INDICES) | {names.TRACES_INDEX}
+    streams = set(LOG_INDICES) | {names.TRACES_INDEX}
     return ",".join(names.read_pattern(i) if i in streams else i for i in indices.split(","))
 
 
@@ -209,9 +224,10 @@ def trusted_exporter(tls: tls_material.InfraTls, *, cert: Optional[Path] = None,
 
 SPAN_TREE = corpus.span_tree(RUN)
 SPAN_NAMES = corpus.span_names(SPAN_TREE)
-BATCHES = corpus.log_batches()
+# The corpus: Claude Code, Clawker's own components, and Codex (its unit is selected here).
+BATCHES = corpus.log_batches() + corpus_codex.codex_batches()
 # Service names each index receives, per the corpus.
-SERVICES_OF = {index: {b.service for b in BATCHES if b.index == index} for index in names.LOG_INDICES}
+SERVICES_OF = {index: {b.service for b in BATCHES if b.index == index} for index in LOG_INDICES}
 # A sender no route knows, on each lane: accepted, indexed nowhere, logged by the collector.
 STRAY_SERVICE = {"untrusted": "envoy", "trusted": "mystery-sidecar"}
 
@@ -244,7 +260,7 @@ def traffic(stack, tls) -> Traffic:
 
     # The corpus (tests/corpus.py): Claude Code CLI and desktop sessions, Clawker's CLI,
     # control plane (both service names), Envoy, CoreDNS and eBPF egress, each on its lane.
-    out.sent = {index: 0 for index in names.LOG_INDICES}
+    out.sent = {index: 0 for index in LOG_INDICES}
     for batch in BATCHES:
         exporter = untrusted() if batch.lane == corpus.UNTRUSTED else trusted()
         accepted = send_logs(exporter, resource=batch.resource, records=batch.records, scope=batch.scope)
@@ -259,6 +275,13 @@ def traffic(stack, tls) -> Traffic:
     assert send_delta_counters(
         UNTRUSTED_OTLP_HTTP, resource=ccm.RESOURCE, scope=ccm.SCOPE, counters=ccm.COUNTERS, rounds=ccm.ROUNDS
     ), "the collector refused the metrics"
+    assert send_delta_counters(
+        UNTRUSTED_OTLP_HTTP,
+        resource=corpus_codex.METRIC_RESOURCE,
+        scope=corpus_codex.METRIC_SCOPE,
+        counters=corpus_codex.INSTRUMENTS,
+        rounds=corpus_codex.METRIC_ROUNDS,
+    ), "the collector refused the Codex metrics"
     return out
 
 
@@ -276,7 +299,7 @@ def landed(traffic) -> dict[str, list[dict]]:
         "not every log record reached its index",
         lambda: f"sent {traffic.sent}, stored { {i: count(i) for i in traffic.sent} }; collector log:\n{collector_log()[-4000:]}",
     )
-    return {index: search(index, {"match_all": {}}, size=1000) for index in names.LOG_INDICES}
+    return {index: search(index, {"match_all": {}}, size=1000) for index in LOG_INDICES}
 
 
 # --------------------------------------------------------------------------- (i)
@@ -290,7 +313,7 @@ def test_i_preview_right_after_up_shows_no_changes(stack):
 
 
 def test_a_pipelines_and_templates_exist(stack):
-    for name, body in boot.pipeline_bodies().items():
+    for name, body in boot.pipeline_bodies(TABLE).items():
         answer = opensearch("GET", f"_ingest/pipeline/{name}")
         assert answer.status_code == 200, f"ingest pipeline {name}: {answer.status_code}"
         stored = answer.json()[name]
@@ -298,7 +321,7 @@ def test_a_pipelines_and_templates_exist(stack):
         assert stored.get("on_failure") == body.get("on_failure"), name
     answer = opensearch("GET", f"_component_template/{names.COMPONENT_TEMPLATE}")
     assert answer.status_code == 200
-    for index, template in names.LOG_INDEX_TEMPLATES.items():
+    for index, template in {index: index for index in LOG_INDICES}.items():
         answer = opensearch("GET", f"_index_template/{template}")
         assert answer.status_code == 200, f"index template {template}: {answer.status_code}"
         stored = answer.json()["index_templates"][0]["index_template"]
@@ -308,7 +331,7 @@ def test_a_pipelines_and_templates_exist(stack):
     assert traces.status_code == 200
     assert traces.json()["index_templates"][0]["index_template"]["index_patterns"] == [names.TRACES_INDEX]
     # The daily indices' templates: the same mappings, no pipeline.
-    for index in names.LOG_INDICES + (names.TRACES_INDEX,):
+    for index in LOG_INDICES + (names.TRACES_INDEX,):
         answer = opensearch("GET", f"_index_template/{boot.daily_template_name(index)}")
         assert answer.status_code == 200, f"daily index template of {index}: {answer.status_code}"
         stored = answer.json()["index_templates"][0]["index_template"]
@@ -316,12 +339,12 @@ def test_a_pipelines_and_templates_exist(stack):
         assert "default_pipeline" not in str(stored.get("template", {}).get("settings", {}))
 
 
-@pytest.mark.parametrize("index", names.LOG_INDICES)
+@pytest.mark.parametrize("index", LOG_INDICES)
 def test_a_log_index_exists_with_its_template_mapping(stack, index):
     answer = opensearch("GET", f"{index}/_mapping")
     assert answer.status_code == 200, f"{index} was not pre-created: {answer.text}"
     live = leaf_types(answer.json()[index]["mappings"]["properties"])
-    declared = leaf_types(osp.canonical_mappings(boot.index_mappings(index))["properties"])
+    declared = leaf_types(osp.canonical_mappings(boot.index_mappings(index, TABLE))["properties"])
     # Key fields first (readable failure), then every field the templates declare.
     for path in ("@timestamp", "body", "severityText", "resource.attributes.ingest_source", "resource.attributes.service.name"):
         assert live.get(path) == declared[path], f"{index}.{path}: live {live.get(path)}, templates {declared[path]}"
@@ -334,7 +357,7 @@ def test_a_log_index_exists_with_its_template_mapping(stack, index):
 # --------------------------------------------------------------------------- (b)
 
 
-@pytest.mark.parametrize("index", names.LOG_INDICES)
+@pytest.mark.parametrize("index", LOG_INDICES)
 def test_b_records_land_in_their_index_stamped_and_clean(traffic, landed, index):
     hits = landed[index]
     assert len(hits) == traffic.sent[index], f"{index}: {len(hits)} stored, {traffic.sent[index]} sent"
@@ -385,7 +408,7 @@ def _flat(doc: dict, prefix: str = "") -> dict:
     return out
 
 
-@pytest.mark.parametrize("index", names.LOG_INDICES)
+@pytest.mark.parametrize("index", LOG_INDICES)
 def test_b_live_mapping_has_no_field_outside_its_templates_but_declared_dynamic_paths(landed, index):
     """Item 4: after the corpus, every live field is declared, or lies under a declared dynamic path with its type."""
     # The daily indices the records landed in (each the UTC day of its own timestamp).
@@ -396,12 +419,12 @@ def test_b_live_mapping_has_no_field_outside_its_templates_but_declared_dynamic_
     live = {}
     for day in days:
         live.update(leaf_types(opensearch("GET", f"{day}/_mapping").json()[day]["mappings"]["properties"]))
-    declared = leaf_types(osp.canonical_mappings(boot.index_mappings(index))["properties"])
+    declared = leaf_types(osp.canonical_mappings(boot.index_mappings(index, TABLE))["properties"])
     changed = {p: (declared[p], live[p]) for p in declared if p in live and live[p] != declared[p]}
     assert not changed, f"{index}: fields whose live type differs from the templates (declared, live): {changed}"
     dynamic = {p: t for p, t in live.items() if p not in declared}
-    surprises = undeclared_fields(live, declared, boot.index_mappings(index))
-    rules = dynamic_rules(boot.index_mappings(index))
+    surprises = undeclared_fields(live, declared, boot.index_mappings(index, TABLE))
+    rules = dynamic_rules(boot.index_mappings(index, TABLE))
     assert not surprises, f"{index}: fields mapped outside the templates and their dynamic paths {rules}: {surprises}"
     print(f"{index}: {len(declared)} declared fields, {len(dynamic)} under dynamic paths: {sorted(dynamic)}")
 
@@ -414,10 +437,10 @@ _JSON_TYPES = {
 }
 
 
-@pytest.mark.parametrize("index", names.LOG_INDICES)
+@pytest.mark.parametrize("index", LOG_INDICES)
 def test_b_stored_attributes_have_their_mapped_json_type_and_no_placeholders(landed, index):
     """What Discover shows is _source: a number sent as a string must be stored as a number, "-" not at all."""
-    typed = boot.typed_attributes(index)
+    typed = boot.typed_attributes(index, TABLE)
     wrong = []
     for hit in landed[index]:
         attributes = hit["_source"].get("attributes", {})
@@ -574,14 +597,14 @@ def scraped(traffic) -> dict[str, list[dict]]:
     """metric -> its series in Prometheus, once every Claude Code metric has been scraped."""
 
     def all_there():
-        found = {metric: series(metric) for metric in catalogue.COLLECTOR_PROMETHEUS_METRICS}
+        found = {metric: series(metric) for metric in {**catalogue.COLLECTOR_PROMETHEUS_METRICS, **catalogue.CODEX_PROMETHEUS_METRICS}}
         return found if all(found.values()) else None
 
     return wait_until(
         all_there,
         SCRAPE_S,
         "Prometheus does not have every Claude Code metric",
-        lambda: f"missing: {[m for m in catalogue.COLLECTOR_PROMETHEUS_METRICS if not series(m)]}; "
+        lambda: f"missing: {[m for m in {**catalogue.COLLECTOR_PROMETHEUS_METRICS, **catalogue.CODEX_PROMETHEUS_METRICS} if not series(m)]}; "
         f"Claude Code series there: {sorted({s['__name__'] for s in series(CLAUDE_SERIES)})}",
     )
 
@@ -649,7 +672,7 @@ def _selector_text(matchers: list[dict]) -> str:
     return "{" + ",".join(f'{m["name"]}{m["type"]}{json.dumps(m["value"])}' for m in matchers) + "}"
 
 
-EXPLORE, IMPORTED = dp.split_bundle(dp.load_saved_objects())
+EXPLORE, IMPORTED = dp.split_bundle(DEPLOYED_OBJECTS)
 
 
 @pytest.mark.parametrize("panel", EXPLORE, ids=[so["id"] for so in EXPLORE])
@@ -735,7 +758,7 @@ def test_g_dashboards_has_the_clawker_workspace_and_its_objects(stack):
         assert set(stored) == ids, f"{so_type}: missing {sorted(ids - set(stored))}, extra {sorted(set(stored) - ids)}"
     patterns = _dashboards_find(workspace["id"], "index-pattern")
     # Each reads its stream's write name and daily indices (README "Retention").
-    assert {i: so["attributes"]["title"] for i, so in patterns.items()} == {i: names.read_pattern(i) for i in catalogue.INDEX_PATTERNS}
+    assert {i: so["attributes"]["title"] for i, so in patterns.items()} == {i: names.read_pattern(i) for i in LOG_INDICES + (names.TRACES_INDEX,)}
     dashboards = _dashboards_find(workspace["id"], "dashboard")
     assert sorted(so["attributes"]["title"] for so in dashboards.values()) == [
         "Claude Code API Health",
@@ -745,13 +768,14 @@ def test_g_dashboards_has_the_clawker_workspace_and_its_objects(stack):
         "Claude Code Sessions",
         "Claude Code Traces",
         "Clawker Networking",
+        "Codex",
     ]
 
 
 # --------------------------------------------------------------------------- (k)
 
 
-BUNDLE = panel_proof.load_bundle()
+BUNDLE = panel_proof.load_bundle(DEPLOYED_OBJECTS)
 PANELS = panel_proof.dashboard_panels(BUNDLE)
 
 
@@ -807,7 +831,7 @@ def test_k_the_proof_covers_every_panel_on_every_dashboard():
         for ref in so.get("references", [])
     }
     assert {(p.type, p.id) for p in PANELS} == on_dashboards
-    assert len(PANELS) >= 62
+    assert len(PANELS) >= 62 + 26  # Claude Code's and Clawker's, and Codex's with the estimate
 
 
 # --------------------------------------------------------------------------- (h)
@@ -957,3 +981,73 @@ def test_l_alert_rules_are_listed_evaluate_cleanly_and_the_cost_rule_fires(scrap
         (prometheus_config.GROUP_CLAUDE_CODE, prometheus_config.ALERT_API_ERRORS),
     ):
         assert rules[(group, alert)]["state"] == "inactive", rules[(group, alert)]
+
+
+# --------------------------------------------------------------------------- (m) Codex
+
+
+def _codex_sent() -> list[dict]:
+    return [r["attributes"] for b in BATCHES if b.index == corpus_codex.INDEX for r in b.records]
+
+
+def test_m_codex_records_are_stored_at_the_time_codex_stamped_them(landed):
+    """Codex's tracing bridge sends no record timestamp; the exporter writes 1970-01-01, the unit's pipeline the event time."""
+    hits = landed[corpus_codex.INDEX]
+    sent = {(a["conversation.id"], a["event.timestamp"], a["event.name"]) for a in _codex_sent()}
+    stored = set()
+    for hit in hits:
+        doc = hit["_source"]
+        attributes = _flat(doc["attributes"])
+        when = attributes["event.timestamp"]
+        stored.add((attributes["conversation.id"], when, attributes["event.name"]))
+        assert doc["@timestamp"] == when, doc
+        assert hit["_index"] == names.day_index(corpus_codex.INDEX, when[:10]), hit["_index"]
+        # The pipeline replaced the exporter's 1970-01-01: every Codex record says so.
+        assert "@timestamp" in doc.get("ingest_coerced", []), doc
+    assert stored == sent
+    # Control: records that carry their own timestamp (Claude Code's) keep it untouched.
+    assert not [h for h in landed["claude-code"] if "@timestamp" in h["_source"].get("ingest_coerced", [])]
+    assert opensearch("GET", "codex-1970*/_count").json().get("count", 0) == 0
+
+
+def test_m_codex_attributes_are_typed_as_codex_rs_declares_them(landed):
+    """Numbers and flags Codex writes as text (tracing's % fields) are stored as numbers and booleans."""
+    docs = [_flat(h["_source"]["attributes"]) for h in landed[corpus_codex.INDEX]]
+    completed = [d for d in docs if d.get("event.kind") == "response.completed"]
+    assert completed and all(isinstance(d["input_token_count"], int) and isinstance(d["output_token_count"], int) for d in completed)
+    assert all(isinstance(d["cached_token_count"], int) for d in completed)
+    results = [d for d in docs if d["event.name"] == "codex.tool_result"]
+    assert {d["success"] for d in results} == {True, False}
+    assert all(isinstance(d["duration_ms"], int) for d in results)
+    decisions = [d for d in docs if d["event.name"] == "codex.network_proxy.policy_decision"]
+    assert {d["network.policy.decision"] for d in decisions} == {"allow", "deny", "ask"}
+    assert all(isinstance(d["server.port"], int) and isinstance(d["network.policy.override"], bool) for d in decisions)
+    assert {h["_source"]["resource"]["attributes"]["service.name"] for h in landed[corpus_codex.INDEX]} == set(corpus_codex.ORIGINATORS)
+
+
+def test_m_codex_metrics_reach_prometheus_and_the_estimate_prices_their_tokens(scraped):
+    for metric, labels in catalogue.CODEX_PROMETHEUS_METRICS.items():
+        for s in scraped[metric]:
+            missing = set(labels) - set(s)
+            assert not missing, f"{metric} series lacks labels {sorted(missing)}: {s}"
+
+    def by_model(query: str) -> dict[str, float]:
+        return {r["metric"].get("model", ""): float(r["value"][1]) for r in instant(query)}
+
+    tokens = {kind: corpus_codex.token_totals(kind) for kind in ("input", "cached_input", "output")}
+    for kind, expected in tokens.items():
+        query = f'sum by (model) ({codex.TOKEN_USAGE_SUM}{{token_type="{kind}"}})'
+        wait_until(lambda: by_model(query) == pytest.approx(expected) or None, 30, f"{query} != {expected}", lambda: str(instant(query)))
+    # The estimate, computed here from the corpus and the price table, equals what the panel's PromQL returns.
+    expected = {
+        model: ((tokens["input"][model] - tokens["cached_input"][model]) * p["input"]
+                + tokens["cached_input"][model] * p["cachedInput"] + tokens["output"][model] * p["output"]) / 1e6
+        for model, p in CODEX_PRICES.items()
+    }
+    assert by_model(codex.cost_promql(FLOW.codex_price_table, by_model=True)) == pytest.approx(expected)
+    (total,) = instant(codex.cost_promql(FLOW.codex_price_table, by_model=False))
+    assert float(total["value"][1]) == pytest.approx(sum(expected.values()))
+
+
+def test_m_codex_config_output_is_this_stacks_otel_block(stack):
+    assert stack.outputs()["codexConfig"] == codex.codex_config(FLOW)
