@@ -34,7 +34,7 @@ from the bundle, which removes it on update) stays in the workspace until a purg
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import pulumi
 
@@ -61,8 +61,10 @@ def declare_dashboards_assets(
     *,
     parent: pulumi.Resource,
     dashboards: Sequence[pulumi.Resource],
+    url: Optional[str] = None,
 ) -> list[pulumi.Resource]:
-    url = settings.dashboards_api_url
+    """`url`: an existing Dashboards (the team role's dashboardsUrl) instead of this stack's container."""
+    url = url or settings.dashboards_api_url
     selected = settings.selected_units
     core_explore, core_imported = split_bundle(load_saved_objects(units.dashboards_dirs(())))
     by_unit = {unit.name: split_bundle(load_saved_objects([unit.dashboards_dir()])) for unit in selected}
