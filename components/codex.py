@@ -28,6 +28,8 @@ import json
 from components import agent_env, names
 from components.settings import Settings
 
+# The built-in unit (opensearch_assets/units/codex/).
+UNIT = "codex"
 # Codex's metric as the collector's Prometheus exporter names it (histogram sum).
 TOKEN_USAGE_SUM = "codex_turn_token_usage_sum"
 DASHBOARD_ID = "clawker-codex"
@@ -65,6 +67,11 @@ def codex_config(settings: Settings) -> str:
             "",
         ]
     )
+
+
+def config_output(settings: Settings) -> str | None:
+    """The codexConfig stack output: only a stack that routes Codex's records (the codex unit selected) offers it."""
+    return codex_config(settings) if UNIT in settings.units else None
 
 
 def per_token(usd_per_million: float) -> str:

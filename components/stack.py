@@ -240,4 +240,6 @@ def export_outputs(settings: Settings, built=None) -> None:
     pulumi.export("agentEnv", agent_env.agent_env(settings))
     pulumi.export("trustedLaneEnabled", settings.trusted_lane_enabled)
     # Codex reads its telemetry settings only from ~/.codex/config.toml [otel] (components/codex.py).
-    pulumi.export("codexConfig", codex.codex_config(settings))
+    codex_config = codex.config_output(settings)
+    if codex_config is not None:
+        pulumi.export("codexConfig", codex_config)

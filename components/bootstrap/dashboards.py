@@ -38,7 +38,7 @@ from typing import Optional, Sequence
 
 import pulumi
 
-from components import names, units
+from components import codex, names, units
 from components.providers.dashboards import (
     DEFAULT_READY_TIMEOUT_S,
     DataConnection,
@@ -56,6 +56,24 @@ DATA_CONNECTION_TYPE = "Prometheus"
 DATA_CONNECTION_META = {"type": DATA_CONNECTION_TYPE, "timeFieldName": "Time"}
 
 
+def unit_objects(unit: units.Unit, settings: Settings) -> list[dict]:
+    """A unit's saved objects as this stack deploys them.
+
+    The built-in codex unit's dashboard gains the estimated-cost panels when codexPrices
+    is set (components/codex.py); every other unit's objects are its files as they are.
+    """
+    objects = load_saved_objects([unit.dashboards_dir()])
+    if unit.path == units.BUILTIN_DIR / codex.UNIT:
+        objects = codex.with_estimated_cost(objects, settings.codex_price_table)
+    return objects
+
+
+def saved_objects(settings: Settings) -> list[dict]:
+    """Every saved object this stack deploys: the core's, then each selected unit's (what the panel proof reads)."""
+    core = load_saved_objects(units.dashboards_dirs(()))
+    return core + [so for unit in settings.selected_units for so in unit_objects(unit, settings)]
+
+
 def declare_dashboards_assets(
     settings: Settings,
     *,
@@ -67,7 +85,7 @@ def declare_dashboards_assets(
     url = url or settings.dashboards_api_url
     selected = settings.selected_units
     core_explore, core_imported = split_bundle(load_saved_objects(units.dashboards_dirs(())))
-    by_unit = {unit.name: split_bundle(load_saved_objects([unit.dashboards_dir()])) for unit in selected}
+    by_unit = {unit.name: split_bundle(unit_objects(unit, settings)) for unit in selected}
     explore_objects = core_explore + [so for explore, _ in by_unit.values() for so in explore]
 
     keep = not settings.purge_volumes_on_destroy

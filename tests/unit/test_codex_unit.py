@@ -196,3 +196,23 @@ def test_codex_promql_uses_only_what_the_collector_exports_for_codex():
             assert labels <= set(catalogue.CODEX_PROMETHEUS_METRICS[metric]), (so["id"], metric, labels)
         for metric in metrics:
             assert grouping <= set(catalogue.CODEX_PROMETHEUS_METRICS[metric]), (so["id"], grouping)
+
+
+def test_the_program_deploys_the_estimate_and_codex_config_only_with_the_codex_unit():
+    """Against the mock engine: the codex unit with prices deploys the estimate's panels and offers codexConfig."""
+    from stack_harness import deploy
+
+    with_codex = deploy({"units": '["claude-code", "codex"]', "codexPrices": json.dumps(PRICES)})
+    explore = {r.name for r in with_codex.registrations if r.name.startswith("dashboards-explore-")}
+    assert {f"dashboards-explore-{codex.COST_TOTAL_ID}", f"dashboards-explore-{codex.COST_BY_MODEL_ID}"} <= explore
+    (bundle,) = [r for r in with_codex.registrations if r.name == "dashboards-saved-objects-codex"]
+    dashboard = bundle.inputs["objects"][f"dashboard/{codex.DASHBOARD_ID}"]
+    assert codex.COST_TOTAL_ID in {r["id"] for r in dashboard["references"]}
+    assert codex.config_output(with_codex.outputs["settings"]) == codex.codex_config(validate({}))
+    assert any(r.name == "opensearch-index-codex" for r in with_codex.registrations)
+
+    unpriced = deploy({"units": '["claude-code", "codex"]'})
+    assert not [r for r in unpriced.registrations if "estimated-cost" in r.name]
+    default = deploy()
+    assert codex.config_output(default.outputs["settings"]) is None
+    assert not [r for r in default.registrations if "codex" in r.name]
