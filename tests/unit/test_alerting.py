@@ -173,15 +173,21 @@ def test_a_bad_receiver_url_is_never_echoed():
     assert "NOT-ECHOED" not in str(error.value)
 
 
+MASTER_KEY = "m" * 32
+
+
 def test_receiver_secrets_stored_in_plain_text_are_refused_naming_the_key():
-    raw = {"alertSlackWebhookUrl": SLACK, "alertEmailPassword": SMTP_PASSWORD, "alertWebhookUrl": WEBHOOK}
+    raw = {"alertSlackWebhookUrl": SLACK, "alertEmailPassword": SMTP_PASSWORD, "alertWebhookUrl": WEBHOOK, "datasourceMasterKey": MASTER_KEY}
     with pytest.raises(SettingsError) as error:
         stack_settings.plaintext_secrets(raw, lambda key: key == "alertWebhookUrl")
     message = str(error.value)
     assert "clawker-monitor:alertSlackWebhookUrl" in message and "clawker-monitor:alertEmailPassword" in message
+    # Every secret setting, not only the receivers': the master key too.
+    assert "clawker-monitor:datasourceMasterKey" in message
     assert "clawker-monitor:alertWebhookUrl" not in message and "pulumi config set --secret" in message
-    assert SLACK not in message and SMTP_PASSWORD not in message
+    assert SLACK not in message and SMTP_PASSWORD not in message and MASTER_KEY not in message
     stack_settings.plaintext_secrets(raw, lambda key: True)  # all set with --secret: accepted
+    assert set(stack_settings.SECRET_KEYS) <= set(raw), "a secret setting this test does not cover"
 
 
 def test_the_program_refuses_a_receiver_url_set_without_secret():
@@ -189,6 +195,9 @@ def test_the_program_refuses_a_receiver_url_set_without_secret():
         deploy({"alertSlackWebhookUrl": SLACK, "alertWebhookUrl": WEBHOOK}, secret_keys=("alertWebhookUrl",))
     assert "clawker-monitor:alertSlackWebhookUrl" in str(error.value) and "--secret" in str(error.value)
     assert "clawker-monitor:alertWebhookUrl" not in str(error.value) and SLACK not in str(error.value)
+    with pytest.raises(Exception) as error:
+        deploy({"datasourceMasterKey": MASTER_KEY}, secret_keys=())
+    assert "clawker-monitor:datasourceMasterKey" in str(error.value) and MASTER_KEY not in str(error.value)
 
 
 # --------------------------------------------------------------------------- promtool check rules
