@@ -118,7 +118,7 @@ def stack(tmp_path_factory, toolchain_bin, docker_engine, tls):
             unavailable(f"no {ALERTMANAGER_IMAGE} image (bash tools/images.sh alertmanager builds it)")
         s.set_config("alertmanagerImage", ALERTMANAGER_IMAGE)
         s.set_config("alertWebhookUrl", ALERT_WEBHOOK, secret=True)
-        s.up()
+        s.up_output = s.up().output  # (l) the webhook URL must not show in it
         # The receiver's index, before any notification: dynamic mapping without date guessing.
         created = requests.put(f"{OPENSEARCH}/{NOTICES_INDEX}", json={"mappings": {"date_detection": False}}, timeout=30)
         assert created.status_code == 200, created.text
@@ -971,8 +971,13 @@ def test_l_alert_rules_are_listed_evaluate_cleanly_and_the_cost_rule_fires(scrap
         )
 
     wait_until(lambda: delivered() == ["0.8", "0.9", "1"], 90, "no webhook notification per threshold", lambda: str(delivered()))
-    # The URL is in neither the state (without --show-secrets) nor the container's config file.
+    # The URL is in neither the state (without --show-secrets), the outputs, `pulumi up`'s log, the
+    # container's settings and log, nor its config file.
     assert ALERT_WEBHOOK not in stack.run("stack", "export").stdout
+    assert ALERT_WEBHOOK not in stack.run("stack", "output", "--json").stdout
+    assert ALERT_WEBHOOK not in stack.up_output
+    assert ALERT_WEBHOOK not in json.dumps(inspect("container", names.ALERTMANAGER))
+    assert ALERT_WEBHOOK not in docker("logs", names.ALERTMANAGER).stdout + docker("logs", names.ALERTMANAGER).stderr
     config_text = subprocess.run(
         ["docker", "exec", names.ALERTMANAGER, "cat", alertmanager_config.CONFIG_PATH], capture_output=True, text=True, check=True
     ).stdout
