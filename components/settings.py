@@ -48,6 +48,8 @@ _ATTRIBUTE = {"type": "string", "pattern": r"^[A-Za-z0-9._:/@+\-]*$"}
 _RECEIVERS = {"type": "string", "pattern": r"^((webhook|slack|email)(,(webhook|slack|email))*)?$"}
 # JSON object {"<user or team>": {"dailyUsd": n, "monthlyUsd": n}}, checked by BUDGETS_SCHEMA.
 _BUDGETS = {"type": "string"}
+# JSON object {"<model>": {"input": n, "cachedInput": n, "output": n}} (USD per million tokens), checked by PRICES_SCHEMA.
+_PRICES = {"type": "string"}
 
 
 def _prop(schema: dict, default: Any, description: str) -> dict:
@@ -227,6 +229,13 @@ SCHEMA: dict = {
         "alertCostSpikeMinUsd": _prop(
             {"type": "number", "minimum": 0, "maximum": 100000}, 1, "The cost-spike alert ignores hours that cost less than this many USD."
         ),
+        "codexPrices": _prop(
+            _PRICES,
+            "",
+            "Price table for the Codex dashboard's ESTIMATED cost, as JSON: USD per million tokens per model, "
+            '{"gpt-5-codex": {"input": 1.25, "cachedInput": 0.125, "output": 10}}. Codex reports tokens, not cost; '
+            "empty (the default) shows no cost at all.",
+        ),
         # Team attributes agents carry (agentEnv's OTEL_RESOURCE_ATTRIBUTES); empty ones are left out.
         "teamId": _prop(_ATTRIBUTE, "", "team.id resource attribute agents of this stack send (budgets per team, the Team & users views)."),
         "department": _prop(_ATTRIBUTE, "", "department resource attribute agents of this stack send."),
@@ -258,6 +267,22 @@ BUDGETS_SCHEMA = {
     },
 }
 BUDGET_PERIODS = {"dailyUsd": "daily", "monthlyUsd": "monthly"}
+
+# codexPrices, once parsed. A model name ends up inside PromQL label matchers: no quotes,
+# backslashes or spaces.
+PRICE_KINDS = ("input", "cachedInput", "output")
+PRICES_SCHEMA = {
+    "type": "object",
+    "minProperties": 1,
+    "propertyNames": {"minLength": 1, "maxLength": 200, "pattern": r"^[A-Za-z0-9._:/@+\-]+$"},
+    "additionalProperties": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": list(PRICE_KINDS),
+        "properties": {kind: {"type": "number", "minimum": 0, "maximum": 100000} for kind in PRICE_KINDS},
+    },
+}
+PRICES_EXAMPLE = '{"<model>": {"input": <USD per million input tokens>, "cachedInput": <USD per million cached input tokens>, "output": <USD per million output tokens>}}'
 EMAIL_KEYS = ("alertEmailTo", "alertEmailFrom", "alertEmailSmarthost")
 
 
@@ -347,6 +372,24 @@ def parse_budgets(text: str) -> dict[str, dict[str, float]]:
     return {name: {BUDGET_PERIODS[k]: float(v) for k, v in periods.items()} for name, periods in data.items()}
 
 
+def parse_prices(text: str) -> dict[str, dict[str, float]]:
+    """codexPrices as {model: {"input"|"cachedInput"|"output": USD per million tokens}}; raises ValueError with the reason."""
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"is not JSON ({error.msg} at character {error.pos}); expected {PRICES_EXAMPLE}") from None
+    problems = sorted(jsonschema.Draft202012Validator(PRICES_SCHEMA).iter_errors(data), key=lambda e: list(e.path))
+    if problems:
+        where = "/".join(str(p) for p in problems[0].path)
+        message = problems[0].message
+        if "propertyNames" in problems[0].schema_path:
+            message = f"{problems[0].instance!r} is not a model name (letters, digits and . _ : / @ + - only)"
+        raise ValueError(f"{'at ' + where + ': ' if where else ''}{message}; expected {PRICES_EXAMPLE}")
+    return {model: {kind: float(price[kind]) for kind in PRICE_KINDS} for model, price in data.items()}
+
+
 def parse_fractions(text: str) -> list[float]:
     values = []
     for part in text.split(","):
@@ -379,6 +422,10 @@ def _alerting_errors(values: Mapping[str, Any]) -> list[str]:
             parse_budgets(values[key])
         except ValueError as error:
             messages.append(f"{CONFIG_NAMESPACE}:{key}: {error}")
+    try:
+        parse_prices(values["codexPrices"])
+    except ValueError as error:
+        messages.append(f"{CONFIG_NAMESPACE}:codexPrices: {error}")
     try:
         parse_fractions(values["budgetWarnFractions"])
     except ValueError as error:
@@ -490,6 +537,7 @@ class Settings:
     budget_warn_fractions: str
     alert_cost_spike_factor: float
     alert_cost_spike_min_usd: float
+    codex_prices: str
     team_id: str
     department: str
     cost_center: str
@@ -520,6 +568,11 @@ class Settings:
     @property
     def team_budgets(self) -> dict[str, dict[str, float]]:
         return parse_budgets(self.budget_teams)
+
+    @property
+    def codex_price_table(self) -> dict[str, dict[str, float]]:
+        """codexPrices parsed: model -> USD per million input, cachedInput and output tokens ({} when unset)."""
+        return parse_prices(self.codex_prices)
 
     @property
     def default_budgets(self) -> dict[str, float]:

@@ -16,7 +16,7 @@ from typing import Optional
 
 import pulumi
 
-from components import agent_env
+from components import agent_env, codex
 from components.bootstrap import Bootstrap
 from components.services.alertmanager import Alertmanager
 from components.services.collector import Collector
@@ -83,3 +83,5 @@ def export_outputs(settings: Settings) -> None:
     pulumi.export("otlpEndpointFromHost", agent_env.otlp_endpoint_from_host(settings))
     pulumi.export("agentEnv", agent_env.agent_env(settings))
     pulumi.export("trustedLaneEnabled", settings.trusted_lane_enabled)
+    # Codex reads its telemetry settings only from ~/.codex/config.toml [otel] (components/codex.py).
+    pulumi.export("codexConfig", codex.codex_config(settings))

@@ -1,7 +1,7 @@
 """Evaluate every dashboard panel the way Dashboards would, from the saved objects alone.
 
 Nothing here names a panel: the panels are whatever the dashboards in
-opensearch_assets/dashboards/ reference, so a panel added later is proven by
+opensearch_assets/dashboards/ and the units' dashboards/ folders reference, so a panel added later is proven by
 the same code.
 
 - visualization: its searchSourceJSON query (KQL) and filters, plus those of the

@@ -1,6 +1,7 @@
 """OpenSearch side of the bootstrap (SPEC "Bootstrap" steps 1-5).
 
-The documents live as JSON under opensearch_assets/; this module fills in
+The documents live as JSON under opensearch_assets/ (the core's) and in each unit's
+folder (opensearch_assets/units/<unit>/, components/units.py); this module fills in
 what comes from names.py and the stack settings (index patterns, pipeline and
 template names, the retention age, the Prometheus URI) and declares one
 resource per asset, chained as far as OpenSearch needs it:
@@ -32,7 +33,7 @@ from typing import Sequence
 
 import pulumi
 
-from components import names
+from components import names, units
 from components.providers.opensearch import (
     ComponentTemplate,
     Datasource,
@@ -45,7 +46,7 @@ from components.providers.opensearch import (
 )
 from components.settings import Settings
 
-ASSETS = Path(__file__).resolve().parents[2] / "opensearch_assets"
+ASSETS = units.ASSETS
 
 # Dynamic index settings an index must keep even when it predates its template.
 _INDEX_SETTINGS_KEPT = ("default_pipeline", "final_pipeline", "number_of_replicas")
@@ -53,11 +54,11 @@ _INDEX_SETTINGS_KEPT = ("default_pipeline", "final_pipeline", "number_of_replica
 
 @lru_cache(maxsize=None)
 def _load(folder: str, name: str) -> str:
-    return (ASSETS / folder / f"{name}.json").read_text()
+    return units.asset_file(units.default_units(), folder, name).read_text()
 
 
 def load_asset(folder: str, name: str) -> dict:
-    """A fresh copy of opensearch_assets/<folder>/<name>.json."""
+    """A fresh copy of opensearch_assets/<folder>/<name>.json, or of a unit's file of that name."""
     return json.loads(_load(folder, name))
 
 

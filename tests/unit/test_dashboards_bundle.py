@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import catalogue
-from components import names
+from components import names, units
 from components.providers import dashboards as dp
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,8 +73,9 @@ def _flatten(properties: dict, prefix: str = "") -> dict[str, str]:
 
 
 def _template_files(kind: str) -> dict[str, dict]:
-    directory = ASSETS / kind
-    return {p.stem: json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))} if directory.is_dir() else {}
+    """The core's files of `kind`, and the default units' (opensearch_assets/units/<unit>/<kind>/)."""
+    directories = [ASSETS / kind] + [u.path / kind for u in units.default_units()]
+    return {p.stem: json.loads(p.read_text()) for d in directories if d.is_dir() for p in sorted(d.glob("*.json"))}
 
 
 def index_fields(index: str) -> dict[str, str]:
