@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import jsonschema
 
-from components import names
+from components import names, roles
 
 CONFIG_NAMESPACE = "clawker-monitor"
 
@@ -50,6 +50,15 @@ _RECEIVERS = {"type": "string", "pattern": r"^((webhook|slack|email)(,(webhook|s
 _BUDGETS = {"type": "string"}
 # JSON object {"<model>": {"input": n, "cachedInput": n, "output": n}} (USD per million tokens), checked by PRICES_SCHEMA.
 _PRICES = {"type": "string"}
+
+ROLES = ("local", "team", "machine")
+_HTTPS_URLS = {"type": "string", "pattern": r"^(https://[^\s,]+(,https://[^\s,]+)*)?$"}
+_HTTPS_URL = {"type": "string", "pattern": r"^(https://[^\s,]+)?$"}
+_PEM = {"type": "string", "pattern": r"^(\s*-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----\s*)?$"}
+# A machine's name: a DNS label, also part of its OpenSearch user and role names.
+MACHINE_NAME_PATTERN = r"[a-z0-9]([a-z0-9\-]{0,38}[a-z0-9])?"
+_MACHINE_NAME = {"type": "string", "pattern": rf"^({MACHINE_NAME_PATTERN})?$"}
+_MACHINE_NAMES = {"type": "string", "pattern": rf"^({MACHINE_NAME_PATTERN}(,{MACHINE_NAME_PATTERN})*)?$"}
 
 
 def _prop(schema: dict, default: Any, description: str) -> dict:
@@ -240,6 +249,48 @@ SCHEMA: dict = {
         "teamId": _prop(_ATTRIBUTE, "", "team.id resource attribute agents of this stack send (budgets per team, the Team & users views)."),
         "department": _prop(_ATTRIBUTE, "", "department resource attribute agents of this stack send."),
         "costCenter": _prop(_ATTRIBUTE, "", "cost_center resource attribute agents of this stack send."),
+        # Roles (README "Running for a team"): which part of a team's stack this one is.
+        "role": _prop(
+            {"type": "string", "enum": list(ROLES)},
+            "local",
+            "local: the whole stack on this Docker host (OpenSearch, Dashboards, Prometheus, collector). team: bootstrap an "
+            "existing secured OpenSearch cluster, run Dashboards and the team Prometheus, issue one credential per machine. "
+            "machine: the collector only, shipping to the team's cluster and Prometheus.",
+        ),
+        "clusterUrls": _prop(
+            _HTTPS_URLS, "", "team, machine: the OpenSearch cluster's HTTPS URL(s), comma-separated (team: required; machine: unless teamStack is set)."
+        ),
+        "clusterCaCert": _prop(
+            _PEM, "", "team, machine: PEM of the CA that signs the cluster's certificates; empty: the system's trusted CAs. TLS is always verified."
+        ),
+        "clusterAdminUser": _prop({"type": "string", "minLength": 1, "pattern": r"^[^\s:]+$"}, "admin", "team: the cluster's admin user (security plugin)."),
+        "clusterAdminPassword": _prop(
+            {"type": "string"}, "", "team: the admin user's password (required). A secret: set it with `pulumi config set --secret`."
+        ),
+        "dashboardsUrl": _prop(
+            _URL, "", "team: URL of an existing OpenSearch Dashboards to bootstrap; empty: this stack runs a Dashboards container against the cluster."
+        ),
+        "machines": _prop(
+            _MACHINE_NAMES, "", "team: machine names, comma-separated; each gets its own credential (secret output machineCredentials); removing one revokes it."
+        ),
+        "prometheusCaCert": _prop(
+            _PEM, "", "team, machine: PEM of the CA that signs the team Prometheus's certificate; empty: clusterCaCert."
+        ),
+        "machineName": _prop(
+            _MACHINE_NAME, "", "machine: this machine's name (required), one of the team stack's machines; every record and series carries it."
+        ),
+        "teamStack": _prop(
+            {"type": "string", "pattern": r"^([A-Za-z0-9._\-]+(/[A-Za-z0-9._\-]+){0,2})?$"},
+            "",
+            "machine: the team stack (org/project/stack) to read endpoints, CA and this machine's credential from (a StackReference); "
+            "empty: give clusterUrls, machinePassword and teamPrometheusUrl instead.",
+        ),
+        "machinePassword": _prop(
+            {"type": "string"}, "", "machine: this machine's password when teamStack is not used. A secret: set it with `pulumi config set --secret`."
+        ),
+        "teamPrometheusUrl": _prop(
+            _HTTPS_URL, "", "machine: the team Prometheus's HTTPS URL (remote write goes to <url>/api/v1/write) when teamStack is not used."
+        ),
         "datasourceMasterKey": _prop(
             {"type": "string", "pattern": "^(.{16}|.{24}|.{32})?$"},
             "",
@@ -249,7 +300,9 @@ SCHEMA: dict = {
     },
 }
 
-SECRET_KEYS = ("datasourceMasterKey", "alertWebhookUrl", "alertSlackWebhookUrl", "alertEmailPassword")
+SECRET_KEYS = (
+    "datasourceMasterKey", "alertWebhookUrl", "alertSlackWebhookUrl", "alertEmailPassword", "clusterAdminPassword", "machinePassword",
+)
 
 
 # budgetUsers / budgetTeams, once parsed.
@@ -434,8 +487,8 @@ def _alerting_errors(values: Mapping[str, Any]) -> list[str]:
 
 
 def plaintext_secrets(raw: Mapping[str, Any], is_secret) -> None:
-    """Refuse secrets (alerting URLs and passwords, the datasource master key) stored in plain text
-    in the stack's config file.
+    """Refuse every secret setting (SECRET_KEYS: alerting URLs, passwords, the datasource master key)
+    stored in plain text in the stack's config file.
 
     `is_secret(key)` says whether the key was set with `pulumi config set --secret`.
     """
@@ -542,6 +595,27 @@ class Settings:
     department: str
     cost_center: str
     datasource_master_key: str = field(repr=False)  # a secret
+    role: str
+    cluster_urls: str
+    cluster_ca_cert: str
+    cluster_admin_user: str
+    cluster_admin_password: str = field(repr=False)  # a secret
+    dashboards_url: str
+    machines: str
+    prometheus_ca_cert: str
+    machine_name: str
+    team_stack: str
+    machine_password: str = field(repr=False)  # a secret
+    team_prometheus_url: str
+
+    # --- roles (components/roles.py)
+    @property
+    def cluster_url_list(self) -> list[str]:
+        return [u for u in self.cluster_urls.split(",") if u]
+
+    @property
+    def machine_list(self) -> list[str]:
+        return [m for m in self.machines.split(",") if m]
 
     @property
     def trusted_lane_enabled(self) -> bool:
@@ -641,7 +715,7 @@ def validate(raw: Mapping[str, Any]) -> Settings:
         raise SettingsError("invalid stack configuration:\n  " + "\n  ".join(errors))
     merged = {k: p["default"] for k, p in SCHEMA["properties"].items()}
     merged.update(values)
-    errors = _cross_field_errors(merged)
+    errors = _cross_field_errors(merged) + roles.role_errors(merged, set(values))
     if errors:
         raise SettingsError("invalid stack configuration:\n  " + "\n  ".join(errors))
     by_field = {_snake(k): v for k, v in merged.items()}

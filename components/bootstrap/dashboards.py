@@ -29,7 +29,7 @@ from the bundle, which removes it on update) stays in the workspace until a purg
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import pulumi
 
@@ -56,8 +56,10 @@ def declare_dashboards_assets(
     *,
     parent: pulumi.Resource,
     dashboards: Sequence[pulumi.Resource],
+    url: Optional[str] = None,
 ) -> list[pulumi.Resource]:
-    url = settings.dashboards_api_url
+    """`url`: an existing Dashboards (the team role's dashboardsUrl) instead of this stack's container."""
+    url = url or settings.dashboards_api_url
     explore_objects, imported_objects = split_bundle(load_saved_objects())
 
     keep = not settings.purge_volumes_on_destroy

@@ -287,15 +287,21 @@ def declare_opensearch_assets(
     parent: pulumi.Resource,
     opensearch: Sequence[pulumi.Resource],
     prometheus: Sequence[pulumi.Resource],
+    cluster=None,
 ) -> list[pulumi.Resource]:
-    """Declare every OpenSearch asset; returns them all (the collector depends on the list)."""
-    endpoint = settings.opensearch_api_url
+    """Declare every OpenSearch asset; returns them all (the collector depends on the list).
+
+    `cluster` (components.bootstrap.Cluster, the team role): an existing secured cluster instead
+    of this stack's node.
+    """
+    endpoint = cluster.endpoint if cluster else settings.opensearch_api_url
+    secured = {"connection": cluster.connection} if cluster and cluster.connection is not None else {}
 
     def asset(kind, prefix: str, name: str, *after: Sequence[pulumi.Resource], **inputs) -> pulumi.Resource:
         """One asset, named opensearch-<prefix>-<name>, created once OpenSearch and `after` are."""
         deps = list(opensearch) + [d for group in after for d in group]
         opts = pulumi.ResourceOptions(parent=parent, depends_on=deps)
-        return kind(f"opensearch-{prefix}-{name}", endpoint=endpoint, name=name, opts=opts, **inputs)
+        return kind(f"opensearch-{prefix}-{name}", endpoint=endpoint, name=name, opts=opts, **secured, **inputs)
 
     # Declaration order is scheduling order where the engine runs fewer operations at once
     # than are ready (its default: 4 per CPU; the provider process serves 16, pool.py).
@@ -303,7 +309,7 @@ def declare_opensearch_assets(
     # seconds), then the component template (-> index templates -> indices) and the
     # pipelines (-> indices).
     datasources = []
-    if settings.prometheus_datasource:
+    if settings.prometheus_datasource and (cluster is None or cluster.datasource):
         datasources.append(
             # Registering it reads nothing the other assets write (OpenSearch checks only
             # the Prometheus URI): it need not wait for the indices.

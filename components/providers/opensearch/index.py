@@ -18,7 +18,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 from components.providers.diffing import changed_paths, project_onto
 from components.providers.http_client import AlreadyExistsError, AlreadyManagedError, ApiClient, ApiError, MappingTypeConflictError
 from components.providers.kit import is_unknown as _is_unknown, plain, without_provider
-from components.providers.opensearch.base import DEFAULT_TIMEOUT_S, _check_common, _client, _public
+from components.providers.opensearch.base import DEFAULT_TIMEOUT_S, _check_common, _client, _public, with_connection
 from components.providers.opensearch.documents import canonical_mappings, canonical_settings, mapping_problems
 from components import names
 from components.providers.opensearch.days import day_indices, move_into_days
@@ -274,7 +274,8 @@ class Index(Resource, module="clawker", name="OpenSearchIndex"):
     policy_id: pulumi.Output[str]
 
     def __init__(
-        self, resource_name, *, endpoint, name, mappings, settings, policy_id, timeout_s=DEFAULT_TIMEOUT_S, opts=None
+        self, resource_name, *, endpoint, name, mappings, settings, policy_id, timeout_s=DEFAULT_TIMEOUT_S,
+        connection=None, opts=None,
     ):
         props = {
             "endpoint": endpoint,
@@ -284,5 +285,6 @@ class Index(Resource, module="clawker", name="OpenSearchIndex"):
             "policy_id": policy_id,
             "timeout_s": timeout_s,
         }
+        props, opts = with_connection(props, opts, connection)
         super().__init__(IndexProvider(), resource_name, props, opts)
 
