@@ -594,6 +594,129 @@ def claude_code_batches() -> list[Batch]:
     ]
 
 
+# --------------------------------------------------------------------------- teams and users
+#
+# Several users in several teams, as a fleet of Clawker agents reports them (the Team & users
+# dashboard, budgets per user and team). Claude Code puts the user on every event and every
+# metric datapoint (user.account_uuid; user.email when the user signed in with OAuth, none for
+# an API key); team.id, department and cost_center come from OTEL_RESOURCE_ATTRIBUTES
+# (agentEnv adds the ones the stack is configured with, teams may set their own), so they
+# arrive as resource attributes of both the events and the metrics.
+
+
+@dataclass(frozen=True)
+class Member:
+    email: str | None  # None: an API-key user, known by account only
+    account: str
+    team: str | None
+    department: str | None
+    cost_center: str | None
+    agent: str
+    model: str
+    # (cost_usd, input_tokens, output_tokens) of each API request, the first with `model`,
+    # the second with the small model (models per user and team)
+    requests: tuple[tuple[float, int, int], tuple[float, int, int]]
+    edits: tuple[int, int]  # code edits accepted, rejected
+
+    def resource_attributes(self) -> dict[str, str]:
+        attrs = {"team.id": self.team, "department": self.department, "cost_center": self.cost_center}
+        return {k: v for k, v in attrs.items() if v is not None}
+
+    def user_attributes(self) -> dict[str, str]:
+        return {"user.account_uuid": self.account, **({"user.email": self.email} if self.email else {})}
+
+
+TEAM_MEMBERS = (
+    Member("alice@example.com", "acc-alice", "platform", "engineering", "cc-1001", AGENTS[0], MODELS[0], ((0.412, 9120, 2210), (0.0031, 900, 70)), (3, 1)),
+    Member("bob@example.com", "acc-bob", "platform", "engineering", "cc-1001", AGENTS[1], MODELS[0], ((0.208, 4410, 1130), (0.0012, 410, 30)), (1, 2)),
+    Member("carol@example.com", "acc-carol", "data", "research", "cc-2002", AGENTS[0], MODELS[2], ((1.104, 6020, 3300), (0.0024, 700, 55)), (4, 0)),
+    # A CI bot on an API key: no e-mail; its team sets team.id only.
+    Member(None, "acc-ci-bot", "data", None, None, AGENTS[1], MODELS[0], ((0.051, 1500, 320), (0.0008, 300, 20)), (2, 1)),
+)
+
+
+class _MemberSession(_Session):
+    def __init__(self, n: int, member: Member):
+        super().__init__(n, "claude-code", member.agent, member.email or member.account)
+        self.member = member
+
+    def resource(self) -> dict[str, Any]:
+        return {**super().resource(), **self.member.resource_attributes()}
+
+    def event(self, name: str, **attributes: Any) -> dict[str, Any]:
+        record = super().event(name, **attributes)
+        record["attributes"].pop("user.email")
+        record["attributes"].update(self.member.user_attributes())
+        return record
+
+
+def _member_session(s: _MemberSession) -> list[dict[str, Any]]:
+    m = s.member
+    out = []
+    s.new_prompt()
+    out.append(s.event("user_prompt", prompt_length=41, prompt="Add a retry to the exporter and test it"))
+    for i, ((cost, tokens_in, tokens_out), model) in enumerate(zip(m.requests, (m.model, MODELS[1]))):
+        out.append(
+            s.event(
+                "api_request", model=model, cost_usd=cost, duration_ms=4100 + i, input_tokens=tokens_in, output_tokens=tokens_out,
+                cache_read_tokens=20000, cache_creation_tokens=0, request_id=f"req_{m.account}_{i}", speed="normal",
+                query_source="repl_main_thread", effort="medium",
+            )
+        )
+    accepted, rejected = m.edits
+    for i, decision in enumerate(["accept"] * accepted + ["reject"] * rejected):
+        tool = "Edit" if i % 2 == 0 else "Write"
+        source = "user_temporary" if decision == "accept" else "user_reject"
+        out.append(s.event("tool_decision", tool_name=tool, decision=decision, source=source, tool_use_id=f"toolu_{m.account}_{i}", language="Python"))
+        if decision == "accept":
+            out.append(
+                s.event("tool_result", tool_name=tool, tool_use_id=f"toolu_{m.account}_{i}", success=True, duration_ms=30 + i,
+                        decision_type="accept", decision_source=source, tool_result_size_bytes=400)
+            )
+    return out
+
+
+def _member_sessions() -> list[_MemberSession]:
+    return [_MemberSession(11 + i, m) for i, m in enumerate(TEAM_MEMBERS)]
+
+
+def team_claude_code_batches() -> list[Batch]:
+    """One CLI session per team member, its events under the member's resource (team attributes)."""
+    return [Batch(UNTRUSTED, "claude-code", s.resource(), "com.anthropic.claude_code.events", _member_session(s)) for s in _member_sessions()]
+
+
+@dataclass
+class MetricExport:
+    """One Claude Code process's metric exports: its resource and its rounds of (counter, increment, attributes)."""
+
+    resource: dict[str, Any]
+    rounds: list[list[tuple[str, float, dict[str, Any]]]]
+
+
+def team_metric_exports() -> list[MetricExport]:
+    """The members' sessions as Claude Code's counters count them (the same cost and edits as their events)."""
+    exports = []
+    for s in _member_sessions():
+        m = s.member
+        point = {"session.id": s.id, "app.version": APP_VERSION, "organization.id": "4f0e2d8c-org", "terminal.type": "xterm-256color", **m.user_attributes()}
+
+        def at(**attributes: Any) -> dict[str, Any]:
+            return {**point, **attributes}
+
+        round_: list[tuple[str, float, dict[str, Any]]] = [("claude_code.session.count", 1, at())]
+        for (cost, tokens_in, tokens_out), model in zip(m.requests, (m.model, MODELS[1])):
+            round_ += [
+                ("claude_code.cost.usage", cost, at(model=model)),
+                ("claude_code.token.usage", tokens_in, at(model=model, type="input")),
+                ("claude_code.token.usage", tokens_out, at(model=model, type="output")),
+            ]
+        for decision, n in zip(("accept", "reject"), m.edits):
+            if n:
+                round_.append(("claude_code.code_edit_tool.decision", n, at(decision=decision, source="user_temporary" if decision == "accept" else "user_reject", tool_name="Edit", language="Python")))
+        exports.append(MetricExport(s.resource(), [round_]))
+    return exports
+
+
 # Spans (traces beta, OTEL_TRACES_EXPORTER=otlp, CLAUDE_CODE_ENHANCED_TELEMETRY_BETA=1).
 def span_tree(run: str) -> dict[str, Any]:
     return {
@@ -842,4 +965,4 @@ def ebpf_batch() -> Batch:
 
 def log_batches() -> list[Batch]:
     """Every log batch of the corpus, for both lanes."""
-    return claude_code_batches() + [clawker_cli_batch()] + clawker_cp_batches() + [envoy_batch(), coredns_batch(), ebpf_batch()]
+    return claude_code_batches() + team_claude_code_batches() + [clawker_cli_batch()] + clawker_cp_batches() + [envoy_batch(), coredns_batch(), ebpf_batch()]
