@@ -79,7 +79,8 @@ CODEX_PRICES = {
     "gpt-5-codex": {"input": 1.25, "cachedInput": 0.125, "output": 10.0},
     "gpt-5": {"input": 1.5, "cachedInput": 0.25, "output": 12.0},
 }
-FLOW_CONFIG = {"units": json.dumps(["claude-code", "codex"]), "codexPrices": json.dumps(CODEX_PRICES)}
+FLOW_UNITS = ("claude-code", "codex")
+FLOW_CONFIG = {"units": json.dumps(FLOW_UNITS), "codexPrices": json.dumps(CODEX_PRICES)}
 TRACES = names.read_pattern(names.TRACES_INDEX)
 RUN = uuid.uuid4().hex[:12]
 DRIFTED_TEMPLATE = names.LOG_INDEX_TEMPLATES["clawker-envoy"]
@@ -127,8 +128,11 @@ def stack(tmp_path_factory, toolchain_bin, docker_engine, tls):
         s.set_config("purgeVolumesOnDestroy", "true")
         # (l) Below what the module's Claude Code metrics cost (ccm.EXPORTS: about 2.7 USD), so the cost
         # and team budget alerts fire.
-        for key, value in {**ALERT_SETTINGS, **FLOW_CONFIG}.items():
+        for key, value in {**ALERT_SETTINGS, "codexPrices": FLOW_CONFIG["codexPrices"]}.items():
             s.set_config(key, value)
+        # A list setting, as README tells users to set it (Pulumi checks its type against Pulumi.yaml).
+        for n, unit in enumerate(FLOW_UNITS):
+            s.run("config", "set", "--path", f"clawker-monitor:units[{n}]", unit)
         if docker("image", "inspect", ALERTMANAGER_IMAGE, check=False).returncode != 0:
             unavailable(f"no {ALERTMANAGER_IMAGE} image (bash tools/images.sh alertmanager builds it)")
         s.set_config("alertmanagerImage", ALERTMANAGER_IMAGE)
