@@ -6,7 +6,8 @@
 # cluster is OpenSearch 3.4.0 (TOOLCHAIN.md "The security plugin and a second machine"). Seen
 # here (2026-12-04), two gaps in what Maven Central serves, and what this script does about them:
 #   1. the 3.4.0 integ-test-zip carries only the transport modules (3.6.0's carries them all), and
-#      the stack's bootstrap needs ingest-common (pipelines), lang-painless (scripts) and reindex
+#      the stack's bootstrap needs ingest-common (pipelines), lang-painless (scripts), lang-mustache
+#      (the day route's {{_index}} template: without it a write through it hangs, no error) and reindex
 #      (moving an index into its days). Their jars ARE served (org.opensearch.plugin:<artifact>:3.4.0
 #      with poms listing their libraries), so each module is assembled: the jar and its runtime
 #      dependencies resolved by Maven, and the descriptor the 3.6.0 distribution ships for the same
@@ -29,8 +30,10 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 TOOL=opensearch_secure
 # shellcheck source=tools/lib.sh
 source "$HERE/lib.sh"
+# shellcheck source=tools/versions.sh
+source "$HERE/versions.sh"
 
-VERSION="${OPENSEARCH_SECURE_VERSION:-3.4.0}"
+VERSION="${OPENSEARCH_SECURE_VERSION:-$CLAWKER_OPENSEARCH_SECURE_VERSION}"
 CACHE="${CLAWKER_CACHE:-$HOME/.cache/clawker-monitor}"
 HOME_DIR="$CACHE/opensearch-secure-$VERSION"
 READY="$HOME_DIR/.clawker-ready"
@@ -39,9 +42,9 @@ DEP_PLUGIN_VERSION="3.8.1"
 # What the 3.6.0 distribution's rule-framework module ships.
 COLLECTIONS_VERSION="4.5.0"
 # module directory -> Maven artifact (org.opensearch.plugin:<artifact>:<version>)
-MODULES="ingest-common:ingest-common lang-painless:lang-painless reindex:reindex-client mapper-extras:mapper-extras-client"
+MODULES="ingest-common:ingest-common lang-painless:lang-painless lang-mustache:lang-mustache-client reindex:reindex-client mapper-extras:mapper-extras-client"
 # Where the module descriptors come from (the distribution tools/opensearch_dist.sh caches).
-DESCRIPTOR_VERSION="${CLAWKER_OPENSEARCH_DESCRIPTORS_FROM:-3.6.0}"
+DESCRIPTOR_VERSION="${CLAWKER_OPENSEARCH_DESCRIPTORS_FROM:-$CLAWKER_OPENSEARCH_VERSION}"
 MARK="version=$VERSION modules=$MODULES security=$VERSION.0+collections4-$COLLECTIONS_VERSION descriptors=$DESCRIPTOR_VERSION"
 
 base_dist() {
