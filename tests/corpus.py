@@ -18,6 +18,31 @@ Sources (facts only; nothing copied):
   skill_name; subagents: subagent_type); numbers often arrive as strings; MCP tool
   calls are reported with tool_name "mcp_tool" (the reference dashboards filter on it).
   Attribute names per event: ../shared/reference/index-fields.yaml (claude-code).
+- Newer Claude Code events (issue 18; `_newer_events`, `_newer_attributes`): the corpus
+  follows Claude Code 2.1.289 (APP_VERSION), the monitoring page
+  (code.claude.com/docs/en/monitoring-usage) as of 2026-10-04, checked three ways:
+  * the page itself as the public index stores it (an earlier revision: its version notes
+    reach v2.1.199, and it lists no subagent_completed or retention_sweep): standard
+    attribute app.entrypoint (cli, sdk-cli, sdk-ts, sdk-py, claude-vscode); api_refusal with server_fallback_hop, has_category,
+    has_explanation (both absent on a fallback hop) and category (cyber, bio, frontier_llm,
+    reasoning_extraction; only with OTEL_LOG_TOOL_DETAILS=1); at_mention's mention_type
+    (file, directory, agent, mcp_resource) and success; skill_activated's
+    invocation_trigger (user-slash, claude-proactive, nested-skill) and skill.source;
+    compaction's trigger, success, duration_ms, pre_tokens, post_tokens;
+  * Claude Code's CHANGELOG.md (github.com/anthropics/claude-code @ 5cfc0a19, 2.1.240,
+    2026-08-22): message.uuid, client_request_id and tool_source on log events (2.1.214);
+    workflow.run_id and workflow.name on what workflow-spawned agents emit (2.1.202);
+    app.entrypoint (2.1.152); invocation_trigger (2.1.126); at_mention (2.1.122); api_request
+    and api_error numbers sent as numbers (2.1.122);
+  * the page's later revision as quoted by public third-party references compiled from it
+    (one at CLI 2.1.289, 2026-10-04; one recording live events), the only public sources for
+    these: subagent_completed (agent_type, agent.source, is_built_in, is_async, total_tokens
+    of the final request only, total_tool_uses, duration_ms, model, final_model and
+    model_swapped since 2.1.212), api_request's cost_usd_micros (an integer), tool_source's
+    values (builtin, mcp, sdk_host_builtin_mcp), and retention_sweep (since 2.1.227: result
+    complete/skipped, skip_reason, period_days, used_default and its counts). agent.source's
+    values are not published; the corpus uses built-in and projectSettings, after
+    skill.source's. Metrics: query_source is a category there (main, subagent, auxiliary).
 - Clawker, github.com/schmitthub/clawker @ a5aed90f:
   * CLI and control plane: internal/logger/otel_writer.go bridges zerolog JSON to
     OTLP: the message becomes the body, the level the severity (text = zerolog's
@@ -58,7 +83,7 @@ from opentelemetry._logs import SeverityNumber
 
 PROJECT = "clawker"
 AGENTS = ("ralph", "marge")
-APP_VERSION = "2.1.3"
+APP_VERSION = "2.1.289"
 MODELS = ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1")
 USERS = ("dev@example.com", "ops@example.com")
 
@@ -299,7 +324,7 @@ def _claude_code_session(s: _Session, model: str) -> list[dict[str, Any]]:
             tool_parameters=mcp,
         )
     )
-    e(s.event("skill_activated", **{"skill.name": "pdf", "skill.source": "plugin", "plugin.name": "docs", "invocation_trigger": "model"}))
+    e(s.event("skill_activated", **{"skill.name": "pdf", "skill.source": "plugin", "plugin.name": "docs", "invocation_trigger": "claude-proactive"}))
     e(
         s.event(
             "tool_result",
@@ -322,16 +347,6 @@ def _claude_code_session(s: _Session, model: str) -> list[dict[str, Any]]:
             decision_type="accept",
             decision_source="config",
             tool_parameters=json.dumps({"subagent_type": "code-reviewer", "description": "Review the diff"}),
-        )
-    )
-    e(
-        s.event(
-            "subagent_completed",
-            subagent_type="code-reviewer",
-            duration_ms=64012,
-            input_tokens=30211,
-            output_tokens=2210,
-            **{"agent.name": "code-reviewer"},
         )
     )
     e(
@@ -369,7 +384,6 @@ def _claude_code_session(s: _Session, model: str) -> list[dict[str, Any]]:
         )
     )
     e(s.event("api_retries_exhausted", model=model, total_attempts=10, total_retry_duration_ms=181000, error="Overloaded", status_code=529))
-    e(s.event("api_refusal", model=model, request_id="req_011CUyAr", duration_ms=2011))
     e(s.event("permission_mode_changed", from_mode="default", to_mode="acceptEdits", trigger="shift_tab"))
     e(s.event("permission_mode_changed", from_mode="acceptEdits", to_mode="plan", trigger="slash_command"))
     e(s.event("internal_error", error_name="TypeError", error="Cannot read properties of undefined", error_category="internal"))
@@ -389,7 +403,182 @@ def _claude_code_session(s: _Session, model: str) -> list[dict[str, Any]]:
     )
     e(s.event("feedback_survey", event_type="appeared", survey_type="session_quality", appearance_id="app-1"))
     e(s.event("feedback_survey", event_type="responded", survey_type="session_quality", appearance_id="app-1", response="good"))
+    return _with_newer_telemetry(s, model, out)
+
+
+# --------------------------------------------------------------------------- Claude Code, newer
+# What Claude Code sends since the monitoring docs the reference was built on (issue 18;
+# sources and the version followed: the module docstring, "Newer Claude Code events").
+
+# app.entrypoint per (service, agent) of the corpus' sessions (docs' values: cli, sdk-cli,
+# sdk-ts, sdk-py, claude-vscode, claude-in-slack). The desktop app's value is not
+# published, so the desktop session carries none.
+ENTRYPOINTS = {("claude-code", AGENTS[0]): "cli", ("claude-code", AGENTS[1]): "sdk-py"}
+# refusal categories the docs list for api_refusal's category (stop_details.category).
+REFUSAL_CATEGORIES = ("cyber", "bio", "frontier_llm", "reasoning_extraction")
+
+
+def _ids(s: _Session, kind: str, n: int) -> str:
+    """A stable UUID-shaped id for the n-th `kind` of session `s` (message.uuid, client_request_id, ...)."""
+    return f"{kind[:4].encode().hex()}-{s.id[4:8]}-4{n:03d}-8{s.sequence:03d}-{s.id[-12:]}"
+
+
+def _newer_attributes(s: _Session, records: list[dict[str, Any]]) -> None:
+    """Attributes Claude Code added to events the reference already knew.
+
+    message.uuid (user_prompt, assistant_response), client_request_id (api_request,
+    api_error) and tool_source (tool_decision: builtin, mcp) since 2.1.214;
+    cost_usd_micros on api_request (an integer: api_request's numbers are numbers since
+    2.1.122); app.entrypoint among the standard attributes.
+    """
+    entrypoint = ENTRYPOINTS.get((s.service, s.agent))
+    for n, record in enumerate(records):
+        attrs = record["attributes"]
+        name = attrs["event.name"]
+        if entrypoint:
+            attrs["app.entrypoint"] = entrypoint
+        if name in ("user_prompt", "assistant_response"):
+            attrs["message.uuid"] = _ids(s, "message", n)
+        if name in ("api_request", "api_error"):
+            attrs["client_request_id"] = _ids(s, "client", n)
+        if name == "api_request":
+            attrs["cost_usd_micros"] = round(float(attrs["cost_usd"]) * 1_000_000)
+        if name == "tool_decision":
+            attrs["tool_source"] = "mcp" if attrs.get("tool_name") == "mcp_tool" else "builtin"
+
+
+def _newer_events(s: _Session, model: str) -> list[dict[str, Any]]:
+    """Events the reference did not know: subagents, refusals with their category, compaction,
+    @-mentions, slash-invoked skills, a workflow-spawned agent, the transcript retention sweep."""
+    out: list[dict[str, Any]] = []
+    e = out.append
+    # A built-in subagent run inline, and a project one run in the background whose model
+    # the server swapped (final_model, model_swapped since 2.1.212). total_tokens is the
+    # subagent's final request only (its context at completion, not a sum).
+    e(
+        s.event(
+            "subagent_completed",
+            agent_type="Explore",
+            is_built_in=True,
+            is_async=False,
+            total_tokens=48211,
+            total_tool_uses=14,
+            duration_ms=21034,
+            model=MODELS[1],
+            final_model=MODELS[1],
+            model_swapped=False,
+            **{"agent.source": "built-in"},
+        )
+    )
+    e(
+        s.event(
+            "subagent_completed",
+            agent_type="code-reviewer",
+            is_built_in=False,
+            is_async=True,
+            total_tokens=61877,
+            total_tool_uses=9,
+            duration_ms=64012,
+            model=MODELS[2],
+            final_model=MODELS[0],
+            model_swapped=True,
+            **{"agent.source": "projectSettings"},
+        )
+    )
+    # A workflow-spawned agent (workflow.run_id / workflow.name since 2.1.202): its request and its end.
+    workflow = {"workflow.run_id": f"wfr_{s.id[:8]}", "workflow.name": "code-review"}
+    e(
+        s.event(
+            "api_request",
+            model=MODELS[0],
+            cost_usd=0.0412,
+            duration_ms=6120,
+            input_tokens=2210,
+            output_tokens=840,
+            cache_read_tokens=40211,
+            cache_creation_tokens=0,
+            request_id="req_011CUyWf",
+            speed="normal",
+            query_source="agent:general-purpose",
+            effort="medium",
+            **{"agent.name": "general-purpose", **workflow},
+        )
+    )
+    e(
+        s.event(
+            "subagent_completed",
+            agent_type="general-purpose",
+            is_built_in=True,
+            is_async=True,
+            total_tokens=43065,
+            total_tool_uses=21,
+            duration_ms=98233,
+            model=MODELS[0],
+            final_model=MODELS[0],
+            model_swapped=False,
+            **{"agent.source": "built-in", **workflow},
+        )
+    )
+    # Refusals: the server's fallback retried one on another model (a hop: no stop_details,
+    # so no has_category / has_explanation), which refused too, with a category; and one
+    # without a category. category needs OTEL_LOG_TOOL_DETAILS=1 (agentEnv sets it).
+    refusal = dict(model=model, query_source="repl_main_thread", speed="normal", effort="high")
+    e(s.event("api_refusal", request_id="req_011CUyAr", attempt=1, server_fallback_hop=True, **refusal))
+    e(
+        s.event(
+            "api_refusal",
+            request_id="req_011CUyAs",
+            attempt=1,
+            server_fallback_hop=False,
+            has_category=True,
+            has_explanation=True,
+            category=REFUSAL_CATEGORIES[0],
+            **refusal,
+        )
+    )
+    e(
+        s.event(
+            "api_refusal",
+            request_id="req_011CUyAt",
+            attempt=2,
+            server_fallback_hop=False,
+            has_category=False,
+            has_explanation=False,
+            **refusal,
+        )
+    )
+    e(s.event("compaction", trigger="auto", success=True, duration_ms=31877, pre_tokens=167204, post_tokens=24310))
+    e(s.event("at_mention", mention_type="directory", success=True))
+    e(s.event("at_mention", mention_type="agent", success=True))
+    e(s.event("at_mention", mention_type="mcp_resource", success=False))
+    e(s.event("skill_activated", invocation_trigger="user-slash", **{"skill.name": "review", "skill.source": "bundled"}))
+    # Once per process at start-up, before any prompt (hence no prompt.id): the
+    # cleanupPeriodDays sweep of old transcripts (since 2.1.227).
+    if ENTRYPOINTS.get((s.service, s.agent)) == "cli":
+        sweep = s.event(
+            "retention_sweep",
+            result="complete",
+            period_days=30,
+            used_default=True,
+            transcripts_deleted=12,
+            transcripts_exempted_desktop=0,
+            session_files_deleted=31,
+            artifacts_deleted=4,
+            files_retained_fresh=208,
+            files_past_cutoff=47,
+            error_count=0,
+        )
+    else:
+        sweep = s.event("retention_sweep", result="skipped", skip_reason="user_source_disabled", period_days=30, used_default=False)
+    sweep["attributes"].pop("prompt.id", None)
+    e(sweep)
     return out
+
+
+def _with_newer_telemetry(s: _Session, model: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    records = records + _newer_events(s, model)
+    _newer_attributes(s, records)
+    return records
 
 
 def claude_code_batches() -> list[Batch]:
@@ -560,9 +749,10 @@ def span_names(tree: dict[str, Any]) -> list[str]:
 # Metric attributes newer than the reference (SPEC), per instrument that carries them.
 METRIC_ATTRIBUTES: dict[str, dict[str, Any]] = {
     "claude_code.session.count": {"start_type": "fresh"},
-    "claude_code.cost.usage": {"query_source": "repl_main_thread", "effort": "high", "speed": "normal"},
+    # On metrics query_source is a category (main, subagent, auxiliary); events carry the subsystem.
+    "claude_code.cost.usage": {"query_source": "main", "effort": "high", "speed": "normal"},
     "claude_code.token.usage": {
-        "query_source": "agent:code-reviewer",
+        "query_source": "subagent",
         "effort": "low",
         "speed": "fast",
         "agent.name": "code-reviewer",

@@ -282,6 +282,14 @@ def test_expected_panels_are_present():
         "Mode Changes", "Permission Mode Changes", "Hook Executions", "Hook Blocks", "MCP Connections",
         "MCP Tool Calls", "Plugins Loaded", "Plugins Installed", "Loaded Plugins", "Plugin Install Events",
     } <= titles[catalogue.DASHBOARD_ACTIVITY]
+    # Issue 18: what Claude Code sends now (subagents, compactions, entrypoints, refusals by category).
+    assert {
+        "Subagent Runs", "Subagent Model Swaps", "Subagent Tool Uses", "Subagents by Type", "Compactions",
+        "Compactions by Trigger", "Context Before and After Compaction (tokens)", "Sessions by Entrypoint",
+    } <= titles[catalogue.DASHBOARD_ACTIVITY]
+    assert {"Refusals by Category", "Refusals Users Saw vs Fallback Hops", "Refusals by Model and Category"} <= titles[
+        catalogue.DASHBOARD_API_HEALTH
+    ]
     assert titles[catalogue.DASHBOARD_NETWORKING] == {
         "Envoy actions", "CoreDNS rcodes", "eBPF actions", "Envoy events", "CoreDNS events", "eBPF egress events",
     }
