@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
+from functools import cached_property
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 import jsonschema
 
-from components import names, roles
+from components import names, roles, telemetry, units as units_lib
 
 CONFIG_NAMESPACE = "clawker-monitor"
+# Where Pulumi.yaml is: relative unitPaths are read from here.
+PROJECT_DIR = pathlib.Path(__file__).resolve().parents[1]
 
 # Official images, pinned by version and multi-arch manifest digest.
 DEFAULT_IMAGES = {
@@ -118,6 +122,22 @@ SCHEMA: dict = {
             {"type": "boolean"},
             True,
             "Register Prometheus as OpenSearch's direct-query datasource (SQL plugin) for Dashboards' PromQL panels.",
+        ),
+        "units": _prop(
+            {
+                "type": "array",
+                "uniqueItems": True,
+                "items": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]{0,62}$"},
+            },
+            list(units_lib.DEFAULT_UNITS),
+            "Built-in monitoring units whose telemetry the stack stores and shows (claude-code, codex; README \"Units\"). "
+            "Removing one keeps its indices and saved objects.",
+        ),
+        "unitPaths": _prop(
+            {"type": "array", "uniqueItems": True, "items": {"type": "string", "minLength": 1}},
+            [],
+            "Folders of your own monitoring units (a manifest.json with its templates, pipelines and dashboards; README "
+            "\"Units\"), absolute or relative to the project directory.",
         ),
         "hostName": _prop(
             {"type": "string", "minLength": 1, "pattern": r"^[A-Za-z0-9.\-]+$"},
@@ -347,13 +367,16 @@ def _describe_allowed(schema: dict) -> str:
     if "enum" in schema:
         return "one of " + ", ".join(map(str, schema["enum"]))
     t = schema.get("type")
-    parts = [f"a{'n' if t == 'integer' else ''} {t}"] if t else []
+    parts = [f"a{'n' if t in ('integer', 'array') else ''} {t}"] if t else []
     if "minimum" in schema or "maximum" in schema:
         parts.append(f"from {schema.get('minimum', '-inf')} to {schema.get('maximum', 'inf')}")
     if "pattern" in schema:
         parts.append(f"matching {schema['pattern']}")
     if schema.get("minLength"):
         parts.append("not empty")
+    if t == "array":
+        item = schema.get("items", {})
+        parts.append("of distinct " + (f"names matching {item['pattern']}" if "pattern" in item else "non-empty strings"))
     return " ".join(parts) or "a valid value"
 
 
@@ -404,6 +427,30 @@ def _cross_field_errors(values: Mapping[str, Any]) -> list[str]:
             "set a port or remove the infraTls* settings"
         )
     messages.extend(_alerting_errors(values))
+    messages.extend(_unit_errors(values))
+    return messages
+
+
+def resolve_unit_path(path: str) -> pathlib.Path:
+    """A unitPaths entry as a folder: relative ones are read from the project directory (Pulumi.yaml's)."""
+    folder = pathlib.Path(path).expanduser()
+    return folder if folder.is_absolute() else PROJECT_DIR / folder
+
+
+def _unit_errors(values: Mapping[str, Any]) -> list[str]:
+    where = f"{CONFIG_NAMESPACE}:units / {CONFIG_NAMESPACE}:unitPaths"
+    try:
+        selected = units_lib.select(values["units"], [resolve_unit_path(p) for p in values["unitPaths"]])
+    except units_lib.UnitError as error:
+        return [f"{where}: {error}"]
+    messages = []
+    for unit in selected:
+        for var, value in unit.agent_env.items():
+            if isinstance(value, dict) and SCHEMA["properties"].get(value["setting"], {}).get("type") != "boolean":
+                messages.append(
+                    f"{where}: unit {unit.name!r}: agent_env {var} follows {value['setting']!r}, which is not a "
+                    "boolean setting of this stack (README's settings table lists them)"
+                )
     return messages
 
 
@@ -526,6 +573,12 @@ def _coerce(raw: Mapping[str, Any]) -> dict:
                     value = int(number) if number.is_integer() else number
         elif isinstance(value, str) and t == "boolean" and value.strip().lower() in ("true", "false"):
             value = value.strip().lower() == "true"
+        elif isinstance(value, str) and t == "array":
+            # Pulumi passes a list set in Pulumi.<stack>.yaml (or with `config set --path`) as JSON text.
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
         out[key] = value
     return out
 
@@ -590,6 +643,8 @@ class Settings:
     budget_warn_fractions: str
     alert_cost_spike_factor: float
     alert_cost_spike_min_usd: float
+    units: tuple[str, ...]
+    unit_paths: tuple[str, ...]
     codex_prices: str
     team_id: str
     department: str
@@ -616,6 +671,16 @@ class Settings:
     @property
     def machine_list(self) -> list[str]:
         return [m for m in self.machines.split(",") if m]
+
+    @cached_property
+    def selected_units(self) -> tuple[units_lib.Unit, ...]:
+        """The units this stack uses (`units`, then `unitPaths`), checked (validate() refused any that fail)."""
+        return units_lib.select(self.units, [resolve_unit_path(p) for p in self.unit_paths])
+
+    @cached_property
+    def stream_table(self) -> telemetry.StreamTable:
+        """The log streams of the selected units and the core (components/telemetry.py)."""
+        return telemetry.table_for(self.selected_units)
 
     @property
     def trusted_lane_enabled(self) -> bool:
@@ -718,7 +783,7 @@ def validate(raw: Mapping[str, Any]) -> Settings:
     errors = _cross_field_errors(merged) + roles.role_errors(merged, set(values))
     if errors:
         raise SettingsError("invalid stack configuration:\n  " + "\n  ".join(errors))
-    by_field = {_snake(k): v for k, v in merged.items()}
+    by_field = {_snake(k): tuple(v) if isinstance(v, list) else v for k, v in merged.items()}
     assert {f.name for f in fields(Settings)} == set(by_field), "Settings and SCHEMA out of step"
     return Settings(**by_field)
 

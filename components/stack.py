@@ -77,9 +77,9 @@ class TeamEndpoints:
 TEAM_OUTPUTS = ("clusterUrls", "clusterCaCert", "prometheusRemoteWriteUrl", "prometheusCaCert", "machineCredentials")
 
 
-def streams() -> list[str]:
-    """The indices a machine writes (its role allows these and their daily indices only)."""
-    return list(names.LOG_INDICES) + [names.TRACES_INDEX]
+def streams(settings: Settings) -> list[str]:
+    """The indices a machine writes (its role allows these and their daily indices only): the selected units' and the core's."""
+    return list(settings.stream_table.log_indices) + [names.TRACES_INDEX]
 
 
 def remote_write_url(base: str) -> str:
@@ -159,7 +159,7 @@ def build_team(settings: Settings) -> TeamStack:
             endpoint=cluster.endpoint,
             connection=cluster.connection,
             machine=machine,
-            streams=streams(),
+            streams=streams(settings),
             # Its role names the indices the bootstrap makes.
             opts=pulumi.ResourceOptions(depends_on=[bootstrap]),
         )

@@ -49,6 +49,19 @@ RESERVED_SERVICE_NAMES = ("clawker-cli", "clawker-cp", "clawkercp", "envoy", "co
 # Index names the core uses otherwise (traces) and prefixes of its own assets.
 RESERVED_INDEX_PREFIXES = ("ss4o_", ".")
 
+# agentEnv variables the core sets (components/agent_env.py CORE_ENV): no unit may set them.
+CORE_AGENT_ENV = (
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_METRICS_EXPORTER",
+    "OTEL_LOGS_EXPORTER",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_METRIC_EXPORT_INTERVAL",
+    "OTEL_LOGS_EXPORT_INTERVAL",
+)
+
 RETENTION_DEFAULT = "default"
 RETENTION_CUSTOM = "custom"
 
@@ -254,7 +267,11 @@ def check_selection(units: Sequence[Unit]) -> None:
         owners[("ingest pipeline", stem)] = core
     for so in core_saved_objects():
         owners[("saved object", f"{so['type']}/{so['id']}")] = core
+    for var in CORE_AGENT_ENV:
+        owners[("agentEnv variable", var)] = core
     for unit in units:
+        for var in unit.agent_env:
+            claim("agentEnv variable", var, unit)
         for lane in unit.lanes:
             claim("index", lane.index, unit)
             for service in lane.service_names:
