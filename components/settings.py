@@ -315,7 +315,7 @@ SCHEMA: dict = {
             {"type": "string", "pattern": "^(.{16}|.{24}|.{32})?$"},
             "",
             "Secret key (16, 24 or 32 characters) that encrypts OpenSearch datasource credentials; set it with "
-            "`pulumi config set --secret`; generated per stack when empty.",
+            "`pulumi config set --secret` (a value stored in plain text is refused); generated per stack when empty.",
         ),
     },
 }
@@ -534,15 +534,16 @@ def _alerting_errors(values: Mapping[str, Any]) -> list[str]:
 
 
 def plaintext_secrets(raw: Mapping[str, Any], is_secret) -> None:
-    """Refuse alerting URLs and passwords stored in plain text in the stack's config file.
+    """Refuse every secret setting (SECRET_KEYS: alerting URLs, passwords, the datasource master key)
+    stored in plain text in the stack's config file.
 
     `is_secret(key)` says whether the key was set with `pulumi config set --secret`.
     """
     errors = [
-        f"{CONFIG_NAMESPACE}:{key}: holds a URL or password but is stored in plain text; set it again with "
+        f"{CONFIG_NAMESPACE}:{key}: holds a secret (a URL, password or key) but is stored in plain text; set it again with "
         f"`pulumi config set --secret {CONFIG_NAMESPACE}:{key} <value>`"
         for key in SECRET_KEYS
-        if key != "datasourceMasterKey" and raw.get(key) and not is_secret(key)
+        if raw.get(key) and not is_secret(key)
     ]
     if errors:
         raise SettingsError("invalid stack configuration:\n  " + "\n  ".join(errors))
@@ -827,7 +828,7 @@ def is_pulumi_secret(key: str) -> bool:
 
 
 def load() -> Settings:
-    """This stack's settings from Pulumi's config: validated, receiver secrets set as secrets."""
+    """This stack's settings from Pulumi's config: validated, every secret set as a secret."""
     raw = read_pulumi_config()
     settings = validate(raw)
     plaintext_secrets(raw, is_pulumi_secret)
