@@ -50,7 +50,7 @@ CORE_STREAMS: tuple[LogStream, ...] = (
         "clawker-cp", ("clawker-cp", "clawkercp"), TRUSTED, "cp", default_pipeline="clawker-cp-actor-attrs",
         former_indices=("clawkercp",),
     ),
-    LogStream("clawker-envoy", ("envoy",), TRUSTED, "envoy"),
+    LogStream("clawker-envoy", ("envoy",), TRUSTED, "envoy", default_pipeline="clawker-envoy-resource"),
     LogStream("clawker-coredns", ("coredns",), TRUSTED, "coredns"),
     LogStream("clawker-ebpf-egress", ("ebpf-egress",), TRUSTED, "netlogger"),
 )

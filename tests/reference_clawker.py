@@ -23,8 +23,9 @@ volume is what upgrading Clawker in place leaves.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import yaml
 
@@ -144,3 +145,91 @@ def seed(call: Callable, prometheus_uri: str = "http://localhost:9090", release:
     ok("POST", "_plugins/_query/_datasources", {
         "name": DATASOURCE, "connector": "prometheus", "properties": {"prometheus.uri": prometheus_uri},
     })
+
+
+# --- what the reference's ingest pipelines leave of a record (a5aed90f; 896bf908's are the same
+# for these four). A model, written from the pipelines' painless and processors in
+# internal/monitor/templates/opensearch-bootstrap/ingest-pipelines/ at a5aed90f:
+#   cp-actor-attr-nest.json   attributes."actor_attr.<k>" keys gathered into attributes.actor_attr {<k>: v}
+#   envoy-normalize.json      resource cluster_name/log_name/node_name/zone_name removed when "";
+#                             an empty instrumentationScope removed; attributes response_flags and
+#                             upstream_transport_failure_reason removed when "-"; a string
+#                             tls.established made a boolean ("true" -> true, anything else false)
+#   netlogger-normalize.json  attributes.bpf_ts_ns converted to a string
+#   envelope-normalize.json   (final pipeline of every index) severity.text/number copied to
+#                             severityText/severityNumber when those are absent; the resource's
+#                             service.name (flat-dotted key, else resource.service.name) copied to
+#                             resource.attributes.service.name when absent; attributes.data_stream removed
+
+
+def _envelope_normalize(doc: dict) -> None:
+    severity = doc.get("severity")
+    if isinstance(severity, dict):
+        if severity.get("text") is not None and doc.get("severityText") is None:
+            doc["severityText"] = severity["text"]
+        if severity.get("number") is not None and doc.get("severityNumber") is None:
+            doc["severityNumber"] = severity["number"]
+    resource = doc.get("resource")
+    if isinstance(resource, dict):
+        service = resource.get("service.name")
+        if service is None and isinstance(resource.get("service"), dict):
+            service = resource["service"].get("name")
+        if service is not None:
+            attrs = resource.setdefault("attributes", {})
+            if isinstance(attrs, dict):
+                nested = attrs.setdefault("service", {})
+                if isinstance(nested, dict) and nested.get("name") is None:
+                    nested["name"] = str(service)
+    attributes = doc.get("attributes")
+    if isinstance(attributes, dict):
+        attributes.pop("data_stream", None)
+
+
+def _cp_actor_attr_nest(doc: dict) -> None:
+    attrs = doc.get("attributes")
+    if not isinstance(attrs, dict):
+        return
+    nested = {k[len("actor_attr."):]: attrs.pop(k) for k in [k for k in attrs if k.startswith("actor_attr.")]}
+    if nested:
+        attrs["actor_attr"] = nested
+
+
+def _envoy_normalize(doc: dict) -> None:
+    resource = doc.get("resource")
+    if isinstance(resource, dict):
+        for key in ("cluster_name", "log_name", "node_name", "zone_name"):
+            if resource.get(key) is not None and str(resource[key]) == "":
+                del resource[key]
+    if isinstance(doc.get("instrumentationScope"), dict) and not doc["instrumentationScope"]:
+        del doc["instrumentationScope"]
+    attrs = doc.get("attributes")
+    if isinstance(attrs, dict):
+        for key in ("response_flags", "upstream_transport_failure_reason"):
+            if attrs.get(key) == "-":
+                del attrs[key]
+        if isinstance(attrs.get("tls.established"), str):
+            attrs["tls.established"] = attrs["tls.established"] == "true"
+
+
+def _netlogger_normalize(doc: dict) -> None:
+    attrs = doc.get("attributes")
+    if isinstance(attrs, dict) and attrs.get("bpf_ts_ns") is not None:
+        value = attrs["bpf_ts_ns"]
+        attrs["bpf_ts_ns"] = str(value).lower() if isinstance(value, bool) else str(value)
+
+
+_DEFAULT_STEPS = {
+    "cp-actor-attr-nest": _cp_actor_attr_nest,
+    "envoy-normalize": _envoy_normalize,
+    "netlogger-normalize": _netlogger_normalize,
+}
+
+
+def stored_by_reference(index: str, document: dict[str, Any]) -> dict[str, Any]:
+    """The _source the reference stores for the exporter's `document` in its index `index`."""
+    doc = copy.deepcopy(document)
+    step = _DEFAULT_STEPS.get(DEFAULT_PIPELINES.get(index, ""))
+    if step:
+        step(doc)
+    _envelope_normalize(doc)
+    return doc
