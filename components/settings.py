@@ -780,7 +780,10 @@ def validate(raw: Mapping[str, Any]) -> Settings:
         raise SettingsError("invalid stack configuration:\n  " + "\n  ".join(errors))
     merged = {k: p["default"] for k, p in SCHEMA["properties"].items()}
     merged.update(values)
-    errors = _cross_field_errors(merged) + roles.role_errors(merged, set(values))
+    # The Pulumi CLI passes every key Pulumi.yaml declares, with its default when the stack sets
+    # none: a key counts as set by the stack when its value is not the default.
+    given = {k for k, v in values.items() if k not in SCHEMA["properties"] or v != SCHEMA["properties"][k]["default"]}
+    errors = _cross_field_errors(merged) + roles.role_errors(merged, given)
     if errors:
         raise SettingsError("invalid stack configuration:\n  " + "\n  ".join(errors))
     by_field = {_snake(k): tuple(v) if isinstance(v, list) else v for k, v in merged.items()}

@@ -1,10 +1,11 @@
 """Settings validation: every bad value is refused before anything is registered."""
 
+import json
 import pytest
 import yaml
 
 from components import settings as stack_settings
-from components.settings import SettingsError, validate
+from components.settings import SCHEMA, SettingsError, validate
 from components import settings_docs
 
 
@@ -100,3 +101,14 @@ def test_tls_paths_must_name_readable_files(tmp_path):
         stack_settings.check_host_files(validate(relative))
     # A remote Docker host's files are not visible here: nothing to check.
     stack_settings.check_host_files(validate(missing), docker_host="ssh://builder")
+
+
+def test_every_default_passed_as_the_cli_passes_it_is_valid():
+    """`pulumi` hands the program every key Pulumi.yaml declares, with its default when the stack
+    sets none (as text; a list as JSON): that must validate, whatever the role settings are."""
+    raw = {
+        key: json.dumps(prop["default"]) if isinstance(prop["default"], list)
+        else str(prop["default"]).lower() if isinstance(prop["default"], bool) else str(prop["default"])
+        for key, prop in SCHEMA["properties"].items()
+    }
+    assert validate(raw).role == "local"
