@@ -67,7 +67,8 @@ Sources (facts only; nothing copied):
   * eBPF egress: internal/controlplane/firewall/ebpf/netlogger/otel_sink.go and
     event.go: body "ebpf egress", scope "clawker.netlogger",
     service.name=ebpf-egress; event.name ebpf.egress.{connect,sendmsg,sock_create};
-    action allowed/denied/bypassed; cgroup_id, domain_hash and dst_port as strings;
+    action allowed/denied/bypassed; cgroup_id, domain_hash (896bf908: identity, the same
+    uint32 as a string, controlplane/firewall/ebpf/netlogger/otel_sink.go) and dst_port as strings;
     bpf_ts_ns int64; l4_proto_code int; ipv6/ipv4_mapped/no_dst bools; dst_* only
     when known.
 """
@@ -909,22 +910,28 @@ def coredns_batch() -> Batch:
     return Batch(TRUSTED, "clawker-coredns", {"service.name": "coredns"}, "otel", records)
 
 
-def ebpf_batch() -> Batch:
+def ebpf_batches() -> list[Batch]:
+    """The netlogger of both Clawker releases: a5aed90f names the route's hash domain_hash,
+    896bf908 identity (controlplane/firewall/ebpf/netlogger/otel_sink.go: a uint32 as a string)."""
+    return [ebpf_batch(), ebpf_batch("identity")]
+
+
+def ebpf_batch(route_field: str = "domain_hash") -> Batch:
     def egress(site: str, verdict: str, *, dst_ip: str = "", dst_port: int = 0, host: str = "", ipv6: bool = False, n: int = 0) -> dict[str, Any]:
         attrs: dict[str, Any] = {
             "event.name": f"ebpf.egress.{site}",
             "action": verdict,
-            "container_id": "3f2a9c1d7e5b",
+            "container_id": "3f2a9c1d7e5b" if route_field == "domain_hash" else "8c4d2e6f1a3b",
             "agent": AGENTS[0],
             "project": PROJECT,
             "cgroup_id": "12345",
-            "bpf_ts_ns": 1234567890123456789 + n,
+            "bpf_ts_ns": 1234567890123456789 + n + (0 if route_field == "domain_hash" else 1000),
             "l4_proto": "udp" if site == "sendmsg" else "tcp",
             "l4_proto_code": 17 if site == "sendmsg" else 6,
             "ipv6": ipv6,
             "ipv4_mapped": False,
             "no_dst": not dst_ip,
-            "domain_hash": "2882343476" if host else "0",
+            route_field: "2882343476" if host else "0",
         }
         if dst_ip:
             attrs["dst_ip"] = dst_ip
@@ -945,4 +952,7 @@ def ebpf_batch() -> Batch:
 
 def log_batches() -> list[Batch]:
     """Every log batch of the corpus, for both lanes."""
-    return claude_code_batches() + team_claude_code_batches() + [clawker_cli_batch()] + clawker_cp_batches() + [envoy_batch(), coredns_batch(), ebpf_batch()]
+    return (
+        claude_code_batches() + team_claude_code_batches() + [clawker_cli_batch()] + clawker_cp_batches()
+        + [envoy_batch(), coredns_batch()] + ebpf_batches()
+    )
