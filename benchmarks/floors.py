@@ -24,8 +24,9 @@ import os
 import pathlib
 import subprocess
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import requests
@@ -226,25 +227,36 @@ def target_of(path: str) -> str:
 
 
 @dataclass
+class Tally:
+    statuses: dict = field(default_factory=dict)  # HTTP status -> how many
+    # Answers >= 400 other than an existence check's 404: the floor names them (there should be none).
+    refused: list = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass
 class FloorRun:
     requests: int
     answered_s: float  # OpenSearch answers HTTP -> last request answered
-    statuses: dict
+    tally: Tally
 
 
-def _send(session: requests.Session, url: str, r, statuses: dict) -> None:
+def _send(session: requests.Session, url: str, r, tally: Tally) -> None:
     headers = {"Content-Type": r.content_type} if r.content_type else {}
     resp = session.request(r.method, url.rstrip("/") + r.path, data=r.body, headers=headers, timeout=120)
-    statuses[resp.status_code] = statuses.get(resp.status_code, 0) + 1
+    with tally.lock:
+        tally.statuses[resp.status_code] = tally.statuses.get(resp.status_code, 0) + 1
+    if resp.status_code >= 400 and not (r.method == "GET" and resp.status_code == 404):
+        tally.refused.append(f"{r.method} {r.path.split('?')[0]} {resp.status_code} {resp.text[:160]}")
 
 
-def _serial(url: str, recorded: list, statuses: dict) -> None:
+def _serial(url: str, recorded: list, tally: Tally) -> None:
     session = requests.Session()
     for r in recorded:
-        _send(session, url, r, statuses)
+        _send(session, url, r, tally)
 
 
-def _waves(url: str, recorded: list, statuses: dict) -> None:
+def _waves(url: str, recorded: list, tally: Tally) -> None:
     """Only the writes; each wave (see _WAVES) all at once, one connection per target, in order per target."""
     writes = [r for r in recorded if r.method != "GET"]
     for wave in range(len(_WAVES) + 1):
@@ -254,7 +266,7 @@ def _waves(url: str, recorded: list, statuses: dict) -> None:
                 targets.setdefault(target_of(r.path), []).append(r)
         if targets:
             with ThreadPoolExecutor(len(targets)) as pool:
-                list(pool.map(lambda rs: _serial(url, rs, statuses), targets.values()))
+                list(pool.map(lambda rs: _serial(url, rs, tally), targets.values()))
 
 
 # The two ways a plain client sends the bootstrap's requests.
@@ -274,10 +286,9 @@ def opensearch_floor(spec: StartSpec, recorded: list, url: str, mode: str, timeo
         if answers.at is None:
             answers.stop()
             raise SystemExit(f"the floor's OpenSearch ({FLOOR_OPENSEARCH}) never answered {url}")
-        statuses: dict[int, int] = {}
-        MODES[mode][1](url, recorded, statuses)
-        sent = sum(statuses.values())
-        return FloorRun(sent, probes.now() - answers.at, statuses)
+        tally = Tally()
+        MODES[mode][1](url, recorded, tally)
+        return FloorRun(sum(tally.statuses.values()), probes.now() - answers.at, tally)
     finally:
         remove_floor_opensearch()
 

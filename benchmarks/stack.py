@@ -247,8 +247,10 @@ def cold_rounds(stack: PulumiStack, proxies: dict, ports: dict, n: int) -> list[
             run = floors.opensearch_floor(last["spec"], last["replay"], os_url, mode)
             floor_s.setdefault(mode, []).append(run.answered_s)
             print(f"\n-- OpenSearch floor ({mode}: {what}) of the last cold up's requests, after a fresh start: "
-                  f"{run.requests} requests (answers {dict(sorted(run.statuses.items()))}), last answer "
+                  f"{run.requests} requests (answers {dict(sorted(run.tally.statuses.items()))}), last answer "
                   f"{run.answered_s:.2f} s after OpenSearch answered HTTP, load {probes.load_average()}")
+            for refusal in run.tally.refused:
+                print(f"   refused: {refusal}")
 
     for i in range(n):
         if i:
