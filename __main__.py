@@ -16,5 +16,5 @@ except stack_settings.SettingsError as error:
 for message in stack_settings.warnings_for(settings):
     pulumi.warn(message)
 
-stack.build(settings)
-stack.export_outputs(settings)
+built = stack.build_for_role(settings)
+stack.export_outputs(settings, built)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from components import names
-from components.settings import Settings
+from components import names, units
+from components.settings import Settings, _snake
 
 # Clawker fills these per agent container.
 RESOURCE_ATTRIBUTES_TEMPLATE = "project=${CLAWKER_PROJECT},agent=${CLAWKER_AGENT}"
@@ -15,10 +15,6 @@ def resource_attributes(settings: Settings) -> str:
     return RESOURCE_ATTRIBUTES_TEMPLATE + team
 
 
-def _flag(value: bool) -> str:
-    return "1" if value else "0"
-
-
 def otlp_endpoint_in_network(settings: Settings) -> str:
     return f"http://{names.COLLECTOR}:{settings.otlp_http_port}"
 
@@ -27,7 +23,8 @@ def otlp_endpoint_from_host(settings: Settings) -> str:
     return f"http://{settings.host_name}:{settings.otlp_http_port}"
 
 
-def agent_env(settings: Settings) -> dict[str, str]:
+def core_env(settings: Settings) -> dict[str, str]:
+    """What every OpenTelemetry SDK in an agent container reads: where to send, how, and who it is."""
     return {
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint_in_network(settings),
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
@@ -36,16 +33,28 @@ def agent_env(settings: Settings) -> dict[str, str]:
         "OTEL_TRACES_EXPORTER": "otlp",
         # Counters arrive as deltas; the collector turns them cumulative.
         "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "delta",
-        "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
-        "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1",
         "OTEL_RESOURCE_ATTRIBUTES": resource_attributes(settings),
-        "OTEL_LOG_TOOL_DETAILS": _flag(settings.log_tool_details),
-        "OTEL_LOG_USER_PROMPTS": _flag(settings.log_user_prompts),
-        "OTEL_METRICS_INCLUDE_ACCOUNT_UUID": "true" if settings.include_account_uuid else "false",
-        "OTEL_METRICS_INCLUDE_SESSION_ID": "true" if settings.include_session_id else "false",
         "OTEL_METRIC_EXPORT_INTERVAL": str(settings.metric_export_interval_ms),
         "OTEL_LOGS_EXPORT_INTERVAL": str(settings.logs_export_interval_ms),
     }
+
+
+def unit_env(settings: Settings, unit: units.Unit) -> dict[str, str]:
+    """A unit's own variables (manifest agent_env): fixed text, or picked by a boolean setting."""
+    out = {}
+    for var, value in unit.agent_env.items():
+        if isinstance(value, dict):
+            value = value["true"] if getattr(settings, _snake(value["setting"])) else value["false"]
+        out[var] = value
+    return out
+
+
+def agent_env(settings: Settings) -> dict[str, str]:
+    """The agentEnv stack output: the core's variables and each selected unit's (claude-code's by default)."""
+    env = core_env(settings)
+    for unit in settings.selected_units:
+        env.update(unit_env(settings, unit))
+    return env
 
 
 def service_urls(settings: Settings) -> dict[str, str]:

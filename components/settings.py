@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
+from functools import cached_property
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 import jsonschema
 
-from components import names
+from components import names, roles, telemetry, units as units_lib
 
 CONFIG_NAMESPACE = "clawker-monitor"
+# Where Pulumi.yaml is: relative unitPaths are read from here.
+PROJECT_DIR = pathlib.Path(__file__).resolve().parents[1]
 
 # Official images, pinned by version and multi-arch manifest digest.
 DEFAULT_IMAGES = {
@@ -48,6 +52,17 @@ _ATTRIBUTE = {"type": "string", "pattern": r"^[A-Za-z0-9._:/@+\-]*$"}
 _RECEIVERS = {"type": "string", "pattern": r"^((webhook|slack|email)(,(webhook|slack|email))*)?$"}
 # JSON object {"<user or team>": {"dailyUsd": n, "monthlyUsd": n}}, checked by BUDGETS_SCHEMA.
 _BUDGETS = {"type": "string"}
+# JSON object {"<model>": {"input": n, "cachedInput": n, "output": n}} (USD per million tokens), checked by PRICES_SCHEMA.
+_PRICES = {"type": "string"}
+
+ROLES = ("local", "team", "machine")
+_HTTPS_URLS = {"type": "string", "pattern": r"^(https://[^\s,]+(,https://[^\s,]+)*)?$"}
+_HTTPS_URL = {"type": "string", "pattern": r"^(https://[^\s,]+)?$"}
+_PEM = {"type": "string", "pattern": r"^(\s*-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----\s*)?$"}
+# A machine's name: a DNS label, also part of its OpenSearch user and role names.
+MACHINE_NAME_PATTERN = r"[a-z0-9]([a-z0-9\-]{0,38}[a-z0-9])?"
+_MACHINE_NAME = {"type": "string", "pattern": rf"^({MACHINE_NAME_PATTERN})?$"}
+_MACHINE_NAMES = {"type": "string", "pattern": rf"^({MACHINE_NAME_PATTERN}(,{MACHINE_NAME_PATTERN})*)?$"}
 
 
 def _prop(schema: dict, default: Any, description: str) -> dict:
@@ -107,6 +122,22 @@ SCHEMA: dict = {
             {"type": "boolean"},
             True,
             "Register Prometheus as OpenSearch's direct-query datasource (SQL plugin) for Dashboards' PromQL panels.",
+        ),
+        "units": _prop(
+            {
+                "type": "array",
+                "uniqueItems": True,
+                "items": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]{0,62}$"},
+            },
+            list(units_lib.DEFAULT_UNITS),
+            "Built-in monitoring units whose telemetry the stack stores and shows (claude-code, codex; README \"Units\"). "
+            "Removing one keeps its indices and saved objects.",
+        ),
+        "unitPaths": _prop(
+            {"type": "array", "uniqueItems": True, "items": {"type": "string", "minLength": 1}},
+            [],
+            "Folders of your own monitoring units (a manifest.json with its templates, pipelines and dashboards; README "
+            "\"Units\"), absolute or relative to the project directory.",
         ),
         "hostName": _prop(
             {"type": "string", "minLength": 1, "pattern": r"^[A-Za-z0-9.\-]+$"},
@@ -227,20 +258,71 @@ SCHEMA: dict = {
         "alertCostSpikeMinUsd": _prop(
             {"type": "number", "minimum": 0, "maximum": 100000}, 1, "The cost-spike alert ignores hours that cost less than this many USD."
         ),
+        "codexPrices": _prop(
+            _PRICES,
+            "",
+            "Price table for the Codex dashboard's ESTIMATED cost, as JSON: USD per million tokens per model, "
+            '{"gpt-5-codex": {"input": 1.25, "cachedInput": 0.125, "output": 10}}. Codex reports tokens, not cost; '
+            "empty (the default) shows no cost at all.",
+        ),
         # Team attributes agents carry (agentEnv's OTEL_RESOURCE_ATTRIBUTES); empty ones are left out.
         "teamId": _prop(_ATTRIBUTE, "", "team.id resource attribute agents of this stack send (budgets per team, the Team & users views)."),
         "department": _prop(_ATTRIBUTE, "", "department resource attribute agents of this stack send."),
         "costCenter": _prop(_ATTRIBUTE, "", "cost_center resource attribute agents of this stack send."),
+        # Roles (README "Running for a team"): which part of a team's stack this one is.
+        "role": _prop(
+            {"type": "string", "enum": list(ROLES)},
+            "local",
+            "local: the whole stack on this Docker host (OpenSearch, Dashboards, Prometheus, collector). team: bootstrap an "
+            "existing secured OpenSearch cluster, run Dashboards and the team Prometheus, issue one credential per machine. "
+            "machine: the collector only, shipping to the team's cluster and Prometheus.",
+        ),
+        "clusterUrls": _prop(
+            _HTTPS_URLS, "", "team, machine: the OpenSearch cluster's HTTPS URL(s), comma-separated (team: required; machine: unless teamStack is set)."
+        ),
+        "clusterCaCert": _prop(
+            _PEM, "", "team, machine: PEM of the CA that signs the cluster's certificates; empty: the system's trusted CAs. TLS is always verified."
+        ),
+        "clusterAdminUser": _prop({"type": "string", "minLength": 1, "pattern": r"^[^\s:]+$"}, "admin", "team: the cluster's admin user (security plugin)."),
+        "clusterAdminPassword": _prop(
+            {"type": "string"}, "", "team: the admin user's password (required). A secret: set it with `pulumi config set --secret`."
+        ),
+        "dashboardsUrl": _prop(
+            _URL, "", "team: URL of an existing OpenSearch Dashboards to bootstrap; empty: this stack runs a Dashboards container against the cluster."
+        ),
+        "machines": _prop(
+            _MACHINE_NAMES, "", "team: machine names, comma-separated; each gets its own credential (secret output machineCredentials); removing one revokes it."
+        ),
+        "prometheusCaCert": _prop(
+            _PEM, "", "team, machine: PEM of the CA that signs the team Prometheus's certificate; empty: clusterCaCert."
+        ),
+        "machineName": _prop(
+            _MACHINE_NAME, "", "machine: this machine's name (required), one of the team stack's machines; every record and series carries it."
+        ),
+        "teamStack": _prop(
+            {"type": "string", "pattern": r"^([A-Za-z0-9._\-]+(/[A-Za-z0-9._\-]+){0,2})?$"},
+            "",
+            "machine: the team stack (org/project/stack) to read endpoints, CA and this machine's credential from (a StackReference); "
+            "empty: give clusterUrls, machinePassword and teamPrometheusUrl instead.",
+        ),
+        "machinePassword": _prop(
+            {"type": "string"}, "", "machine: this machine's password when teamStack is not used. A secret: set it with `pulumi config set --secret`."
+        ),
+        "teamPrometheusUrl": _prop(
+            _HTTPS_URL, "", "machine: the team Prometheus's HTTPS URL (remote write goes to <url>/api/v1/write) when teamStack is not used."
+        ),
         "datasourceMasterKey": _prop(
             {"type": "string", "pattern": "^(.{16}|.{24}|.{32})?$"},
             "",
             "Secret key (16, 24 or 32 characters) that encrypts OpenSearch datasource credentials; set it with "
-            "`pulumi config set --secret`; generated per stack when empty.",
+            "`pulumi config set --secret` (a value stored in plain text is refused); generated per stack when empty.",
         ),
     },
 }
 
-SECRET_KEYS = ("datasourceMasterKey", "alertWebhookUrl", "alertSlackWebhookUrl", "alertEmailPassword")
+SECRET_KEYS = (
+    "datasourceMasterKey", "alertWebhookUrl", "alertSlackWebhookUrl", "alertEmailPassword", "clusterAdminPassword", "machinePassword",
+)
 
 
 # budgetUsers / budgetTeams, once parsed.
@@ -258,6 +340,22 @@ BUDGETS_SCHEMA = {
     },
 }
 BUDGET_PERIODS = {"dailyUsd": "daily", "monthlyUsd": "monthly"}
+
+# codexPrices, once parsed. A model name ends up inside PromQL label matchers: no quotes,
+# backslashes or spaces.
+PRICE_KINDS = ("input", "cachedInput", "output")
+PRICES_SCHEMA = {
+    "type": "object",
+    "minProperties": 1,
+    "propertyNames": {"minLength": 1, "maxLength": 200, "pattern": r"^[A-Za-z0-9._:/@+\-]+$"},
+    "additionalProperties": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": list(PRICE_KINDS),
+        "properties": {kind: {"type": "number", "minimum": 0, "maximum": 100000} for kind in PRICE_KINDS},
+    },
+}
+PRICES_EXAMPLE = '{"<model>": {"input": <USD per million input tokens>, "cachedInput": <USD per million cached input tokens>, "output": <USD per million output tokens>}}'
 EMAIL_KEYS = ("alertEmailTo", "alertEmailFrom", "alertEmailSmarthost")
 
 
@@ -269,13 +367,16 @@ def _describe_allowed(schema: dict) -> str:
     if "enum" in schema:
         return "one of " + ", ".join(map(str, schema["enum"]))
     t = schema.get("type")
-    parts = [f"a{'n' if t == 'integer' else ''} {t}"] if t else []
+    parts = [f"a{'n' if t in ('integer', 'array') else ''} {t}"] if t else []
     if "minimum" in schema or "maximum" in schema:
         parts.append(f"from {schema.get('minimum', '-inf')} to {schema.get('maximum', 'inf')}")
     if "pattern" in schema:
         parts.append(f"matching {schema['pattern']}")
     if schema.get("minLength"):
         parts.append("not empty")
+    if t == "array":
+        item = schema.get("items", {})
+        parts.append("of distinct " + (f"names matching {item['pattern']}" if "pattern" in item else "non-empty strings"))
     return " ".join(parts) or "a valid value"
 
 
@@ -326,6 +427,30 @@ def _cross_field_errors(values: Mapping[str, Any]) -> list[str]:
             "set a port or remove the infraTls* settings"
         )
     messages.extend(_alerting_errors(values))
+    messages.extend(_unit_errors(values))
+    return messages
+
+
+def resolve_unit_path(path: str) -> pathlib.Path:
+    """A unitPaths entry as a folder: relative ones are read from the project directory (Pulumi.yaml's)."""
+    folder = pathlib.Path(path).expanduser()
+    return folder if folder.is_absolute() else PROJECT_DIR / folder
+
+
+def _unit_errors(values: Mapping[str, Any]) -> list[str]:
+    where = f"{CONFIG_NAMESPACE}:units / {CONFIG_NAMESPACE}:unitPaths"
+    try:
+        selected = units_lib.select(values["units"], [resolve_unit_path(p) for p in values["unitPaths"]])
+    except units_lib.UnitError as error:
+        return [f"{where}: {error}"]
+    messages = []
+    for unit in selected:
+        for var, value in unit.agent_env.items():
+            if isinstance(value, dict) and SCHEMA["properties"].get(value["setting"], {}).get("type") != "boolean":
+                messages.append(
+                    f"{where}: unit {unit.name!r}: agent_env {var} follows {value['setting']!r}, which is not a "
+                    "boolean setting of this stack (README's settings table lists them)"
+                )
     return messages
 
 
@@ -345,6 +470,24 @@ def parse_budgets(text: str) -> dict[str, dict[str, float]]:
             '{"<name>": {"dailyUsd": <number above 0>, "monthlyUsd": <number above 0>}}'
         )
     return {name: {BUDGET_PERIODS[k]: float(v) for k, v in periods.items()} for name, periods in data.items()}
+
+
+def parse_prices(text: str) -> dict[str, dict[str, float]]:
+    """codexPrices as {model: {"input"|"cachedInput"|"output": USD per million tokens}}; raises ValueError with the reason."""
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"is not JSON ({error.msg} at character {error.pos}); expected {PRICES_EXAMPLE}") from None
+    problems = sorted(jsonschema.Draft202012Validator(PRICES_SCHEMA).iter_errors(data), key=lambda e: list(e.path))
+    if problems:
+        where = "/".join(str(p) for p in problems[0].path)
+        message = problems[0].message
+        if "propertyNames" in problems[0].schema_path:
+            message = f"{problems[0].instance!r} is not a model name (letters, digits and . _ : / @ + - only)"
+        raise ValueError(f"{'at ' + where + ': ' if where else ''}{message}; expected {PRICES_EXAMPLE}")
+    return {model: {kind: float(price[kind]) for kind in PRICE_KINDS} for model, price in data.items()}
 
 
 def parse_fractions(text: str) -> list[float]:
@@ -380,6 +523,10 @@ def _alerting_errors(values: Mapping[str, Any]) -> list[str]:
         except ValueError as error:
             messages.append(f"{CONFIG_NAMESPACE}:{key}: {error}")
     try:
+        parse_prices(values["codexPrices"])
+    except ValueError as error:
+        messages.append(f"{CONFIG_NAMESPACE}:codexPrices: {error}")
+    try:
         parse_fractions(values["budgetWarnFractions"])
     except ValueError as error:
         messages.append(f"{CONFIG_NAMESPACE}:budgetWarnFractions: {error}; give fractions like 0.8,0.9,1")
@@ -387,15 +534,16 @@ def _alerting_errors(values: Mapping[str, Any]) -> list[str]:
 
 
 def plaintext_secrets(raw: Mapping[str, Any], is_secret) -> None:
-    """Refuse alerting URLs and passwords stored in plain text in the stack's config file.
+    """Refuse every secret setting (SECRET_KEYS: alerting URLs, passwords, the datasource master key)
+    stored in plain text in the stack's config file.
 
     `is_secret(key)` says whether the key was set with `pulumi config set --secret`.
     """
     errors = [
-        f"{CONFIG_NAMESPACE}:{key}: holds a URL or password but is stored in plain text; set it again with "
+        f"{CONFIG_NAMESPACE}:{key}: holds a secret (a URL, password or key) but is stored in plain text; set it again with "
         f"`pulumi config set --secret {CONFIG_NAMESPACE}:{key} <value>`"
         for key in SECRET_KEYS
-        if key != "datasourceMasterKey" and raw.get(key) and not is_secret(key)
+        if raw.get(key) and not is_secret(key)
     ]
     if errors:
         raise SettingsError("invalid stack configuration:\n  " + "\n  ".join(errors))
@@ -425,6 +573,12 @@ def _coerce(raw: Mapping[str, Any]) -> dict:
                     value = int(number) if number.is_integer() else number
         elif isinstance(value, str) and t == "boolean" and value.strip().lower() in ("true", "false"):
             value = value.strip().lower() == "true"
+        elif isinstance(value, str) and t == "array":
+            # Pulumi passes a list set in Pulumi.<stack>.yaml (or with `config set --path`) as JSON text.
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
         out[key] = value
     return out
 
@@ -489,10 +643,44 @@ class Settings:
     budget_warn_fractions: str
     alert_cost_spike_factor: float
     alert_cost_spike_min_usd: float
+    units: tuple[str, ...]
+    unit_paths: tuple[str, ...]
+    codex_prices: str
     team_id: str
     department: str
     cost_center: str
     datasource_master_key: str = field(repr=False)  # a secret
+    role: str
+    cluster_urls: str
+    cluster_ca_cert: str
+    cluster_admin_user: str
+    cluster_admin_password: str = field(repr=False)  # a secret
+    dashboards_url: str
+    machines: str
+    prometheus_ca_cert: str
+    machine_name: str
+    team_stack: str
+    machine_password: str = field(repr=False)  # a secret
+    team_prometheus_url: str
+
+    # --- roles (components/roles.py)
+    @property
+    def cluster_url_list(self) -> list[str]:
+        return [u for u in self.cluster_urls.split(",") if u]
+
+    @property
+    def machine_list(self) -> list[str]:
+        return [m for m in self.machines.split(",") if m]
+
+    @cached_property
+    def selected_units(self) -> tuple[units_lib.Unit, ...]:
+        """The units this stack uses (`units`, then `unitPaths`), checked (validate() refused any that fail)."""
+        return units_lib.select(self.units, [resolve_unit_path(p) for p in self.unit_paths])
+
+    @cached_property
+    def stream_table(self) -> telemetry.StreamTable:
+        """The log streams of the selected units and the core (components/telemetry.py)."""
+        return telemetry.table_for(self.selected_units)
 
     @property
     def trusted_lane_enabled(self) -> bool:
@@ -519,6 +707,11 @@ class Settings:
     @property
     def team_budgets(self) -> dict[str, dict[str, float]]:
         return parse_budgets(self.budget_teams)
+
+    @property
+    def codex_price_table(self) -> dict[str, dict[str, float]]:
+        """codexPrices parsed: model -> USD per million input, cachedInput and output tokens ({} when unset)."""
+        return parse_prices(self.codex_prices)
 
     @property
     def default_budgets(self) -> dict[str, float]:
@@ -587,10 +780,13 @@ def validate(raw: Mapping[str, Any]) -> Settings:
         raise SettingsError("invalid stack configuration:\n  " + "\n  ".join(errors))
     merged = {k: p["default"] for k, p in SCHEMA["properties"].items()}
     merged.update(values)
-    errors = _cross_field_errors(merged)
+    # Pulumi hands the program every key Pulumi.yaml declares, with its default when the stack sets
+    # none: a key counts as set by the stack only when its value differs from that default.
+    given = {k for k, v in values.items() if k not in SCHEMA["properties"] or v != SCHEMA["properties"][k]["default"]}
+    errors = _cross_field_errors(merged) + roles.role_errors(merged, given)
     if errors:
         raise SettingsError("invalid stack configuration:\n  " + "\n  ".join(errors))
-    by_field = {_snake(k): v for k, v in merged.items()}
+    by_field = {_snake(k): tuple(v) if isinstance(v, list) else v for k, v in merged.items()}
     assert {f.name for f in fields(Settings)} == set(by_field), "Settings and SCHEMA out of step"
     return Settings(**by_field)
 
@@ -635,7 +831,7 @@ def is_pulumi_secret(key: str) -> bool:
 
 
 def load() -> Settings:
-    """This stack's settings from Pulumi's config: validated, receiver secrets set as secrets."""
+    """This stack's settings from Pulumi's config: validated, every secret set as a secret."""
     raw = read_pulumi_config()
     settings = validate(raw)
     plaintext_secrets(raw, is_pulumi_secret)

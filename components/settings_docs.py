@@ -6,6 +6,7 @@ either has drifted from the schema.
 
 from __future__ import annotations
 
+import json
 import pathlib
 import re
 
@@ -34,6 +35,9 @@ def pulumi_config_block() -> dict:
         default = str(prop["default"]) if pulumi_type != prop["type"] else prop["default"]
         # A declared key without a default is required by the CLI, so every key has one.
         block[key] = {"type": pulumi_type, "description": prop["description"], "default": default}
+        if pulumi_type == "array":
+            # The CLI's project schema wants the items' type of an array setting.
+            block[key] = {"type": "array", "items": {"type": prop["items"]["type"]}, **{k: block[key][k] for k in ("description", "default")}}
     return block
 
 
@@ -42,6 +46,8 @@ def _allowed(prop: dict) -> str:
         return f"{prop['minimum']}-{prop['maximum']}"
     if prop["type"] == "boolean":
         return "true / false"
+    if prop["type"] == "array":
+        return "list of names" if "pattern" in prop["items"] else "list of folders"
     return "text"
 
 
@@ -53,6 +59,8 @@ def readme_table() -> str:
     for key, prop in SCHEMA["properties"].items():
         default = prop["default"]
         shown = f"`{str(default).lower() if isinstance(default, bool) else default}`"
+        if isinstance(default, list):
+            shown = f"`{json.dumps(default)}`" if default else "(empty list)"
         if default == "":
             shown = "(empty, secret)" if key in SECRET_KEYS else "(empty)"
         if key in GENERATED_SECRET_KEYS:

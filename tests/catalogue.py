@@ -15,6 +15,7 @@ DASHBOARD_API_HEALTH = "clawker-claude-code-api-health"
 DASHBOARD_COST_ATTRIBUTION = "clawker-claude-code-cost-attribution"
 DASHBOARD_SESSIONS = "clawker-claude-code-sessions"
 DASHBOARD_TRACES = "clawker-claude-code-traces"
+DASHBOARD_TEAM_USERS = "clawker-claude-code-team-users"
 # Index patterns the bundle carries: the six log indices and the SS4O traces index.
 INDEX_PATTERNS = names.LOG_INDICES + (names.TRACES_INDEX,)
 
@@ -47,7 +48,19 @@ COLLECTOR_PROMETHEUS_METRICS = {
 _COST_ATTRIBUTION_LABELS = (
     "query_source", "effort", "speed", "agent_name", "skill_name", "plugin_name", "mcp_server_name",
 )
+# The user on every datapoint (user.account_uuid; user.email for OAuth users) and the team
+# attributes agents may carry (team.id, department, cost_center from OTEL_RESOURCE_ATTRIBUTES,
+# copied onto datapoints by the collector): on every metric, where the sender has them.
+_USER_TEAM_LABELS = ("user_account_uuid", "user_email", "team_id", "department", "cost_center")
 COLLECTOR_PROMETHEUS_OPTIONAL_LABELS = {
-    "claude_code_cost_usage_USD_total": _COST_ATTRIBUTION_LABELS,
-    "claude_code_token_usage_tokens_total": _COST_ATTRIBUTION_LABELS,
+    metric: _USER_TEAM_LABELS + (_COST_ATTRIBUTION_LABELS if metric in ("claude_code_cost_usage_USD_total", "claude_code_token_usage_tokens_total") else ())
+    for metric in COLLECTOR_PROMETHEUS_METRICS
+}
+
+# Series the stack's own recording rules write (components/services/prometheus_config.py), with
+# their labels: edit decisions by user (always), the share of each budget used (when budgets are set).
+RECORDED_PROMETHEUS_SERIES = {
+    "clawker:user_edit_decisions:total": ("user", "decision"),
+    "clawker:user_budget_used:ratio": ("user", "period", "budget_usd", "scope"),
+    "clawker:team_budget_used:ratio": ("team", "period", "budget_usd", "scope"),
 }

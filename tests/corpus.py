@@ -18,6 +18,31 @@ Sources (facts only; nothing copied):
   skill_name; subagents: subagent_type); numbers often arrive as strings; MCP tool
   calls are reported with tool_name "mcp_tool" (the reference dashboards filter on it).
   Attribute names per event: ../shared/reference/index-fields.yaml (claude-code).
+- Newer Claude Code events (issue 18; `_newer_events`, `_newer_attributes`): the corpus
+  follows Claude Code 2.1.289 (APP_VERSION), the monitoring page
+  (code.claude.com/docs/en/monitoring-usage) as of 2026-10-04, checked three ways:
+  * the page itself as the public index stores it (an earlier revision: its version notes
+    reach v2.1.199, and it lists no subagent_completed or retention_sweep): standard
+    attribute app.entrypoint (cli, sdk-cli, sdk-ts, sdk-py, claude-vscode); api_refusal with server_fallback_hop, has_category,
+    has_explanation (both absent on a fallback hop) and category (cyber, bio, frontier_llm,
+    reasoning_extraction; only with OTEL_LOG_TOOL_DETAILS=1); at_mention's mention_type
+    (file, directory, agent, mcp_resource) and success; skill_activated's
+    invocation_trigger (user-slash, claude-proactive, nested-skill) and skill.source;
+    compaction's trigger, success, duration_ms, pre_tokens, post_tokens;
+  * Claude Code's CHANGELOG.md (github.com/anthropics/claude-code @ 5cfc0a19, 2.1.240,
+    2026-08-22): message.uuid, client_request_id and tool_source on log events (2.1.214);
+    workflow.run_id and workflow.name on what workflow-spawned agents emit (2.1.202);
+    app.entrypoint (2.1.152); invocation_trigger (2.1.126); at_mention (2.1.122); api_request
+    and api_error numbers sent as numbers (2.1.122);
+  * the page's later revision as quoted by public third-party references compiled from it
+    (one at CLI 2.1.289, 2026-10-04; one recording live events), the only public sources for
+    these: subagent_completed (agent_type, agent.source, is_built_in, is_async, total_tokens
+    of the final request only, total_tool_uses, duration_ms, model, final_model and
+    model_swapped since 2.1.212), api_request's cost_usd_micros (an integer), tool_source's
+    values (builtin, mcp, sdk_host_builtin_mcp), and retention_sweep (since 2.1.227: result
+    complete/skipped, skip_reason, period_days, used_default and its counts). agent.source's
+    values are not published; the corpus uses built-in and projectSettings, after
+    skill.source's. Metrics: query_source is a category there (main, subagent, auxiliary).
 - Clawker, github.com/schmitthub/clawker @ a5aed90f:
   * CLI and control plane: internal/logger/otel_writer.go bridges zerolog JSON to
     OTLP: the message becomes the body, the level the severity (text = zerolog's
@@ -58,7 +83,7 @@ from opentelemetry._logs import SeverityNumber
 
 PROJECT = "clawker"
 AGENTS = ("ralph", "marge")
-APP_VERSION = "2.1.3"
+APP_VERSION = "2.1.289"
 MODELS = ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1")
 USERS = ("dev@example.com", "ops@example.com")
 
@@ -299,7 +324,7 @@ def _claude_code_session(s: _Session, model: str) -> list[dict[str, Any]]:
             tool_parameters=mcp,
         )
     )
-    e(s.event("skill_activated", **{"skill.name": "pdf", "skill.source": "plugin", "plugin.name": "docs", "invocation_trigger": "model"}))
+    e(s.event("skill_activated", **{"skill.name": "pdf", "skill.source": "plugin", "plugin.name": "docs", "invocation_trigger": "claude-proactive"}))
     e(
         s.event(
             "tool_result",
@@ -322,16 +347,6 @@ def _claude_code_session(s: _Session, model: str) -> list[dict[str, Any]]:
             decision_type="accept",
             decision_source="config",
             tool_parameters=json.dumps({"subagent_type": "code-reviewer", "description": "Review the diff"}),
-        )
-    )
-    e(
-        s.event(
-            "subagent_completed",
-            subagent_type="code-reviewer",
-            duration_ms=64012,
-            input_tokens=30211,
-            output_tokens=2210,
-            **{"agent.name": "code-reviewer"},
         )
     )
     e(
@@ -369,7 +384,6 @@ def _claude_code_session(s: _Session, model: str) -> list[dict[str, Any]]:
         )
     )
     e(s.event("api_retries_exhausted", model=model, total_attempts=10, total_retry_duration_ms=181000, error="Overloaded", status_code=529))
-    e(s.event("api_refusal", model=model, request_id="req_011CUyAr", duration_ms=2011))
     e(s.event("permission_mode_changed", from_mode="default", to_mode="acceptEdits", trigger="shift_tab"))
     e(s.event("permission_mode_changed", from_mode="acceptEdits", to_mode="plan", trigger="slash_command"))
     e(s.event("internal_error", error_name="TypeError", error="Cannot read properties of undefined", error_category="internal"))
@@ -389,7 +403,182 @@ def _claude_code_session(s: _Session, model: str) -> list[dict[str, Any]]:
     )
     e(s.event("feedback_survey", event_type="appeared", survey_type="session_quality", appearance_id="app-1"))
     e(s.event("feedback_survey", event_type="responded", survey_type="session_quality", appearance_id="app-1", response="good"))
+    return _with_newer_telemetry(s, model, out)
+
+
+# --------------------------------------------------------------------------- Claude Code, newer
+# What Claude Code sends since the monitoring docs the reference was built on (issue 18;
+# sources and the version followed: the module docstring, "Newer Claude Code events").
+
+# app.entrypoint per (service, agent) of the corpus' sessions (docs' values: cli, sdk-cli,
+# sdk-ts, sdk-py, claude-vscode, claude-in-slack). The desktop app's value is not
+# published, so the desktop session carries none.
+ENTRYPOINTS = {("claude-code", AGENTS[0]): "cli", ("claude-code", AGENTS[1]): "sdk-py"}
+# refusal categories the docs list for api_refusal's category (stop_details.category).
+REFUSAL_CATEGORIES = ("cyber", "bio", "frontier_llm", "reasoning_extraction")
+
+
+def _ids(s: _Session, kind: str, n: int) -> str:
+    """A stable UUID-shaped id for the n-th `kind` of session `s` (message.uuid, client_request_id, ...)."""
+    return f"{kind[:4].encode().hex()}-{s.id[4:8]}-4{n:03d}-8{s.sequence:03d}-{s.id[-12:]}"
+
+
+def _newer_attributes(s: _Session, records: list[dict[str, Any]]) -> None:
+    """Attributes Claude Code added to events the reference already knew.
+
+    message.uuid (user_prompt, assistant_response), client_request_id (api_request,
+    api_error) and tool_source (tool_decision: builtin, mcp) since 2.1.214;
+    cost_usd_micros on api_request (an integer: api_request's numbers are numbers since
+    2.1.122); app.entrypoint among the standard attributes.
+    """
+    entrypoint = ENTRYPOINTS.get((s.service, s.agent))
+    for n, record in enumerate(records):
+        attrs = record["attributes"]
+        name = attrs["event.name"]
+        if entrypoint:
+            attrs["app.entrypoint"] = entrypoint
+        if name in ("user_prompt", "assistant_response"):
+            attrs["message.uuid"] = _ids(s, "message", n)
+        if name in ("api_request", "api_error"):
+            attrs["client_request_id"] = _ids(s, "client", n)
+        if name == "api_request":
+            attrs["cost_usd_micros"] = round(float(attrs["cost_usd"]) * 1_000_000)
+        if name == "tool_decision":
+            attrs["tool_source"] = "mcp" if attrs.get("tool_name") == "mcp_tool" else "builtin"
+
+
+def _newer_events(s: _Session, model: str) -> list[dict[str, Any]]:
+    """Events the reference did not know: subagents, refusals with their category, compaction,
+    @-mentions, slash-invoked skills, a workflow-spawned agent, the transcript retention sweep."""
+    out: list[dict[str, Any]] = []
+    e = out.append
+    # A built-in subagent run inline, and a project one run in the background whose model
+    # the server swapped (final_model, model_swapped since 2.1.212). total_tokens is the
+    # subagent's final request only (its context at completion, not a sum).
+    e(
+        s.event(
+            "subagent_completed",
+            agent_type="Explore",
+            is_built_in=True,
+            is_async=False,
+            total_tokens=48211,
+            total_tool_uses=14,
+            duration_ms=21034,
+            model=MODELS[1],
+            final_model=MODELS[1],
+            model_swapped=False,
+            **{"agent.source": "built-in"},
+        )
+    )
+    e(
+        s.event(
+            "subagent_completed",
+            agent_type="code-reviewer",
+            is_built_in=False,
+            is_async=True,
+            total_tokens=61877,
+            total_tool_uses=9,
+            duration_ms=64012,
+            model=MODELS[2],
+            final_model=MODELS[0],
+            model_swapped=True,
+            **{"agent.source": "projectSettings"},
+        )
+    )
+    # A workflow-spawned agent (workflow.run_id / workflow.name since 2.1.202): its request and its end.
+    workflow = {"workflow.run_id": f"wfr_{s.id[:8]}", "workflow.name": "code-review"}
+    e(
+        s.event(
+            "api_request",
+            model=MODELS[0],
+            cost_usd=0.0412,
+            duration_ms=6120,
+            input_tokens=2210,
+            output_tokens=840,
+            cache_read_tokens=40211,
+            cache_creation_tokens=0,
+            request_id="req_011CUyWf",
+            speed="normal",
+            query_source="agent:general-purpose",
+            effort="medium",
+            **{"agent.name": "general-purpose", **workflow},
+        )
+    )
+    e(
+        s.event(
+            "subagent_completed",
+            agent_type="general-purpose",
+            is_built_in=True,
+            is_async=True,
+            total_tokens=43065,
+            total_tool_uses=21,
+            duration_ms=98233,
+            model=MODELS[0],
+            final_model=MODELS[0],
+            model_swapped=False,
+            **{"agent.source": "built-in", **workflow},
+        )
+    )
+    # Refusals: the server's fallback retried one on another model (a hop: no stop_details,
+    # so no has_category / has_explanation), which refused too, with a category; and one
+    # without a category. category needs OTEL_LOG_TOOL_DETAILS=1 (agentEnv sets it).
+    refusal = dict(model=model, query_source="repl_main_thread", speed="normal", effort="high")
+    e(s.event("api_refusal", request_id="req_011CUyAr", attempt=1, server_fallback_hop=True, **refusal))
+    e(
+        s.event(
+            "api_refusal",
+            request_id="req_011CUyAs",
+            attempt=1,
+            server_fallback_hop=False,
+            has_category=True,
+            has_explanation=True,
+            category=REFUSAL_CATEGORIES[0],
+            **refusal,
+        )
+    )
+    e(
+        s.event(
+            "api_refusal",
+            request_id="req_011CUyAt",
+            attempt=2,
+            server_fallback_hop=False,
+            has_category=False,
+            has_explanation=False,
+            **refusal,
+        )
+    )
+    e(s.event("compaction", trigger="auto", success=True, duration_ms=31877, pre_tokens=167204, post_tokens=24310))
+    e(s.event("at_mention", mention_type="directory", success=True))
+    e(s.event("at_mention", mention_type="agent", success=True))
+    e(s.event("at_mention", mention_type="mcp_resource", success=False))
+    e(s.event("skill_activated", invocation_trigger="user-slash", **{"skill.name": "review", "skill.source": "bundled"}))
+    # Once per process at start-up, before any prompt (hence no prompt.id): the
+    # cleanupPeriodDays sweep of old transcripts (since 2.1.227).
+    if ENTRYPOINTS.get((s.service, s.agent)) == "cli":
+        sweep = s.event(
+            "retention_sweep",
+            result="complete",
+            period_days=30,
+            used_default=True,
+            transcripts_deleted=12,
+            transcripts_exempted_desktop=0,
+            session_files_deleted=31,
+            artifacts_deleted=4,
+            files_retained_fresh=208,
+            files_past_cutoff=47,
+            error_count=0,
+        )
+    else:
+        sweep = s.event("retention_sweep", result="skipped", skip_reason="user_source_disabled", period_days=30, used_default=False)
+    sweep["attributes"].pop("prompt.id", None)
+    e(sweep)
     return out
+
+
+def _with_newer_telemetry(s: _Session, model: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    records = records + _newer_events(s, model)
+    _newer_attributes(s, records)
+    return records
 
 
 def claude_code_batches() -> list[Batch]:
@@ -403,6 +592,129 @@ def claude_code_batches() -> list[Batch]:
         Batch(UNTRUSTED, "claude-code", s.resource(), "com.anthropic.claude_code.events", _claude_code_session(s, MODELS[i % 2]))
         for i, s in enumerate(sessions)
     ]
+
+
+# --------------------------------------------------------------------------- teams and users
+#
+# Several users in several teams, as a fleet of Clawker agents reports them (the Team & users
+# dashboard, budgets per user and team). Claude Code puts the user on every event and every
+# metric datapoint (user.account_uuid; user.email when the user signed in with OAuth, none for
+# an API key); team.id, department and cost_center come from OTEL_RESOURCE_ATTRIBUTES
+# (agentEnv adds the ones the stack is configured with, teams may set their own), so they
+# arrive as resource attributes of both the events and the metrics.
+
+
+@dataclass(frozen=True)
+class Member:
+    email: str | None  # None: an API-key user, known by account only
+    account: str
+    team: str | None
+    department: str | None
+    cost_center: str | None
+    agent: str
+    model: str
+    # (cost_usd, input_tokens, output_tokens) of each API request, the first with `model`,
+    # the second with the small model (models per user and team)
+    requests: tuple[tuple[float, int, int], tuple[float, int, int]]
+    edits: tuple[int, int]  # code edits accepted, rejected
+
+    def resource_attributes(self) -> dict[str, str]:
+        attrs = {"team.id": self.team, "department": self.department, "cost_center": self.cost_center}
+        return {k: v for k, v in attrs.items() if v is not None}
+
+    def user_attributes(self) -> dict[str, str]:
+        return {"user.account_uuid": self.account, **({"user.email": self.email} if self.email else {})}
+
+
+TEAM_MEMBERS = (
+    Member("alice@example.com", "acc-alice", "platform", "engineering", "cc-1001", AGENTS[0], MODELS[0], ((0.412, 9120, 2210), (0.0031, 900, 70)), (3, 1)),
+    Member("bob@example.com", "acc-bob", "platform", "engineering", "cc-1001", AGENTS[1], MODELS[0], ((0.208, 4410, 1130), (0.0012, 410, 30)), (1, 2)),
+    Member("carol@example.com", "acc-carol", "data", "research", "cc-2002", AGENTS[0], MODELS[2], ((1.104, 6020, 3300), (0.0024, 700, 55)), (4, 0)),
+    # A CI bot on an API key: no e-mail; its team sets team.id only.
+    Member(None, "acc-ci-bot", "data", None, None, AGENTS[1], MODELS[0], ((0.051, 1500, 320), (0.0008, 300, 20)), (2, 1)),
+)
+
+
+class _MemberSession(_Session):
+    def __init__(self, n: int, member: Member):
+        super().__init__(n, "claude-code", member.agent, member.email or member.account)
+        self.member = member
+
+    def resource(self) -> dict[str, Any]:
+        return {**super().resource(), **self.member.resource_attributes()}
+
+    def event(self, name: str, **attributes: Any) -> dict[str, Any]:
+        record = super().event(name, **attributes)
+        record["attributes"].pop("user.email")
+        record["attributes"].update(self.member.user_attributes())
+        return record
+
+
+def _member_session(s: _MemberSession) -> list[dict[str, Any]]:
+    m = s.member
+    out = []
+    s.new_prompt()
+    out.append(s.event("user_prompt", prompt_length=41, prompt="Add a retry to the exporter and test it"))
+    for i, ((cost, tokens_in, tokens_out), model) in enumerate(zip(m.requests, (m.model, MODELS[1]))):
+        out.append(
+            s.event(
+                "api_request", model=model, cost_usd=cost, duration_ms=4100 + i, input_tokens=tokens_in, output_tokens=tokens_out,
+                cache_read_tokens=20000, cache_creation_tokens=0, request_id=f"req_{m.account}_{i}", speed="normal",
+                query_source="repl_main_thread", effort="medium",
+            )
+        )
+    accepted, rejected = m.edits
+    for i, decision in enumerate(["accept"] * accepted + ["reject"] * rejected):
+        tool = "Edit" if i % 2 == 0 else "Write"
+        source = "user_temporary" if decision == "accept" else "user_reject"
+        out.append(s.event("tool_decision", tool_name=tool, decision=decision, source=source, tool_use_id=f"toolu_{m.account}_{i}", language="Python"))
+        if decision == "accept":
+            out.append(
+                s.event("tool_result", tool_name=tool, tool_use_id=f"toolu_{m.account}_{i}", success=True, duration_ms=30 + i,
+                        decision_type="accept", decision_source=source, tool_result_size_bytes=400)
+            )
+    return out
+
+
+def _member_sessions() -> list[_MemberSession]:
+    return [_MemberSession(11 + i, m) for i, m in enumerate(TEAM_MEMBERS)]
+
+
+def team_claude_code_batches() -> list[Batch]:
+    """One CLI session per team member, its events under the member's resource (team attributes)."""
+    return [Batch(UNTRUSTED, "claude-code", s.resource(), "com.anthropic.claude_code.events", _member_session(s)) for s in _member_sessions()]
+
+
+@dataclass
+class MetricExport:
+    """One Claude Code process's metric exports: its resource and its rounds of (counter, increment, attributes)."""
+
+    resource: dict[str, Any]
+    rounds: list[list[tuple[str, float, dict[str, Any]]]]
+
+
+def team_metric_exports() -> list[MetricExport]:
+    """The members' sessions as Claude Code's counters count them (the same cost and edits as their events)."""
+    exports = []
+    for s in _member_sessions():
+        m = s.member
+        point = {"session.id": s.id, "app.version": APP_VERSION, "organization.id": "4f0e2d8c-org", "terminal.type": "xterm-256color", **m.user_attributes()}
+
+        def at(**attributes: Any) -> dict[str, Any]:
+            return {**point, **attributes}
+
+        round_: list[tuple[str, float, dict[str, Any]]] = [("claude_code.session.count", 1, at())]
+        for (cost, tokens_in, tokens_out), model in zip(m.requests, (m.model, MODELS[1])):
+            round_ += [
+                ("claude_code.cost.usage", cost, at(model=model)),
+                ("claude_code.token.usage", tokens_in, at(model=model, type="input")),
+                ("claude_code.token.usage", tokens_out, at(model=model, type="output")),
+            ]
+        for decision, n in zip(("accept", "reject"), m.edits):
+            if n:
+                round_.append(("claude_code.code_edit_tool.decision", n, at(decision=decision, source="user_temporary" if decision == "accept" else "user_reject", tool_name="Edit", language="Python")))
+        exports.append(MetricExport(s.resource(), [round_]))
+    return exports
 
 
 # Spans (traces beta, OTEL_TRACES_EXPORTER=otlp, CLAUDE_CODE_ENHANCED_TELEMETRY_BETA=1).
@@ -437,9 +749,10 @@ def span_names(tree: dict[str, Any]) -> list[str]:
 # Metric attributes newer than the reference (SPEC), per instrument that carries them.
 METRIC_ATTRIBUTES: dict[str, dict[str, Any]] = {
     "claude_code.session.count": {"start_type": "fresh"},
-    "claude_code.cost.usage": {"query_source": "repl_main_thread", "effort": "high", "speed": "normal"},
+    # On metrics query_source is a category (main, subagent, auxiliary); events carry the subsystem.
+    "claude_code.cost.usage": {"query_source": "main", "effort": "high", "speed": "normal"},
     "claude_code.token.usage": {
-        "query_source": "agent:code-reviewer",
+        "query_source": "subagent",
         "effort": "low",
         "speed": "fast",
         "agent.name": "code-reviewer",
@@ -652,4 +965,4 @@ def ebpf_batch() -> Batch:
 
 def log_batches() -> list[Batch]:
     """Every log batch of the corpus, for both lanes."""
-    return claude_code_batches() + [clawker_cli_batch()] + clawker_cp_batches() + [envoy_batch(), coredns_batch(), ebpf_batch()]
+    return claude_code_batches() + team_claude_code_batches() + [clawker_cli_batch()] + clawker_cp_batches() + [envoy_batch(), coredns_batch(), ebpf_batch()]

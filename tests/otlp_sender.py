@@ -151,28 +151,33 @@ def send_delta_counters(
     counters: dict[str, dict[str, Any]],
     rounds: Iterable[Iterable[tuple[str, float, dict[str, Any]]]],
 ) -> bool:
-    """Export monotonic counters with DELTA temporality over OTLP/HTTP, as Claude Code does.
+    """Export monotonic counters (and histograms) with DELTA temporality over OTLP/HTTP, as Claude Code and Codex do.
 
-    counters: name -> {"unit": ..., "description": ...}. Each round is a list of
-    (counter name, increment, attributes); after each round the SDK collects and
+    counters: name -> {"unit": ..., "description": ...}, plus "kind": "histogram" for a
+    histogram (Codex's durations and token counts). Each round is a list of (instrument
+    name, increment or recorded value, attributes); after each round the SDK collects and
     one export carries that round's deltas. True when every export was accepted.
     """
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-    from opentelemetry.sdk.metrics import Counter, MeterProvider
+    from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
     from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader, MetricExportResult
 
-    reader = InMemoryMetricReader(preferred_temporality={Counter: AggregationTemporality.DELTA})
+    delta = AggregationTemporality.DELTA
+    reader = InMemoryMetricReader(preferred_temporality={Counter: delta, Histogram: delta})
     provider = MeterProvider(resource=Resource.create(resource), metric_readers=[reader])
     meter = provider.get_meter(scope)
-    instruments = {
-        name: meter.create_counter(name, unit=spec.get("unit", ""), description=spec.get("description", ""))
-        for name, spec in counters.items()
-    }
+
+    def instrument(name: str, spec: dict[str, Any]):
+        create = meter.create_histogram if spec.get("kind") == "histogram" else meter.create_counter
+        return create(name, unit=spec.get("unit", ""), description=spec.get("description", ""))
+
+    instruments = {name: instrument(name, spec) for name, spec in counters.items()}
     exporter = OTLPMetricExporter(endpoint=f"{endpoint.rstrip('/')}/v1/metrics", timeout=10)
     results = []
     for round_ in rounds:
         for name, increment, attributes in round_:
-            instruments[name].add(increment, attributes)
+            record = getattr(instruments[name], "record", None) or instruments[name].add
+            record(increment, attributes)
         data = reader.get_metrics_data()
         if data is not None:
             results.append(exporter.export(data))

@@ -1,7 +1,7 @@
 """Evaluate every dashboard panel the way Dashboards would, from the saved objects alone.
 
 Nothing here names a panel: the panels are whatever the dashboards in
-opensearch_assets/dashboards/ reference, so a panel added later is proven by
+opensearch_assets/dashboards/ and the units' dashboards/ folders reference, so a panel added later is proven by
 the same code.
 
 - visualization: its searchSourceJSON query (KQL) and filters, plus those of the
@@ -249,7 +249,13 @@ def _agg_body(agg: dict) -> dict:
     if kind == "top_hits":
         return {"top_hits": {"size": 1, "_source": [params["field"]]}}
     if kind in ("terms", "significant_terms"):
-        return {"terms": {"field": params["field"], "size": int(params.get("size", 10))}}
+        body = {"field": params["field"], "size": int(params.get("size", 10))}
+        if params.get("missingBucket"):
+            # "Show missing values": Dashboards' terms agg writes missing: '__missing__' (on string
+            # fields; ours are keywords), so documents without the field make a bucket of their own
+            # (OpenSearch-Dashboards src/plugins/data/common/search/aggs/buckets/terms.ts, orderAgg's write).
+            body["missing"] = "__missing__"
+        return {"terms": body}
     if kind == "date_histogram":
         return {"date_histogram": {"field": params["field"], "fixed_interval": "1h", "min_doc_count": 1}}
     if kind == "histogram":

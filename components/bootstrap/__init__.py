@@ -8,13 +8,25 @@ record may land before every step here has succeeded.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
 
 import pulumi
 
 from components.bootstrap.dashboards import declare_dashboards_assets
 from components.bootstrap.opensearch import declare_opensearch_assets
 from components.settings import Settings
+
+
+@dataclass
+class Cluster:
+    """Where the OpenSearch side is applied when it is not this stack's own node (the team role)."""
+
+    endpoint: str
+    # The providers' `connection` input: username, password, ca_pem (a secret).
+    connection: Optional[Any] = None
+    # Register the Prometheus datasource (the local role's node reaches its Prometheus in-network).
+    datasource: bool = False
 
 
 class Bootstrap(pulumi.ComponentResource):
@@ -27,6 +39,8 @@ class Bootstrap(pulumi.ComponentResource):
         opensearch: Sequence[pulumi.Resource],
         prometheus: Sequence[pulumi.Resource],
         dashboards: Sequence[pulumi.Resource],
+        cluster: Optional[Cluster] = None,
+        dashboards_url: Optional[str] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
         super().__init__("clawker:monitor:Bootstrap", name, None, opts)
@@ -36,10 +50,12 @@ class Bootstrap(pulumi.ComponentResource):
             parent=self,
             opensearch=list(opensearch),
             prometheus=list(prometheus),
+            cluster=cluster,
         )
         self.dashboards_assets = declare_dashboards_assets(
             settings,
             parent=self,
             dashboards=list(dashboards),
+            url=dashboards_url,
         )
         self.register_outputs({})

@@ -5,10 +5,15 @@ In SPEC order, each step depending on the one before:
 a. the global ``data-connection`` saved object for the ``clawker_prometheus`` datasource;
 b. the ``Clawker`` workspace (use-case-all) linked to that data connection;
 c. the explore (PromQL) panels, created one by one inside the workspace;
-d. the saved-object bundle (index patterns, visualizations, searches, dashboards)
+d. the saved-object bundles (index patterns, visualizations, searches, dashboards)
    imported into the workspace; dashboards reference the explore panels of (c).
+   The core's objects (opensearch_assets/dashboards/) are one bundle,
+   ``dashboards-saved-objects``; each selected unit's are its own,
+   ``dashboards-saved-objects-<unit>`` (after the core's: they may show its index
+   patterns), so adding a unit creates its bundle and removing one deletes the
+   resource only (below: its objects stay).
 
-The saved objects are data files under opensearch_assets/dashboards/. Every
+The saved objects are data files (components/units.py finds them). Every
 resource waits for Dashboards' /api/status itself (bounded), so it only needs
 the container to have been created first. Nothing here waits for the OpenSearch
 side: (a) names the datasource of SPEC step 5, which Dashboards does not look up
@@ -29,11 +34,11 @@ from the bundle, which removes it on update) stays in the workspace until a purg
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import pulumi
 
-from components import names
+from components import names, units
 from components.providers.dashboards import (
     DEFAULT_READY_TIMEOUT_S,
     DataConnection,
@@ -56,9 +61,14 @@ def declare_dashboards_assets(
     *,
     parent: pulumi.Resource,
     dashboards: Sequence[pulumi.Resource],
+    url: Optional[str] = None,
 ) -> list[pulumi.Resource]:
-    url = settings.dashboards_api_url
-    explore_objects, imported_objects = split_bundle(load_saved_objects())
+    """`url`: an existing Dashboards (the team role's dashboardsUrl) instead of this stack's container."""
+    url = url or settings.dashboards_api_url
+    selected = settings.selected_units
+    core_explore, core_imported = split_bundle(load_saved_objects(units.dashboards_dirs(())))
+    by_unit = {unit.name: split_bundle(load_saved_objects([unit.dashboards_dir()])) for unit in selected}
+    explore_objects = core_explore + [so for explore, _ in by_unit.values() for so in explore]
 
     keep = not settings.purge_volumes_on_destroy
 
@@ -101,13 +111,33 @@ def declare_dashboards_assets(
         )
         for so in explore_objects
     ]
-    bundle = SavedObjectBundle(
+    explore_keys = [object_key(so) for so in explore_objects]
+    unit_keys = [object_key(so) for _, imported in by_unit.values() for so in imported]
+    core = SavedObjectBundle(
         "dashboards-saved-objects",
         url=url,
         workspace_id=workspace.id,
-        saved_objects=imported_objects,
-        external_references=[object_key(so) for so in explore_objects],
+        saved_objects=core_imported,
+        external_references=explore_keys,
+        # Up to this release the core bundle held claude-code's objects: its bundle holds them now.
+        handed_over=unit_keys,
         ready_timeout_s=DEFAULT_READY_TIMEOUT_S,
         opts=opts(workspace, *explore),
     )
-    return [data_connection, workspace, *explore, bundle]
+    bundles = [core]
+    for unit in selected:
+        imported = by_unit[unit.name][1]
+        if not imported:
+            continue
+        bundles.append(
+            SavedObjectBundle(
+                f"dashboards-saved-objects-{unit.name}",
+                url=url,
+                workspace_id=workspace.id,
+                saved_objects=imported,
+                external_references=explore_keys + [object_key(so) for so in core_imported],
+                ready_timeout_s=DEFAULT_READY_TIMEOUT_S,
+                opts=opts(workspace, core, *explore),
+            )
+        )
+    return [data_connection, workspace, *explore, *bundles]

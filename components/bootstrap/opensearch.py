@@ -1,6 +1,7 @@
 """OpenSearch side of the bootstrap (SPEC "Bootstrap" steps 1-5).
 
-The documents live as JSON under opensearch_assets/; this module fills in
+The documents live as JSON under opensearch_assets/ (the core's) and in each unit's
+folder (opensearch_assets/units/<unit>/, components/units.py); this module fills in
 what comes from names.py and the stack settings (index patterns, pipeline and
 template names, the retention age, the Prometheus URI) and declares one
 resource per asset, chained as far as OpenSearch needs it:
@@ -32,7 +33,7 @@ from typing import Sequence
 
 import pulumi
 
-from components import names
+from components import names, telemetry, units
 from components.providers.opensearch import (
     ComponentTemplate,
     Datasource,
@@ -45,20 +46,24 @@ from components.providers.opensearch import (
 )
 from components.settings import Settings
 
-ASSETS = Path(__file__).resolve().parents[2] / "opensearch_assets"
+ASSETS = units.ASSETS
 
 # Dynamic index settings an index must keep even when it predates its template.
 _INDEX_SETTINGS_KEPT = ("default_pipeline", "final_pipeline", "number_of_replicas")
 
 
+Table = telemetry.StreamTable
+DEFAULT = telemetry.DEFAULT
+
+
 @lru_cache(maxsize=None)
-def _load(folder: str, name: str) -> str:
-    return (ASSETS / folder / f"{name}.json").read_text()
+def _load(path: Path) -> str:
+    return path.read_text()
 
 
-def load_asset(folder: str, name: str) -> dict:
-    """A fresh copy of opensearch_assets/<folder>/<name>.json."""
-    return json.loads(_load(folder, name))
+def load_asset(folder: str, name: str, table: Table = DEFAULT) -> dict:
+    """A fresh copy of opensearch_assets/<folder>/<name>.json, or of a selected unit's file of that name."""
+    return json.loads(_load(table.asset_file(folder, name)))
 
 
 def _index_settings_of(body: dict) -> dict:
@@ -85,18 +90,19 @@ def _daily(body: dict, index: str) -> dict:
     return body
 
 
-def _log_template(index: str) -> dict:
-    body = load_asset("index_templates", names.LOG_INDEX_TEMPLATES[index])
+def _log_template(index: str, table: Table) -> dict:
+    # Every log index's template is named after the index (names.LOG_INDEX_TEMPLATES).
+    body = load_asset("index_templates", index, table)
     body["composed_of"] = [names.COMPONENT_TEMPLATE]
     return body
 
 
-def index_template_body(index: str) -> dict:
-    return _door(_log_template(index), index)
+def index_template_body(index: str, table: Table = DEFAULT) -> dict:
+    return _door(_log_template(index, table), index)
 
 
-def daily_template_body(index: str) -> dict:
-    return _daily(_log_template(index), index)
+def daily_template_body(index: str, table: Table = DEFAULT) -> dict:
+    return _daily(_log_template(index, table), index)
 
 
 def traces_template_body() -> dict:
@@ -108,23 +114,23 @@ def traces_daily_template_body() -> dict:
 
 
 def daily_template_name(index: str) -> str:
-    template = names.TRACES_INDEX_TEMPLATE if index == names.TRACES_INDEX else names.LOG_INDEX_TEMPLATES[index]
+    template = names.TRACES_INDEX_TEMPLATE if index == names.TRACES_INDEX else index
     return f"{template}{names.DAILY_TEMPLATE_SUFFIX}"
 
 
-def template_bodies(index: str) -> dict[str, dict]:
+def template_bodies(index: str, table: Table = DEFAULT) -> dict[str, dict]:
     """The two index templates of a stream: its write name's and its daily indices'."""
     if index == names.TRACES_INDEX:
         return {names.TRACES_INDEX_TEMPLATE: traces_template_body(), daily_template_name(index): traces_daily_template_body()}
-    return {names.LOG_INDEX_TEMPLATES[index]: index_template_body(index), daily_template_name(index): daily_template_body(index)}
+    return {index: index_template_body(index, table), daily_template_name(index): daily_template_body(index, table)}
 
 
-def route_pipeline_body(index: str) -> dict:
+def route_pipeline_body(index: str, table: Table = DEFAULT) -> dict:
     """The door's pipeline: the source's own reshaping, the envelope (logs), then the day."""
     if index == names.TRACES_INDEX:
         chain = [names.TRACES_PIPELINE]
     else:
-        chain = [p for p in (names.INDEX_PIPELINES.get(index), names.ENVELOPE_PIPELINE) if p]
+        chain = [p for p in (table.index_pipelines.get(index), names.ENVELOPE_PIPELINE) if p]
     chain.append(names.DAY_ROUTE_PIPELINE)
     return {
         "description": (
@@ -136,27 +142,27 @@ def route_pipeline_body(index: str) -> dict:
     }
 
 
-def pipeline_bodies() -> dict[str, dict]:
+def pipeline_bodies(table: Table = DEFAULT) -> dict[str, dict]:
     """Ingest pipelines by name, the envelope one first, the route pipelines last."""
-    wanted = [names.ENVELOPE_PIPELINE] + sorted(set(names.INDEX_PIPELINES.values())) + [
+    wanted = [names.ENVELOPE_PIPELINE] + sorted(set(table.index_pipelines.values())) + [
         names.TRACES_PIPELINE, names.DAY_ROUTE_PIPELINE, names.DAY_MOVE_PIPELINE,
     ]
-    bodies = {name: load_asset("ingest_pipelines", name) for name in wanted}
-    for index in names.LOG_INDICES + (names.TRACES_INDEX,):
-        bodies[names.route_pipeline(index)] = route_pipeline_body(index)
+    bodies = {name: load_asset("ingest_pipelines", name, table) for name in wanted}
+    for index in table.log_indices + (names.TRACES_INDEX,):
+        bodies[names.route_pipeline(index)] = route_pipeline_body(index, table)
     for processor in bodies[names.DAY_MOVE_PIPELINE]["processors"]:
         if "gsub" in processor:
             processor["gsub"]["pattern"] = f"{names.MOVING_SUFFIX}$"
-    scalars, objects = declared_attribute_shapes()
+    scalars, objects = declared_attribute_shapes(table)
     for processor in bodies[names.ENVELOPE_PIPELINE]["processors"]:
         script = processor.get("script", {})
         if script.get("tag") == "shape-guard":
             script["params"] = {"scalars": {p: True for p in scalars}, "objects": {p: True for p in objects}}
-    _fill_typed_fields(bodies[names.ENVELOPE_PIPELINE])
+    _fill_typed_fields(bodies[names.ENVELOPE_PIPELINE], table)
     return bodies
 
 
-def declared_attribute_shapes() -> tuple[list[str], list[str]]:
+def declared_attribute_shapes(table: Table = DEFAULT) -> tuple[list[str], list[str]]:
     """Record-attribute paths the log templates map as scalars, and as objects (any log index).
 
     The envelope pipeline's shape guard uses them to keep a record of the wrong
@@ -174,8 +180,8 @@ def declared_attribute_shapes() -> tuple[list[str], list[str]]:
             elif spec.get("type") not in ("object", "nested", "flat_object"):
                 scalars.add(path)
 
-    for index in names.LOG_INDICES:
-        attributes = index_mappings(index).get("properties", {}).get("attributes", {})
+    for index in table.log_indices:
+        attributes = index_mappings(index, table).get("properties", {}).get("attributes", {})
         walk(attributes.get("properties", {}), "attributes.")
     return sorted(scalars), sorted(objects - scalars)
 
@@ -196,25 +202,25 @@ def declared_leaf_types(mappings: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
-def typed_attributes(index: str) -> dict[str, str]:
+def typed_attributes(index: str, table: Table = DEFAULT) -> dict[str, str]:
     """Attribute path (under `attributes.`) -> declared type, for the types the envelope converts to."""
     return {
         path[len("attributes."):]: kind
-        for path, kind in sorted(declared_leaf_types(index_mappings(index)).items())
+        for path, kind in sorted(declared_leaf_types(index_mappings(index, table)).items())
         if path.startswith("attributes.") and kind not in ("object", "nested", "flat_object")
     }
 
 
-def _fill_typed_fields(envelope: dict) -> None:
+def _fill_typed_fields(envelope: dict, table: Table) -> None:
     for processor in envelope["processors"]:
         script = processor.get("script", {})
         if script.get("tag") == TYPED_ATTRIBUTES_TAG:
-            script["params"]["typed_fields"] = {index: typed_attributes(index) for index in names.LOG_INDICES}
+            script["params"]["typed_fields"] = {index: typed_attributes(index, table) for index in table.log_indices}
             return
     raise ValueError(f"ingest pipeline {names.ENVELOPE_PIPELINE}: no script tagged {TYPED_ATTRIBUTES_TAG}")
 
 
-def retention_policy_body(days: int, indices: Sequence[str] = names.LOG_INDICES, what: str = "log records") -> dict:
+def retention_policy_body(days: int, indices: Sequence[str] = DEFAULT.retained_indices, what: str = "log records") -> dict:
     """An ISM policy deleting each daily index of `indices` once it is `days` + 1 days old.
 
     A day's index is created by its first record (or by the bootstrap, for today), never
@@ -247,14 +253,14 @@ def datasource_body(prometheus_uri: str) -> dict:
     return body
 
 
-def index_mappings(index: str) -> dict:
+def index_mappings(index: str, table: Table = DEFAULT) -> dict:
     """The mapping an index (door or day) gets from its templates (component first, then its own)."""
     component = component_template_body()["template"].get("mappings", {})
-    own = index_template_body(index)["template"].get("mappings", {})
+    own = index_template_body(index, table)["template"].get("mappings", {})
     return merge_mappings(component, own)
 
 
-def index_settings(index: str) -> dict:
+def index_settings(index: str, table: Table = DEFAULT) -> dict:
     """The door's settings it must keep even when it predates its template (its route pipeline)."""
     if index == names.TRACES_INDEX:
         own = copy.deepcopy(traces_template_body()["template"].get("settings", {})).get("index", {})
@@ -263,7 +269,7 @@ def index_settings(index: str) -> dict:
         merged = canonical_settings(
             {
                 **copy.deepcopy(component_template_body()["template"].get("settings", {})).get("index", {}),
-                **copy.deepcopy(index_template_body(index)["template"].get("settings", {})).get("index", {}),
+                **copy.deepcopy(index_template_body(index, table)["template"].get("settings", {})).get("index", {}),
             }
         )["index"]
     return {f"index.{key}": merged[key] for key in _INDEX_SETTINGS_KEPT if key in merged}
@@ -286,15 +292,25 @@ def declare_opensearch_assets(
     parent: pulumi.Resource,
     opensearch: Sequence[pulumi.Resource],
     prometheus: Sequence[pulumi.Resource],
+    cluster=None,
 ) -> list[pulumi.Resource]:
-    """Declare every OpenSearch asset; returns them all (the collector depends on the list)."""
-    endpoint = settings.opensearch_api_url
+    """Declare every OpenSearch asset; returns them all (the collector depends on the list).
+
+    `cluster` (components.bootstrap.Cluster, the team role): an existing secured cluster instead
+    of this stack's node.
+    """
+    endpoint = cluster.endpoint if cluster else settings.opensearch_api_url
+    secured = {"connection": cluster.connection} if cluster and cluster.connection is not None else {}
+    # The selected units' log indices beside the core's: adding a unit adds its templates,
+    # pipeline and index; removing one deletes its templates and pipeline but not its
+    # index (Index.delete keeps the data, as `pulumi destroy` does).
+    table = settings.stream_table
 
     def asset(kind, prefix: str, name: str, *after: Sequence[pulumi.Resource], **inputs) -> pulumi.Resource:
         """One asset, named opensearch-<prefix>-<name>, created once OpenSearch and `after` are."""
         deps = list(opensearch) + [d for group in after for d in group]
         opts = pulumi.ResourceOptions(parent=parent, depends_on=deps)
-        return kind(f"opensearch-{prefix}-{name}", endpoint=endpoint, name=name, opts=opts, **inputs)
+        return kind(f"opensearch-{prefix}-{name}", endpoint=endpoint, name=name, opts=opts, **secured, **inputs)
 
     # Declaration order is scheduling order where the engine runs fewer operations at once
     # than are ready (its default: 4 per CPU; the provider process serves 16, pool.py).
@@ -302,7 +318,7 @@ def declare_opensearch_assets(
     # seconds), then the component template (-> index templates -> indices) and the
     # pipelines (-> indices).
     datasources = []
-    if settings.prometheus_datasource:
+    if settings.prometheus_datasource and (cluster is None or cluster.datasource):
         datasources.append(
             # Registering it reads nothing the other assets write (OpenSearch checks only
             # the Prometheus URI): it need not wait for the indices.
@@ -316,12 +332,12 @@ def declare_opensearch_assets(
     # OpenSearch does not look a template's pipelines up until a document is indexed
     # (tried on 3.6.0), so templates and pipelines are applied side by side.
     common = asset(ComponentTemplate, "component-template", names.COMPONENT_TEMPLATE, body=component_template_body())
-    pipelines = [asset(IngestPipeline, "pipeline", name, body=body) for name, body in pipeline_bodies().items()]
+    pipelines = [asset(IngestPipeline, "pipeline", name, body=body) for name, body in pipeline_bodies(table).items()]
     # Retention 0 keeps logs (traces) forever: no policy, and no index waits for one. A
     # policy refers to index patterns (the daily indices), not to templates: applied side by side.
     log_policy = trace_policy = None
     if settings.log_retention_days > 0:
-        log_policy = asset(IsmPolicy, "ism-policy", names.ISM_POLICY, body=retention_policy_body(settings.log_retention_days))
+        log_policy = asset(IsmPolicy, "ism-policy", names.ISM_POLICY, body=retention_policy_body(settings.log_retention_days, table.retained_indices))
     if settings.trace_retention_days > 0:
         trace_policy = asset(
             IsmPolicy, "ism-policy", names.TRACES_ISM_POLICY, body=trace_retention_policy_body(settings.trace_retention_days)
@@ -331,8 +347,8 @@ def declare_opensearch_assets(
     # stream has two: its write name (the door) and its daily indices.
     template_specs = [
         (name, body, [] if index == names.TRACES_INDEX else [common])
-        for index in names.LOG_INDICES + (names.TRACES_INDEX,)
-        for name, body in template_bodies(index).items()
+        for index in table.log_indices + (names.TRACES_INDEX,)
+        for name, body in template_bodies(index, table).items()
     ]
     templates = [asset(IndexTemplate, "index-template", name, deps, body=body) for name, body, deps in template_specs]
     # No door exists before the pipelines its templates name. The traces door is declared
@@ -341,12 +357,16 @@ def declare_opensearch_assets(
     # daily index, checks that its template matched, and that its policy attached.
     log_policy_id = names.ISM_POLICY if log_policy else None
     trace_policy_id = names.TRACES_ISM_POLICY if trace_policy else None
-    index_specs = [(index, index_mappings(index), log_policy_id, log_policy) for index in names.LOG_INDICES]
+    # A unit lane with retention "custom" is not in the stack's policy: nothing attaches to it.
+    index_specs = [
+        (index, index_mappings(index, table), *((log_policy_id, log_policy) if index in table.retained_indices else (None, None)))
+        for index in table.log_indices
+    ]
     index_specs.append((names.TRACES_INDEX, traces_index_mappings(), trace_policy_id, trace_policy))
     indices = [
         asset(
             Index, "index", name, templates, [policy] if policy else [], pipelines,
-            mappings=mappings, settings=index_settings(name), policy_id=policy_id,
+            mappings=mappings, settings=index_settings(name, table), policy_id=policy_id,
         )
         for name, mappings, policy_id, policy in index_specs
     ]

@@ -26,8 +26,11 @@ must not hold sockets or locks, so they create an ApiClient inside each method.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional
@@ -233,6 +236,17 @@ class _DeadlineRetry(Retry):
         return fresh
 
 
+def ca_file(pem: str) -> str:
+    """A file holding `pem` (requests verifies against a path), written once per content."""
+    path = os.path.join(tempfile.gettempdir(), f"clawker-ca-{hashlib.sha256(pem.encode()).hexdigest()[:16]}.pem")
+    if not os.path.exists(path):
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path))
+        with os.fdopen(fd, "w") as out:
+            out.write(pem)
+        os.replace(tmp, path)
+    return path
+
+
 @dataclass
 class ApiClient:
     """A small JSON client with retries, bounded waits and readable failures."""
@@ -245,6 +259,11 @@ class ApiClient:
     request_timeout_s: float = 30.0
     # Per-attempt connect timeout (seconds); the API is on this host or the LAN.
     connect_timeout_s: float = 3.0
+    # A secured cluster (team role): basic auth, and the CA (PEM) its certificates chain to.
+    # Empty: no auth; the system's CAs. TLS is verified either way.
+    username: str = ""
+    password: str = field(default="", repr=False)
+    ca_pem: str = ""
 
     def __post_init__(self):
         self.base_url = self.base_url.rstrip("/")
@@ -274,7 +293,14 @@ class ApiClient:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.headers.update(self.headers)
+        if self.username:
+            session.auth = (self.username, self.password)
         return session
+
+    def _verify(self) -> Any:
+        """What requests verifies the server with, given per request: a session's `verify` loses
+        to REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the environment (requests' settings merge)."""
+        return ca_file(self.ca_pem) if self.ca_pem else True
 
     def request(
         self,
@@ -311,7 +337,9 @@ class ApiClient:
             timeout = (min(self.connect_timeout_s, remaining), min(self.request_timeout_s, remaining))
             try:
                 with self._session(deadline, sum(timeout), resend) as session:
-                    resp = session.request(method, url, json=json_body, params=params, timeout=timeout, **kwargs)
+                    resp = session.request(
+                        method, url, json=json_body, params=params, timeout=timeout, verify=self._verify(), **kwargs
+                    )
             except requests.RequestException as exc:
                 last = describe_exception(exc)
                 if not resend and not never_sent(exc):
@@ -371,7 +399,7 @@ class ApiClient:
                     )
                 timeout = (min(self.connect_timeout_s, remaining), min(self.request_timeout_s, 10, remaining))
                 try:
-                    resp = session.get(url, timeout=timeout)
+                    resp = session.get(url, timeout=timeout, verify=self._verify())
                     body = _decode(resp)
                     if ready(resp.status_code, body):
                         return body

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import names
-from components.services import collector_config, config_file
+from components.services import collector_config, collector_machine, config_file
 from components.services.docker import labels, managed_volume, published, service_container
 from components.settings import Settings
 
@@ -88,6 +88,36 @@ def _init_succeeded(code: Optional[int]) -> Optional[int]:
     return code
 
 
+def machine_config(settings: Settings, team) -> tuple[dict, list, pulumi.Output]:
+    """The machine role's config, its CA uploads and its environment (a secret: the credential)."""
+    config = collector_machine.machine_part(
+        collector_config.render(settings),
+        settings.machine_name,
+        cluster_ca=team.cluster_ca_pem is not None,
+        prometheus_ca=team.prometheus_ca_pem is not None,
+    )
+    uploads = [
+        docker.ContainerUploadArgs(file=path, content=pem, permissions="0644")
+        for path, pem in (
+            (collector_machine.CLUSTER_CA_PATH, team.cluster_ca_pem),
+            (collector_machine.PROMETHEUS_CA_PATH, team.prometheus_ca_pem),
+        )
+        if pem is not None
+    ]
+    env = collector_machine.ENV
+    envs = pulumi.Output.secret(
+        pulumi.Output.all(team.cluster_url, team.username, team.password, team.remote_write_url).apply(
+            lambda v: [
+                f"{env['cluster_url']}={v[0]}",
+                f"{env['username']}={v[1]}",
+                f"{env['password']}={v[2]}",
+                f"{env['remote_write_url']}={v[3]}",
+            ]
+        )
+    )
+    return config, uploads, envs
+
+
 class Collector(pulumi.ComponentResource):
     container: docker.Container
 
@@ -98,9 +128,15 @@ class Collector(pulumi.ComponentResource):
         *,
         network: docker.Network,
         after: Sequence[pulumi.Resource] = (),
+        team=None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
+        """`team` (components.stack.TeamEndpoints): the machine role, shipping to the team's cluster."""
         super().__init__("clawker:monitor:Collector", name, None, opts)
+        config, machine_uploads, machine_env = collector_config.render(settings), [], {}
+        if team is not None:
+            config, machine_uploads, envs = machine_config(settings, team)
+            machine_env = {"envs": envs}
         self.queue_volume = managed_volume(names.COLLECTOR_QUEUE_VOLUME, settings.purge_volumes_on_destroy, self)
         self.queue_init_image, self.queue_init = queue_init(self, settings, self.queue_volume)
         queue_mount = docker.ContainerVolumeArgs(
@@ -113,7 +149,7 @@ class Collector(pulumi.ComponentResource):
             network,
             command=[f"--config={collector_config.CONFIG_PATH}"],
             ports=ports(settings),
-            uploads=[config_file.upload(collector_config.CONFIG_PATH, collector_config.render(settings))],
+            uploads=[config_file.upload(collector_config.CONFIG_PATH, config)] + machine_uploads,
             volumes=[queue_mount] + tls_mounts(settings),
             memory=MEMORY_MB,
             # No swap on top of the limit; stated explicitly because Docker otherwise
@@ -122,5 +158,6 @@ class Collector(pulumi.ComponentResource):
             # Lets in-network senders reach services on the Docker host.
             hosts=[docker.ContainerHostArgs(host="host.docker.internal", ip="host-gateway")],
             after=list(after) + [self.queue_init],
+            **machine_env,
         )
         self.register_outputs({"container": self.container.name, "queueVolume": self.queue_volume.name})

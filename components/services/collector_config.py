@@ -2,9 +2,9 @@
 
 Two lanes:
 - untrusted: plain OTLP that any agent (or host process) can send to. It is
-  stamped ingest_source=untrusted_otlp and may only reach the claude-code and
-  clawker-cli indices; any other service.name (a forged "envoy", say) goes to
-  the debug exporter and is never indexed.
+  stamped ingest_source=untrusted_otlp and may only reach the selected units'
+  indices (claude-code by default) and clawker-cli; any other service.name (a
+  forged "envoy", say) goes to the debug exporter and is never indexed.
 - trusted: OTLP/gRPC behind mTLS (client certificate signed by the infra CA)
   for Clawker's own infrastructure; left out entirely without TLS material.
 
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components import names
+from components import names, telemetry, units
 from components.services.docker import CONTAINER_LISTEN_HOST
 from components.settings import Settings
 
@@ -219,16 +219,6 @@ def _route_table(routes: dict[str, str]) -> list[dict]:
     ]
 
 
-def _trusted_index_sources() -> dict[str, str]:
-    """index -> the ingest_source stamped on it; service names sharing an index share its stamp."""
-    out: dict[str, str] = {}
-    for service, index in names.TRUSTED_LOG_INDICES.items():
-        source = names.TRUSTED_INGEST_SOURCE[service]
-        if out.setdefault(index, source) != source:
-            raise ValueError(f"names.TRUSTED_INGEST_SOURCE: {index} would be stamped both {out[index]} and {source}")
-    return out
-
-
 def _unrouted(lane: str) -> dict:
     """What an operator sees of a record no route accepts: its resource (service.name) and why.
 
@@ -264,228 +254,288 @@ def _envoy_statements() -> list[str]:
     return statements
 
 
-def _store(exporters: dict, connectors: dict, pipelines: dict, signal: str, name: str, exporter: str, body: dict) -> str:
-    """The store half's last step: failover/<name> -> <signal>/<name>-store -> the opensearch exporter."""
-    store = f"{signal}/{name}-store"
-    exporters[exporter] = body
-    connectors[f"failover/{name}"] = _failover(store)
-    pipelines[store] = {"receivers": [f"failover/{name}"], "processors": ["memory_limiter"], "exporters": [exporter]}
-    return f"failover/{name}"
+# --- composition ----------------------------------------------------------------
+# render() is the sum of small parts, each adding its receivers, processors,
+# exporters, connectors and pipelines to one Config:
+#
+#   _untrusted_lane   plain OTLP intake (logs and spans) -> durable queue -> loopback
+#                     -> route by service.name -> one store per untrusted stream
+#                     (the selected units' indices, then clawker-cli) and the traces
+#   _metrics          OTLP metrics, the collector's own and the span metrics ->
+#                     Prometheus; each unit's datapoint renames (_unit_metrics)
+#   _trusted_lane     mTLS intake -> durable queue -> loopback -> route -> one store
+#                     per trusted stream (stamped with its ingest_source); only with TLS
+#
+# The file lays the first keys of some sections out as the single-function renderer
+# did (LAYOUT), so the rendered bytes, and with them a running collector's config,
+# stay the same for the same settings (tests/unit/test_collector_config_golden.py).
+
+SECTIONS = ("receivers", "processors", "exporters", "connectors", "pipelines")
+LAYOUT = {
+    "processors": (
+        "memory_limiter", "batch", "resource/untrusted", "transform/metric-labels", "deltatocumulative",
+        "transform/unrouted-untrusted", INTAKE_ID_PROCESSOR,
+    ),
+    "exporters": ("debug", "prometheus", "otlp_grpc/untrusted"),
+    "connectors": ("span_metrics", "routing/untrusted"),
+    "pipelines": (
+        "logs/untrusted", "traces", "logs/untrusted-loop", "logs/untrusted-unrouted", "metrics/untrusted", "metrics/trusted",
+    ),
+}
+
+
+class Config:
+    """The collector config's sections, filled by the parts below."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.table = settings.stream_table
+        self.sections: dict[str, dict] = {name: {} for name in SECTIONS}
+
+    def __getattr__(self, name: str) -> dict:
+        if name in SECTIONS:
+            return self.sections[name]
+        raise AttributeError(name)
+
+    def store(self, signal: str, name: str, exporter: str, body: dict) -> str:
+        """The store half's last step: failover/<name> -> <signal>/<name>-store -> the opensearch exporter."""
+        store = f"{signal}/{name}-store"
+        self.exporters[exporter] = body
+        self.connectors[f"failover/{name}"] = _failover(store)
+        self.pipelines[store] = {"receivers": [f"failover/{name}"], "processors": ["memory_limiter"], "exporters": [exporter]}
+        return f"failover/{name}"
+
+    def log_store(self, lane: str, index: str, processors: list[str]) -> None:
+        """logs/<index>: the lane's route for one stream, into its index."""
+        exporter = f"opensearch/{index}"
+        self.pipelines[f"logs/{index}"] = {
+            "receivers": [f"routing/{lane}"],
+            "processors": processors,
+            "exporters": [self.store("logs", index, exporter, _opensearch_exporter(self.settings, logs_index=index))],
+        }
+
+    def laid_out(self) -> dict:
+        out = {}
+        for name, section in self.sections.items():
+            first = [key for key in LAYOUT.get(name, ()) if key in section]
+            out[name] = {key: section[key] for key in first + [k for k in section if k not in first]}
+        return out
+
+
+def _shared(cfg: Config) -> None:
+    cfg.processors["memory_limiter"] = {"check_interval": "1s", "limit_mib": 150, "spike_limit_mib": 30}
+    # Only unrouted records reach it: one line per record, with its resource's service.name.
+    cfg.exporters["debug"] = {"verbosity": "normal"}
+    cfg.processors[INTAKE_ID_PROCESSOR] = _intake_id()
+
+
+def _lane_store(cfg: Config, lane: str, routes: dict[str, str]) -> None:
+    """The store half's entry: loopback receiver -> routing by service.name; unrouted records to debug."""
+    cfg.receivers[f"otlp/loop-{lane}"] = _loopback_receiver(lane)
+    cfg.connectors[f"routing/{lane}"] = {"default_pipelines": [f"logs/{lane}-unrouted"], "table": _route_table(routes)}
+    cfg.pipelines[f"logs/{lane}-loop"] = {
+        "receivers": [f"otlp/loop-{lane}"],
+        "processors": ["memory_limiter"],
+        "exporters": [f"routing/{lane}"],
+    }
+    cfg.processors[f"transform/unrouted-{lane}"] = _unrouted(lane)
+    cfg.pipelines[f"logs/{lane}-unrouted"] = {
+        "receivers": [f"routing/{lane}"],
+        "processors": ["memory_limiter", f"transform/unrouted-{lane}"],
+        "exporters": ["debug"],
+    }
+
+
+def _untrusted_lane(cfg: Config) -> None:
+    settings = cfg.settings
+    # Intake half: stamped, then on disk before the sender's answer.
+    cfg.receivers["otlp"] = {
+        "protocols": {
+            "grpc": {"endpoint": _listen(settings.otlp_grpc_port)},
+            "http": {"endpoint": _listen(settings.otlp_http_port)},
+        }
+    }
+    cfg.processors["resource/untrusted"] = _stamp(names.UNTRUSTED_INGEST_SOURCE)
+    cfg.exporters["otlp_grpc/untrusted"] = _durable_exporter(settings, "untrusted")
+    cfg.pipelines["logs/untrusted"] = {
+        "receivers": ["otlp"],
+        "processors": ["memory_limiter", "resource/untrusted", INTAKE_ID_PROCESSOR],
+        "exporters": ["otlp_grpc/untrusted"],
+    }
+    cfg.pipelines["traces"] = {
+        "receivers": ["otlp"],
+        "processors": ["memory_limiter", "resource/untrusted"],
+        # span_metrics counts each span once, here, never on a retry.
+        "exporters": ["otlp_grpc/untrusted", "span_metrics"],
+    }
+    # Store half: the selected units' streams and clawker-cli; no other service.name is stored.
+    routes = cfg.table.index_by_service(telemetry.UNTRUSTED)
+    _lane_store(cfg, "untrusted", routes)
+    cfg.pipelines["traces/untrusted-loop"] = {
+        "receivers": ["otlp/loop-untrusted"],
+        "processors": ["memory_limiter"],
+        "exporters": [cfg.store("traces", "traces", "opensearch/traces", _opensearch_exporter(settings))],
+    }
+    for index in dict.fromkeys(routes.values()):
+        cfg.log_store("untrusted", index, ["memory_limiter"])
+
+
+def _metric_labels() -> dict:
+    return {
+        "error_mode": "ignore",
+        "metric_statements": [
+            {
+                "context": "datapoint",
+                "statements": [
+                    # Prometheus only sees datapoint attributes as labels.
+                    *(
+                        f'set(attributes["{key}"], resource.attributes["{key}"]) where resource.attributes["{key}"] != nil'
+                        for key in METRIC_LABEL_RESOURCE_ATTRIBUTES
+                    ),
+                    # OpenSearch's Prometheus connector breaks on a label named "type".
+                    'set(attributes["kind"], attributes["type"]) where attributes["type"] != nil',
+                    'delete_key(attributes, "type")',
+                ],
+            }
+        ],
+    }
+
+
+def _unit_metrics(unit: units.Unit) -> dict | None:
+    """A unit's datapoint renames (manifest metrics.datapoint_renames), for its own service names only."""
+    if not unit.datapoint_renames:
+        return None
+    services = " or ".join(f'resource.attributes["service.name"] == "{s}"' for s in unit.metric_service_names)
+    statements = []
+    for old, new in unit.datapoint_renames:
+        where = f'attributes["{old}"] != nil and ({services})'
+        statements += [f'set(attributes["{new}"], attributes["{old}"]) where {where}', f'delete_key(attributes, "{old}") where {where}']
+    return {"error_mode": "ignore", "metric_statements": [{"context": "datapoint", "statements": statements}]}
+
+
+def _metrics(cfg: Config) -> None:
+    settings = cfg.settings
+    # The collector's own telemetry, scraped in-container.
+    cfg.receivers["prometheus/self"] = {
+        "config": {
+            "scrape_configs": [
+                {
+                    "job_name": "otel-collector-self",
+                    "scrape_interval": "15s",
+                    "static_configs": [{"targets": [f"localhost:{SELF_TELEMETRY_PORT}"]}],
+                }
+            ]
+        }
+    }
+    # Metrics only: a batch processor answers before anything is stored, so
+    # no log or span pipeline may use it (SPEC "Durable delivery").
+    cfg.processors["batch"] = {"timeout": "5s", "send_batch_size": 1024, "send_batch_max_size": 2048}
+    renames = []
+    for unit in cfg.table.units:
+        body = _unit_metrics(unit)
+        if body:
+            renames.append(f"transform/unit-{unit.name}")
+            cfg.processors[renames[-1]] = body
+    cfg.processors["transform/metric-labels"] = _metric_labels()
+    cfg.processors["deltatocumulative"] = {"max_stale": SERIES_LIFETIME}
+    cfg.exporters["prometheus"] = {
+        "endpoint": _listen(settings.collector_metrics_port),
+        "metric_expiration": SERIES_LIFETIME,
+    }
+    # "spanmetrics" before 0.152; the old name only logs a deprecation warning.
+    # Calls per span name, plus `success`: Claude Code marks every claude_code.llm_request
+    # span it ends with success=true/false (and never sets the span status), so the API
+    # error-rate alert (prometheus_config.api_error_rule) can count failed requests.
+    cfg.connectors["span_metrics"] = {"dimensions": [{"name": SPAN_METRICS_SUCCESS_DIMENSION}]}
+    cfg.pipelines["metrics/untrusted"] = {
+        "receivers": ["otlp"],
+        "processors": [
+            "memory_limiter",
+            "resource/untrusted",
+            *renames,
+            "transform/metric-labels",
+            "deltatocumulative",
+            "batch",
+        ],
+        "exporters": ["prometheus"],
+    }
+    cfg.pipelines["metrics/trusted"] = {
+        "receivers": ["prometheus/self", "span_metrics"],
+        "processors": ["memory_limiter", "transform/metric-labels", "deltatocumulative", "batch"],
+        "exporters": ["prometheus"],
+    }
+
+
+def _trusted_index_sources(table: telemetry.StreamTable) -> dict[str, str]:
+    """index -> the ingest_source stamped on it; service names sharing an index share its stamp."""
+    out: dict[str, str] = {}
+    for service, index in table.index_by_service(telemetry.TRUSTED).items():
+        source = table.trusted_ingest_source[service]
+        if out.setdefault(index, source) != source:
+            raise ValueError(f"components/telemetry.py: {index} would be stamped both {out[index]} and {source}")
+    return out
+
+
+def _trusted_lane(cfg: Config) -> None:
+    settings = cfg.settings
+    cfg.receivers["otlp/infra"] = {
+        "protocols": {
+            "grpc": {
+                "endpoint": _listen(settings.infra_port),
+                "tls": {
+                    "cert_file": INFRA_TLS_FILES["infraTlsCertFile"],
+                    "key_file": INFRA_TLS_FILES["infraTlsKeyFile"],
+                    # Setting a client CA makes a verified client certificate mandatory.
+                    "client_ca_file": INFRA_TLS_FILES["infraTlsCaFile"],
+                },
+            }
+        }
+    }
+    routes = cfg.table.index_by_service(telemetry.TRUSTED)
+    cfg.exporters["otlp_grpc/trusted"] = _durable_exporter(settings, "trusted")
+    cfg.pipelines["logs/trusted"] = {
+        "receivers": ["otlp/infra"],
+        "processors": ["memory_limiter", INTAKE_ID_PROCESSOR],
+        "exporters": ["otlp_grpc/trusted"],
+    }
+    _lane_store(cfg, "trusted", routes)
+    cfg.processors["transform/envoy"] = {
+        "error_mode": "ignore",
+        "log_statements": [{"context": "log", "statements": _envoy_statements()}],
+    }
+    for index, source in _trusted_index_sources(cfg.table).items():
+        stamp = f"resource/{source}"
+        cfg.processors[stamp] = _stamp(source)
+        envoy = ["transform/envoy"] if index == routes["envoy"] else []
+        cfg.log_store("trusted", index, ["memory_limiter", stamp, *envoy])
+
+
+def _service(cfg: Config) -> dict:
+    return {
+        "extensions": [QUEUE_STORAGE],
+        "telemetry": {
+            "metrics": {
+                # Includes otelcol_exporter_queue_size/_capacity and the
+                # sent/send_failed counters of every exporter (README "Durable delivery").
+                "level": "normal",
+                "readers": [{"pull": {"exporter": {"prometheus": {"host": "localhost", "port": SELF_TELEMETRY_PORT}}}}],
+            }
+        },
+    }
 
 
 def render(settings: Settings) -> dict:
     """The collector config as a dict; config_file.upload() writes it into the container."""
-    trusted = settings.trusted_lane_enabled
-    receivers: dict = {
-        "otlp": {
-            "protocols": {
-                "grpc": {"endpoint": _listen(settings.otlp_grpc_port)},
-                "http": {"endpoint": _listen(settings.otlp_http_port)},
-            }
-        },
-        "otlp/loop-untrusted": _loopback_receiver("untrusted"),
-        # The collector's own telemetry, scraped in-container.
-        "prometheus/self": {
-            "config": {
-                "scrape_configs": [
-                    {
-                        "job_name": "otel-collector-self",
-                        "scrape_interval": "15s",
-                        "static_configs": [{"targets": [f"localhost:{SELF_TELEMETRY_PORT}"]}],
-                    }
-                ]
-            }
-        },
-    }
-    processors: dict = {
-        "memory_limiter": {"check_interval": "1s", "limit_mib": 150, "spike_limit_mib": 30},
-        # Metrics only: a batch processor answers before anything is stored, so
-        # no log or span pipeline may use it (SPEC "Durable delivery").
-        "batch": {"timeout": "5s", "send_batch_size": 1024, "send_batch_max_size": 2048},
-        "resource/untrusted": _stamp(names.UNTRUSTED_INGEST_SOURCE),
-        "transform/metric-labels": {
-            "error_mode": "ignore",
-            "metric_statements": [
-                {
-                    "context": "datapoint",
-                    "statements": [
-                        # Prometheus only sees datapoint attributes as labels.
-                        *(
-                            f'set(attributes["{key}"], resource.attributes["{key}"]) where resource.attributes["{key}"] != nil'
-                            for key in METRIC_LABEL_RESOURCE_ATTRIBUTES
-                        ),
-                        # OpenSearch's Prometheus connector breaks on a label named "type".
-                        'set(attributes["kind"], attributes["type"]) where attributes["type"] != nil',
-                        'delete_key(attributes, "type")',
-                    ],
-                }
-            ],
-        },
-        "deltatocumulative": {"max_stale": SERIES_LIFETIME},
-        "transform/unrouted-untrusted": _unrouted("untrusted"),
-        INTAKE_ID_PROCESSOR: _intake_id(),
-    }
-    exporters: dict = {
-        # Only unrouted records reach it: one line per record, with its resource's service.name.
-        "debug": {"verbosity": "normal"},
-        "prometheus": {
-            "endpoint": _listen(settings.collector_metrics_port),
-            "metric_expiration": SERIES_LIFETIME,
-        },
-        "otlp_grpc/untrusted": _durable_exporter(settings, "untrusted"),
-    }
-    connectors: dict = {
-        # "spanmetrics" before 0.152; the old name only logs a deprecation warning.
-        # Calls per span name, plus `success`: Claude Code marks every claude_code.llm_request
-        # span it ends with success=true/false (and never sets the span status), so the API
-        # error-rate alert (prometheus_config.api_error_rule) can count failed requests.
-        "span_metrics": {"dimensions": [{"name": SPAN_METRICS_SUCCESS_DIMENSION}]},
-        "routing/untrusted": {
-            "default_pipelines": ["logs/untrusted-unrouted"],
-            "table": _route_table(names.UNTRUSTED_LOG_INDICES),
-        },
-    }
-    pipelines: dict = {
-        # Intake half: stamped, then on disk before the sender's answer.
-        "logs/untrusted": {
-            "receivers": ["otlp"],
-            "processors": ["memory_limiter", "resource/untrusted", INTAKE_ID_PROCESSOR],
-            "exporters": ["otlp_grpc/untrusted"],
-        },
-        "traces": {
-            "receivers": ["otlp"],
-            "processors": ["memory_limiter", "resource/untrusted"],
-            # span_metrics counts each span once, here, never on a retry.
-            "exporters": ["otlp_grpc/untrusted", "span_metrics"],
-        },
-        # Store half (loopback receiver of the untrusted lane only).
-        "logs/untrusted-loop": {
-            "receivers": ["otlp/loop-untrusted"],
-            "processors": ["memory_limiter"],
-            "exporters": ["routing/untrusted"],
-        },
-        "logs/untrusted-unrouted": {
-            "receivers": ["routing/untrusted"],
-            "processors": ["memory_limiter", "transform/unrouted-untrusted"],
-            "exporters": ["debug"],
-        },
-        "metrics/untrusted": {
-            "receivers": ["otlp"],
-            "processors": [
-                "memory_limiter",
-                "resource/untrusted",
-                "transform/metric-labels",
-                "deltatocumulative",
-                "batch",
-            ],
-            "exporters": ["prometheus"],
-        },
-        "metrics/trusted": {
-            "receivers": ["prometheus/self", "span_metrics"],
-            "processors": ["memory_limiter", "transform/metric-labels", "deltatocumulative", "batch"],
-            "exporters": ["prometheus"],
-        },
-    }
-    pipelines["traces/untrusted-loop"] = {
-        "receivers": ["otlp/loop-untrusted"],
-        "processors": ["memory_limiter"],
-        "exporters": [
-            _store(exporters, connectors, pipelines, "traces", "traces", "opensearch/traces", _opensearch_exporter(settings))
-        ],
-    }
-    for index in dict.fromkeys(names.UNTRUSTED_LOG_INDICES.values()):
-        pipelines[f"logs/{index}"] = {
-            "receivers": ["routing/untrusted"],
-            "processors": ["memory_limiter"],
-            "exporters": [
-                _store(
-                    exporters, connectors, pipelines, "logs", index, f"opensearch/{index}",
-                    _opensearch_exporter(settings, logs_index=index),
-                )
-            ],
-        }
-
-    if trusted:
-        receivers["otlp/infra"] = {
-            "protocols": {
-                "grpc": {
-                    "endpoint": _listen(settings.infra_port),
-                    "tls": {
-                        "cert_file": INFRA_TLS_FILES["infraTlsCertFile"],
-                        "key_file": INFRA_TLS_FILES["infraTlsKeyFile"],
-                        # Setting a client CA makes a verified client certificate mandatory.
-                        "client_ca_file": INFRA_TLS_FILES["infraTlsCaFile"],
-                    },
-                }
-            }
-        }
-        receivers["otlp/loop-trusted"] = _loopback_receiver("trusted")
-        exporters["otlp_grpc/trusted"] = _durable_exporter(settings, "trusted")
-        connectors["routing/trusted"] = {
-            "default_pipelines": ["logs/trusted-unrouted"],
-            "table": _route_table(names.TRUSTED_LOG_INDICES),
-        }
-        pipelines["logs/trusted"] = {
-            "receivers": ["otlp/infra"],
-            "processors": ["memory_limiter", INTAKE_ID_PROCESSOR],
-            "exporters": ["otlp_grpc/trusted"],
-        }
-        pipelines["logs/trusted-loop"] = {
-            "receivers": ["otlp/loop-trusted"],
-            "processors": ["memory_limiter"],
-            "exporters": ["routing/trusted"],
-        }
-        processors["transform/unrouted-trusted"] = _unrouted("trusted")
-        pipelines["logs/trusted-unrouted"] = {
-            "receivers": ["routing/trusted"],
-            "processors": ["memory_limiter", "transform/unrouted-trusted"],
-            "exporters": ["debug"],
-        }
-        processors["transform/envoy"] = {
-            "error_mode": "ignore",
-            "log_statements": [{"context": "log", "statements": _envoy_statements()}],
-        }
-        for index, source in _trusted_index_sources().items():
-            stamp = f"resource/{source}"
-            processors[stamp] = _stamp(source)
-            steps = ["memory_limiter", stamp]
-            if index == names.TRUSTED_LOG_INDICES["envoy"]:
-                steps.append("transform/envoy")
-            pipelines[f"logs/{index}"] = {
-                "receivers": ["routing/trusted"],
-                "processors": steps,
-                "exporters": [
-                    _store(
-                        exporters, connectors, pipelines, "logs", index, f"opensearch/{index}",
-                        _opensearch_exporter(settings, logs_index=index),
-                    )
-                ],
-            }
-
+    cfg = Config(settings)
+    _shared(cfg)
+    _untrusted_lane(cfg)
+    _metrics(cfg)
+    if settings.trusted_lane_enabled:
+        _trusted_lane(cfg)
+    sections = cfg.laid_out()
+    pipelines = sections.pop("pipelines")
     return {
         "extensions": {QUEUE_STORAGE: _storage_extension()},
-        "receivers": receivers,
-        "processors": processors,
-        "exporters": exporters,
-        "connectors": connectors,
-        "service": {
-            "extensions": [QUEUE_STORAGE],
-            "telemetry": {
-                "metrics": {
-                    # Includes otelcol_exporter_queue_size/_capacity and the
-                    # sent/send_failed counters of every exporter (README "Durable delivery").
-                    "level": "normal",
-                    "readers": [
-                        {
-                            "pull": {
-                                "exporter": {
-                                    "prometheus": {"host": "localhost", "port": SELF_TELEMETRY_PORT}
-                                }
-                            }
-                        }
-                    ],
-                }
-            },
-            "pipelines": pipelines,
-        },
+        **sections,
+        "service": {**_service(cfg), "pipelines": pipelines},
     }

@@ -53,10 +53,10 @@ def _alert(name: str, expr: str, for_minutes: int, summary: str, description: st
 
 
 def cost_rule(threshold_usd: float) -> dict:
-    # Cost in the last hour = total now - total an hour ago. increase() would miss
+    # Cost in the last hour, series by series (series_spend). increase() would miss
     # the first sample of every new series, and every Claude Code session is a new
     # series (session.id is a label), so a burst of short sessions would never count.
-    cost_last_hour = f"sum({COST_METRIC}) - (sum({COST_METRIC} offset 1h) or vector(0))"
+    cost_last_hour = f"sum({series_spend('1h')})"
     return _alert(
         ALERT_COST,
         f"{cost_last_hour} > {_number(threshold_usd)}",
@@ -139,19 +139,28 @@ def projected_series(subject: str, period: str) -> str:
     return f"clawker:{subject}_cost_usd:{period}_at_last_hour_pace"
 
 
-def _by_subject(subject: str, offset: str = "") -> str:
-    """The cost counter summed by `subject` (a label made from the attribute labels, last one wins)."""
-    selector = COST_METRIC + (f" offset {offset}" if offset else "")
+def subject_label(subject: str, expr: str) -> str:
+    """`expr` with a `subject` label made from the attribute labels (the last one present wins)."""
     for source in SUBJECT_LABELS[subject][0]:
-        selector = f'label_replace({selector}, "{subject}", "$1", "{source}", "(.+)")'
-    return f'sum by ({subject}) ({selector})'
+        expr = f'label_replace({expr}, "{subject}", "$1", "{source}", "(.+)")'
+    return expr
+
+
+def series_spend(window: str, metric: str = COST_METRIC) -> str:
+    """What each series of the cost counter added over `window`, without range reads.
+
+    The counter now minus the counter `window` ago, series by series. A series that began
+    inside the window (every session is its own series) has nothing `window` ago and counts
+    in full. A series that went down (the collector restarted and the cumulative sum began
+    again from the next delta) counts what it holds now: the spend since the restart, never
+    a negative amount that would cancel other sessions' spend. Subtracting sums instead
+    (sum now - sum then) went negative on every collector restart: sessions that ended before
+    it are no longer exported, so their old totals were subtracted from everyone's spend."""
+    return f"(({metric} - {metric} offset {window}) >= 0) or {metric}"
 
 
 def spend_expr(subject: str, window: str) -> str:
-    # Counter now minus counter `window` ago, as the hourly cost rule does; a user whose
-    # sessions all began inside the window has nothing `window` ago and counts in full.
-    now = _by_subject(subject)
-    return f"{now} - ({_by_subject(subject, window)} or {now} * 0)"
+    return f"sum by ({subject}) ({subject_label(subject, series_spend(window))})"
 
 
 def spend_records(subject: str, windows: dict[str, str]) -> list[dict]:
@@ -166,15 +175,37 @@ def _percent(fraction: float) -> str:
     return _number(round(fraction * 100, 4))
 
 
-def budget_rule(subject: str, period: str, budget_usd: float, fraction: float, name: str = "", others: tuple[str, ...] = ()) -> dict:
-    """One threshold of one budget: `name`'s, or (name empty) the default one for every subject not in `others`."""
+def _spent(subject: str, period: str, name: str = "", others: tuple[str, ...] = ()) -> str:
+    """The recorded spend a budget covers: `name`'s, or (name empty) every subject's but `others`'."""
     series = spend_series(subject, period)
     if name:
-        spent = f'{series}{{{subject}="{name}"}}'
-    elif others:
-        spent = f"({series} unless on({subject}) ({' or '.join(f'{series}{{{subject}={json_string(o)}}}' for o in others)}))"
-    else:
-        spent = series
+        return f'{series}{{{subject}="{name}"}}'
+    if others:
+        return f"({series} unless on({subject}) ({' or '.join(f'{series}{{{subject}={json_string(o)}}}' for o in others)}))"
+    return series
+
+
+def budget_used_series(subject: str) -> str:
+    """The recorded share of their budget each user or team has spent (1 = all of it), labelled by period."""
+    return f"clawker:{subject}_budget_used:ratio"
+
+
+def _budget_labels(subject: str, period: str, budget_usd: float, name: str) -> dict:
+    return {"period": period, "budget_usd": _number(budget_usd), "scope": subject if name else f"default-{subject}"}
+
+
+def budget_used_record(subject: str, period: str, budget_usd: float, name: str = "", others: tuple[str, ...] = ()) -> dict:
+    """Spend over budget, for the Team & users dashboard's budget panels (what the alerts compare)."""
+    return {
+        "record": budget_used_series(subject),
+        "expr": f"{_spent(subject, period, name, others)} / {_number(budget_usd)}",
+        "labels": _budget_labels(subject, period, budget_usd, name),
+    }
+
+
+def budget_rule(subject: str, period: str, budget_usd: float, fraction: float, name: str = "", others: tuple[str, ...] = ()) -> dict:
+    """One threshold of one budget: `name`'s, or (name empty) the default one for every subject not in `others`."""
+    spent = _spent(subject, period, name, others)
     alert_name = SUBJECT_LABELS[subject][1]
     whose = "default " if not name else ""
     projected = (
@@ -191,9 +222,7 @@ def budget_rule(subject: str, period: str, budget_usd: float, fraction: float, n
         f"would be {projected} USD. See the Team & users and Cost Attribution dashboards.",
         severity="critical" if fraction >= 1 else "warning",
     )
-    rule["labels"].update(
-        {"period": period, "threshold": _number(fraction), "budget_usd": _number(budget_usd), "scope": f"{subject}" if name else f"default-{subject}"}
-    )
+    rule["labels"].update({"threshold": _number(fraction), **_budget_labels(subject, period, budget_usd, name)})
     return rule
 
 
@@ -202,17 +231,29 @@ def json_string(value: str) -> str:
     return f'"{value}"'
 
 
-def budget_rules(settings: Settings) -> list[dict]:
-    rules = []
-    fractions = settings.warn_fractions
-    for subject, named in (("user", settings.user_budgets), ("team", settings.team_budgets)):
-        for name, budgets in named.items():
-            for period, usd in budgets.items():
-                rules += [budget_rule(subject, period, usd, f, name=name) for f in fractions]
+def _budgets(settings: Settings) -> list[tuple[str, str, float, str, tuple[str, ...]]]:
+    """Every budget: (subject, period, USD, name or "" for the default, the names the default skips)."""
+    budgets = [
+        (subject, period, usd, name, ())
+        for subject, named in (("user", settings.user_budgets), ("team", settings.team_budgets))
+        for name, periods in named.items()
+        for period, usd in periods.items()
+    ]
     for period, usd in settings.default_budgets.items():
-        others = tuple(n for n, b in settings.user_budgets.items() if period in b)
-        rules += [budget_rule("user", period, usd, f, others=others) for f in fractions]
-    return rules
+        budgets.append(("user", period, usd, "", tuple(n for n, b in settings.user_budgets.items() if period in b)))
+    return budgets
+
+
+def budget_rules(settings: Settings) -> list[dict]:
+    return [
+        budget_rule(subject, period, usd, f, name=name, others=others)
+        for subject, period, usd, name, others in _budgets(settings)
+        for f in settings.warn_fractions
+    ]
+
+
+def budget_used_records(settings: Settings) -> list[dict]:
+    return [budget_used_record(*budget) for budget in _budgets(settings)]
 
 
 def cost_spike_rule(factor: float, min_usd: float) -> dict:
@@ -239,7 +280,24 @@ def budget_group(settings: Settings, windows: dict[str, str] = BUDGET_WINDOWS) -
     records = spend_records("user", windows)
     if settings.team_budgets:
         records += spend_records("team", windows)
-    return {"name": GROUP_BUDGETS, "rules": records + alerts}
+    return {"name": GROUP_BUDGETS, "rules": records + budget_used_records(settings) + alerts}
+
+
+# --- what the Team & users dashboard reads ------------------------------------------
+GROUP_VIEWS = "clawker-team-views"
+EDIT_DECISIONS_METRIC = "claude_code_code_edit_tool_decision_total"
+USER_EDIT_DECISIONS = "clawker:user_edit_decisions:total"
+
+
+def views_group() -> dict:
+    """Always recorded: Claude Code's edit decisions by user (the e-mail, or the account without one,
+    as budgets name users), which a dashboard query cannot group by without relabelling."""
+    return {
+        "name": GROUP_VIEWS,
+        "rules": [
+            {"record": USER_EDIT_DECISIONS, "expr": f"sum by (user, decision) ({subject_label('user', EDIT_DECISIONS_METRIC)})"},
+        ],
+    }
 
 
 def render_rules(settings: Settings, windows: dict[str, str] = BUDGET_WINDOWS) -> dict:
@@ -256,6 +314,7 @@ def render_rules(settings: Settings, windows: dict[str, str] = BUDGET_WINDOWS) -
         {"name": GROUP_CLAUDE_CODE, "rules": claude},
         {"name": GROUP_COLLECTOR, "rules": collector},
         budget_group(settings, windows),
+        views_group(),
     ]
     return {"groups": [g for g in groups if g["rules"]]}
 

@@ -5,7 +5,9 @@ Claude Code sends"): every counter is monotonic with DELTA temporality; only
 cost, tokens and active time carry a unit; every datapoint has the session's
 standard attributes; project/agent arrive as resource attributes
 (OTEL_RESOURCE_ATTRIBUTES). Two rounds make two delta exports, so Prometheus
-must show their sums.
+must show their sums. Beside this process, the corpus' team members (tests/corpus.py
+TEAM_MEMBERS) export their own sessions' counters under their own resources (users and
+teams on the Team & users dashboard); the totals below count every export.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from corpus import METRIC_ATTRIBUTES
+from corpus import METRIC_ATTRIBUTES, MetricExport, team_metric_exports
 
 PROJECT = "clawker"
 AGENT = "ralph"
@@ -100,11 +102,27 @@ for _round in ROUNDS:
         _attributes.update(METRIC_ATTRIBUTES.get(_name, {}))
 
 
+# Every process that exports: this one, then each team member's session.
+EXPORTS = [MetricExport(RESOURCE, ROUNDS)] + team_metric_exports()
+
+
+def user_of(attributes: dict[str, Any]) -> str:
+    """A user as the budget rules name them: the e-mail, or the account without one."""
+    return attributes.get("user.email") or attributes.get("user.account_uuid", "")
+
+
 def totals(counter: str, by: str = "") -> dict[str, float]:
-    """What every round added to `counter`, summed per value of attribute `by` ("" sums all)."""
+    """What every export added to `counter`, summed per value of `by` ("" sums all): a datapoint
+    attribute, a resource attribute, or "user" (user_of)."""
     out: dict[str, float] = defaultdict(float)
-    for round_ in ROUNDS:
-        for name, increment, attributes in round_:
-            if name == counter:
-                out[str(attributes.get(by, "")) if by else ""] += increment
+    for export in EXPORTS:
+        for round_ in export.rounds:
+            for name, increment, attributes in round_:
+                if name != counter:
+                    continue
+                if by == "user":
+                    key = user_of(attributes)
+                else:
+                    key = str({**export.resource, **attributes}.get(by, "")) if by else ""
+                out[key] += increment
     return dict(out)

@@ -80,6 +80,11 @@ def added_since_previous_release() -> set[str]:
     added |= {f"opensearch-pipeline-{names.route_pipeline(i)}" for i in streams}
     added |= {f"opensearch-pipeline-{names.DAY_ROUTE_PIPELINE}", f"opensearch-pipeline-{names.DAY_MOVE_PIPELINE}"}
     added.add(f"opensearch-ism-policy-{names.TRACES_ISM_POLICY}")
+    # Units (README "Units"): each unit's saved objects are a bundle of their own. claude-code's
+    # were in the core bundle, which now hands them over (handed_over) instead of deleting them.
+    from components import units
+
+    added |= {f"dashboards-saved-objects-{unit.name}" for unit in units.default_units()}
     return added
 
 

@@ -80,9 +80,12 @@ CLAUDE_SERIES = '{__name__=~"claude_code_.*"}'
 ALERT_COST_THRESHOLD_USD = 0.5
 # (l) A team budget below what the module's Claude Code metrics cost: team.id travels
 # resource attribute -> collector (copied onto datapoints) -> Prometheus label -> rule.
+# A default user budget far above what any user of the corpus spends: the Team & users
+# dashboard's budget panel shows every user's share of it, and no user alert fires.
 ALERT_SETTINGS = {
     "alertCostPerHourUsd": str(ALERT_COST_THRESHOLD_USD),
     "budgetTeams": '{"%s": {"dailyUsd": 0.5}}' % ccm.TEAM,
+    "budgetDailyUsd": "100",
     "alertGroupWaitSeconds": "1",
 }
 # (l) A webhook receiver, so the stack runs its Alertmanager: the test image tools/images.sh
@@ -107,7 +110,7 @@ def stack(tmp_path_factory, toolchain_bin, docker_engine, tls):
             s.set_config(key, path)
         # Nothing of this module's data may outlive it.
         s.set_config("purgeVolumesOnDestroy", "true")
-        # (l) Below what the module's Claude Code metrics cost (ccm: about 0.9 USD), so the cost
+        # (l) Below what the module's Claude Code metrics cost (ccm.EXPORTS: about 2.7 USD), so the cost
         # and team budget alerts fire.
         for key, value in ALERT_SETTINGS.items():
             s.set_config(key, value)
@@ -115,7 +118,7 @@ def stack(tmp_path_factory, toolchain_bin, docker_engine, tls):
             unavailable(f"no {ALERTMANAGER_IMAGE} image (bash tools/images.sh alertmanager builds it)")
         s.set_config("alertmanagerImage", ALERTMANAGER_IMAGE)
         s.set_config("alertWebhookUrl", ALERT_WEBHOOK, secret=True)
-        s.up()
+        s.up_output = s.up().output  # (l) the webhook URL must not show in it
         # The receiver's index, before any notification: dynamic mapping without date guessing.
         created = requests.put(f"{OPENSEARCH}/{NOTICES_INDEX}", json={"mappings": {"date_detection": False}}, timeout=30)
         assert created.status_code == 200, created.text
@@ -256,9 +259,11 @@ def traffic(stack, tls) -> Traffic:
         UNTRUSTED_OTLP_HTTP, resource=RESOURCES["claude-code"], scope="com.anthropic.claude_code.tracing", tree=SPAN_TREE
     )
     assert accepted, "the collector refused the spans"
-    assert send_delta_counters(
-        UNTRUSTED_OTLP_HTTP, resource=ccm.RESOURCE, scope=ccm.SCOPE, counters=ccm.COUNTERS, rounds=ccm.ROUNDS
-    ), "the collector refused the metrics"
+    # Claude Code's counters: the module's agent and each team member's session (tests/corpus.py).
+    for export in ccm.EXPORTS:
+        assert send_delta_counters(
+            UNTRUSTED_OTLP_HTTP, resource=export.resource, scope=ccm.SCOPE, counters=ccm.COUNTERS, rounds=export.rounds
+        ), "the collector refused the metrics"
     return out
 
 
@@ -587,11 +592,32 @@ def scraped(traffic) -> dict[str, list[dict]]:
 
 
 def test_f_every_dashboard_metric_exists_with_its_labels(scraped):
+    senders = {(e.resource["project"], e.resource["agent"]) for e in ccm.EXPORTS}
     for metric, labels in catalogue.COLLECTOR_PROMETHEUS_METRICS.items():
         for s in scraped[metric]:
             missing = set(labels) - set(s)
             assert not missing, f"{metric} series lacks labels {sorted(missing)}: {s}"
-            assert (s["project"], s["agent"]) == (ccm.PROJECT, ccm.AGENT)
+            assert (s["project"], s["agent"]) in senders, s
+
+
+def test_f_team_attributes_and_users_become_labels(scraped):
+    """OTEL_RESOURCE_ATTRIBUTES team.id / department / cost_center (copied onto datapoints by the
+    collector) and the datapoints' user.email / user.account_uuid, as Prometheus names them."""
+    query = f"sum by (team_id, department, cost_center, user_email, user_account_uuid) ({prometheus_config.COST_METRIC})"
+
+    def by_labels():
+        got = {
+            tuple(r["metric"].get(k, "") for k in ("team_id", "department", "cost_center", "user_email", "user_account_uuid")): float(r["value"][1])
+            for r in instant(query)
+        }
+        return got if got == pytest.approx(expected) else None
+
+    own = sum(i for round_ in ccm.ROUNDS for name, i, _ in round_ if name == "claude_code.cost.usage")
+    expected = {(ccm.TEAM, "", "", "", ccm.SESSION_ACCOUNT): own}
+    for member in corpus.TEAM_MEMBERS:
+        key = (member.team or "", member.department or "", member.cost_center or "", member.email or "", member.account)
+        expected[key] = sum(c for c, _, _ in member.requests)
+    wait_until(by_labels, 30, f"{query} != {expected}", lambda: f"got {instant(query)}")
 
 
 def test_f_no_series_carries_a_label_named_type(scraped):
@@ -663,8 +689,8 @@ def test_f_dashboard_promql_selects_real_series_and_returns_data(scraped, panel)
     _promql_parts(tree["data"], selectors, grouping)
     assert selectors, f"{query} selects no series"
     for matchers in selectors:
-        selected = series(_selector_text(matchers))
-        assert selected, f"{_selector_text(matchers)} (in {query}) selects no series"
+        # A recorded series (clawker:...) appears at the rule group's next evaluation (15s).
+        selected = wait_until(lambda: series(_selector_text(matchers)), 30, f"{_selector_text(matchers)} (in {query}) selects no series")
         for label in grouping:
             assert all(label in s for s in selected), f"{query} groups by {label!r}, absent from {selected[0]}"
     # increase() needs two scrapes of a series: allow for the next one.
@@ -743,6 +769,7 @@ def test_g_dashboards_has_the_clawker_workspace_and_its_objects(stack):
         "Claude Code Cost & Usage",
         "Claude Code Cost Attribution",
         "Claude Code Sessions",
+        "Claude Code Team & Users",
         "Claude Code Traces",
         "Clawker Networking",
     ]
@@ -904,10 +931,12 @@ def test_l_alert_rules_are_listed_evaluate_cleanly_and_the_cost_rule_fires(scrap
     firing = wait_until(cost_alert_firing, 60, f"{prometheus_config.ALERT_COST} did not fire", lambda: str(listed()))
     total = sum(ccm.totals("claude_code.cost.usage").values())
     assert float(firing[0]["value"]) == pytest.approx(total)
-    # Spend by user (user.account_uuid: these metrics carry no e-mail) and by team, recorded
-    # from labels the collector made of datapoint and resource attributes.
-    by_user = instant(prometheus_config.spend_series("user", "daily"))
-    assert [(s["metric"].get("user"), float(s["value"][1])) for s in by_user] == [(ccm.SESSION_ACCOUNT, pytest.approx(total))]
+    # Spend by user (the e-mail, or user.account_uuid where a user has none) and by team,
+    # recorded from labels the collector made of datapoint and resource attributes.
+    by_user = {s["metric"].get("user"): float(s["value"][1]) for s in instant(prometheus_config.spend_series("user", "daily"))}
+    assert by_user == pytest.approx(ccm.totals("claude_code.cost.usage", "user"))
+    by_team = {s["metric"].get("team"): float(s["value"][1]) for s in instant(prometheus_config.spend_series("team", "daily"))}
+    assert by_team == pytest.approx(ccm.totals("claude_code.cost.usage", "team.id"))
 
     def team_budget_firing():
         alerts = prometheus("alerts")["alerts"]
@@ -916,7 +945,7 @@ def test_l_alert_rules_are_listed_evaluate_cleanly_and_the_cost_rule_fires(scrap
             if a["labels"]["alertname"] == prometheus_config.ALERT_TEAM_BUDGET and a["state"] == "firing" and a["labels"].get("team") == ccm.TEAM
         )
 
-    # 0.925 USD of a 0.5 USD budget: every threshold (0.8, 0.9, 1) fires, once each.
+    # About 1.5 USD of a 0.5 USD budget: every threshold (0.8, 0.9, 1) fires, once each.
     wait_until(lambda: team_budget_firing() == ["0.8", "0.9", "1"], 60, "the team budget alert did not fire", lambda: str(listed()))
 
     # Prometheus sends them to the stack's Alertmanager (alertmanager:9093 on clawker-net) ...
@@ -942,8 +971,13 @@ def test_l_alert_rules_are_listed_evaluate_cleanly_and_the_cost_rule_fires(scrap
         )
 
     wait_until(lambda: delivered() == ["0.8", "0.9", "1"], 90, "no webhook notification per threshold", lambda: str(delivered()))
-    # The URL is in neither the state (without --show-secrets) nor the container's config file.
+    # The URL is in neither the state (without --show-secrets), the outputs, `pulumi up`'s log, the
+    # container's settings and log, nor its config file.
     assert ALERT_WEBHOOK not in stack.run("stack", "export").stdout
+    assert ALERT_WEBHOOK not in stack.run("stack", "output", "--json").stdout
+    assert ALERT_WEBHOOK not in stack.up_output
+    assert ALERT_WEBHOOK not in json.dumps(inspect("container", names.ALERTMANAGER))
+    assert ALERT_WEBHOOK not in docker("logs", names.ALERTMANAGER).stdout + docker("logs", names.ALERTMANAGER).stderr
     config_text = subprocess.run(
         ["docker", "exec", names.ALERTMANAGER, "cat", alertmanager_config.CONFIG_PATH], capture_output=True, text=True, check=True
     ).stdout

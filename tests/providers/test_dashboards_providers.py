@@ -19,7 +19,7 @@ from pulumi.runtime import rpc
 from conftest_dashboards import dashboards_double  # noqa: F401  (fixture)
 
 import catalogue
-from components import names
+from components import names, units
 from components.providers import dashboards as dp
 from components.providers.http_client import ApiClient, ApiError
 from net import AnswerDroppingProxy
@@ -471,6 +471,42 @@ def test_bundle_lifecycle(dashboards_double):
     for key in news["objects"]:
         assert double.call("GET", f"/w/{ws_id}/api/saved_objects/{key}").status_code == 404, key
     provider.delete(created.id, roundtrip(updated.outs))
+
+
+@pytest.mark.parametrize("unit_bundle_first", [True, False], ids=["unit-bundle-created-first", "core-bundle-updated-first"])
+def test_objects_moved_to_a_units_bundle_are_handed_over_not_deleted(dashboards_double, unit_bundle_first):
+    """The upgrade to units: one bundle held the core's and claude-code's objects; now the core
+    bundle drops claude-code's (listing them as handed_over) and claude-code's own bundle
+    imports them. Whichever the engine runs first, they stay; the control, the same update
+    without handed_over, deletes them (what happened to them without it)."""
+    double = dashboards_double
+    ws_id = setup_workspace_with_explore(double)
+    provider = dp.SavedObjectBundleProvider()
+    core_keys = {dp.object_key(so) for so in units.core_saved_objects()}
+    core = [so for so in IMPORTED if dp.object_key(so) in core_keys]
+    moved = [so for so in IMPORTED if dp.object_key(so) not in core_keys]
+    moved_keys = sorted(dp.object_key(so) for so in moved)
+    assert moved and "dashboard/" + catalogue.DASHBOARD_COST_USAGE in moved_keys
+    old = provider.create(roundtrip(bundle_inputs(double, ws_id)))
+    unit_inputs = roundtrip({**bundle_inputs(double, ws_id, moved), "external_references": sorted(
+        [dp.object_key(so) for so in EXPLORE] + sorted(core_keys))})
+    core_inputs = roundtrip({**bundle_inputs(double, ws_id, core), "handed_over": moved_keys})
+
+    def live(key):
+        return double.call("GET", f"/w/{ws_id}/api/saved_objects/{key}").status_code
+
+    if unit_bundle_first:
+        provider.create(unit_inputs)
+        provider.update(old.id, roundtrip(old.outs), core_inputs)
+    else:
+        provider.update(old.id, roundtrip(old.outs), core_inputs)
+        provider.create(unit_inputs)
+    assert [key for key in moved_keys if live(key) != 200] == []
+    assert all(live(key) == 200 for key in core_keys if not key.startswith("explore/"))
+    # Control: without handed_over the core bundle's update deletes what the unit's bundle holds.
+    restored = provider.create(roundtrip(bundle_inputs(double, ws_id)))
+    provider.update(restored.id, roundtrip(restored.outs), roundtrip(bundle_inputs(double, ws_id, core)))
+    assert [key for key in moved_keys if live(key) != 404] == []
 
 
 def test_bundle_import_fails_loudly_on_a_per_object_error(dashboards_double):

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import corpus
 from opensearch_node import OpenSearchNode
 from telemetry_samples import (
     RESOURCES,
@@ -381,3 +382,143 @@ def test_control_opensearch_fingerprint_processor_gives_unrelated_records_one_id
         if shared:
             break
     assert shared > 0
+
+
+# --------------------------------------------------------------------------- newer Claude Code events (issue 18)
+
+# Attributes this release's claude-code template types that the one before it left to the
+# dynamic catch-all (a keyword whatever the JSON type): what Claude Code sends since
+# (tests/corpus.py "Newer Claude Code events").
+NEWER_FIELDS = (
+    "attributes.app.entrypoint", "attributes.agent.source", "attributes.message", "attributes.workflow",
+    "attributes.skill.kind", "attributes.tool_source", "attributes.cost_usd_micros", "attributes.client_request_id",
+    "attributes.precompute_reuse", "attributes.agent_type", "attributes.is_built_in", "attributes.is_async",
+    "attributes.total_tokens", "attributes.total_tool_uses", "attributes.final_model", "attributes.model_swapped",
+    "attributes.category", "attributes.has_category", "attributes.has_explanation", "attributes.server_fallback_hop",
+    "attributes.result", "attributes.skip_reason", "attributes.period_days", "attributes.used_default",
+    "attributes.transcripts_deleted", "attributes.transcripts_exempted_desktop", "attributes.session_files_deleted",
+    "attributes.artifacts_deleted", "attributes.files_retained_fresh", "attributes.files_past_cutoff",
+    "attributes.error_count",
+)
+
+
+def _newer_claude_code_docs(events: tuple[str, ...] = ()) -> list[dict]:
+    """The corpus' first Claude Code session as exporter documents (only `events`, when given)."""
+    records = corpus.claude_code_batches()[0].records
+    chosen = [r for r in records if not events or r["attributes"]["event.name"] in events]
+    return [ss4o_log_document("claude-code", r, ingest_source=ingest_source_for("claude-code")) for r in chosen]
+
+
+def _attrs_of(sources: list[dict], event: str) -> list[dict]:
+    return [s["attributes"] for s in sources if s["attributes"]["event.name"] == event]
+
+
+def test_the_newer_claude_code_events_are_stored_typed_and_aggregate(cluster):
+    """Numbers and booleans Claude Code sends as strings are stored as numbers and booleans
+    in fields of those types, so panels can sum and split them."""
+    install_log_index(cluster, "claude-code")
+    docs = _newer_claude_code_docs()
+    assert bulk_create(cluster, "claude-code", docs) == []
+    sources = check_index(cluster, "claude-code", len(docs))
+    day = stored_in(cluster, "claude-code")
+    live = leaf_types(cluster.call("GET", f"{day}/_mapping").json()[day]["mappings"]["properties"])
+    for path in NEWER_FIELDS:
+        assert any(p == path or p.startswith(path + ".") for p in live), f"{path} never reached the index"
+    subagents = _attrs_of(sources, "subagent_completed")
+    assert {type(a["is_async"]) for a in subagents} == {bool} and {type(a["total_tokens"]) for a in subagents} == {int}
+    assert [a["final_model"] for a in subagents if a["model_swapped"] is True] == [corpus.MODELS[0]]
+    refusals = _attrs_of(sources, "api_refusal")
+    assert sorted(a["server_fallback_hop"] for a in refusals) == [False, False, True]
+    assert [a["category"] for a in refusals if a.get("has_category") is True] == ["cyber"]
+    requests = _attrs_of(sources, "api_request")
+    assert all(a["cost_usd_micros"] == round(a["cost_usd"] * 1_000_000) for a in requests), requests
+    (sweep,) = _attrs_of(sources, "retention_sweep")
+    assert sweep["used_default"] is True and sweep["transcripts_deleted"] == 12
+    aggs = cluster.call(
+        "POST",
+        f"{names.read_pattern('claude-code')}/_search",
+        {
+            "size": 0,
+            "aggs": {
+                "swapped": {"filter": {"term": {"attributes.model_swapped": True}}},
+                "tokens": {"sum": {"field": "attributes.total_tokens"}},
+                "categories": {"terms": {"field": "attributes.category"}},
+                "entrypoints": {"terms": {"field": "attributes.app.entrypoint"}},
+                "saved": {"sum": {"field": "attributes.pre_tokens"}},
+            },
+        },
+    ).json()["aggregations"]
+    assert aggs["swapped"]["doc_count"] == 1
+    assert aggs["tokens"]["value"] == sum(a["total_tokens"] for a in subagents)
+    assert [b["key"] for b in aggs["categories"]["buckets"]] == ["cyber"]
+    assert [b["key"] for b in aggs["entrypoints"]["buckets"]] == ["cli"]
+    assert aggs["saved"]["value"] > 0
+
+
+def _earlier_template(body: dict) -> dict:
+    """`body` as the release before this one declared it: without NEWER_FIELDS."""
+    out = json.loads(json.dumps(body))
+    for path in NEWER_FIELDS:
+        *parents, leaf = path.split(".")
+        node = out["template"]["mappings"]
+        for part in parents:
+            node = node["properties"][part]
+        node["properties"].pop(leaf)
+    return out
+
+
+def test_todays_index_made_before_the_newer_fields_gains_them_in_place(cluster, capsys):
+    """Upgrade: today's claude-code index was made from the earlier template and today's records
+    already mapped some newer attributes dynamically (keyword). `pulumi up` adds the others in
+    place, keeps those (a type cannot change in place) and says so; records keep landing; the
+    next day's index is typed. Control: the declared mapping as a whole is refused there."""
+    props = lambda name, body: {"endpoint": cluster.url, "name": name, "body": body, "timeout_s": TIMEOUT_S}  # noqa: E731
+    for name, body in boot.pipeline_bodies().items():
+        osp.IngestPipelineProvider().create(props(name, body))
+    osp.ComponentTemplateProvider().create(props(names.COMPONENT_TEMPLATE, boot.component_template_body()))
+    earlier = {name: _earlier_template(body) for name, body in boot.template_bodies("claude-code").items()}
+    for name, body in earlier.items():
+        osp.IndexTemplateProvider().create(props(name, body))
+    earlier_mappings = osp.merge_mappings(
+        boot.component_template_body()["template"]["mappings"], earlier[names.LOG_INDEX_TEMPLATES["claude-code"]]["template"]["mappings"]
+    )
+    index_props = {
+        "endpoint": cluster.url, "name": "claude-code", "mappings": earlier_mappings,
+        "settings": boot.index_settings("claude-code"), "policy_id": None, "timeout_s": TIMEOUT_S,
+    }
+    created = osp.IndexProvider().create(index_props)
+    # Today, before the upgrade: refusals and subagent runs arrive.
+    first = _newer_claude_code_docs(("api_refusal", "subagent_completed"))
+    assert bulk_create(cluster, "claude-code", first) == []
+    day = stored_in(cluster, "claude-code")
+    before = leaf_types(cluster.call("GET", f"{day}/_mapping").json()[day]["mappings"]["properties"])
+    assert before["attributes.has_category"] == "keyword" and before["attributes.total_tokens"] == "keyword"
+    assert "attributes.cost_usd_micros" not in before
+
+    # Control: the declared mapping put as a whole (as the provider did) is refused.
+    refused = cluster.call("PUT", f"{day}/_mapping", boot.index_mappings("claude-code"))
+    assert refused.status_code == 400 and "cannot be changed from type" in refused.text, refused.text
+
+    # This release: its templates, then the index.
+    for name, body in boot.template_bodies("claude-code").items():
+        osp.IndexTemplateProvider().update(name, props(name, earlier[name]), props(name, body))
+    capsys.readouterr()
+    news = {**index_props, "mappings": boot.index_mappings("claude-code")}
+    updated = osp.IndexProvider().update("claude-code", created.outs, news)
+    said = capsys.readouterr().err
+    assert f"{day} keeps the type it gave" in said and "attributes.has_category" in said, said
+    after = leaf_types(cluster.call("GET", f"{day}/_mapping").json()[day]["mappings"]["properties"])
+    assert after["attributes.has_category"] == "keyword"  # kept
+    assert after["attributes.cost_usd_micros"] == "long" and after["attributes.app.entrypoint"] == "keyword"  # gained
+    assert not osp.IndexProvider().diff("claude-code", updated.outs, news).changes
+
+    # The rest of today's records land (typed values go into the kept keywords too).
+    rest = _newer_claude_code_docs()
+    assert bulk_create(cluster, "claude-code", rest) == []
+    cluster.call("POST", f"{day}/_refresh")
+    assert cluster.call("GET", f"{day}/_count").json()["count"] == len(first) + len(rest)
+    # The next day's index has the template's types.
+    tomorrow = names.day_index("claude-code", "2999-01-01")
+    assert cluster.call("PUT", tomorrow).status_code == 200
+    typed = leaf_types(cluster.call("GET", f"{tomorrow}/_mapping").json()[tomorrow]["mappings"]["properties"])
+    assert typed["attributes.has_category"] == "boolean" and typed["attributes.total_tokens"] == "long"

@@ -36,8 +36,10 @@ class Registration:
 
 
 class StackMocks(Mocks):
-    def __init__(self, network_exists: bool):
+    def __init__(self, network_exists: bool, team_outputs: Optional[dict] = None):
         self.network_exists = network_exists
+        # What a StackReference to the team stack reads (the machine role).
+        self.team_outputs = team_outputs or {}
 
     def new_resource(self, args):
         outputs = dict(args.inputs)
@@ -46,6 +48,10 @@ class StackMocks(Mocks):
             outputs["imageId"] = f"sha256:{args.name}"
         if args.typ == "pulumi-python:dynamic/clawker:GeneratedSecret" and args.name == "datasource-master-key":
             outputs["value"] = GENERATED_KEY
+        if args.typ == "pulumi:pulumi:StackReference":
+            outputs = {"name": args.inputs.get("name"), "outputs": self.team_outputs, "secretOutputNames": ["machineCredentials"]}
+        if args.typ == "pulumi-python:dynamic/clawker:OpenSearchMachineCredential":
+            outputs.update(username=f"clawker-machine-{args.inputs['machine']}", password=f"generated-{args.inputs['machine']}")
         return f"{args.name}-id", outputs
 
     def call(self, args):
@@ -133,12 +139,16 @@ class Deployment:
 
 
 def deploy(
-    config: Optional[dict[str, Any]] = None, *, network_exists: bool = False, secret_keys: Optional[tuple[str, ...]] = None
+    config: Optional[dict[str, Any]] = None,
+    *,
+    network_exists: bool = False,
+    secret_keys: Optional[tuple[str, ...]] = None,
+    team_outputs: Optional[dict] = None,
 ) -> Deployment:
     """Run components.stack against mocks with the given config (keys without namespace)."""
     from components import stack
 
-    mocks = StackMocks(network_exists)
+    mocks = StackMocks(network_exists, team_outputs)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="clawker-monitor", stack="unit", preview=False, monitor=monitor)
     namespaced = {f"{stack_settings.CONFIG_NAMESPACE}:{k}": str(v).lower() if isinstance(v, bool) else str(v) for k, v in (config or {}).items()}
@@ -150,7 +160,7 @@ def deploy(
     @pulumi.runtime.test
     def run():
         settings = stack_settings.load()
-        stack.build(settings)
+        outputs["built"] = stack.build_for_role(settings)
         from components import agent_env
 
         outputs["agentEnv"] = agent_env.agent_env(settings)

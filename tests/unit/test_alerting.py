@@ -173,14 +173,21 @@ def test_a_bad_receiver_url_is_never_echoed():
     assert "NOT-ECHOED" not in str(error.value)
 
 
+MASTER_KEY = "m" * 32
+
+
 def test_receiver_secrets_stored_in_plain_text_are_refused_naming_the_key():
-    raw = {"alertSlackWebhookUrl": SLACK, "alertEmailPassword": SMTP_PASSWORD, "alertWebhookUrl": WEBHOOK}
+    raw = {"alertSlackWebhookUrl": SLACK, "alertEmailPassword": SMTP_PASSWORD, "alertWebhookUrl": WEBHOOK, "datasourceMasterKey": MASTER_KEY}
+    raw.update({key: f"plain-{key}-value" for key in stack_settings.SECRET_KEYS if key not in raw})
     with pytest.raises(SettingsError) as error:
         stack_settings.plaintext_secrets(raw, lambda key: key == "alertWebhookUrl")
     message = str(error.value)
     assert "clawker-monitor:alertSlackWebhookUrl" in message and "clawker-monitor:alertEmailPassword" in message
-    assert "clawker-monitor:alertWebhookUrl" not in message and "pulumi config set --secret" in message
-    assert SLACK not in message and SMTP_PASSWORD not in message
+    # Every secret setting, not only the receivers': the master key and any other too.
+    for key in stack_settings.SECRET_KEYS:
+        assert (f"clawker-monitor:{key}:" in message) == (key != "alertWebhookUrl"), key
+        assert key == "alertWebhookUrl" or raw[key] not in message
+    assert "pulumi config set --secret" in message
     stack_settings.plaintext_secrets(raw, lambda key: True)  # all set with --secret: accepted
 
 
@@ -189,6 +196,9 @@ def test_the_program_refuses_a_receiver_url_set_without_secret():
         deploy({"alertSlackWebhookUrl": SLACK, "alertWebhookUrl": WEBHOOK}, secret_keys=("alertWebhookUrl",))
     assert "clawker-monitor:alertSlackWebhookUrl" in str(error.value) and "--secret" in str(error.value)
     assert "clawker-monitor:alertWebhookUrl" not in str(error.value) and SLACK not in str(error.value)
+    with pytest.raises(Exception) as error:
+        deploy({"datasourceMasterKey": MASTER_KEY}, secret_keys=())
+    assert "clawker-monitor:datasourceMasterKey" in str(error.value) and MASTER_KEY not in str(error.value)
 
 
 # --------------------------------------------------------------------------- promtool check rules
@@ -211,7 +221,8 @@ def test_promtool_refuses_a_broken_rule(tmp_path):
     """Negative control: a rule whose template does not parse fails the check."""
     promtool = alerting_tools.promtool()
     rules = prometheus_config.render_rules(validate(BUDGETS))
-    rules["groups"][-1]["rules"][-1]["annotations"]["summary"] = "{{ $labels.user "
+    (budgets,) = [g for g in rules["groups"] if g["name"] == prometheus_config.GROUP_BUDGETS]
+    budgets["rules"][-1]["annotations"]["summary"] = "{{ $labels.user "
     result = run(promtool, "check", "rules", str(write_rules(tmp_path, rules)))
     assert result.returncode != 0, result.stdout
 
@@ -352,3 +363,113 @@ def test_alertmanager_volume_is_kept_on_destroy_unless_purge_is_on(with_receiver
     assert with_receivers.by_name(names.ALERTMANAGER_VOLUME, "volume:Volume").retain_on_delete
     purged = deploy({"alertWebhookUrl": WEBHOOK, "purgeVolumesOnDestroy": True})
     assert not purged.by_name(names.ALERTMANAGER_VOLUME, "volume:Volume").retain_on_delete
+
+
+# --------------------------------------------------------------------------- promtool test rules
+
+
+def promtool_test(tmp_path: Path, rules: dict, series: dict[str, list], expect: list[dict], interval: str = "1h") -> subprocess.CompletedProcess:
+    """`promtool test rules`: the real Prometheus engine evaluates `rules` over `series` (one sample
+    per `interval`, None = no sample) on a simulated clock, and compares the queries in `expect`."""
+    write_rules(tmp_path, rules)
+
+    def values(samples: list) -> str:
+        return " ".join("_" if v is None else str(v) for v in samples)
+
+    test = {
+        "rule_files": ["rules.yml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": interval,
+                "input_series": [{"series": s, "values": values(v)} for s, v in series.items()],
+                "promql_expr_test": expect,
+            }
+        ],
+    }
+    path = tmp_path / "test.yml"
+    path.write_text(config_file.to_yaml(test))
+    return run(alerting_tools.promtool(), "test", "rules", str(path))
+
+
+def _cost(user: str, session: str) -> str:
+    return f'{prometheus_config.COST_METRIC}{{user_email="{user}",session_id="{session}",team_id="platform"}}'
+
+
+# dave's two sessions, one sample an hour. Session a spent 5 USD in its first two hours; the
+# collector restarted at hour 30 and a's cumulative sum began again (0.5 since). Session b
+# began after the restart (1.2). Session c ended before the restart and is exported no more.
+# Over the 24 hours to hour 34, dave spent 0.5 + 1.2 = 1.7 USD.
+RESET_SERIES = {
+    _cost("dave@example.com", "a"): [1, 5] + [5] * 29 + [0.5] * 4,
+    _cost("dave@example.com", "b"): [None] * 32 + [1.2] * 3,
+    _cost("dave@example.com", "c"): [None] * 5 + [3] * 25,
+}
+DAVE_SPENT = 1.7
+
+
+def test_spend_survives_a_counter_reset_and_series_that_are_gone(tmp_path):
+    """The collector restarting (cumulative sums begin again, ended sessions vanish) neither hides a
+    user's spend nor turns it negative: the 1 USD budget still fires at every threshold."""
+    rules = prometheus_config.render_rules(validate({"budgetDailyUsd": "1", "budgetTeams": '{"platform": {"dailyUsd": 1}}'}))
+    firing = f'ALERTS{{alertname="{prometheus_config.ALERT_USER_BUDGET}",alertstate="firing",period="daily"}}'
+    expect = [
+        {"expr": f"count by (user, threshold) ({firing})", "eval_time": "34h",
+         "exp_samples": [{"labels": f'{{user="dave@example.com",threshold="{t}"}}', "value": 1} for t in ("0.8", "0.9", "1")]},
+        {"expr": prometheus_config.spend_series("user", "daily"), "eval_time": "34h",
+         "exp_samples": [{"labels": 'clawker:user_cost_usd:daily{user="dave@example.com"}', "value": DAVE_SPENT}]},
+        {"expr": prometheus_config.spend_series("team", "daily"), "eval_time": "34h",
+         "exp_samples": [{"labels": 'clawker:team_cost_usd:daily{team="platform"}', "value": DAVE_SPENT}]},
+        {"expr": prometheus_config.budget_used_series("user"), "eval_time": "34h",
+         "exp_samples": [{"labels": 'clawker:user_budget_used:ratio{user="dave@example.com",period="daily",budget_usd="1",scope="default-user"}',
+                          "value": DAVE_SPENT}]},
+    ]
+    result = promtool_test(tmp_path, rules, RESET_SERIES, expect)
+    assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
+    # Negative control: the spend as sums (now - then) was negative after the restart, so no alert fired.
+    old = f"sum by (user) (label_replace(label_replace({prometheus_config.COST_METRIC}, \"user\", \"$1\", \"user_account_uuid\", \"(.+)\"), \"user\", \"$1\", \"user_email\", \"(.+)\"))"
+    control = {"groups": [{"name": "old", "rules": [{"record": "old_spend", "expr": f"{old} - ({old.replace(prometheus_config.COST_METRIC, prometheus_config.COST_METRIC + ' offset 24h')} or {old} * 0)"}]}]}
+    expect_old = [{"expr": "old_spend", "eval_time": "34h", "exp_samples": [{"labels": 'old_spend{user="dave@example.com"}', "value": 1.7 - 5 - 3}]}]
+    result = promtool_test(tmp_path, control, RESET_SERIES, expect_old)
+    assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
+
+
+def test_budget_used_is_recorded_once_per_budget_with_the_alerts_selection():
+    """The dashboard's budget panels read clawker:<subject>_budget_used:ratio: spend over the budget the
+    alerts compare it with, one recording per budget (named users and teams, then the default)."""
+    group = prometheus_config.budget_group(validate(BUDGETS))
+    used = [r for r in group["rules"] if r.get("record", "").endswith("_budget_used:ratio")]
+    assert [(r["record"].split(":")[1], r["labels"]["scope"], r["labels"]["period"], r["labels"]["budget_usd"]) for r in used] == [
+        ("user_budget_used", "user", "daily", "20"),
+        ("user_budget_used", "user", "monthly", "300"),
+        ("user_budget_used", "user", "monthly", "50"),
+        ("team_budget_used", "team", "daily", "100"),
+        ("team_budget_used", "team", "monthly", "2000"),
+        ("user_budget_used", "default-user", "daily", "10"),
+        ("user_budget_used", "default-user", "monthly", "150"),
+    ]
+    for record in used:
+        (alert,) = [a for a in budget_alerts(BUDGETS) if a["labels"]["threshold"] == "1" and all(a["labels"][k] == v for k, v in record["labels"].items())]
+        assert record["expr"] == alert["expr"].replace(" >= ", " / ")
+    assert not [r for r in prometheus_config.budget_group(validate({}))["rules"] if r.get("record", "").endswith(":ratio")]
+
+
+def test_cost_spike_fires_for_a_users_unusual_hour_only(tmp_path):
+    """ClaudeCodeCostSpike on the real engine (promtool test rules, one sample an hour): erin spends
+    0.5 USD an hour, then 6 in one hour; frank spends 2 every hour (steady, no spike); gina 0.1 an
+    hour, then 0.9 (a spike under alertCostSpikeMinUsd, 1 USD)."""
+    def hourly(per_hour: float, last: float) -> list:
+        values = [round(per_hour * h, 6) for h in range(31)]
+        return values + [round(values[-1] + last, 6)]
+
+    series = {_cost(user, "s"): hourly(per_hour, last) for user, per_hour, last in
+              (("erin@example.com", 0.5, 6), ("frank@example.com", 2, 2), ("gina@example.com", 0.1, 0.9))}
+    rules = prometheus_config.render_rules(validate({}))  # the defaults: factor 3, at least 1 USD
+    firing = f'ALERTS{{alertname="{prometheus_config.ALERT_COST_SPIKE}",alertstate="firing"}}'
+    expect = [
+        {"expr": f"count by (user) ({firing})", "eval_time": "31h", "exp_samples": [{"labels": '{user="erin@example.com"}', "value": 1}]},
+        # An hour earlier erin's hours were all alike: nothing fired.
+        {"expr": f"count by (user) ({firing})", "eval_time": "30h", "exp_samples": []},
+    ]
+    result = promtool_test(tmp_path, rules, series, expect)
+    assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr

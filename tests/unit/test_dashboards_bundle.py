@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import catalogue
-from components import names
+from components import names, units
 from components.providers import dashboards as dp
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,8 +73,9 @@ def _flatten(properties: dict, prefix: str = "") -> dict[str, str]:
 
 
 def _template_files(kind: str) -> dict[str, dict]:
-    directory = ASSETS / kind
-    return {p.stem: json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))} if directory.is_dir() else {}
+    """The core's files of `kind`, and the default units' (opensearch_assets/units/<unit>/<kind>/)."""
+    directories = [ASSETS / kind] + [u.path / kind for u in units.default_units()]
+    return {p.stem: json.loads(p.read_text()) for d in directories if d.is_dir() for p in sorted(d.glob("*.json"))}
 
 
 def index_fields(index: str) -> dict[str, str]:
@@ -198,6 +199,7 @@ def test_bundle_has_the_dashboards():
         catalogue.DASHBOARD_COST_ATTRIBUTION: "Claude Code Cost Attribution",
         catalogue.DASHBOARD_SESSIONS: "Claude Code Sessions",
         catalogue.DASHBOARD_TRACES: "Claude Code Traces",
+        catalogue.DASHBOARD_TEAM_USERS: "Claude Code Team & Users",
     }
 
 
@@ -280,6 +282,14 @@ def test_expected_panels_are_present():
         "Mode Changes", "Permission Mode Changes", "Hook Executions", "Hook Blocks", "MCP Connections",
         "MCP Tool Calls", "Plugins Loaded", "Plugins Installed", "Loaded Plugins", "Plugin Install Events",
     } <= titles[catalogue.DASHBOARD_ACTIVITY]
+    # Issue 18: what Claude Code sends now (subagents, compactions, entrypoints, refusals by category).
+    assert {
+        "Subagent Runs", "Subagent Model Swaps", "Subagent Tool Uses", "Subagents by Type", "Compactions",
+        "Compactions by Trigger", "Context Before and After Compaction (tokens)", "Sessions by Entrypoint",
+    } <= titles[catalogue.DASHBOARD_ACTIVITY]
+    assert {"Refusals by Category", "Refusals Users Saw vs Fallback Hops", "Refusals by Model and Category"} <= titles[
+        catalogue.DASHBOARD_API_HEALTH
+    ]
     assert titles[catalogue.DASHBOARD_NETWORKING] == {
         "Envoy actions", "CoreDNS rcodes", "eBPF actions", "Envoy events", "CoreDNS events", "eBPF egress events",
     }
@@ -322,12 +332,14 @@ def _bucket_fields(so: dict) -> list[str]:
         (catalogue.DASHBOARD_SESSIONS, "Top Sessions by Cost", "Session Timeline", "attributes.session.id"),
         (catalogue.DASHBOARD_SESSIONS, "Prompts by Cost", "Session Timeline", "attributes.prompt.id"),
         (catalogue.DASHBOARD_TRACES, "Slowest Interactions", "Trace Spans", "traceId"),
+        # Per user, then their sessions: a session's cell filters the timeline beside it.
+        (catalogue.DASHBOARD_TEAM_USERS, "Top Sessions per User", "Session Timeline", "attributes.session.id"),
     ],
 )
 def test_drill_down_table_filters_the_detail_search_on_the_same_dashboard(dashboard_id, table, detail, field):
     table_so, detail_so = _panel(dashboard_id, table), _panel(dashboard_id, detail)
     assert table_so["attributes"]["visState"]["type"] == "table"
-    assert _bucket_fields(table_so) == [field], "the table's rows are the values a click filters on"
+    assert _bucket_fields(table_so)[-1] == field, "the table's innermost rows are the values a click filters on"
     assert index_of(table_so) == index_of(detail_so), "a filter applies to panels over the same index pattern"
     fields = index_fields(index_of(detail_so))
     assert fields.get(field) in AGGREGATABLE
@@ -381,19 +393,39 @@ def test_promql_uses_only_exported_metrics_and_labels(key):
     query = promql_of(DECODED[key])
     metrics, matchers, grouping = parse_promql(query)
     assert metrics, f"{key}: PromQL names no metric: {query}"
-    unknown = metrics - set(catalogue.COLLECTOR_PROMETHEUS_METRICS)
-    assert not unknown, f"{key}: metrics the collector does not export: {sorted(unknown)}"
+    known = {**catalogue.COLLECTOR_PROMETHEUS_METRICS, **catalogue.RECORDED_PROMETHEUS_SERIES}
+    unknown = metrics - set(known)
+    assert not unknown, f"{key}: metrics the collector does not export and no rule records: {sorted(unknown)}"
     optional = {m: set(catalogue.COLLECTOR_PROMETHEUS_OPTIONAL_LABELS.get(m, ())) for m in metrics}
     for metric, labels in matchers.items():
-        extra = labels - set(catalogue.COLLECTOR_PROMETHEUS_METRICS[metric]) - optional[metric]
+        extra = labels - set(known[metric]) - optional[metric]
         assert not extra, f"{key}: {metric} has no label(s) {sorted(extra)}"
-    available = set().union(*(catalogue.COLLECTOR_PROMETHEUS_METRICS[m] for m in metrics))
+    available = set().union(*(known[m] for m in metrics))
     # A label only some series carry may be grouped on only where every selector requires it.
     required = set.intersection(*(_required_labels(query, m) for m in metrics))
     assert grouping <= available | required, f"{key}: groups by labels not exported: {sorted(grouping - available)}"
     assert "type" not in grouping and all("type" not in l for l in matchers.values()), (
         f"{key}: the collector renames label type to kind"
     )
+
+
+def test_recorded_series_the_dashboards_read_are_recorded_by_the_stacks_rules():
+    """catalogue.RECORDED_PROMETHEUS_SERIES: each is a record of the rules a stack with budgets renders,
+    with the labels the catalogue lists (its `by` labels plus the rule's own)."""
+    from components.services import prometheus_config
+    from components.settings import validate
+
+    budgets = validate({"budgetDailyUsd": "10", "budgetTeams": '{"platform": {"dailyUsd": 100}}'})
+    records = [r for g in prometheus_config.render_rules(budgets)["groups"] for r in g["rules"] if "record" in r]
+    for name, labels in catalogue.RECORDED_PROMETHEUS_SERIES.items():
+        rules = [r for r in records if r["record"] == name]
+        assert rules, f"no rule records {name}"
+        for rule in rules:
+            # Labels: the aggregation's `by`, or the subject of the recorded spend it divides.
+            by = re.match(r"sum by \(([^)]*)\)", rule["expr"])
+            spend = re.search(r"clawker:(user|team)_cost_usd:", rule["expr"])
+            kept = {l.strip() for l in by.group(1).split(",")} if by else {spend.group(1)}
+            assert kept | set(rule.get("labels", {})) == set(labels), rule
 
 
 # --------------------------------------------------------------------------- tests: what the providers send

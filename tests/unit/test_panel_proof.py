@@ -85,3 +85,13 @@ def test_percentiles_need_a_value_for_every_percent():
     assert pp._agg_body({"type": "percentiles", "params": {"field": "f", "percents": [50, 95]}}) == {
         "percentiles": {"field": "f", "percents": [50, 95]}
     }
+
+
+def test_show_missing_values_becomes_a_bucket_of_its_own():
+    """A terms agg with missingBucket asks OpenSearch for a '__missing__' bucket, as Dashboards does;
+    without it, documents lacking the field are in no bucket."""
+    params = {"field": "resource.team.id", "size": 5}
+    assert pp._agg_body({"type": "terms", "params": params}) == {"terms": {"field": "resource.team.id", "size": 5}}
+    assert pp._agg_body({"type": "terms", "params": {**params, "missingBucket": True}}) == {
+        "terms": {"field": "resource.team.id", "size": 5, "missing": "__missing__"}
+    }

@@ -50,7 +50,8 @@ def test_default_rules_and_their_thresholds():
     cost = rules[prometheus_config.ALERT_COST]
     assert cost["group"] == "clawker-claude-code"
     assert cost["expr"] == (
-        "sum(claude_code_cost_usage_USD_total) - (sum(claude_code_cost_usage_USD_total offset 1h) or vector(0)) > 10"
+        "sum(((claude_code_cost_usage_USD_total - claude_code_cost_usage_USD_total offset 1h) >= 0)"
+        " or claude_code_cost_usage_USD_total) > 10"
     )
     assert "for" not in cost
     errors = rules[prometheus_config.ALERT_API_ERRORS]
@@ -76,7 +77,7 @@ def test_thresholds_and_pending_time_come_from_the_settings():
             "alertForMinutes": "15",
         }
     )
-    assert rules[prometheus_config.ALERT_COST]["expr"].endswith("or vector(0)) > 2.5")
+    assert rules[prometheus_config.ALERT_COST]["expr"].endswith("or claude_code_cost_usage_USD_total) > 2.5")
     assert rules[prometheus_config.ALERT_API_ERRORS]["expr"].endswith("* 100 > 12.5")
     assert rules[prometheus_config.ALERT_COLLECTOR_QUEUE]["expr"].endswith("* 100 > 80")
     assert {r.get("for") for r in rules.values()} == {None, "15m"}
@@ -91,7 +92,8 @@ def test_zero_turns_a_rule_off_and_an_empty_group_is_left_out():
     groups = prometheus_config.render_rules(
         validate({"alertCostPerHourUsd": 0, "alertApiErrorRatePercent": 0, "alertCostSpikeFactor": 0})
     )["groups"]
-    assert [g["name"] for g in groups] == ["clawker-collector"]
+    # The Team & users views' recordings are always there.
+    assert [g["name"] for g in groups] == ["clawker-collector", prometheus_config.GROUP_VIEWS]
 
 
 def test_for_zero_fires_on_first_evaluation():

@@ -69,6 +69,10 @@ class SavedObjectBundleProvider(DashboardsProvider):
     Adoption: create over objects kept from an earlier stack imports with overwrite
     into the same workspace, so they are rewritten in place; an import that would
     make copies under new ids (the object lives in another workspace) is an error.
+
+    ``handed_over`` lists objects another bundle now holds (a unit's, moved out of
+    the core bundle when units became separate bundles): dropping them from
+    ``objects`` does not delete them, whichever of the two resources runs first.
     """
 
     DIFF_KEYS = ("url", "workspace_id", "objects")
@@ -206,9 +210,10 @@ class SavedObjectBundleProvider(DashboardsProvider):
         client = _ready_client(news)
         self._import(client, news["workspace_id"], news["objects"])
         old_ws = olds.get("workspace_id")
+        handed_over = set(news.get("handed_over") or ())
         for key, so in (olds.get("objects") or {}).items():
             moved = old_ws and old_ws != news["workspace_id"]
-            if moved or key not in news["objects"]:
+            if moved or (key not in news["objects"] and key not in handed_over):
                 client.request("DELETE", self._so_path(old_ws, so["type"], so["id"]), missing_ok=True)
         return UpdateResult(outs=self._outs(news, news["objects"]))
 
@@ -231,9 +236,12 @@ class SavedObjectBundle(DashboardsResource, module="clawker", name="DashboardsSa
         workspace_id: pulumi.Input[str],
         saved_objects: Iterable[dict],
         external_references: Iterable[str] = (),
+        handed_over: Iterable[str] = (),
         ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S,
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
         objects = {object_key(so): stored_object(so) for so in saved_objects}
         props = {"workspace_id": workspace_id, "external_references": sorted(external_references), "objects": objects}
+        if handed_over:
+            props["handed_over"] = sorted(handed_over)
         super().__init__(SavedObjectBundleProvider(), name, url, ready_timeout_s, props, opts)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Sequence
 
 from components.providers.diffing import project_onto
 from components.providers.kit import plain
@@ -142,16 +142,23 @@ def ndjson_bundle(objects: Iterable[dict]) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def load_saved_objects(directory: Path = ASSETS_DIR) -> list[dict]:
-    """Every saved object declared in the data files (``*.json`` holding {"objects": [...]})."""
+def load_saved_objects(directories: Optional[Sequence[Path]] = None) -> list[dict]:
+    """Every saved object declared in the data files (``*.json`` holding {"objects": [...]}).
+
+    By default the core's (opensearch_assets/dashboards/) and the default units' folders.
+    """
+    if directories is None:
+        from components import units
+
+        directories = units.dashboards_dirs(units.default_units())
     objects: list[dict] = []
     seen: dict[str, Path] = {}
-    for path in sorted(directory.glob("*.json")):
+    for path in [p for directory in directories for p in sorted(Path(directory).glob("*.json"))]:
         data = json.loads(path.read_text(encoding="utf-8"))
         for so in data.get("objects", []):
             key = object_key(so)
             if key in seen:
-                raise DashboardsError(f"saved object {key} is declared twice: {seen[key].name} and {path.name}")
+                raise DashboardsError(f"saved object {key} is declared twice: {seen[key]} and {path}")
             seen[key] = path
             objects.append(so)
     return objects

@@ -32,15 +32,30 @@ DEFAULT_TIMEOUT_S = CALL_TIMEOUT_S
 DELETE_UNREACHABLE_S = 20.0
 # Properties kept secret in state (see Datasource).
 SECRET_PROPS = ("key_fingerprint",)
+# What a secured cluster's `connection` input carries (ApiClient's fields of the same names).
+CONNECTION_KEYS = ("username", "password", "ca_pem")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,254}$")
 
 
-def client_for(url: str, timeout_s: Optional[float] = None) -> ApiClient:
-    return ApiClient(url, total_timeout_s=float(timeout_s or DEFAULT_TIMEOUT_S))
+def client_for(url: str, timeout_s: Optional[float] = None, connection: Optional[dict] = None) -> ApiClient:
+    """The client for an OpenSearch; `connection` (team role: CONNECTION_KEYS) adds auth and the CA."""
+    secured = {k: str(v) for k, v in plain(connection or {}).items() if k in CONNECTION_KEYS}
+    return ApiClient(url, total_timeout_s=float(timeout_s or DEFAULT_TIMEOUT_S), **secured)
 
 
 def _client(props: dict) -> ApiClient:
-    return client_for(props["endpoint"], props.get("timeout_s"))
+    return client_for(props["endpoint"], props.get("timeout_s"), props.get("connection"))
+
+
+def with_connection(props: dict, opts: Optional[pulumi.ResourceOptions], connection) -> tuple[dict, Optional[pulumi.ResourceOptions]]:
+    """props and opts of an asset on a secured cluster: the connection is an input, secret in state.
+
+    Without one (the local role) neither changes, so a local stack's resources are as before.
+    """
+    if connection is None:
+        return props, opts
+    secret = pulumi.ResourceOptions(additional_secret_outputs=["connection"])
+    return {**props, "connection": pulumi.Output.secret(connection)}, pulumi.ResourceOptions.merge(opts, secret)
 
 
 def _check_common(news: dict, failures: list) -> None:
@@ -188,7 +203,7 @@ class _AssetProvider(ResourceProvider):
 
 def _public(outs: dict) -> dict:
     """Outputs that may become inputs on refresh: secrets stay out of plain inputs."""
-    return refreshed_inputs({}, outs, SECRET_PROPS)
+    return refreshed_inputs({}, outs, SECRET_PROPS + ("connection",))
 
 
 def _only_entry(answer: Any, list_key: str, item_key: str, name: str) -> Optional[dict]:
@@ -211,5 +226,6 @@ class _DocumentResource(Resource):
     body: pulumi.Output[dict]
     provider_class: type
 
-    def __init__(self, resource_name, *, endpoint, name, body, timeout_s=DEFAULT_TIMEOUT_S, opts=None):
-        super().__init__(self.provider_class(), resource_name, _inputs(endpoint, name, body, timeout_s), opts)
+    def __init__(self, resource_name, *, endpoint, name, body, timeout_s=DEFAULT_TIMEOUT_S, connection=None, opts=None):
+        props, opts = with_connection(_inputs(endpoint, name, body, timeout_s), opts, connection)
+        super().__init__(self.provider_class(), resource_name, props, opts)

@@ -10,7 +10,9 @@ from pulumi.dynamic import CheckFailure, Resource
 from components.providers.diffing import project_onto
 from components.providers.http_client import AlreadyExistsError, NotFoundError, OutcomeUnknownError
 from components.providers.kit import plain, url_problem
-from components.providers.opensearch.base import DEFAULT_TIMEOUT_S, SECRET_PROPS, _AssetProvider, _client, _inputs, client_for
+from components.providers.opensearch.base import (
+    DEFAULT_TIMEOUT_S, SECRET_PROPS, _AssetProvider, _client, _inputs, client_for, with_connection,
+)
 
 # ----------------------------------------------------------------- datasource
 
@@ -120,9 +122,11 @@ class Datasource(Resource, module="clawker", name="OpenSearchDatasource"):
         prometheus_url,
         key_fingerprint,
         timeout_s=DEFAULT_TIMEOUT_S,
+        connection=None,
         opts=None,
     ):
         props = _inputs(endpoint, name, body, timeout_s)
         props.update(prometheus_url=prometheus_url, key_fingerprint=pulumi.Output.secret(key_fingerprint))
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_PROPS)))
+        props, opts = with_connection(props, opts, connection)
         super().__init__(DatasourceProvider(), resource_name, props, opts)

@@ -14,6 +14,8 @@ indices is the source deleted.
 
 from __future__ import annotations
 
+import dataclasses
+
 import re
 import time
 from typing import Iterator, Optional
@@ -22,7 +24,6 @@ from components import names as _names
 from components.providers.http_client import ApiClient, ApiError, OutcomeUnknownError
 from components.providers.opensearch.tasks import TaskFailedError, running_tasks, start_task, wait_for_task
 from components.providers.kit import say as _say
-from components.providers.opensearch import base as _base
 
 # A copy of a big index may take long; each poll is one short GET.
 MOVE_TIMEOUT_S = 3600.0
@@ -137,7 +138,8 @@ def copy_into_days(client: ApiClient, source: str, door: str) -> None:
 
 def move_into_days(client: ApiClient, source: str, door: str) -> int:
     """Copy `source` into the daily indices of `door`, then delete it. Returns its count."""
-    slow = _base.client_for(client.base_url, MOVE_TIMEOUT_S)
+    # The same cluster and credentials, a longer bound.
+    slow = dataclasses.replace(client, total_timeout_s=MOVE_TIMEOUT_S)
     _refresh(slow, source)
     count = int((slow.request("GET", f"{source}/_count") or {}).get("count", 0))
     # ISM must not delete it (whole) while it is being moved: it leaves its policy.

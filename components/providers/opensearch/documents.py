@@ -170,3 +170,39 @@ def _property_problems(props: Any, where: str) -> list[str]:
             problems += _property_problems(field["fields"], f"{path}.fields")
     return problems
 
+
+
+def retyped_fields(live: dict, declared: dict) -> list[str]:
+    """Fields `live` already maps with another type than `declared` gives them (dotted paths).
+
+    OpenSearch refuses to change an existing field's type in place (a mapping update
+    naming one fails whole), so an index made before a template typed a field it had
+    mapped dynamically keeps that field as it is.
+    """
+    out: list[str] = []
+
+    def walk(have: dict, want: dict, prefix: str) -> None:
+        for name, spec in want.items():
+            old = have.get(name)
+            if not isinstance(old, dict) or not isinstance(spec, dict):
+                continue
+            kind, old_kind = spec.get("type", "object"), old.get("type", "object")
+            if kind == old_kind == "object" or (kind == old_kind and "properties" in spec):
+                walk(old.get("properties") or {}, spec.get("properties") or {}, f"{prefix}{name}.")
+            elif kind != old_kind:
+                out.append(f"{prefix}{name}")
+
+    walk(canonical_mappings(live).get("properties") or {}, canonical_mappings(declared).get("properties") or {}, "")
+    return out
+
+
+def without_fields(mappings: dict, paths: list[str]) -> dict:
+    """`mappings` minus the fields at `paths` (dotted, as retyped_fields names them)."""
+    out = canonical_mappings(mappings)
+    for path in paths:
+        *parents, leaf = path.split(".")
+        node = out
+        for part in parents:
+            node = (node.get("properties") or {}).get(part) or {}
+        (node.get("properties") or {}).pop(leaf, None)
+    return out

@@ -17,9 +17,15 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 
 from components.providers.diffing import changed_paths, project_onto
 from components.providers.http_client import AlreadyExistsError, AlreadyManagedError, ApiClient, ApiError, MappingTypeConflictError
-from components.providers.kit import is_unknown as _is_unknown, plain, without_provider
-from components.providers.opensearch.base import DEFAULT_TIMEOUT_S, _check_common, _client, _public
-from components.providers.opensearch.documents import canonical_mappings, canonical_settings, mapping_problems
+from components.providers.kit import is_unknown as _is_unknown, plain, say as _say, without_provider
+from components.providers.opensearch.base import DEFAULT_TIMEOUT_S, _check_common, _client, _public, with_connection
+from components.providers.opensearch.documents import (
+    canonical_mappings,
+    canonical_settings,
+    mapping_problems,
+    retyped_fields,
+    without_fields,
+)
 from components import names
 from components.providers.opensearch.days import day_indices, move_into_days
 from components.providers.opensearch.rebuild import OWNED_INDEX_SETTINGS as _OWNED_INDEX_SETTINGS
@@ -218,11 +224,20 @@ class IndexProvider(ResourceProvider):
         today = names.day_index(name, datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"))
         created = not _exists(client, today) and self._put_index(client, today)
         live = canonical_mappings((client.request("GET", f"{today}/_mapping") or {}).get(today, {}).get("mappings", {}))
-        if project_onto(live, declared["mappings"]) != declared["mappings"]:
+        wanted = declared["mappings"]
+        if project_onto(live, wanted) != wanted:
             if not created:  # kept from before a template change: additive changes only
-                client.request("PUT", f"{today}/_mapping", json_body=declared["mappings"])
+                kept = retyped_fields(live, wanted)
+                if kept:
+                    # Records of today already gave these fields a type (the dynamic keyword of
+                    # an attribute the earlier template did not declare): they keep it in this
+                    # index, which stays searchable; tomorrow's index has the template's type.
+                    wanted = without_fields(wanted, kept)
+                    _say(f"{today} keeps the type it gave {', '.join(kept)} before this release; "
+                         f"{names.day_pattern(name)} indices made from tomorrow on have the template's")
+                client.request("PUT", f"{today}/_mapping", json_body=wanted)
                 live = canonical_mappings((client.request("GET", f"{today}/_mapping") or {}).get(today, {}).get("mappings", {}))
-            missing = changed_paths(project_onto(live, declared["mappings"]), declared["mappings"])
+            missing = changed_paths(project_onto(live, wanted), wanted)
             if missing:
                 raise ApiError(
                     f"daily index {today} was created without the mapping its index template declares "
@@ -274,7 +289,8 @@ class Index(Resource, module="clawker", name="OpenSearchIndex"):
     policy_id: pulumi.Output[str]
 
     def __init__(
-        self, resource_name, *, endpoint, name, mappings, settings, policy_id, timeout_s=DEFAULT_TIMEOUT_S, opts=None
+        self, resource_name, *, endpoint, name, mappings, settings, policy_id, timeout_s=DEFAULT_TIMEOUT_S,
+        connection=None, opts=None,
     ):
         props = {
             "endpoint": endpoint,
@@ -284,5 +300,6 @@ class Index(Resource, module="clawker", name="OpenSearchIndex"):
             "policy_id": policy_id,
             "timeout_s": timeout_s,
         }
+        props, opts = with_connection(props, opts, connection)
         super().__init__(IndexProvider(), resource_name, props, opts)
 
