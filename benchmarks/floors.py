@@ -25,6 +25,7 @@ import pathlib
 import subprocess
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Optional
@@ -146,6 +147,9 @@ class StartSpec:
     ulimits: list[str]
     ports: list[str]
     data_dir: str
+    # The other containers on its network: OpenSearch resolves their names (the datasource's
+    # Prometheus URI must resolve); the floor's OpenSearch gets them as host entries.
+    neighbours: list[str]
 
 
 def start_spec(container: str) -> StartSpec:
@@ -157,7 +161,14 @@ def start_spec(container: str) -> StartSpec:
             ports.append(f"{binding.get('HostIp') or '127.0.0.1'}:{binding['HostPort']}:{container_port}")
     ulimits = [f"{u['Name']}={u['Soft']}:{u['Hard']}" for u in host.get("Ulimits") or []]
     data_dir = next(m["Destination"] for m in info.get("Mounts", []) if m.get("Type") == "volume")
-    return StartSpec(info["Config"]["Image"], list(info["Config"]["Env"]), ulimits, ports, data_dir)
+    neighbours: set[str] = set()
+    for network in (info.get("NetworkSettings", {}).get("Networks") or {}):
+        answer = subprocess.run(["docker", "network", "inspect", network], capture_output=True, text=True)
+        if answer.returncode == 0:
+            for member in (json.loads(answer.stdout)[0].get("Containers") or {}).values():
+                neighbours.add(member["Name"])
+    neighbours.discard(info["Name"].lstrip("/"))
+    return StartSpec(info["Config"]["Image"], list(info["Config"]["Env"]), ulimits, ports, data_dir, sorted(neighbours))
 
 
 def remove_floor_opensearch() -> None:
@@ -179,6 +190,8 @@ def start_floor_opensearch(spec: StartSpec) -> float:
         argv += ["-p", port]
     for ulimit in spec.ulimits:
         argv += ["--ulimit", ulimit]
+    for name in spec.neighbours:
+        argv += ["--add-host", f"{name}:127.0.0.1"]
     try:
         started = probes.now()
         subprocess.run(argv + [spec.image], check=True, capture_output=True, text=True)
@@ -226,12 +239,17 @@ def target_of(path: str) -> str:
     return bare if bare.startswith("_") else bare.split("/")[0]
 
 
+DROPPED_RETRIES = 5
+
+
 @dataclass
 class Tally:
     statuses: dict = field(default_factory=dict)  # HTTP status -> how many
     # Answers >= 400 other than an existence check's 404: the floor names them (there should be none).
     refused: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Connections the server closed without answering (the request is sent again).
+    dropped: int = 0
 
 
 @dataclass
@@ -243,7 +261,17 @@ class FloorRun:
 
 def _send(session: requests.Session, url: str, r, tally: Tally) -> None:
     headers = {"Content-Type": r.content_type} if r.content_type else {}
-    resp = session.request(r.method, url.rstrip("/") + r.path, data=r.body, headers=headers, timeout=120)
+    for attempt in range(DROPPED_RETRIES):
+        try:
+            resp = session.request(r.method, url.rstrip("/") + r.path, data=r.body, headers=headers, timeout=120)
+            break
+        except requests.ConnectionError:
+            # A kept-alive connection closed under the client: a plain client sends again.
+            with tally.lock:
+                tally.dropped += 1
+            if attempt == DROPPED_RETRIES - 1:
+                raise
+            time.sleep(0.1)
     with tally.lock:
         tally.statuses[resp.status_code] = tally.statuses.get(resp.status_code, 0) + 1
     if resp.status_code >= 400 and not (r.method == "GET" and resp.status_code == 404):

@@ -249,6 +249,8 @@ def cold_rounds(stack: PulumiStack, proxies: dict, ports: dict, n: int) -> list[
             print(f"\n-- OpenSearch floor ({mode}: {what}) of the last cold up's requests, after a fresh start: "
                   f"{run.requests} requests (answers {dict(sorted(run.tally.statuses.items()))}), last answer "
                   f"{run.answered_s:.2f} s after OpenSearch answered HTTP, load {probes.load_average()}")
+            if run.tally.dropped:
+                print(f"   connections closed without an answer (sent again): {run.tally.dropped}")
             for refusal in run.tally.refused:
                 print(f"   refused: {refusal}")
 
