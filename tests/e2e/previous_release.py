@@ -80,6 +80,8 @@ def added_since_previous_release() -> set[str]:
     added |= {f"opensearch-pipeline-{names.route_pipeline(i)}" for i in streams}
     added |= {f"opensearch-pipeline-{names.DAY_ROUTE_PIPELINE}", f"opensearch-pipeline-{names.DAY_MOVE_PIPELINE}"}
     added.add(f"opensearch-ism-policy-{names.TRACES_ISM_POLICY}")
+    # Envoy's empty resource fields removed as clawker monitor removed them (issue 18 item 2).
+    added.add("opensearch-pipeline-clawker-envoy-resource")
     # Units (README "Units"): each unit's saved objects are a bundle of their own. claude-code's
     # were in the core bundle, which now hands them over (handed_over) instead of deleting them.
     from components import units
