@@ -38,13 +38,19 @@ class LogStream:
     ingest_source: str = UNTRUSTED_INGEST_SOURCE
     # index.default_pipeline: reshapes this source's attributes before the envelope.
     default_pipeline: Optional[str] = None
+    # Names a predecessor stored this stream under (`clawker monitor` 896bf908: clawkercp);
+    # an index of such a name is moved into this stream's daily indices (README "Moving from `clawker monitor`").
+    former_indices: tuple[str, ...] = ()
 
 
 # The core's streams, untrusted first.
 CORE_STREAMS: tuple[LogStream, ...] = (
     LogStream("clawker-cli", ("clawker-cli",), UNTRUSTED),
-    LogStream("clawker-cp", ("clawker-cp", "clawkercp"), TRUSTED, "cp", default_pipeline="clawker-cp-actor-attrs"),
-    LogStream("clawker-envoy", ("envoy",), TRUSTED, "envoy"),
+    LogStream(
+        "clawker-cp", ("clawker-cp", "clawkercp"), TRUSTED, "cp", default_pipeline="clawker-cp-actor-attrs",
+        former_indices=("clawkercp",),
+    ),
+    LogStream("clawker-envoy", ("envoy",), TRUSTED, "envoy", default_pipeline="clawker-envoy-resource"),
     LogStream("clawker-coredns", ("coredns",), TRUSTED, "coredns"),
     LogStream("clawker-ebpf-egress", ("ebpf-egress",), TRUSTED, "netlogger"),
 )
@@ -100,6 +106,9 @@ class StreamTable:
             lane.index for unit in self.units for lane in unit.lanes if lane.retention != _units.RETENTION_DEFAULT
         }
         return tuple(index for index in self.log_indices if index not in custom)
+
+    def former_indices(self, index: str) -> tuple[str, ...]:
+        return next((s.former_indices for s in self.streams if s.index == index), ())
 
     def unit_of(self, index: str) -> Optional[_units.Unit]:
         return next((unit for unit in self.units if index in unit.indices), None)

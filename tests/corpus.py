@@ -67,7 +67,8 @@ Sources (facts only; nothing copied):
   * eBPF egress: internal/controlplane/firewall/ebpf/netlogger/otel_sink.go and
     event.go: body "ebpf egress", scope "clawker.netlogger",
     service.name=ebpf-egress; event.name ebpf.egress.{connect,sendmsg,sock_create};
-    action allowed/denied/bypassed; cgroup_id, domain_hash and dst_port as strings;
+    action allowed/denied/bypassed; cgroup_id, domain_hash (896bf908: identity, the same
+    uint32 as a string, controlplane/firewall/ebpf/netlogger/otel_sink.go) and dst_port as strings;
     bpf_ts_ns int64; l4_proto_code int; ipv6/ipv4_mapped/no_dst bools; dst_* only
     when known.
 """
@@ -418,6 +419,15 @@ ENTRYPOINTS = {("claude-code", AGENTS[0]): "cli", ("claude-code", AGENTS[1]): "s
 REFUSAL_CATEGORIES = ("cyber", "bio", "frontier_llm", "reasoning_extraction")
 
 
+# Subagent runs: agent_type, agent.source, is_built_in, is_async, total_tokens, total_tool_uses,
+# duration_ms, model, final_model, and whether a workflow spawned it.
+SUBAGENT_RUNS = (
+    ("Explore", "built-in", True, False, 48211, 14, 21034, MODELS[1], MODELS[1], ""),
+    ("code-reviewer", "projectSettings", False, True, 61877, 9, 64012, MODELS[2], MODELS[0], ""),
+    ("general-purpose", "built-in", True, True, 43065, 21, 98233, MODELS[0], MODELS[0], "workflow"),
+)
+
+
 def _ids(s: _Session, kind: str, n: int) -> str:
     """A stable UUID-shaped id for the n-th `kind` of session `s` (message.uuid, client_request_id, ...)."""
     return f"{kind[:4].encode().hex()}-{s.id[4:8]}-4{n:03d}-8{s.sequence:03d}-{s.id[-12:]}"
@@ -452,40 +462,10 @@ def _newer_events(s: _Session, model: str) -> list[dict[str, Any]]:
     @-mentions, slash-invoked skills, a workflow-spawned agent, the transcript retention sweep."""
     out: list[dict[str, Any]] = []
     e = out.append
-    # A built-in subagent run inline, and a project one run in the background whose model
-    # the server swapped (final_model, model_swapped since 2.1.212). total_tokens is the
+    # A built-in subagent run inline, a project one run in the background whose model the
+    # server swapped (final_model, model_swapped since 2.1.212), and a workflow-spawned agent
+    # (workflow.run_id / workflow.name since 2.1.202) with its request. total_tokens is the
     # subagent's final request only (its context at completion, not a sum).
-    e(
-        s.event(
-            "subagent_completed",
-            agent_type="Explore",
-            is_built_in=True,
-            is_async=False,
-            total_tokens=48211,
-            total_tool_uses=14,
-            duration_ms=21034,
-            model=MODELS[1],
-            final_model=MODELS[1],
-            model_swapped=False,
-            **{"agent.source": "built-in"},
-        )
-    )
-    e(
-        s.event(
-            "subagent_completed",
-            agent_type="code-reviewer",
-            is_built_in=False,
-            is_async=True,
-            total_tokens=61877,
-            total_tool_uses=9,
-            duration_ms=64012,
-            model=MODELS[2],
-            final_model=MODELS[0],
-            model_swapped=True,
-            **{"agent.source": "projectSettings"},
-        )
-    )
-    # A workflow-spawned agent (workflow.run_id / workflow.name since 2.1.202): its request and its end.
     workflow = {"workflow.run_id": f"wfr_{s.id[:8]}", "workflow.name": "code-review"}
     e(
         s.event(
@@ -504,21 +484,22 @@ def _newer_events(s: _Session, model: str) -> list[dict[str, Any]]:
             **{"agent.name": "general-purpose", **workflow},
         )
     )
-    e(
-        s.event(
-            "subagent_completed",
-            agent_type="general-purpose",
-            is_built_in=True,
-            is_async=True,
-            total_tokens=43065,
-            total_tool_uses=21,
-            duration_ms=98233,
-            model=MODELS[0],
-            final_model=MODELS[0],
-            model_swapped=False,
-            **{"agent.source": "built-in", **workflow},
+    for agent_type, source, built_in, background, tokens, tool_uses, duration_ms, model_, final, extra in SUBAGENT_RUNS:
+        e(
+            s.event(
+                "subagent_completed",
+                agent_type=agent_type,
+                is_built_in=built_in,
+                is_async=background,
+                total_tokens=tokens,
+                total_tool_uses=tool_uses,
+                duration_ms=duration_ms,
+                model=model_,
+                final_model=final,
+                model_swapped=model_ != final,
+                **{"agent.source": source, **(workflow if extra == "workflow" else {})},
+            )
         )
-    )
     # Refusals: the server's fallback retried one on another model (a hop: no stop_details,
     # so no has_category / has_explanation), which refused too, with a category; and one
     # without a category. category needs OTEL_LOG_TOOL_DETAILS=1 (agentEnv sets it).
@@ -929,22 +910,28 @@ def coredns_batch() -> Batch:
     return Batch(TRUSTED, "clawker-coredns", {"service.name": "coredns"}, "otel", records)
 
 
-def ebpf_batch() -> Batch:
+def ebpf_batches() -> list[Batch]:
+    """The netlogger of both Clawker releases: a5aed90f names the route's hash domain_hash,
+    896bf908 identity (controlplane/firewall/ebpf/netlogger/otel_sink.go: a uint32 as a string)."""
+    return [ebpf_batch(), ebpf_batch("identity")]
+
+
+def ebpf_batch(route_field: str = "domain_hash") -> Batch:
     def egress(site: str, verdict: str, *, dst_ip: str = "", dst_port: int = 0, host: str = "", ipv6: bool = False, n: int = 0) -> dict[str, Any]:
         attrs: dict[str, Any] = {
             "event.name": f"ebpf.egress.{site}",
             "action": verdict,
-            "container_id": "3f2a9c1d7e5b",
+            "container_id": "3f2a9c1d7e5b" if route_field == "domain_hash" else "8c4d2e6f1a3b",
             "agent": AGENTS[0],
             "project": PROJECT,
             "cgroup_id": "12345",
-            "bpf_ts_ns": 1234567890123456789 + n,
+            "bpf_ts_ns": 1234567890123456789 + n + (0 if route_field == "domain_hash" else 1000),
             "l4_proto": "udp" if site == "sendmsg" else "tcp",
             "l4_proto_code": 17 if site == "sendmsg" else 6,
             "ipv6": ipv6,
             "ipv4_mapped": False,
             "no_dst": not dst_ip,
-            "domain_hash": "2882343476" if host else "0",
+            route_field: "2882343476" if host else "0",
         }
         if dst_ip:
             attrs["dst_ip"] = dst_ip
@@ -965,4 +952,7 @@ def ebpf_batch() -> Batch:
 
 def log_batches() -> list[Batch]:
     """Every log batch of the corpus, for both lanes."""
-    return claude_code_batches() + team_claude_code_batches() + [clawker_cli_batch()] + clawker_cp_batches() + [envoy_batch(), coredns_batch(), ebpf_batch()]
+    return (
+        claude_code_batches() + team_claude_code_batches() + [clawker_cli_batch()] + clawker_cp_batches()
+        + [envoy_batch(), coredns_batch()] + ebpf_batches()
+    )

@@ -367,6 +367,7 @@ def declare_opensearch_assets(
         asset(
             Index, "index", name, templates, [policy] if policy else [], pipelines,
             mappings=mappings, settings=index_settings(name, table), policy_id=policy_id,
+            former_names=table.former_indices(name),
         )
         for name, mappings, policy_id, policy in index_specs
     ]

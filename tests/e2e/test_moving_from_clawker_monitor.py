@@ -3,8 +3,11 @@
 The volume is seeded for real: the test OpenSearch image (with the ISM / SQL plugin
 doubles, whose state lives on the volume like the plugins') runs on the
 `clawker-opensearch` volume while tests/reference_clawker.py applies the reference
-bootstrap's asset names and shapes; that container is then removed and the stack
-comes up over the volume with the user's defaults (7-day retention, datasource on).
+bootstrap's asset names and shapes, of Clawker a5aed90f and then of 896bf908 over it
+(Clawker upgraded in place: the control plane's index is clawkercp from then on, and
+the retention policy is the later one's); that container is then removed and the
+stack comes up over the volume with the user's defaults (7-day retention, datasource
+on). Each release alone is converged by tests/providers/test_opensearch_providers.py.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ import requests
 import reference_clawker as ref
 from conftest import remove_stack_leftovers
 from components import names
+from components.bootstrap import opensearch as boot
 from net import free_port
 from pulumi_cli import PulumiStack, docker, inspect
 
 SEED_CONTAINER = "clawker-monitor-seed-opensearch"
+SEEDED = tuple(dict.fromkeys(i for release in ref.RELEASES for i in ref.log_indices(release)))
 OPENSEARCH_IMAGE = "clawker-test/opensearch:3.6.0"
 API = "http://127.0.0.1:9200"
 
@@ -56,8 +61,9 @@ def stack(tmp_path_factory, toolchain_bin, docker_engine):
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url)
-        ref.seed(lambda method, path, body=None: requests.request(method, f"{url}/{path}", json=body, timeout=60))
-        for index in ref.LOG_INDICES:  # the seed is what clawker monitor leaves: each index under its policy
+        for release in ref.RELEASES:
+            ref.seed(lambda method, path, body=None: requests.request(method, f"{url}/{path}", json=body, timeout=60), release=release)
+        for index in SEEDED:  # the seed is what clawker monitor leaves: each index under its policy
             assert _policy_of(index, url) == ref.POLICY
     finally:
         docker("stop", "-t", "30", SEED_CONTAINER, check=False)
@@ -91,10 +97,14 @@ def test_up_over_the_seeded_volume_converges(stack):
     # The default logRetentionDays (7): whole days deleted one day later (README "Retention").
     assert hot["transitions"][0]["conditions"]["min_index_age"] == "8d"
     for index in names.LOG_INDICES:
-        # clawker monitor's record moved into the day of its own timestamp, under our policy.
+        # clawker monitor's records moved into the day of their own timestamp, under our policy:
+        # the control plane's from both releases (clawker-cp, then clawkercp), where its dashboards read.
         day = names.day_index(index, "2026-11-01")
-        hits = requests.get(f"{API}/{day}/_search", timeout=30).json()["hits"]["hits"]
-        assert [h["_source"]["body"] for h in hits] == ["recorded under clawker monitor"], index
+        hits = requests.get(f"{API}/{names.read_pattern(index)}/_search", timeout=30).json()["hits"]["hits"]
+        assert {h["_index"] for h in hits} == {day}, index
+        assert [h["_source"]["body"] for h in hits] == ["recorded under clawker monitor"] * len(hits), index
+        expected = sorted({index} | set(boot.DEFAULT.former_indices(index)) & set(SEEDED))
+        assert sorted(h["_source"]["resource"]["attributes"]["service.name"] for h in hits) == expected, index
         assert _policy_of(day) == names.ISM_POLICY, day
         # The write name: empty, unmanaged, its pipeline sending records to the days.
         assert requests.get(f"{API}/{index}/_count", timeout=30).json()["count"] == 0
@@ -102,6 +112,8 @@ def test_up_over_the_seeded_volume_converges(stack):
         settings = requests.get(f"{API}/{index}/_settings", timeout=30).json()[index]["settings"]["index"]
         assert "final_pipeline" not in settings
         assert settings.get("default_pipeline") == names.route_pipeline(index), (index, settings)
+    # 896bf908's name for the control plane's index is gone (its record moved above).
+    assert requests.head(f"{API}/clawkercp", timeout=30).status_code == 404
     datasource = requests.get(f"{API}/_plugins/_query/_datasources/{names.DATASOURCE}", timeout=30).json()
     assert datasource["properties"]["prometheus.uri"] == f"http://{names.PROMETHEUS}:9090"
 

@@ -32,6 +32,7 @@ from telemetry_samples import (
 from components.bootstrap import opensearch as boot
 from components import names
 from components.providers import opensearch as osp
+from components.services import collector_config
 
 # A copy of ../shared/reference/index-fields.yaml (the field facts), so the checkout is self-contained.
 FACTS = Path(__file__).resolve().parents[1] / "fixtures" / "reference-index-fields.yaml"
@@ -522,3 +523,96 @@ def test_todays_index_made_before_the_newer_fields_gains_them_in_place(cluster, 
     assert cluster.call("PUT", tomorrow).status_code == 200
     typed = leaf_types(cluster.call("GET", f"{tomorrow}/_mapping").json()[tomorrow]["mappings"]["properties"])
     assert typed["attributes.has_category"] == "boolean" and typed["attributes.total_tokens"] == "long"
+
+
+# ------------------------------------------- the trusted lane, as `clawker monitor` stored it
+
+import reference_clawker  # noqa: E402
+
+TRUSTED_BATCHES = [b for b in corpus.log_batches() if b.lane == corpus.TRUSTED]
+# Where our stored record differs from the reference's, field by field, and why. Anything
+# else that differs fails the test; so does a difference listed here that no longer occurs.
+_ENVOY_DASHES = ("tls.cipher", "tls.protocol.version", "upstream_tls_cipher", "upstream_tls_version", "user_agent")
+INTENDED_DIFFERENCES = {
+    # The envelope copies the resource's identity keys (service.name, service.version,
+    # ingest_source, project, agent) under resource.attributes for Discover's columns;
+    # clawker monitor's copies service.name only.
+    **{(i, "resource.attributes.ingest_source"): "identity copy" for i in ("clawker-cp", "clawker-envoy", "clawker-coredns", "clawker-ebpf-egress")},
+    ("clawker-cp", "resource.attributes.service.version"): "identity copy",
+    # Envoy writes "-" for a value it does not have: we store nothing (README "Durable
+    # delivery", placeholders dropped), clawker monitor stored the "-".
+    **{("clawker-envoy", f"attributes.{key}"): "placeholder dropped" for key in _ENVOY_DASHES},
+}
+
+
+def _collector_envoy(record: dict) -> dict:
+    """Envoy's wire record as both collectors' envoy transform leaves it (ours:
+    collector_config._envoy_statements; clawker monitor's: transform/envoy_logs in
+    internal/monitor/templates/otel-config.yaml.tmpl at a5aed90f): "-" removed from the
+    numeric and address attributes, the numbers made integers, severity INFO by default."""
+    attrs = dict(record["attributes"])
+    if attrs.get("action") == "-":
+        attrs["action"] = "pre_route"
+    for key in collector_config.ENVOY_NUMERIC_ATTRIBUTES + collector_config.ENVOY_IP_ATTRIBUTES:
+        if attrs.get(key) == "-":
+            del attrs[key]
+    for key in collector_config.ENVOY_NUMERIC_ATTRIBUTES:
+        if key in attrs:
+            attrs[key] = int(attrs[key])
+    return {**record, "attributes": attrs, "severity_text": record.get("severity_text") or "INFO"}
+
+
+def _exporter_document(batch: corpus.Batch, record: dict) -> dict:
+    """What the opensearch exporter writes for a corpus record of a trusted batch (SS4O mode)."""
+    resource = {**batch.resource, "ingest_source": names.TRUSTED_INGEST_SOURCE[batch.service]}
+    return {
+        "attributes": {
+            **record.get("attributes", {}),
+            "data_stream": {"dataset": names.TRACES_DATASET, "namespace": names.TRACES_NAMESPACE, "type": "record"},
+        },
+        "body": record.get("body", ""),
+        "observedTimestamp": "2026-12-04T10:00:01.000000000Z",
+        "@timestamp": "2026-12-04T10:00:00.000000000Z",
+        "resource": {k: str(v) for k, v in resource.items()},
+        "severity": {"text": record.get("severity_text", ""), "number": getattr(record.get("severity_number"), "value", 0)},
+        "instrumentationScope": {"name": batch.scope},
+    }
+
+
+def _flatten(doc: dict, prefix: str = "") -> dict:
+    """Leaf path -> value; a nested object and a flat-dotted key give the same path."""
+    out = {}
+    for key, value in doc.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(_flatten(value, path + "."))
+        else:
+            out[path] = value
+    return out
+
+
+def test_trusted_records_are_stored_field_by_field_as_the_reference_pipelines_leave_them(cluster):
+    """Control plane (both service names), Envoy, CoreDNS and eBPF (both releases' netloggers),
+    resource fields included: our stored _source against reference_clawker.stored_by_reference."""
+    differences: dict[tuple[str, str], tuple] = {}
+    for index in dict.fromkeys(b.index for b in TRUSTED_BATCHES):
+        install_log_index(cluster, index)
+        batches = [b for b in TRUSTED_BATCHES if b.index == index]
+        docs = [_exporter_document(b, _collector_envoy(r) if index == "clawker-envoy" else r) for b in batches for r in b.records]
+        assert bulk_create(cluster, index, docs) == []
+        stored = {
+            (h["_source"]["resource"]["service.name"], h["_source"]["body"], json.dumps(h["_source"].get("attributes", {}), sort_keys=True)): h["_source"]
+            for h in cluster.call("GET", f"{names.read_pattern(index)}/_search", {"size": 1000}).json()["hits"]["hits"]
+        }
+        assert len(stored) == len(docs), index
+        for doc in docs:
+            expected = _flatten(reference_clawker.stored_by_reference(index, doc))
+            service = doc["resource"]["service.name"]
+            mine = [s for (svc, body, _), s in stored.items() if svc == service and body == doc["body"]]
+            # The stored record of this one: the closest of those with its service and body.
+            ours = min((_flatten(s) for s in mine), key=lambda flat: len([p for p in set(flat) | set(expected) if flat.get(p) != expected.get(p)]))
+            for path in sorted(set(ours) | set(expected)):
+                if ours.get(path) != expected.get(path):
+                    differences.setdefault((index, path), (expected.get(path, "<absent>"), ours.get(path, "<absent>")))
+    shown = "\n".join(f"  {i} {p}: reference {e!r}, ours {o!r}" for (i, p), (e, o) in sorted(differences.items()))
+    assert set(differences) == set(INTENDED_DIFFERENCES), f"differences from the reference's pipelines:\n{shown}"

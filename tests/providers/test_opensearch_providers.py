@@ -392,6 +392,7 @@ def _count(node, index: str) -> int:
 
 
 def _index_props(node, index: str, *, policy: bool = True) -> dict:
+    former = boot.DEFAULT.former_indices(index)  # as declare_opensearch_assets passes them
     return engine(
         {
             "endpoint": node.url,
@@ -400,6 +401,7 @@ def _index_props(node, index: str, *, policy: bool = True) -> dict:
             "settings": boot.index_settings(index),
             "policy_id": names.ISM_POLICY if policy else None,
             "timeout_s": TIMEOUT_S,
+            **({"former_names": list(former)} if former else {}),
         }
     )
 
@@ -785,16 +787,22 @@ def test_second_bootstrap_of_the_plugin_free_assets_changes_nothing(cluster, mon
 
 @pytest.mark.needs_ism
 @pytest.mark.needs_sql
-def test_bootstrap_over_what_clawker_monitor_left_converges(cluster, prometheus, capsys):
-    """A cluster seeded with the reference bootstrap's asset names and shapes (reference_clawker.py)."""
+@pytest.mark.parametrize("releases", [("a5aed90f",), ("896bf908",), ("a5aed90f", "896bf908")], ids="+".join)
+def test_bootstrap_over_what_clawker_monitor_left_converges(cluster, prometheus, capsys, releases):
+    """A cluster seeded with the reference bootstrap's asset names and shapes (reference_clawker.py)
+    of either release, or of both (Clawker upgraded in place before the move)."""
     import reference_clawker as ref
 
     cluster.require(ISM)
     cluster.require(SQL)
-    ref.seed(cluster.call, prometheus_uri=prometheus.url)
-    for index in ref.LOG_INDICES:
+    for release in releases:
+        ref.seed(cluster.call, prometheus_uri=prometheus.url, release=release)
+    seeded = list(dict.fromkeys(i for release in releases for i in ref.log_indices(release)))
+    for index in seeded:
         assert _wait_explain(cluster, index, ref.POLICY) == ref.POLICY  # the seed really is managed by it
-    uuids = {i: _uuid(cluster, i) for i in ref.LOG_INDICES}
+    uuids = {i: _uuid(cluster, i) for i in seeded}
+    # Each stream's seeded indices: its own name, and 896bf908's name for it (clawkercp).
+    sources = {index: [i for i in seeded if i == index or i in boot.DEFAULT.former_indices(index)] for index in names.LOG_INDICES}
 
     capsys.readouterr()
     states = [(p, props, create(p, props)) for p, props in bootstrap_props(cluster, prometheus.url, prometheus.url)]
@@ -806,18 +814,23 @@ def test_bootstrap_over_what_clawker_monitor_left_converges(cluster, prometheus,
     assert _min_age(_live_policy(cluster)) == "8d"
     for index in names.LOG_INDICES:
         # The write name: made again (its record moved), empty, unmanaged, routing to the days.
-        assert _uuid(cluster, index) != uuids[index]
-        assert f"moved 1 document(s) of {index}" in said, said
+        if index in uuids:
+            assert _uuid(cluster, index) != uuids[index]
+        for source in sources[index]:
+            assert f"moved 1 document(s) of {source} into the daily indices {names.day_pattern(index)}" in said, said
+            if source != index:  # 896bf908's name for the stream is gone, its record moved
+                assert cluster.call("HEAD", source).status_code == 404, source
         explain = cluster.call("GET", f"_plugins/_ism/explain/{index}").json()
         assert explain[index]["index.plugins.index_state_management.policy_id"] is None, explain
         settings = cluster.call("GET", f"{index}/_settings").json()[index]["settings"]["index"]
         assert "final_pipeline" not in settings
         assert settings["default_pipeline"] == names.route_pipeline(index), (index, settings)
         assert cluster.call("GET", f"{index}/_count").json()["count"] == 0
-        # clawker monitor's record, in the day of its own timestamp.
+        # clawker monitor's records (both service names' for the control plane), in the day of their own timestamp.
         day = names.day_index(index, "2026-11-01")
         hits = cluster.call("GET", f"{day}/_search").json()["hits"]["hits"]
-        assert [h["_source"]["body"] for h in hits] == ["recorded under clawker monitor"]
+        assert sorted(h["_source"]["resource"]["attributes"]["service.name"] for h in hits) == sorted(sources[index])
+        assert {h["_source"]["body"] for h in hits} == {"recorded under clawker monitor"}
         assert _wait_explain(cluster, day, names.ISM_POLICY) == names.ISM_POLICY
         declared = osp.canonical_mappings(boot.index_mappings(index))
         for live in (index, day):

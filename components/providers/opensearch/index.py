@@ -56,6 +56,9 @@ class IndexProvider(ResourceProvider):
        a copy an earlier release's rebuild left, are moved into the days by their own
        timestamps (days.move_into_days), and the door is made again from its template;
        an empty door whose mapping cannot take the declared one is made again too;
+    2b. an index a predecessor wrote this stream to under another name (`former_names`:
+       `clawker monitor` at 896bf908 named the control plane's index clawkercp) has its
+       documents moved into this stream's days the same way, and is deleted;
     3. the door must not be managed by ISM (a predecessor's policy is removed from it);
     4. today's daily index is made (or found); its mapping must be the template's (a
        template that did not match fails the bootstrap), and every daily index must be
@@ -179,6 +182,9 @@ class IndexProvider(ResourceProvider):
         if _exists(client, old_copy):
             # An earlier release's rebuild stopped half way: its copy holds documents.
             move_into_days(client, old_copy, name)
+        for former in props.get("former_names") or ():
+            if _exists(client, former):  # 2b.
+                move_into_days(client, former, name)
         live = self._live(client, name, props)
         if live["mappings"] != declared["mappings"]:
             missing = changed_paths(live["mappings"], declared["mappings"])
@@ -290,7 +296,7 @@ class Index(Resource, module="clawker", name="OpenSearchIndex"):
 
     def __init__(
         self, resource_name, *, endpoint, name, mappings, settings, policy_id, timeout_s=DEFAULT_TIMEOUT_S,
-        connection=None, opts=None,
+        connection=None, former_names=(), opts=None,
     ):
         props = {
             "endpoint": endpoint,
@@ -300,6 +306,9 @@ class Index(Resource, module="clawker", name="OpenSearchIndex"):
             "policy_id": policy_id,
             "timeout_s": timeout_s,
         }
+        if former_names:
+            # Read on create and update only; not compared (diff), so adding it changes no existing stack.
+            props["former_names"] = list(former_names)
         props, opts = with_connection(props, opts, connection)
         super().__init__(IndexProvider(), resource_name, props, opts)
 
