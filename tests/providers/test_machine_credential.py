@@ -292,3 +292,31 @@ def test_a_machine_collector_ships_named_records_spans_and_series_and_keeps_them
         _wait("the revoked machine's 100 records after re-admission", lambda: _count_of(bootstrapped, "phase-revoked") >= 100, 180)
         assert _count_of(bootstrapped, "phase-revoked") == 100
         assert _count_of(bootstrapped, "phase-admitted") == 300
+
+
+def test_the_team_check_names_the_setting_and_lets_a_good_team_through(bootstrapped, team_prometheus_for, tmp_path):
+    """What fails a machine stack's `pulumi up` before its collector is replaced (components/providers/team_check.py)."""
+    from e2e.tls_material import issue
+    from components.providers.team_check import TeamCheckError, check_team
+    from net import free_port
+
+    user, auth, _ = _machine(bootstrapped, "laptop-k")
+    prometheus_url, prometheus_ca = team_prometheus_for({user: auth[1]})
+    good = {
+        "cluster_url": bootstrapped.urls[0], "cluster_ca_pem": bootstrapped.ca_pem, "username": user, "password": auth[1],
+        "remote_write_url": prometheus_url + "/api/v1/write", "prometheus_ca_pem": open(prometheus_ca).read(), "timeout_s": 3,
+    }
+    check_team(good)
+    stranger = issue(tmp_path / "stranger").impostor_cert.read_text()
+    cases = {
+        "machinePassword": {"password": "not-the-password"},
+        "clusterCaCert": {"cluster_ca_pem": stranger},
+        "clusterUrls": {"cluster_url": f"https://127.0.0.1:{free_port()}"},
+        "prometheusCaCert": {"prometheus_ca_pem": stranger},
+        "teamPrometheusUrl": {"remote_write_url": f"https://127.0.0.1:{free_port()}/api/v1/write"},
+    }
+    for setting, change in cases.items():
+        with pytest.raises(TeamCheckError) as error:
+            check_team({**good, **change})
+        assert f"clawker-monitor:{setting}:" in str(error.value), (setting, str(error.value))
+        assert auth[1] not in str(error.value) and "not-the-password" not in str(error.value)

@@ -313,3 +313,10 @@ def test_team_prometheus_tls_files_must_exist(tmp_path):
     with pytest.raises(SettingsError) as error:
         stack_settings.check_host_files(team)
     assert "clawker-monitor:prometheusTlsKeyFile" in str(error.value) and "prometheusTlsCertFile" not in str(error.value)
+
+
+def test_machine_collector_waits_for_the_team_check(machine):
+    (check,) = machine.of_type("clawker:TeamConnectionCheck")
+    assert check.urn in machine.container(names.COLLECTOR).dependencies
+    assert check.inputs["cluster_url"] == "https://node-1.example:9200"
+    assert check.inputs["password"].get("value") == "machine-secret-1" and "password" in check.additional_secret_outputs
