@@ -15,17 +15,14 @@ starts the node; TLS on both layers). Shown with Claude Code-shaped records and 
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
 import os
 import signal
-import subprocess
 import time
 
 import pytest
 import requests
-import yaml
 
 from components import names
 from components.bootstrap import opensearch as boot
@@ -195,39 +192,25 @@ def team_prometheus_for(tmp_path_factory):
         proc.wait(timeout=30)
 
 
-@contextlib.contextmanager
-def machine_collector(secured, prometheus: tuple[str, str], auth: tuple[str, str], queue_dir, work):
-    """The real collector with a machine's config; the credential only in its environment."""
+def machine_collector(secured, prometheus: tuple[str, str], auth: tuple[str, str], work):
+    """The real collector with a machine's config (the stack's, plus the machine part); the credential
+    only in its environment. A second run in the same `work` directory reuses the on-disk queue."""
     from components.services import collector_machine
-    from test_collector_to_opensearch import _collector_binary, _local_config, _wait_port
+    from test_collector_to_opensearch import running_collector
 
-    config, ports = _local_config(secured.urls[0], queue_dir)
-    config = collector_machine.machine_part(config, MACHINE, cluster_ca=True, prometheus_ca=True)
-    text = yaml.safe_dump(config, sort_keys=False)
-    text = text.replace(collector_machine.CLUSTER_CA_PATH, str(secured.ca_file))
-    text = text.replace(collector_machine.PROMETHEUS_CA_PATH, prometheus[1])
-    path = work / "otel-collector-config.yaml"
-    path.write_text(text)
+    def machine(config: dict) -> None:
+        shipped = collector_machine.machine_part(config, MACHINE, cluster_ca=True, prometheus_ca=True)
+        text = json.dumps(shipped).replace(collector_machine.CLUSTER_CA_PATH, str(secured.ca_file))
+        config.clear()
+        config.update(json.loads(text.replace(collector_machine.PROMETHEUS_CA_PATH, prometheus[1])))
+
     env = {
-        **os.environ,
         collector_machine.ENV["cluster_url"]: secured.urls[0],
         collector_machine.ENV["username"]: auth[0],
         collector_machine.ENV["password"]: auth[1],
         collector_machine.ENV["remote_write_url"]: prometheus[0] + "/api/v1/write",
     }
-    log = work / "collector.log"
-    proc = subprocess.Popen([_collector_binary(), f"--config={path}"], stdout=open(log, "a"), stderr=subprocess.STDOUT,
-                            env=env, start_new_session=True)
-    try:
-        _wait_port(ports["http"], proc, log)
-        yield {"ports": ports, "log": log, "config": path}
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+    return running_collector(secured.urls[0], work, adjust=machine, env=env)
 
 
 def _send_numbered(port: int, agent: str, n: int) -> None:
@@ -259,11 +242,11 @@ def test_a_machine_collector_ships_named_records_spans_and_series_and_keeps_them
 ):
     user, auth, props = _machine(bootstrapped, MACHINE)
     prometheus = team_prometheus_for({user: auth[1]})
-    queue = tmp_path / "queue"
-    queue.mkdir()
-    with machine_collector(bootstrapped, prometheus, auth, queue, tmp_path) as running:
+    with machine_collector(bootstrapped, prometheus, auth, tmp_path) as running:
         port = running["ports"]["http"]
-        assert auth[1] not in running["config"].read_text(), "the credential must not be in the config file"
+        config_file = tmp_path / "otel-collector-config.yaml"
+        assert "${env:CLAWKER_MACHINE_PASSWORD}" in config_file.read_text()
+        assert auth[1] not in config_file.read_text(), "the credential must not be in the config file"
         _send_numbered(port, "phase-admitted", 300)
         accepted, _ = send_spans(f"http://127.0.0.1:{port}", resource=RESOURCES["claude-code"], scope="com.anthropic.claude_code.tracing",
                                  tree={"name": "claude_code.interaction", "attributes": {"session.id": "m1"},
@@ -305,7 +288,35 @@ def test_a_machine_collector_ships_named_records_spans_and_series_and_keeps_them
         assert _count_of(bootstrapped, "phase-revoked") == 0
     # Re-admitted: a new credential; the same on-disk queue delivers every record exactly once.
     _, new_auth, _ = _machine(bootstrapped, MACHINE)
-    with machine_collector(bootstrapped, prometheus, new_auth, queue, tmp_path):
+    with machine_collector(bootstrapped, prometheus, new_auth, tmp_path):
         _wait("the revoked machine's 100 records after re-admission", lambda: _count_of(bootstrapped, "phase-revoked") >= 100, 180)
         assert _count_of(bootstrapped, "phase-revoked") == 100
         assert _count_of(bootstrapped, "phase-admitted") == 300
+
+
+def test_the_team_check_names_the_setting_and_lets_a_good_team_through(bootstrapped, team_prometheus_for, tmp_path):
+    """What fails a machine stack's `pulumi up` before its collector is replaced (components/providers/team_check.py)."""
+    from e2e.tls_material import issue
+    from components.providers.team_check import TeamCheckError, check_team
+    from net import free_port
+
+    user, auth, _ = _machine(bootstrapped, "laptop-k")
+    prometheus_url, prometheus_ca = team_prometheus_for({user: auth[1]})
+    good = {
+        "cluster_url": bootstrapped.urls[0], "cluster_ca_pem": bootstrapped.ca_pem, "username": user, "password": auth[1],
+        "remote_write_url": prometheus_url + "/api/v1/write", "prometheus_ca_pem": open(prometheus_ca).read(), "timeout_s": 3,
+    }
+    check_team(good)
+    stranger = issue(tmp_path / "stranger").impostor_cert.read_text()
+    cases = {
+        "machinePassword": {"password": "not-the-password"},
+        "clusterCaCert": {"cluster_ca_pem": stranger},
+        "clusterUrls": {"cluster_url": f"https://127.0.0.1:{free_port()}"},
+        "prometheusCaCert": {"prometheus_ca_pem": stranger},
+        "teamPrometheusUrl": {"remote_write_url": f"https://127.0.0.1:{free_port()}/api/v1/write"},
+    }
+    for setting, change in cases.items():
+        with pytest.raises(TeamCheckError) as error:
+            check_team({**good, **change})
+        assert f"clawker-monitor:{setting}:" in str(error.value), (setting, str(error.value))
+        assert auth[1] not in str(error.value) and "not-the-password" not in str(error.value)
