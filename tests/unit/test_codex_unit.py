@@ -143,7 +143,8 @@ def test_every_attribute_codex_sends_is_declared_with_a_type_its_value_converts_
     for batch in corpus_codex.codex_batches():
         for record in batch.records:
             for key, value in record["attributes"].items():
-                path = f"attributes.{key}"
+                # The unit's pipeline moves the prompt text to prompt.value (Claude Code's shape).
+                path = "attributes.prompt.value" if key == "prompt" else f"attributes.{key}"
                 seen.add(path)
                 assert path in types, f"{record['attributes']['event.name']}: {key} is not in the codex template"
                 assert isinstance(value, _ACCEPTS[types[path]]), (key, value, types[path])
