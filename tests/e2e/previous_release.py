@@ -87,7 +87,29 @@ def added_since_previous_release() -> set[str]:
     from components import units
 
     added |= {f"dashboards-saved-objects-{unit.name}" for unit in units.default_units()}
+    # An explore (PromQL) panel this release adds is a resource of its own, created on upgrade.
+    added |= {f"dashboards-explore-{so_id}" for so_id in _explore_ids() - _previous_explore_ids()}
     return added
+
+
+def _explore_ids() -> set[str]:
+    from components.providers import dashboards as dp
+
+    return {so["id"] for so in dp.load_saved_objects() if so["type"] == "explore"}
+
+
+def _previous_explore_ids() -> set[str]:
+    """The explore objects PREVIOUS_RELEASE declared (its opensearch_assets/dashboards/*.json)."""
+    git = ["git", "-C", str(ROOT)]
+    listing = subprocess.run([*git, "ls-tree", "--name-only", PREVIOUS_RELEASE, "opensearch_assets/dashboards/"], capture_output=True, text=True)
+    if listing.returncode != 0:
+        unavailable(f"git cannot list commit {PREVIOUS_RELEASE} of this repository (a shallow clone?): {listing.stderr[-500:]}")
+    ids = set()
+    for path in listing.stdout.split():
+        if path.endswith(".json"):
+            body = subprocess.run([*git, "show", f"{PREVIOUS_RELEASE}:{path}"], capture_output=True, text=True, check=True).stdout
+            ids |= {so["id"] for so in json.loads(body).get("objects", []) if so["type"] == "explore"}
+    return ids
 
 
 def forbidden_steps(preview_json: Result) -> dict[str, str]:

@@ -47,3 +47,13 @@ def test_what_this_release_adds_may_be_created_and_nothing_else():
     assert verdict((DAILY_TEMPLATE, "replace")) == {DAILY_TEMPLATE: "replace"}
     # A rename shows as create + delete: the delete still fails it.
     assert verdict((LOG_TEMPLATE, "create")) == {LOG_TEMPLATE: "create"}
+
+
+def test_an_explore_panel_this_release_adds_may_be_created_one_it_had_may_not_be_recreated():
+    explore = PREFIX + "clawker:monitor:Bootstrap$pulumi-python:dynamic/clawker:DashboardsExploreObject::dashboards-explore-"
+    new = sorted(previous_release._explore_ids() - previous_release._previous_explore_ids())
+    old = sorted(previous_release._explore_ids() & previous_release._previous_explore_ids())
+    assert new and old
+    assert verdict((explore + new[0], "create")) == {}
+    assert verdict((explore + old[0], "create")) == {explore + old[0]: "create"}
+    assert verdict((explore + new[0], "delete")) == {explore + new[0]: "delete"}
