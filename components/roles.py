@@ -16,9 +16,11 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 NAMESPACE = "clawker-monitor"
+LOOPBACK = "127.0.0.1"
 
 TEAM_KEYS = (
     "machines", "clusterAdminUser", "clusterAdminPassword", "dashboardsUrl",
+    "prometheusBindAddress", "prometheusTlsCertFile", "prometheusTlsKeyFile",
 )
 MACHINE_KEYS = ("machineName", "teamStack", "machinePassword", "teamPrometheusUrl")
 SHARED_KEYS = ("clusterUrls", "clusterCaCert", "prometheusCaCert")
@@ -99,6 +101,14 @@ def _team_errors(values: Mapping[str, Any], err) -> None:
     if not values["clusterAdminPassword"]:
         err("clusterAdminPassword", "a team stack needs the cluster's admin password: "
                                     f"`pulumi config set --secret {NAMESPACE}:clusterAdminPassword <password>`")
+    tls = [k for k in ("prometheusTlsCertFile", "prometheusTlsKeyFile") if values[k]]
+    if len(tls) == 1:
+        missing = "prometheusTlsKeyFile" if tls == ["prometheusTlsCertFile"] else "prometheusTlsCertFile"
+        err(missing, f"the team Prometheus's TLS needs both prometheusTlsCertFile and prometheusTlsKeyFile; {tls[0]} is set")
+    if values["prometheusBindAddress"] != LOOPBACK and len(tls) != 2:
+        err("prometheusBindAddress", f"{values['prometheusBindAddress']} publishes Prometheus beyond this host, which needs "
+                                     "TLS (authentication is always on): set prometheusTlsCertFile and prometheusTlsKeyFile, "
+                                     f"or keep it at {LOOPBACK}")
     machines = [m for m in values["machines"].split(",") if m]
     twice = sorted({m for m in machines if machines.count(m) > 1})
     if twice:

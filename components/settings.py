@@ -293,6 +293,14 @@ SCHEMA: dict = {
         "machines": _prop(
             _MACHINE_NAMES, "", "team: machine names, comma-separated; each gets its own credential (secret output machineCredentials); removing one revokes it."
         ),
+        "prometheusBindAddress": _prop(
+            {"type": "string", "minLength": 1, "pattern": r"^([0-9]{1,3}\.){3}[0-9]{1,3}$"},
+            "127.0.0.1",
+            "team: address the team Prometheus is published on (machines remote-write to it); anything but 127.0.0.1 "
+            "needs prometheusTlsCertFile and prometheusTlsKeyFile. Basic auth is always on (the admin and each machine).",
+        ),
+        "prometheusTlsCertFile": _prop(_PATH, "", "team: host path to the team Prometheus's server certificate (PEM)."),
+        "prometheusTlsKeyFile": _prop(_PATH, "", "team: host path to the team Prometheus's server private key (PEM)."),
         "prometheusCaCert": _prop(
             _PEM, "", "team, machine: PEM of the CA that signs the team Prometheus's certificate; empty: clusterCaCert."
         ),
@@ -657,6 +665,9 @@ class Settings:
     cluster_admin_password: str = field(repr=False)  # a secret
     dashboards_url: str
     machines: str
+    prometheus_bind_address: str
+    prometheus_tls_cert_file: str
+    prometheus_tls_key_file: str
     prometheus_ca_cert: str
     machine_name: str
     team_stack: str
@@ -780,8 +791,8 @@ def validate(raw: Mapping[str, Any]) -> Settings:
         raise SettingsError("invalid stack configuration:\n  " + "\n  ".join(errors))
     merged = {k: p["default"] for k, p in SCHEMA["properties"].items()}
     merged.update(values)
-    # The Pulumi CLI passes every key Pulumi.yaml declares, with its default when the stack sets
-    # none: a key counts as set by the stack when its value is not the default.
+    # Pulumi hands the program every key Pulumi.yaml declares, with its default when the stack sets
+    # none: a key counts as set by the stack only when its value differs from that default.
     given = {k for k, v in values.items() if k not in SCHEMA["properties"] or v != SCHEMA["properties"][k]["default"]}
     errors = _cross_field_errors(merged) + roles.role_errors(merged, given)
     if errors:
@@ -798,10 +809,13 @@ def check_host_files(settings: Settings, docker_host: str = "") -> None:
     the collector would crash-loop. Skipped for a remote Docker host, whose
     files this machine cannot see.
     """
-    if docker_host.startswith(("tcp://", "ssh://", "http://", "https://")) or not settings.trusted_lane_enabled:
+    if docker_host.startswith(("tcp://", "ssh://", "http://", "https://")):
         return
+    paths = dict(settings.infra_tls_host_paths) if settings.trusted_lane_enabled else {}
+    if settings.role == "team" and settings.prometheus_tls_cert_file:
+        paths.update(prometheusTlsCertFile=settings.prometheus_tls_cert_file, prometheusTlsKeyFile=settings.prometheus_tls_key_file)
     errors = []
-    for key, path in settings.infra_tls_host_paths.items():
+    for key, path in paths.items():
         if not os.path.isabs(path):
             errors.append(f"{CONFIG_NAMESPACE}:{key}: {path!r} must be an absolute path on the Docker host")
         elif not (os.path.isfile(path) and os.access(path, os.R_OK)):

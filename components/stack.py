@@ -139,7 +139,6 @@ def cluster_of(settings: Settings) -> Cluster:
 def build_team(settings: Settings) -> TeamStack:
     network = clawker_network()
     cluster = cluster_of(settings)
-    prometheus = Prometheus("prometheus", settings, network=network)
     dashboards = None
     if not settings.dashboards_url:
         dashboards = Dashboards("dashboards", settings, network=network, cluster=cluster, cluster_urls=settings.cluster_url_list)
@@ -148,7 +147,7 @@ def build_team(settings: Settings) -> TeamStack:
         settings,
         master_key="",
         opensearch=[],
-        prometheus=[prometheus.container],
+        prometheus=[],
         dashboards=[dashboards.container] if dashboards else [],
         cluster=cluster,
         dashboards_url=settings.dashboards_url or None,
@@ -165,7 +164,18 @@ def build_team(settings: Settings) -> TeamStack:
         )
         for machine in settings.machine_list
     }
+    prometheus = Prometheus("prometheus", settings, network=network, users=prometheus_users(settings, credentials))
     return TeamStack(prometheus, dashboards, bootstrap, credentials)
+
+
+def prometheus_users(settings: Settings, credentials: dict[str, MachineCredential]) -> pulumi.Output:
+    """Who may use the team Prometheus: the admin, and each machine with its OpenSearch credential."""
+    pairs = [pulumi.Output.all(c.username, c.password) for c in credentials.values()]
+    return pulumi.Output.secret(
+        pulumi.Output.all(*pairs).apply(
+            lambda got: {settings.cluster_admin_user: settings.cluster_admin_password, **{u: p for u, p in got}}
+        )
+    )
 
 
 def team_endpoints(settings: Settings) -> TeamEndpoints:

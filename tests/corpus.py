@@ -419,6 +419,15 @@ ENTRYPOINTS = {("claude-code", AGENTS[0]): "cli", ("claude-code", AGENTS[1]): "s
 REFUSAL_CATEGORIES = ("cyber", "bio", "frontier_llm", "reasoning_extraction")
 
 
+# Subagent runs: agent_type, agent.source, is_built_in, is_async, total_tokens, total_tool_uses,
+# duration_ms, model, final_model, and whether a workflow spawned it.
+SUBAGENT_RUNS = (
+    ("Explore", "built-in", True, False, 48211, 14, 21034, MODELS[1], MODELS[1], ""),
+    ("code-reviewer", "projectSettings", False, True, 61877, 9, 64012, MODELS[2], MODELS[0], ""),
+    ("general-purpose", "built-in", True, True, 43065, 21, 98233, MODELS[0], MODELS[0], "workflow"),
+)
+
+
 def _ids(s: _Session, kind: str, n: int) -> str:
     """A stable UUID-shaped id for the n-th `kind` of session `s` (message.uuid, client_request_id, ...)."""
     return f"{kind[:4].encode().hex()}-{s.id[4:8]}-4{n:03d}-8{s.sequence:03d}-{s.id[-12:]}"
@@ -453,40 +462,10 @@ def _newer_events(s: _Session, model: str) -> list[dict[str, Any]]:
     @-mentions, slash-invoked skills, a workflow-spawned agent, the transcript retention sweep."""
     out: list[dict[str, Any]] = []
     e = out.append
-    # A built-in subagent run inline, and a project one run in the background whose model
-    # the server swapped (final_model, model_swapped since 2.1.212). total_tokens is the
+    # A built-in subagent run inline, a project one run in the background whose model the
+    # server swapped (final_model, model_swapped since 2.1.212), and a workflow-spawned agent
+    # (workflow.run_id / workflow.name since 2.1.202) with its request. total_tokens is the
     # subagent's final request only (its context at completion, not a sum).
-    e(
-        s.event(
-            "subagent_completed",
-            agent_type="Explore",
-            is_built_in=True,
-            is_async=False,
-            total_tokens=48211,
-            total_tool_uses=14,
-            duration_ms=21034,
-            model=MODELS[1],
-            final_model=MODELS[1],
-            model_swapped=False,
-            **{"agent.source": "built-in"},
-        )
-    )
-    e(
-        s.event(
-            "subagent_completed",
-            agent_type="code-reviewer",
-            is_built_in=False,
-            is_async=True,
-            total_tokens=61877,
-            total_tool_uses=9,
-            duration_ms=64012,
-            model=MODELS[2],
-            final_model=MODELS[0],
-            model_swapped=True,
-            **{"agent.source": "projectSettings"},
-        )
-    )
-    # A workflow-spawned agent (workflow.run_id / workflow.name since 2.1.202): its request and its end.
     workflow = {"workflow.run_id": f"wfr_{s.id[:8]}", "workflow.name": "code-review"}
     e(
         s.event(
@@ -505,21 +484,22 @@ def _newer_events(s: _Session, model: str) -> list[dict[str, Any]]:
             **{"agent.name": "general-purpose", **workflow},
         )
     )
-    e(
-        s.event(
-            "subagent_completed",
-            agent_type="general-purpose",
-            is_built_in=True,
-            is_async=True,
-            total_tokens=43065,
-            total_tool_uses=21,
-            duration_ms=98233,
-            model=MODELS[0],
-            final_model=MODELS[0],
-            model_swapped=False,
-            **{"agent.source": "built-in", **workflow},
+    for agent_type, source, built_in, background, tokens, tool_uses, duration_ms, model_, final, extra in SUBAGENT_RUNS:
+        e(
+            s.event(
+                "subagent_completed",
+                agent_type=agent_type,
+                is_built_in=built_in,
+                is_async=background,
+                total_tokens=tokens,
+                total_tool_uses=tool_uses,
+                duration_ms=duration_ms,
+                model=model_,
+                final_model=final,
+                model_swapped=model_ != final,
+                **{"agent.source": source, **(workflow if extra == "workflow" else {})},
+            )
         )
-    )
     # Refusals: the server's fallback retried one on another model (a hop: no stop_details,
     # so no has_category / has_explanation), which refused too, with a category; and one
     # without a category. category needs OTEL_LOG_TOOL_DETAILS=1 (agentEnv sets it).

@@ -25,6 +25,7 @@ step "docker engine" bash tools/engine.sh
 toolchain_log="$(mktemp)"
 step "pulumi toolchain" bash -c "bash tools/toolchain.sh --strict | tee '$toolchain_log'"
 step "opensearch distribution" bash tools/opensearch_dist.sh
+step "secured opensearch (team role tests)" bash tools/opensearch_secure.sh
 step "service images" bash tools/images.sh
 step "alerting programs" bash tools/alerting.sh
 step "dashboards double image" bash tests/dashboards_double/build_image.sh

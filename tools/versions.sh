@@ -4,6 +4,7 @@
 # shellcheck shell=bash
 
 CLAWKER_OPENSEARCH_VERSION=3.6.0          # distribution, test image, Dashboards double
+CLAWKER_OPENSEARCH_SECURE_VERSION=3.4.0   # the secured test cluster (team role): the newest opensearch-security on Maven Central
 CLAWKER_PROMETHEUS_VERSION=v3.11.3
 CLAWKER_PROMETHEUS_MODULE_VERSION=v0.311.3 # Prometheus 3.x.y is Go module v0.3xx.y
 CLAWKER_OTELCOL_VERSION=0.152.0

@@ -24,9 +24,10 @@ LOG_OPTS = {"max-size": "10m", "max-file": "3"}
 RESTART_POLICY = "unless-stopped"
 
 
-def published(port: int) -> docker.ContainerPortArgs:
-    """Publish a container port on the same host port, on 127.0.0.1 only."""
-    return docker.ContainerPortArgs(internal=port, external=port, ip=PUBLISH_HOST_IP, protocol="tcp")
+def published(port: int, ip: str = PUBLISH_HOST_IP) -> docker.ContainerPortArgs:
+    """Publish a container port on the same host port, on 127.0.0.1 unless a service with TLS
+    and authentication says otherwise (the team Prometheus: settings refuse it without them)."""
+    return docker.ContainerPortArgs(internal=port, external=port, ip=ip, protocol="tcp")
 
 
 def labels(extra: Optional[dict] = None) -> list[docker.ContainerLabelArgs]:

@@ -452,3 +452,24 @@ def test_budget_used_is_recorded_once_per_budget_with_the_alerts_selection():
         (alert,) = [a for a in budget_alerts(BUDGETS) if a["labels"]["threshold"] == "1" and all(a["labels"][k] == v for k, v in record["labels"].items())]
         assert record["expr"] == alert["expr"].replace(" >= ", " / ")
     assert not [r for r in prometheus_config.budget_group(validate({}))["rules"] if r.get("record", "").endswith(":ratio")]
+
+
+def test_cost_spike_fires_for_a_users_unusual_hour_only(tmp_path):
+    """ClaudeCodeCostSpike on the real engine (promtool test rules, one sample an hour): erin spends
+    0.5 USD an hour, then 6 in one hour; frank spends 2 every hour (steady, no spike); gina 0.1 an
+    hour, then 0.9 (a spike under alertCostSpikeMinUsd, 1 USD)."""
+    def hourly(per_hour: float, last: float) -> list:
+        values = [round(per_hour * h, 6) for h in range(31)]
+        return values + [round(values[-1] + last, 6)]
+
+    series = {_cost(user, "s"): hourly(per_hour, last) for user, per_hour, last in
+              (("erin@example.com", 0.5, 6), ("frank@example.com", 2, 2), ("gina@example.com", 0.1, 0.9))}
+    rules = prometheus_config.render_rules(validate({}))  # the defaults: factor 3, at least 1 USD
+    firing = f'ALERTS{{alertname="{prometheus_config.ALERT_COST_SPIKE}",alertstate="firing"}}'
+    expect = [
+        {"expr": f"count by (user) ({firing})", "eval_time": "31h", "exp_samples": [{"labels": '{user="erin@example.com"}', "value": 1}]},
+        # An hour earlier erin's hours were all alike: nothing fired.
+        {"expr": f"count by (user) ({firing})", "eval_time": "30h", "exp_samples": []},
+    ]
+    result = promtool_test(tmp_path, rules, series, expect)
+    assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr

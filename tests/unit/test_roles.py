@@ -50,6 +50,9 @@ TEAM_OUTPUTS = {
         ({**TEAM, "clusterCaCert": "not a pem"}, "clusterCaCert", "is not allowed"),
         ({**TEAM, "machines": "a,b,a"}, "machines", "a listed more than once"),
         ({**TEAM, "machines": "Laptop_A"}, "machines", "is not allowed"),
+        # nothing beyond 127.0.0.1 without TLS (authentication is always on)
+        ({**TEAM, "prometheusBindAddress": "0.0.0.0"}, "prometheusBindAddress", "needs TLS"),
+        ({**TEAM, "prometheusTlsCertFile": "/tls/p.crt"}, "prometheusTlsKeyFile", "needs both"),
         # a machine stack without its name, or without a team to ship to
         ({**MACHINE, "machineName": ""}, "machineName", "needs its name"),
         ({"role": "machine", "machineName": "m"}, "teamStack", "needs a team to ship to"),
@@ -264,3 +267,49 @@ def test_a_machine_missing_from_the_team_stack_fails_naming_the_setting():
             team_outputs=TEAM_OUTPUTS,
         )
     assert "clawker-monitor:machineName: laptop-z has no credential in the team stack" in str(error.value)
+
+
+def test_team_prometheus_takes_basic_auth_from_the_admin_and_each_machine():
+    import bcrypt
+
+    from components.services import prometheus_web
+
+    d = deploy({**TEAM, "prometheusBindAddress": "0.0.0.0", "prometheusTlsCertFile": "/tls/p.crt", "prometheusTlsKeyFile": "/tls/p.key"})
+    p = d.container(names.PROMETHEUS)
+    assert f"--web.config.file={prometheus_web.WEB_CONFIG_PATH}" in p.inputs["command"]
+    assert [(port["ip"], int(port["external"])) for port in p.inputs["ports"]] == [("0.0.0.0", 9090)]
+    mounts = {(v.get("hostPath"), v.get("containerPath"), v.get("readOnly")) for v in p.inputs["volumes"]}
+    assert ("/tls/p.crt", prometheus_web.TLS_CERT_PATH, True) in mounts and ("/tls/p.key", prometheus_web.TLS_KEY_PATH, True) in mounts
+    uploads = p.inputs["uploads"]
+    assert isinstance(uploads, dict) and "value" in uploads, "the web config (and with it the uploads) must be a secret"
+    (web,) = [u for u in uploads["value"] if u["file"] == prometheus_web.WEB_CONFIG_PATH]
+    config = yaml.safe_load(web["content"])
+    assert config["tls_server_config"] == {"cert_file": prometheus_web.TLS_CERT_PATH, "key_file": prometheus_web.TLS_KEY_PATH}
+    users = config["basic_auth_users"]
+    # The mock engine's credentials: clawker-machine-<name> / generated-<name> (stack_harness).
+    expected = {"admin": "admin-secret-1", "clawker-machine-laptop-a": "generated-laptop-a", "clawker-machine-laptop-b": "generated-laptop-b"}
+    assert sorted(users) == sorted(expected)
+    for user, password in expected.items():
+        assert bcrypt.checkpw(password.encode(), users[user].encode()), user
+        assert password not in web["content"]
+    # Same passwords, same file: an unchanged stack does not re-create Prometheus.
+    assert prometheus_web.web_config(expected, True) == config
+
+
+def test_local_prometheus_has_no_web_config():
+    from components.services import prometheus_web
+
+    p = deploy().container(names.PROMETHEUS)
+    assert not [c for c in p.inputs["command"] if c.startswith("--web.config.file")]
+    assert prometheus_web.WEB_CONFIG_PATH not in [u["file"] for u in p.inputs["uploads"]]
+
+
+def test_team_prometheus_tls_files_must_exist(tmp_path):
+    from components import settings as stack_settings
+
+    cert = tmp_path / "p.crt"
+    cert.write_text("pem")
+    team = validate({**TEAM, "prometheusTlsCertFile": str(cert), "prometheusTlsKeyFile": str(tmp_path / "missing.key")})
+    with pytest.raises(SettingsError) as error:
+        stack_settings.check_host_files(team)
+    assert "clawker-monitor:prometheusTlsKeyFile" in str(error.value) and "prometheusTlsCertFile" not in str(error.value)
