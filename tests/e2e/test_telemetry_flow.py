@@ -123,8 +123,11 @@ def stack(tmp_path_factory, toolchain_bin, docker_engine, tls):
         s.set_config("purgeVolumesOnDestroy", "true")
         # (l) Below what the module's Claude Code metrics cost (ccm.EXPORTS: about 2.7 USD), so the cost
         # and team budget alerts fire.
-        for key, value in {**ALERT_SETTINGS, **FLOW_CONFIG}.items():
+        for key, value in ALERT_SETTINGS.items():
             s.set_config(key, value)
+        # A list setting, as README tells users to set it (Pulumi checks its type against Pulumi.yaml).
+        for n, folder in enumerate(json.loads(FLOW_CONFIG["unitPaths"])):
+            s.run("config", "set", "--path", f"clawker-monitor:unitPaths[{n}]", folder)
         if docker("image", "inspect", ALERTMANAGER_IMAGE, check=False).returncode != 0:
             unavailable(f"no {ALERTMANAGER_IMAGE} image (bash tools/images.sh alertmanager builds it)")
         s.set_config("alertmanagerImage", ALERTMANAGER_IMAGE)
@@ -1024,7 +1027,7 @@ def test_m_removing_a_unit_deletes_its_assets_from_the_stack_and_keeps_its_data_
     route are gone, and a new acme-agent record is routed nowhere."""
     kept = count(corpus.ACME_UNIT)
     assert kept == traffic.sent[corpus.ACME_UNIT] > 0
-    stack.set_config("unitPaths", "[]")
+    stack.run("config", "rm", "clawker-monitor:unitPaths")  # back to the default: no folders
     planned = stack.preview_changes()
     deleted = {urn.rsplit("::", 1)[-1] for urn, op in planned.items() if op == "delete"}
     assert deleted == ACME_RESOURCES, planned
