@@ -73,7 +73,7 @@ ARRIVAL_S = 60
 # Prometheus scrapes the collector every 15s; a series needs two scrapes for increase().
 SCRAPE_S = 75
 # The flow stack's selection (issue 18): Claude Code's unit and a unit of one's own from a
-# folder (tests/fixtures/units/acme-agent), routed, stored, shown and, last (m), removed.
+# folder (tests/fixtures/units/acme-agent), routed, stored, shown and, last (n), removed.
 ACME_UNIT = Path(__file__).resolve().parents[1] / "fixtures" / "units" / corpus.ACME_UNIT
 FLOW_CONFIG = {"unitPaths": json.dumps([str(ACME_UNIT)])}
 TRACES = names.read_pattern(names.TRACES_INDEX)
@@ -1009,7 +1009,7 @@ def test_l_alert_rules_are_listed_evaluate_cleanly_and_the_cost_rule_fires(scrap
         assert rules[(group, alert)]["state"] == "inactive", rules[(group, alert)]
 
 
-# --------------------------------------------------------------------------- (m) removing a unit
+# --------------------------------------------------------------------------- (n) removing a unit
 
 
 ACME_RESOURCES = {
@@ -1021,7 +1021,7 @@ ACME_RESOURCES = {
 }
 
 
-def test_m_removing_a_unit_deletes_its_assets_from_the_stack_and_keeps_its_data_and_dashboards(stack, traffic, landed):
+def test_n_removing_a_unit_deletes_its_assets_from_the_stack_and_keeps_its_data_and_dashboards(stack, traffic, landed):
     """Last: the acme-agent folder leaves unitPaths. The preview names its assets as deleted (and
     nothing else); after `up` its records and its dashboard are still there, its templates and
     route are gone, and a new acme-agent record is routed nowhere."""
