@@ -48,6 +48,8 @@ CACHE = pathlib.Path.home() / ".cache" / "clawker-monitor"
 INDEX = "claude-code"
 BATCH = 512
 SENDERS = 2
+# Attempts per request refused with a retryable status (about a minute in all).
+RETRIES = 40
 MARKER_FIELD = "attributes.session.id"
 SEQUENCE_FIELD = "attributes.event.sequence"
 
@@ -105,7 +107,13 @@ def post_all(url: str, bodies: list, content_type: str, check: Callable[[request
 
     def send(item) -> None:
         path, body = item if isinstance(item, tuple) else ("", item)
-        resp = requests.post(url + path, data=body, headers={"Content-Type": content_type}, timeout=120)
+        # A retryable refusal (the collector's memory limiter or full queue: 503/429) is sent
+        # again, as the OpenTelemetry SDK does; it is no loss and no error.
+        for attempt in range(RETRIES):
+            resp = requests.post(url + path, data=body, headers={"Content-Type": content_type}, timeout=120)
+            if resp.status_code not in (429, 503):
+                break
+            time.sleep(min(2.0, 0.1 * 2**attempt))
         check(resp)
 
     with ThreadPoolExecutor(SENDERS) as pool:

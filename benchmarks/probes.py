@@ -137,6 +137,9 @@ class Request:
     path: str
     status: int
     seconds: float
+    # What the OpenSearch floor replays (benchmarks/floors.py).
+    body: Optional[bytes] = None
+    content_type: Optional[str] = None
 
 
 @dataclass
@@ -167,6 +170,7 @@ class CountingProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                kind = self.headers.get("Content-Type")
                 try:
                     upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.port, timeout=60)
                     upstream.request(self.command, self.path, body=body, headers=headers)
@@ -174,10 +178,10 @@ class CountingProxy:
                     data = resp.read()
                 except OSError:
                     # Nothing listens yet: the client sees a dropped connection, as it would.
-                    proxy.requests.append(Request(started, self.command, self.path, 0, now() - started))
+                    proxy.requests.append(Request(started, self.command, self.path, 0, now() - started, body, kind))
                     self.close_connection = True
                     return
-                proxy.requests.append(Request(started, self.command, self.path, resp.status, now() - started))
+                proxy.requests.append(Request(started, self.command, self.path, resp.status, now() - started, body, kind))
                 self.send_response(resp.status)
                 for key, value in resp.getheaders():
                     if key.lower() not in ("transfer-encoding", "connection", "content-length"):
