@@ -1027,6 +1027,9 @@ def test_n_removing_a_unit_deletes_its_assets_from_the_stack_and_keeps_its_data_
     route are gone, and a new acme-agent record is routed nowhere."""
     kept = count(corpus.ACME_UNIT)
     assert kept == traffic.sent[corpus.ACME_UNIT] > 0
+    # As a user's stack: without the purge setting this module turns on (with it, removing a unit
+    # deletes its saved objects as `pulumi destroy` would; the teardown removes the volumes anyway).
+    stack.set_config("purgeVolumesOnDestroy", "false")
     stack.run("config", "rm", "clawker-monitor:unitPaths")  # back to the default: no folders
     planned = stack.preview_changes()
     deleted = {urn.rsplit("::", 1)[-1] for urn, op in planned.items() if op == "delete"}
