@@ -95,6 +95,11 @@ def role_errors(values: Mapping[str, Any], given: set[str]) -> list[str]:
 
 
 def _team_errors(values: Mapping[str, Any], err) -> None:
+    from components.services.prometheus_web import bcrypt_problem
+
+    problem = bcrypt_problem()
+    if problem:
+        err("role", problem)
     if not values["clusterUrls"]:
         err("clusterUrls", "a team stack bootstraps an existing OpenSearch cluster: give its HTTPS URL(s), "
                            "e.g. `pulumi config set clusterUrls https://search.example.com:9200`")

@@ -34,6 +34,7 @@ from components.services.opensearch import OpenSearch
 from components.services.prometheus import Prometheus
 from components.providers.opensearch.security import MachineCredential
 from components.providers.secret import GeneratedSecret
+from components.providers.team_check import TeamCheck
 from components.settings import CONFIG_NAMESPACE, Settings
 
 
@@ -216,7 +217,9 @@ def _credential_of(credentials: Optional[dict], machine: str, team_stack: str) -
 def build_machine(settings: Settings) -> MachineStack:
     team = team_endpoints(settings)
     network = clawker_network()
-    collector = Collector("collector", settings, network=network, team=team)
+    # A wrong credential, CA or address fails here, before the running collector is replaced.
+    check = TeamCheck("team-check", team)
+    collector = Collector("collector", settings, network=network, team=team, after=[check])
     return MachineStack(collector, team)
 
 

@@ -8,13 +8,24 @@ password as its OpenSearch credential, so revoking a machine revokes both.
 The hashes are bcrypt with a salt derived from the user and the password: the same password
 gives the same file, so an unchanged stack does not re-create the container on every `up`
 (a random salt would), and a changed password changes it. The file is a Pulumi secret.
+
+bcrypt comes from the platform's crypt(3) through Python's standard `crypt` module (libxcrypt,
+which Debian, Ubuntu and Fedora ship, does `$2b$`), so the product needs no dependency beyond
+its five pinned ones. `bcrypt_problem()` says, before anything changes, when this Python or
+platform cannot (Python 3.13 removed `crypt`); the team role's settings check calls it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import warnings
 
-import bcrypt
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    try:
+        import crypt as _crypt
+    except ImportError:  # Python 3.13+
+        _crypt = None
 
 WEB_CONFIG_PATH = "/etc/prometheus/web.yml"
 TLS_CERT_PATH = "/etc/prometheus/tls/server.crt"
@@ -33,7 +44,29 @@ def _salt(user: str, password: str) -> bytes:
 
 
 def password_hash(user: str, password: str) -> str:
-    return bcrypt.hashpw(password.encode(), _salt(user, password)).decode()
+    problem = bcrypt_problem()
+    if problem:
+        raise RuntimeError(problem)
+    return _crypt.crypt(password, _salt(user, password).decode())
+
+
+def password_matches(password: str, hashed: str) -> bool:
+    return _crypt is not None and _crypt.crypt(password, hashed) == hashed
+
+
+_PROBE = "$2b$04$" + "." * 21 + "O"
+
+
+def bcrypt_problem() -> str | None:
+    """Why this Python cannot write the team Prometheus's password hashes, or None."""
+    if _crypt is None:
+        return ("the team Prometheus's password file needs bcrypt from Python's `crypt` module, which this Python "
+                "(3.13 or later) no longer has: run the team stack with Python 3.11 or 3.12")
+    hashed = _crypt.crypt("probe", _PROBE)
+    if not hashed or not hashed.startswith("$2b$04$"):
+        return ("the team Prometheus's password file needs bcrypt, which this platform's crypt(3) does not do: "
+                "run the team stack where libxcrypt is the C library's crypt (Debian, Ubuntu, Fedora)")
+    return None
 
 
 def web_config(users: dict[str, str], tls: bool) -> dict:

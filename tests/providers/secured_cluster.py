@@ -208,3 +208,40 @@ def stop(cluster: SecuredCluster, remove: bool = True) -> None:
             proc.wait(timeout=10)
     if remove:
         shutil.rmtree(cluster.state, ignore_errors=True)
+
+
+def start_team_prometheus(binary: str, work: Path, users: dict[str, str]) -> tuple[subprocess.Popen, str, object]:
+    """The real Prometheus binary with the team stack's web config (components/services/prometheus_web.py):
+    basic auth for `users`, TLS from an openssl-made CA (tests/e2e/tls_material.py), the remote-write
+    receiver on. Returns (process, https URL, the TLS material); the container paths in the web
+    config are swapped for the files'."""
+    import yaml
+
+    from components.services import prometheus_web
+    from e2e.tls_material import issue
+
+    tls = issue(work / "tls")
+    web = prometheus_web.web_config(users, tls=True)
+    web["tls_server_config"] = {"cert_file": str(tls.server_cert), "key_file": str(tls.server_key)}
+    (work / "web.yml").write_text(yaml.safe_dump(web))
+    (work / "prometheus.yml").write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
+    port = free_port()
+    log = open(work / "prometheus.log", "w")
+    proc = subprocess.Popen(
+        [binary, f"--config.file={work / 'prometheus.yml'}", f"--web.listen-address=127.0.0.1:{port}",
+         f"--web.config.file={work / 'web.yml'}", "--web.enable-remote-write-receiver",
+         f"--storage.tsdb.path={work / 'data'}"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"https://127.0.0.1:{port}"
+    user, password = next(iter(users.items()))
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, (work / "prometheus.log").read_text()[-2000:]
+        try:
+            if requests.get(f"{url}/-/ready", auth=(user, password), verify=str(tls.ca_cert), timeout=2).status_code == 200:
+                return proc, url, tls
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline, (work / "prometheus.log").read_text()[-2000:]
+        time.sleep(0.3)

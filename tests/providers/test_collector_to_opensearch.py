@@ -94,11 +94,17 @@ def _wait_port(port: int, proc: subprocess.Popen, log: Path) -> None:
 
 
 @contextlib.contextmanager
-def running_collector(opensearch_url: str, tmp_path: Path, adjust: Optional[Callable[[dict], None]] = None):
-    """The real collector with the stack's config (local addresses); adjust(config) may change it first."""
+def running_collector(
+    opensearch_url: str, tmp_path: Path, adjust: Optional[Callable[[dict], None]] = None, env: Optional[dict] = None
+):
+    """The real collector with the stack's config (local addresses); adjust(config) may change it first.
+
+    env: added to the collector's environment (what `${env:...}` in the config reads). A second
+    run in the same tmp_path reuses the first's on-disk queue.
+    """
     binary = _collector_binary()
     queue_dir = tmp_path / "queue"
-    queue_dir.mkdir()
+    queue_dir.mkdir(exist_ok=True)
     config, ports = _local_config(opensearch_url, queue_dir)
     if adjust:
         adjust(config)
@@ -106,7 +112,8 @@ def running_collector(opensearch_url: str, tmp_path: Path, adjust: Optional[Call
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     log = tmp_path / "collector.log"
     proc = subprocess.Popen(
-        [binary, f"--config={path}"], stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True
+        [binary, f"--config={path}"], stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, **(env or {})},
     )
     try:
         for key in ("http", "infra"):

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
+import signal
+import time
 
 import pytest
 import requests
@@ -26,7 +29,8 @@ from components.bootstrap import opensearch as boot
 from components.providers import opensearch as osp
 from components.providers.opensearch import security
 from secured_cluster import SecuredCluster, start, stop
-from telemetry_samples import ingest_source_for, records_for, ss4o_log_document, ss4o_span_document
+from otlp_sender import http_log_exporter, send_delta_counters, send_logs, send_spans
+from telemetry_samples import RESOURCES, ingest_source_for, records_for, ss4o_log_document, ss4o_span_document
 
 TIMEOUT_S = 60.0
 STREAMS = ["claude-code", names.TRACES_INDEX]
@@ -156,3 +160,163 @@ def test_control_a_role_without_the_daily_indices_stores_nothing(bootstrapped):
     assert bootstrapped.call("PUT", f"{security.API}/roles/{security.user_name('laptop-d')}", json=narrow).status_code == 200
     answer = _bulk(bootstrapped, auth, "claude-code", _claude_code_docs(3)).json()
     assert answer["errors"] and {i["index"]["status"] for i in answer["items"]} == {403}
+
+
+# --- a machine stack's collector shipping to the team (real collector build, real secured cluster,
+# real team Prometheus): the machine part of the config (components/services/collector_machine.py)
+# over the stack's own lanes and durable queue.
+
+MACHINE = "laptop-m"
+
+
+@pytest.fixture(scope="module")
+def team_prometheus_for(tmp_path_factory):
+    """Starts the team Prometheus for a dict of users (once per module)."""
+    from opensearch_node import _prometheus_binary
+    from prerequisites import unavailable
+    from secured_cluster import start_team_prometheus
+
+    binary = _prometheus_binary()
+    if not binary:
+        unavailable("no Prometheus binary (tools/images.sh builds it; or set CLAWKER_PROMETHEUS_BIN)")
+    started = []
+
+    def start_for(users: dict) -> tuple[str, str]:
+        proc, url, tls = start_team_prometheus(binary, tmp_path_factory.mktemp("team-prom"), users)
+        started.append(proc)
+        return url, str(tls.ca_cert)
+
+    yield start_for
+    for proc in started:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def machine_collector(secured, prometheus: tuple[str, str], auth: tuple[str, str], work):
+    """The real collector with a machine's config (the stack's, plus the machine part); the credential
+    only in its environment. A second run in the same `work` directory reuses the on-disk queue."""
+    from components.services import collector_machine
+    from test_collector_to_opensearch import running_collector
+
+    def machine(config: dict) -> None:
+        shipped = collector_machine.machine_part(config, MACHINE, cluster_ca=True, prometheus_ca=True)
+        text = json.dumps(shipped).replace(collector_machine.CLUSTER_CA_PATH, str(secured.ca_file))
+        config.clear()
+        config.update(json.loads(text.replace(collector_machine.PROMETHEUS_CA_PATH, prometheus[1])))
+
+    env = {
+        collector_machine.ENV["cluster_url"]: secured.urls[0],
+        collector_machine.ENV["username"]: auth[0],
+        collector_machine.ENV["password"]: auth[1],
+        collector_machine.ENV["remote_write_url"]: prometheus[0] + "/api/v1/write",
+    }
+    return running_collector(secured.urls[0], work, adjust=machine, env=env)
+
+
+def _send_numbered(port: int, agent: str, n: int) -> None:
+    samples = records_for("claude-code")
+    records = [{**samples[i % len(samples)], "attributes": {**samples[i % len(samples)]["attributes"], "e2e_seq": i}}
+               for i in range(n)]
+    resource = {**RESOURCES["claude-code"], "agent": agent}
+    assert send_logs(http_log_exporter(f"http://127.0.0.1:{port}"), resource=resource, records=records)
+
+
+def _count_of(secured, agent: str) -> int:
+    secured.call("POST", f"{names.read_pattern('claude-code')}/_refresh")
+    query = {"query": {"bool": {"filter": [{"term": {"resource.agent": agent}}, {"term": {"resource.machine": MACHINE}}]}}}
+    return secured.call("GET", f"{names.read_pattern('claude-code')}/_count", json=query).json().get("count", 0)
+
+
+def _wait(what: str, condition, timeout_s: float = 120):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what}: not within {timeout_s}s"
+        time.sleep(1)
+
+
+def test_a_machine_collector_ships_named_records_spans_and_series_and_keeps_them_while_revoked(
+    bootstrapped, team_prometheus_for, tmp_path
+):
+    user, auth, props = _machine(bootstrapped, MACHINE)
+    prometheus = team_prometheus_for({user: auth[1]})
+    with machine_collector(bootstrapped, prometheus, auth, tmp_path) as running:
+        port = running["ports"]["http"]
+        config_file = tmp_path / "otel-collector-config.yaml"
+        assert "${env:CLAWKER_MACHINE_PASSWORD}" in config_file.read_text()
+        assert auth[1] not in config_file.read_text(), "the credential must not be in the config file"
+        _send_numbered(port, "phase-admitted", 300)
+        accepted, _ = send_spans(f"http://127.0.0.1:{port}", resource=RESOURCES["claude-code"], scope="com.anthropic.claude_code.tracing",
+                                 tree={"name": "claude_code.interaction", "attributes": {"session.id": "m1"},
+                                       "children": [{"name": "claude_code.tool", "attributes": {"tool_name": "Bash"}}]})
+        assert accepted
+        assert send_delta_counters(
+            f"http://127.0.0.1:{port}", resource=RESOURCES["claude-code"], scope="com.anthropic.claude_code",
+            counters={"claude_code.cost.usage": {"unit": "USD"}},
+            rounds=[[("claude_code.cost.usage", 0.25, {"model": "claude-sonnet-4-5"})]],
+        )
+        _wait("300 records from the machine", lambda: _count_of(bootstrapped, "phase-admitted") >= 300)
+        assert _count_of(bootstrapped, "phase-admitted") == 300
+
+        def spans() -> int:
+            bootstrapped.call("POST", f"{names.read_pattern(names.TRACES_INDEX)}/_refresh")
+            answer = bootstrapped.call("GET", f"{names.read_pattern(names.TRACES_INDEX)}/_count",
+                                       json={"query": {"term": {"resource.machine": MACHINE}}})
+            return answer.json().get("count", 0) if answer.status_code == 200 else 0
+
+        _wait("the machine's two spans", lambda: spans() >= 2)
+        assert spans() == 2
+
+        def series():
+            answer = requests.get(f"{prometheus[0]}/api/v1/query", params={"query": f'{{__name__=~"claude_code_cost.*",machine="{MACHINE}"}}'},
+                                  auth=auth, verify=prometheus[1], timeout=10).json()
+            return answer["data"]["result"]
+
+        assert _wait("the cost series in the team Prometheus, labelled with the machine", series)
+
+        # Revoked (the machine left `machines`): its records wait on its disk and its log shows the
+        # refusal. The security plugin answers 401 with the plain text "Unauthorized", which the
+        # opensearch exporter (v0.141.0) reports only as a body it cannot parse; the durable hop
+        # then retries from the queue.
+        security.MachineCredentialProvider().delete(user, props)
+        _send_numbered(port, "phase-revoked", 100)
+        refused = "flush: failed to json unmarshal body: invalid character 'U'"
+        _wait("the collector logging the refusal and retrying from its queue",
+              lambda: refused in running["log"].read_text() and "Exporting failed. Will retry" in running["log"].read_text(), 90)
+        assert _count_of(bootstrapped, "phase-revoked") == 0
+    # Re-admitted: a new credential; the same on-disk queue delivers every record exactly once.
+    _, new_auth, _ = _machine(bootstrapped, MACHINE)
+    with machine_collector(bootstrapped, prometheus, new_auth, tmp_path):
+        _wait("the revoked machine's 100 records after re-admission", lambda: _count_of(bootstrapped, "phase-revoked") >= 100, 180)
+        assert _count_of(bootstrapped, "phase-revoked") == 100
+        assert _count_of(bootstrapped, "phase-admitted") == 300
+
+
+def test_the_team_check_names_the_setting_and_lets_a_good_team_through(bootstrapped, team_prometheus_for, tmp_path):
+    """What fails a machine stack's `pulumi up` before its collector is replaced (components/providers/team_check.py)."""
+    from e2e.tls_material import issue
+    from components.providers.team_check import TeamCheckError, check_team
+    from net import free_port
+
+    user, auth, _ = _machine(bootstrapped, "laptop-k")
+    prometheus_url, prometheus_ca = team_prometheus_for({user: auth[1]})
+    good = {
+        "cluster_url": bootstrapped.urls[0], "cluster_ca_pem": bootstrapped.ca_pem, "username": user, "password": auth[1],
+        "remote_write_url": prometheus_url + "/api/v1/write", "prometheus_ca_pem": open(prometheus_ca).read(), "timeout_s": 3,
+    }
+    check_team(good)
+    stranger = issue(tmp_path / "stranger").impostor_cert.read_text()
+    cases = {
+        "machinePassword": {"password": "not-the-password"},
+        "clusterCaCert": {"cluster_ca_pem": stranger},
+        "clusterUrls": {"cluster_url": f"https://127.0.0.1:{free_port()}"},
+        "prometheusCaCert": {"prometheus_ca_pem": stranger},
+        "teamPrometheusUrl": {"remote_write_url": f"https://127.0.0.1:{free_port()}/api/v1/write"},
+    }
+    for setting, change in cases.items():
+        with pytest.raises(TeamCheckError) as error:
+            check_team({**good, **change})
+        assert f"clawker-monitor:{setting}:" in str(error.value), (setting, str(error.value))
+        assert auth[1] not in str(error.value) and "not-the-password" not in str(error.value)

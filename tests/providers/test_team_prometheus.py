@@ -14,20 +14,15 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 import requests
-import yaml
 
-from components.services import prometheus_web
-from e2e.tls_material import issue
-from net import free_port
 from opensearch_node import _prometheus_binary
 from prerequisites import unavailable
+from secured_cluster import start_team_prometheus
 
 USERS = {"admin": "admin-pass-1", "clawker-machine-laptop-a": "machine-pass-a"}
 
@@ -38,31 +33,7 @@ def team_prometheus():
     if not binary:
         unavailable("no Prometheus binary (tools/images.sh builds it; or set CLAWKER_PROMETHEUS_BIN)")
     work = Path(tempfile.mkdtemp(prefix="clawker-team-prom-"))
-    tls = issue(work / "tls")
-    web = prometheus_web.web_config(USERS, tls=True)
-    web["tls_server_config"] = {"cert_file": str(tls.server_cert), "key_file": str(tls.server_key)}
-    (work / "web.yml").write_text(yaml.safe_dump(web))
-    (work / "prometheus.yml").write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
-    port = free_port()
-    log = open(work / "prometheus.log", "w")
-    proc = subprocess.Popen(
-        [binary, f"--config.file={work / 'prometheus.yml'}", f"--web.listen-address=127.0.0.1:{port}",
-         f"--web.config.file={work / 'web.yml'}", "--web.enable-remote-write-receiver",
-         f"--storage.tsdb.path={work / 'data'}"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"https://127.0.0.1:{port}"
-    ca = str(tls.ca_cert)
-    deadline = time.monotonic() + 60
-    while True:
-        assert proc.poll() is None, (work / "prometheus.log").read_text()[-2000:]
-        try:
-            if requests.get(f"{url}/-/ready", auth=("admin", USERS["admin"]), verify=ca, timeout=2).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        assert time.monotonic() < deadline, (work / "prometheus.log").read_text()[-2000:]
-        time.sleep(0.3)
+    proc, url, tls = start_team_prometheus(binary, work, USERS)
     try:
         yield url, tls
     finally:

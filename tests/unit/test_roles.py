@@ -270,8 +270,6 @@ def test_a_machine_missing_from_the_team_stack_fails_naming_the_setting():
 
 
 def test_team_prometheus_takes_basic_auth_from_the_admin_and_each_machine():
-    import bcrypt
-
     from components.services import prometheus_web
 
     d = deploy({**TEAM, "prometheusBindAddress": "0.0.0.0", "prometheusTlsCertFile": "/tls/p.crt", "prometheusTlsKeyFile": "/tls/p.key"})
@@ -290,7 +288,8 @@ def test_team_prometheus_takes_basic_auth_from_the_admin_and_each_machine():
     expected = {"admin": "admin-secret-1", "clawker-machine-laptop-a": "generated-laptop-a", "clawker-machine-laptop-b": "generated-laptop-b"}
     assert sorted(users) == sorted(expected)
     for user, password in expected.items():
-        assert bcrypt.checkpw(password.encode(), users[user].encode()), user
+        assert users[user].startswith("$2b$10$") and prometheus_web.password_matches(password, users[user]), user
+        assert not prometheus_web.password_matches(password + "x", users[user])
         assert password not in web["content"]
     # Same passwords, same file: an unchanged stack does not re-create Prometheus.
     assert prometheus_web.web_config(expected, True) == config
@@ -313,3 +312,29 @@ def test_team_prometheus_tls_files_must_exist(tmp_path):
     with pytest.raises(SettingsError) as error:
         stack_settings.check_host_files(team)
     assert "clawker-monitor:prometheusTlsKeyFile" in str(error.value) and "prometheusTlsCertFile" not in str(error.value)
+
+
+def test_machine_collector_waits_for_the_team_check(machine):
+    (check,) = machine.of_type("clawker:TeamConnectionCheck")
+    assert check.urn in machine.container(names.COLLECTOR).dependencies
+    assert check.inputs["cluster_url"] == "https://node-1.example:9200"
+    assert check.inputs["password"].get("value") == "machine-secret-1" and "password" in check.additional_secret_outputs
+
+
+@pytest.mark.parametrize("crypt_module", [None, "no-bcrypt"])
+def test_a_team_stack_on_a_python_without_bcrypt_is_refused_naming_the_role(monkeypatch, crypt_module):
+    """The team Prometheus's hashes come from the standard `crypt` module: without it (Python 3.13)
+    or without bcrypt in the platform's crypt(3), preview refuses, naming `role`, before anything changes."""
+    from components.services import prometheus_web
+
+    class NoBcrypt:
+        @staticmethod
+        def crypt(word, salt):
+            return None
+
+    monkeypatch.setattr(prometheus_web, "_crypt", None if crypt_module is None else NoBcrypt)
+    with pytest.raises(SettingsError) as error:
+        validate(dict(TEAM))
+    assert "clawker-monitor:role: the team Prometheus's password file needs bcrypt" in str(error.value)
+    # Local stacks never hash a password: unaffected.
+    validate({})
