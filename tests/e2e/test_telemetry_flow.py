@@ -1029,7 +1029,10 @@ def test_n_removing_a_unit_deletes_its_assets_from_the_stack_and_keeps_its_data_
     assert kept == traffic.sent[corpus.ACME_UNIT] > 0
     # As a user's stack: without the purge setting this module turns on (with it, removing a unit
     # deletes its saved objects as `pulumi destroy` would; the teardown removes the volumes anyway).
+    # A resource that leaves the program is deleted or kept by the option its state holds, so an
+    # `up` records retain_on_delete first.
     stack.set_config("purgeVolumesOnDestroy", "false")
+    stack.up()
     stack.run("config", "rm", "clawker-monitor:unitPaths")  # back to the default: no folders
     planned = stack.preview_changes()
     deleted = {urn.rsplit("::", 1)[-1] for urn, op in planned.items() if op == "delete"}
