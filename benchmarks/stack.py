@@ -3,16 +3,20 @@ ceiling measured in the same run. It prints numbers; it asserts nothing about sp
 
     CLAWKER_TOOLCHAIN_BIN=... venv/bin/python -m benchmarks.stack   (benchmarks/run.sh does this)
 
-Needs the Docker lock (it removes and recreates the stack's fixed containers):
-benchmarks/run.sh holds it. Figures:
+Needs the e2e lock (it removes and recreates the stack's fixed containers):
+benchmarks/run.sh holds it. Every figure is measured --repeats times (default 3)
+and summarised as a median. Figures:
 
 - no-op `pulumi preview` and no-op `pulumi up --yes` of this program, each over
-  the same command on an empty Python program (same CLI, same virtualenv,
-  same backend), median of alternating repeats; both run with
-  --expect-no-changes, so a "no-op" that is not one fails the benchmark;
+  the same command on an empty Python program and on the engine floor (a
+  generated program of the stack's size and depth, floors.py), same CLI, same
+  virtualenv, same backend, alternating; all run with --expect-no-changes, so
+  a "no-op" that is not one fails the benchmark;
 - cold `pulumi up` (images present, no containers or volumes): seconds from
   OpenSearch first answering HTTP to the collector accepting OTLP, with each
-  step's start/end on the same clock (the engine's event log);
+  step's start/end on the same clock (the engine's event log), and the
+  bootstrap's last OpenSearch answer next to OpenSearch's floor for the same
+  requests (floors.py), each floor after the cold up it replays;
 - the bootstrap's requests and wall time, counted by a forwarding proxy the
   benchmark's stack reaches OpenSearch, Dashboards and Prometheus through
   (apiHost 127.0.0.2; the containers still publish on 127.0.0.1 only);
@@ -20,8 +24,7 @@ benchmarks/run.sh holds it. Figures:
 - ingest: claude-code records/s stored through the collector over records/s
   of a direct `_bulk` of the same documents into the same index (ingest.py).
 
-The no-op commands and the cold up run with the CLI's defaults and again with
-ENGINE_SETTINGS: both are printed, each against the same floor.
+--engine-settings adds the no-op commands run with ENGINE_SETTINGS.
 """
 
 from __future__ import annotations
