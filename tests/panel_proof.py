@@ -63,9 +63,10 @@ class Bundle:
         return self.objects[key]
 
 
-def load_bundle() -> Bundle:
+def load_bundle(objects: Optional[list[dict]] = None) -> Bundle:
+    """The saved objects a stack deploys (by default the core's and the default units')."""
     bundle = Bundle()
-    for so in dp.load_saved_objects():
+    for so in dp.load_saved_objects() if objects is None else objects:
         attributes = dp.decode_attributes(so["type"], so["attributes"])
         bundle.objects[(so["type"], so["id"])] = {**so, "attributes": attributes}
     return bundle

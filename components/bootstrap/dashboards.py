@@ -56,6 +56,17 @@ DATA_CONNECTION_TYPE = "Prometheus"
 DATA_CONNECTION_META = {"type": DATA_CONNECTION_TYPE, "timeFieldName": "Time"}
 
 
+def unit_objects(unit: units.Unit, settings: Settings) -> list[dict]:
+    """A unit's saved objects as this stack deploys them (its dashboards/ files)."""
+    return load_saved_objects([unit.dashboards_dir()])
+
+
+def saved_objects(settings: Settings) -> list[dict]:
+    """Every saved object this stack deploys: the core's, then each selected unit's (what the panel proof reads)."""
+    core = load_saved_objects(units.dashboards_dirs(()))
+    return core + [so for unit in settings.selected_units for so in unit_objects(unit, settings)]
+
+
 def declare_dashboards_assets(
     settings: Settings,
     *,
@@ -67,7 +78,7 @@ def declare_dashboards_assets(
     url = url or settings.dashboards_api_url
     selected = settings.selected_units
     core_explore, core_imported = split_bundle(load_saved_objects(units.dashboards_dirs(())))
-    by_unit = {unit.name: split_bundle(load_saved_objects([unit.dashboards_dir()])) for unit in selected}
+    by_unit = {unit.name: split_bundle(unit_objects(unit, settings)) for unit in selected}
     explore_objects = core_explore + [so for explore, _ in by_unit.values() for so in explore]
 
     keep = not settings.purge_volumes_on_destroy

@@ -44,6 +44,7 @@ from pulumi_cli import PulumiStack, docker, inspect
 
 import alerting_tools
 import catalogue
+from components.bootstrap import dashboards as dashboards_boot
 from components.bootstrap import opensearch as boot
 from components import names
 from components.services import collector_config
@@ -71,8 +72,10 @@ TRUSTED_OTLP_GRPC = "127.0.0.1:4319"
 ARRIVAL_S = 60
 # Prometheus scrapes the collector every 15s; a series needs two scrapes for increase().
 SCRAPE_S = 75
-# Each stream's write name and its daily indices (README "Retention").
-LOG_INDEX_PATTERN = ",".join(names.read_pattern(i) for i in names.LOG_INDICES)
+# The flow stack's selection (issue 18): Claude Code's unit and a unit of one's own from a
+# folder (tests/fixtures/units/acme-agent), routed, stored, shown and, last (n), removed.
+ACME_UNIT = Path(__file__).resolve().parents[1] / "fixtures" / "units" / corpus.ACME_UNIT
+FLOW_CONFIG = {"unitPaths": json.dumps([str(ACME_UNIT)])}
 TRACES = names.read_pattern(names.TRACES_INDEX)
 RUN = uuid.uuid4().hex[:12]
 DRIFTED_TEMPLATE = names.LOG_INDEX_TEMPLATES["clawker-envoy"]
@@ -96,6 +99,14 @@ NOTICES_INDEX = "clawker-e2e-alert-notices"
 ALERT_WEBHOOK = f"http://{names.OPENSEARCH}:9200/{NOTICES_INDEX}/_doc"
 ALERTMANAGER = "http://127.0.0.1:9093"
 ALERTMANAGER_IMAGE = f"clawker-test/alertmanager:{alerting_tools._version('CLAWKER_ALERTMANAGER_VERSION')}"
+# The flow stack's settings as its program sees them: its log streams (the selected units' and
+# the core's) and the saved objects it deploys come from here, as `pulumi up` derives them.
+FLOW = validate({**ALERT_SETTINGS, **FLOW_CONFIG})
+TABLE = FLOW.stream_table
+LOG_INDICES = TABLE.log_indices
+# Each stream's write name and its daily indices (README "Retention").
+LOG_INDEX_PATTERN = ",".join(names.read_pattern(i) for i in LOG_INDICES)
+DEPLOYED_OBJECTS = dashboards_boot.saved_objects(FLOW)
 
 
 # --------------------------------------------------------------------------- the stack
@@ -114,6 +125,9 @@ def stack(tmp_path_factory, toolchain_bin, docker_engine, tls):
         # and team budget alerts fire.
         for key, value in ALERT_SETTINGS.items():
             s.set_config(key, value)
+        # A list setting, as README tells users to set it (Pulumi checks its type against Pulumi.yaml).
+        for n, folder in enumerate(json.loads(FLOW_CONFIG["unitPaths"])):
+            s.run("config", "set", "--path", f"clawker-monitor:unitPaths[{n}]", folder)
         if docker("image", "inspect", ALERTMANAGER_IMAGE, check=False).returncode != 0:
             unavailable(f"no {ALERTMANAGER_IMAGE} image (bash tools/images.sh alertmanager builds it)")
         s.set_config("alertmanagerImage", ALERTMANAGER_IMAGE)
@@ -138,7 +152,7 @@ def opensearch(method: str, path: str, body: Optional[dict] = None, **params) ->
 
 def readable(indices: str) -> str:
     """A stream's name reads its write name and all its days."""
-    streams = set(names.LOG_INDICES) | {names.TRACES_INDEX}
+    streams = set(LOG_INDICES) | {names.TRACES_INDEX}
     return ",".join(names.read_pattern(i) if i in streams else i for i in indices.split(","))
 
 
@@ -212,9 +226,10 @@ def trusted_exporter(tls: tls_material.InfraTls, *, cert: Optional[Path] = None,
 
 SPAN_TREE = corpus.span_tree(RUN)
 SPAN_NAMES = corpus.span_names(SPAN_TREE)
-BATCHES = corpus.log_batches()
+# The corpus: Claude Code, Clawker's own components, and the acme-agent unit's records.
+BATCHES = corpus.log_batches() + corpus.acme_agent_batches()
 # Service names each index receives, per the corpus.
-SERVICES_OF = {index: {b.service for b in BATCHES if b.index == index} for index in names.LOG_INDICES}
+SERVICES_OF = {index: {b.service for b in BATCHES if b.index == index} for index in LOG_INDICES}
 # A sender no route knows, on each lane: accepted, indexed nowhere, logged by the collector.
 STRAY_SERVICE = {"untrusted": "envoy", "trusted": "mystery-sidecar"}
 
@@ -247,7 +262,7 @@ def traffic(stack, tls) -> Traffic:
 
     # The corpus (tests/corpus.py): Claude Code CLI and desktop sessions, Clawker's CLI,
     # control plane (both service names), Envoy, CoreDNS and eBPF egress, each on its lane.
-    out.sent = {index: 0 for index in names.LOG_INDICES}
+    out.sent = {index: 0 for index in LOG_INDICES}
     for batch in BATCHES:
         exporter = untrusted() if batch.lane == corpus.UNTRUSTED else trusted()
         accepted = send_logs(exporter, resource=batch.resource, records=batch.records, scope=batch.scope)
@@ -281,7 +296,7 @@ def landed(traffic) -> dict[str, list[dict]]:
         "not every log record reached its index",
         lambda: f"sent {traffic.sent}, stored { {i: count(i) for i in traffic.sent} }; collector log:\n{collector_log()[-4000:]}",
     )
-    return {index: search(index, {"match_all": {}}, size=1000) for index in names.LOG_INDICES}
+    return {index: search(index, {"match_all": {}}, size=1000) for index in LOG_INDICES}
 
 
 # --------------------------------------------------------------------------- (i)
@@ -295,7 +310,7 @@ def test_i_preview_right_after_up_shows_no_changes(stack):
 
 
 def test_a_pipelines_and_templates_exist(stack):
-    for name, body in boot.pipeline_bodies().items():
+    for name, body in boot.pipeline_bodies(TABLE).items():
         answer = opensearch("GET", f"_ingest/pipeline/{name}")
         assert answer.status_code == 200, f"ingest pipeline {name}: {answer.status_code}"
         stored = answer.json()[name]
@@ -303,7 +318,7 @@ def test_a_pipelines_and_templates_exist(stack):
         assert stored.get("on_failure") == body.get("on_failure"), name
     answer = opensearch("GET", f"_component_template/{names.COMPONENT_TEMPLATE}")
     assert answer.status_code == 200
-    for index, template in names.LOG_INDEX_TEMPLATES.items():
+    for index, template in {index: index for index in LOG_INDICES}.items():
         answer = opensearch("GET", f"_index_template/{template}")
         assert answer.status_code == 200, f"index template {template}: {answer.status_code}"
         stored = answer.json()["index_templates"][0]["index_template"]
@@ -313,7 +328,7 @@ def test_a_pipelines_and_templates_exist(stack):
     assert traces.status_code == 200
     assert traces.json()["index_templates"][0]["index_template"]["index_patterns"] == [names.TRACES_INDEX]
     # The daily indices' templates: the same mappings, no pipeline.
-    for index in names.LOG_INDICES + (names.TRACES_INDEX,):
+    for index in LOG_INDICES + (names.TRACES_INDEX,):
         answer = opensearch("GET", f"_index_template/{boot.daily_template_name(index)}")
         assert answer.status_code == 200, f"daily index template of {index}: {answer.status_code}"
         stored = answer.json()["index_templates"][0]["index_template"]
@@ -321,12 +336,12 @@ def test_a_pipelines_and_templates_exist(stack):
         assert "default_pipeline" not in str(stored.get("template", {}).get("settings", {}))
 
 
-@pytest.mark.parametrize("index", names.LOG_INDICES)
+@pytest.mark.parametrize("index", LOG_INDICES)
 def test_a_log_index_exists_with_its_template_mapping(stack, index):
     answer = opensearch("GET", f"{index}/_mapping")
     assert answer.status_code == 200, f"{index} was not pre-created: {answer.text}"
     live = leaf_types(answer.json()[index]["mappings"]["properties"])
-    declared = leaf_types(osp.canonical_mappings(boot.index_mappings(index))["properties"])
+    declared = leaf_types(osp.canonical_mappings(boot.index_mappings(index, TABLE))["properties"])
     # Key fields first (readable failure), then every field the templates declare.
     for path in ("@timestamp", "body", "severityText", "resource.attributes.ingest_source", "resource.attributes.service.name"):
         assert live.get(path) == declared[path], f"{index}.{path}: live {live.get(path)}, templates {declared[path]}"
@@ -339,7 +354,7 @@ def test_a_log_index_exists_with_its_template_mapping(stack, index):
 # --------------------------------------------------------------------------- (b)
 
 
-@pytest.mark.parametrize("index", names.LOG_INDICES)
+@pytest.mark.parametrize("index", LOG_INDICES)
 def test_b_records_land_in_their_index_stamped_and_clean(traffic, landed, index):
     hits = landed[index]
     assert len(hits) == traffic.sent[index], f"{index}: {len(hits)} stored, {traffic.sent[index]} sent"
@@ -390,7 +405,7 @@ def _flat(doc: dict, prefix: str = "") -> dict:
     return out
 
 
-@pytest.mark.parametrize("index", names.LOG_INDICES)
+@pytest.mark.parametrize("index", LOG_INDICES)
 def test_b_live_mapping_has_no_field_outside_its_templates_but_declared_dynamic_paths(landed, index):
     """Item 4: after the corpus, every live field is declared, or lies under a declared dynamic path with its type."""
     # The daily indices the records landed in (each the UTC day of its own timestamp).
@@ -401,12 +416,12 @@ def test_b_live_mapping_has_no_field_outside_its_templates_but_declared_dynamic_
     live = {}
     for day in days:
         live.update(leaf_types(opensearch("GET", f"{day}/_mapping").json()[day]["mappings"]["properties"]))
-    declared = leaf_types(osp.canonical_mappings(boot.index_mappings(index))["properties"])
+    declared = leaf_types(osp.canonical_mappings(boot.index_mappings(index, TABLE))["properties"])
     changed = {p: (declared[p], live[p]) for p in declared if p in live and live[p] != declared[p]}
     assert not changed, f"{index}: fields whose live type differs from the templates (declared, live): {changed}"
     dynamic = {p: t for p, t in live.items() if p not in declared}
-    surprises = undeclared_fields(live, declared, boot.index_mappings(index))
-    rules = dynamic_rules(boot.index_mappings(index))
+    surprises = undeclared_fields(live, declared, boot.index_mappings(index, TABLE))
+    rules = dynamic_rules(boot.index_mappings(index, TABLE))
     assert not surprises, f"{index}: fields mapped outside the templates and their dynamic paths {rules}: {surprises}"
     print(f"{index}: {len(declared)} declared fields, {len(dynamic)} under dynamic paths: {sorted(dynamic)}")
 
@@ -419,10 +434,10 @@ _JSON_TYPES = {
 }
 
 
-@pytest.mark.parametrize("index", names.LOG_INDICES)
+@pytest.mark.parametrize("index", LOG_INDICES)
 def test_b_stored_attributes_have_their_mapped_json_type_and_no_placeholders(landed, index):
     """What Discover shows is _source: a number sent as a string must be stored as a number, "-" not at all."""
-    typed = boot.typed_attributes(index)
+    typed = boot.typed_attributes(index, TABLE)
     wrong = []
     for hit in landed[index]:
         attributes = hit["_source"].get("attributes", {})
@@ -675,7 +690,7 @@ def _selector_text(matchers: list[dict]) -> str:
     return "{" + ",".join(f'{m["name"]}{m["type"]}{json.dumps(m["value"])}' for m in matchers) + "}"
 
 
-EXPLORE, IMPORTED = dp.split_bundle(dp.load_saved_objects())
+EXPLORE, IMPORTED = dp.split_bundle(DEPLOYED_OBJECTS)
 
 
 @pytest.mark.parametrize("panel", EXPLORE, ids=[so["id"] for so in EXPLORE])
@@ -761,9 +776,10 @@ def test_g_dashboards_has_the_clawker_workspace_and_its_objects(stack):
         assert set(stored) == ids, f"{so_type}: missing {sorted(ids - set(stored))}, extra {sorted(set(stored) - ids)}"
     patterns = _dashboards_find(workspace["id"], "index-pattern")
     # Each reads its stream's write name and daily indices (README "Retention").
-    assert {i: so["attributes"]["title"] for i, so in patterns.items()} == {i: names.read_pattern(i) for i in catalogue.INDEX_PATTERNS}
+    assert {i: so["attributes"]["title"] for i, so in patterns.items()} == {i: names.read_pattern(i) for i in LOG_INDICES + (names.TRACES_INDEX,)}
     dashboards = _dashboards_find(workspace["id"], "dashboard")
     assert sorted(so["attributes"]["title"] for so in dashboards.values()) == [
+        "Acme Agent",
         "Claude Code API Health",
         "Claude Code Activity",
         "Claude Code Cost & Usage",
@@ -778,7 +794,7 @@ def test_g_dashboards_has_the_clawker_workspace_and_its_objects(stack):
 # --------------------------------------------------------------------------- (k)
 
 
-BUNDLE = panel_proof.load_bundle()
+BUNDLE = panel_proof.load_bundle(DEPLOYED_OBJECTS)
 PANELS = panel_proof.dashboard_panels(BUNDLE)
 
 
@@ -991,3 +1007,59 @@ def test_l_alert_rules_are_listed_evaluate_cleanly_and_the_cost_rule_fires(scrap
         (prometheus_config.GROUP_CLAUDE_CODE, prometheus_config.ALERT_API_ERRORS),
     ):
         assert rules[(group, alert)]["state"] == "inactive", rules[(group, alert)]
+
+
+# --------------------------------------------------------------------------- (n) removing a unit
+
+
+ACME_RESOURCES = {
+    f"opensearch-index-template-{corpus.ACME_UNIT}",
+    f"opensearch-index-template-{boot.daily_template_name(corpus.ACME_UNIT)}",
+    f"opensearch-pipeline-{names.route_pipeline(corpus.ACME_UNIT)}",
+    f"opensearch-index-{corpus.ACME_UNIT}",
+    f"dashboards-saved-objects-{corpus.ACME_UNIT}",
+}
+
+
+def test_n_removing_a_unit_deletes_its_assets_from_the_stack_and_keeps_its_data_and_dashboards(stack, traffic, landed):
+    """Last: the acme-agent folder leaves unitPaths. The preview names its assets as deleted (and
+    nothing else); after `up` its records and its dashboard are still there, its templates and
+    route are gone, and a new acme-agent record is routed nowhere."""
+    kept = count(corpus.ACME_UNIT)
+    assert kept == traffic.sent[corpus.ACME_UNIT] > 0
+    # As a user's stack: without the purge setting this module turns on (with it, removing a unit
+    # deletes its saved objects as `pulumi destroy` would; the teardown removes the volumes anyway).
+    # A resource that leaves the program is deleted or kept by the option its state holds, so an
+    # `up` records retain_on_delete first.
+    stack.set_config("purgeVolumesOnDestroy", "false")
+    stack.up()
+    stack.run("config", "rm", "clawker-monitor:unitPaths")  # back to the default: no folders
+    planned = stack.preview_changes()
+    deleted = {urn.rsplit("::", 1)[-1] for urn, op in planned.items() if op == "delete"}
+    assert deleted == ACME_RESOURCES, planned
+    # Nothing holding data or dashboards is replaced (the collector's container may be: its config changed).
+    assert not [urn for urn, op in planned.items() if op in ("replace", "create-replacement") and "container:Container" not in urn], planned
+    stack.up()
+    # Its data: every record still stored, in its daily indices.
+    assert count(corpus.ACME_UNIT) == kept
+    # Its dashboard: still in the workspace (the bundle was retain_on_delete), with its panels.
+    workspace = requests.post(
+        f"{DASHBOARDS}/api/workspaces/_list", json={"perPage": 100}, headers={"osd-xsrf": "true"}, timeout=30
+    ).json()["result"]["workspaces"]
+    (ws_id,) = [ws["id"] for ws in workspace if ws["name"] == names.WORKSPACE]
+    assert "acme-agent-overview" in _dashboards_find(ws_id, "dashboard")
+    assert {"acme-agent-tasks", "acme-agent-tasks-by-outcome", "acme-agent-tokens-by-model"} <= set(_dashboards_find(ws_id, "visualization"))
+    assert "acme-agent" in _dashboards_find(ws_id, "index-pattern")
+    # Its templates and route are gone; the collector no longer routes its service names.
+    assert opensearch("GET", f"_index_template/{corpus.ACME_UNIT}").status_code == 404
+    assert opensearch("GET", f"_ingest/pipeline/{names.route_pipeline(corpus.ACME_UNIT)}").status_code == 404
+    (batch, *_) = corpus.acme_agent_batches()
+    assert send_logs(http_log_exporter(UNTRUSTED_OTLP_HTTP), resource=batch.resource, records=batch.records[:1], scope=batch.scope)
+    wait_until(
+        lambda: re.search(r"service\.name=acme-agent\b", collector_log()),
+        ARRIVAL_S,
+        "the removed unit's record was not logged as unrouted",
+        lambda: collector_log()[-3000:],
+    )
+    assert count(corpus.ACME_UNIT) == kept
+    stack.preview("--expect-no-changes")
