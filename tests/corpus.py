@@ -956,3 +956,37 @@ def log_batches() -> list[Batch]:
         claude_code_batches() + team_claude_code_batches() + [clawker_cli_batch()] + clawker_cp_batches()
         + [envoy_batch(), coredns_batch()] + ebpf_batches()
     )
+
+
+# --- a unit of one's own (tests/fixtures/units/acme-agent): a made-up agent reporting finished
+# tasks through the OpenTelemetry SDK with its own service names. Not in log_batches(): only a
+# stack that selects that folder (unitPaths) routes it.
+ACME_UNIT = "acme-agent"
+
+
+def acme_agent_batches() -> list[Batch]:
+    now = time.time_ns()
+
+    def task(n: int, outcome: str, model: str, tokens: int, duration_ms: int) -> dict[str, Any]:
+        return {
+            "body": f"task {outcome}",
+            "attributes": {
+                "event.name": "acme.task_finished",
+                "task.id": f"task-{n}",
+                "task.kind": "refactor" if n % 2 else "test",
+                "task.outcome": outcome,
+                "task.tokens": tokens,
+                "task.duration_ms": duration_ms,
+                "model": model,
+            },
+            "severity_text": "INFO",
+            "severity_number": SeverityNumber.INFO,
+            "timestamp": now - (30 - n) * 10**9,
+        }
+
+    resource = {"service.name": "acme-agent", "service.version": "1.4.0", "project": PROJECT, "agent": AGENTS[0]}
+    ide = {**resource, "service.name": "acme-agent-ide"}
+    return [
+        Batch(UNTRUSTED, ACME_UNIT, resource, "acme.agent", [task(1, "succeeded", "acme-large", 1200, 5400), task(2, "failed", "acme-small", 300, 900)]),
+        Batch(UNTRUSTED, ACME_UNIT, ide, "acme.agent", [task(3, "succeeded", "acme-small", 450, 1300)]),
+    ]

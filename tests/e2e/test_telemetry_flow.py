@@ -73,14 +73,20 @@ TRUSTED_OTLP_GRPC = "127.0.0.1:4319"
 ARRIVAL_S = 60
 # Prometheus scrapes the collector every 15s; a series needs two scrapes for increase().
 SCRAPE_S = 75
-# The flow stack's selection (issue 18): Claude Code's unit and Codex's, and a price table so
-# the Codex dashboard's estimated cost is deployed and proven too. One stack serves both.
+# The flow stack's selection (issue 18): Claude Code's unit and Codex's (with a price table, so
+# the Codex dashboard's estimated cost is deployed and proven too), and a unit of one's own from
+# a folder (tests/fixtures/units/acme-agent), routed, stored, shown and, last (n), removed.
 CODEX_PRICES = {
     "gpt-5-codex": {"input": 1.25, "cachedInput": 0.125, "output": 10.0},
     "gpt-5": {"input": 1.5, "cachedInput": 0.25, "output": 12.0},
 }
 FLOW_UNITS = ("claude-code", "codex")
-FLOW_CONFIG = {"units": json.dumps(FLOW_UNITS), "codexPrices": json.dumps(CODEX_PRICES)}
+ACME_UNIT = Path(__file__).resolve().parents[1] / "fixtures" / "units" / corpus.ACME_UNIT
+FLOW_CONFIG = {
+    "units": json.dumps(FLOW_UNITS),
+    "unitPaths": json.dumps([str(ACME_UNIT)]),
+    "codexPrices": json.dumps(CODEX_PRICES),
+}
 TRACES = names.read_pattern(names.TRACES_INDEX)
 RUN = uuid.uuid4().hex[:12]
 DRIFTED_TEMPLATE = names.LOG_INDEX_TEMPLATES["clawker-envoy"]
@@ -133,6 +139,8 @@ def stack(tmp_path_factory, toolchain_bin, docker_engine, tls):
         # A list setting, as README tells users to set it (Pulumi checks its type against Pulumi.yaml).
         for n, unit in enumerate(FLOW_UNITS):
             s.run("config", "set", "--path", f"clawker-monitor:units[{n}]", unit)
+        for n, folder in enumerate(json.loads(FLOW_CONFIG["unitPaths"])):
+            s.run("config", "set", "--path", f"clawker-monitor:unitPaths[{n}]", folder)
         if docker("image", "inspect", ALERTMANAGER_IMAGE, check=False).returncode != 0:
             unavailable(f"no {ALERTMANAGER_IMAGE} image (bash tools/images.sh alertmanager builds it)")
         s.set_config("alertmanagerImage", ALERTMANAGER_IMAGE)
@@ -231,8 +239,8 @@ def trusted_exporter(tls: tls_material.InfraTls, *, cert: Optional[Path] = None,
 
 SPAN_TREE = corpus.span_tree(RUN)
 SPAN_NAMES = corpus.span_names(SPAN_TREE)
-# The corpus: Claude Code, Clawker's own components, and Codex (its unit is selected here).
-BATCHES = corpus.log_batches() + corpus_codex.codex_batches()
+# The corpus: Claude Code, Clawker's own components, Codex and the acme-agent unit's records.
+BATCHES = corpus.log_batches() + corpus_codex.codex_batches() + corpus.acme_agent_batches()
 # Service names each index receives, per the corpus.
 SERVICES_OF = {index: {b.service for b in BATCHES if b.index == index} for index in LOG_INDICES}
 # A sender no route knows, on each lane: accepted, indexed nowhere, logged by the collector.
@@ -812,6 +820,7 @@ def test_g_dashboards_has_the_clawker_workspace_and_its_objects(stack):
     assert {i: so["attributes"]["title"] for i, so in patterns.items()} == {i: names.read_pattern(i) for i in LOG_INDICES + (names.TRACES_INDEX,)}
     dashboards = _dashboards_find(workspace["id"], "dashboard")
     assert sorted(so["attributes"]["title"] for so in dashboards.values()) == [
+        "Acme Agent",
         "Claude Code API Health",
         "Claude Code Activity",
         "Claude Code Cost & Usage",
@@ -1110,3 +1119,59 @@ def test_m_codex_metrics_reach_prometheus_and_the_estimate_prices_their_tokens(s
 
 def test_m_codex_config_output_is_this_stacks_otel_block(stack):
     assert stack.outputs()["codexConfig"] == codex.codex_config(FLOW)
+
+
+# --------------------------------------------------------------------------- (n) removing a unit
+
+
+ACME_RESOURCES = {
+    f"opensearch-index-template-{corpus.ACME_UNIT}",
+    f"opensearch-index-template-{boot.daily_template_name(corpus.ACME_UNIT)}",
+    f"opensearch-pipeline-{names.route_pipeline(corpus.ACME_UNIT)}",
+    f"opensearch-index-{corpus.ACME_UNIT}",
+    f"dashboards-saved-objects-{corpus.ACME_UNIT}",
+}
+
+
+def test_n_removing_a_unit_deletes_its_assets_from_the_stack_and_keeps_its_data_and_dashboards(stack, traffic, landed):
+    """Last: the acme-agent folder leaves unitPaths. The preview names its assets as deleted (and
+    nothing else); after `up` its records and its dashboard are still there, its templates and
+    route are gone, and a new acme-agent record is routed nowhere."""
+    kept = count(corpus.ACME_UNIT)
+    assert kept == traffic.sent[corpus.ACME_UNIT] > 0
+    # As a user's stack: without the purge setting this module turns on (with it, removing a unit
+    # deletes its saved objects as `pulumi destroy` would; the teardown removes the volumes anyway).
+    # A resource that leaves the program is deleted or kept by the option its state holds, so an
+    # `up` records retain_on_delete first.
+    stack.set_config("purgeVolumesOnDestroy", "false")
+    stack.up()
+    stack.run("config", "rm", "clawker-monitor:unitPaths")  # back to the default: no folders
+    planned = stack.preview_changes()
+    deleted = {urn.rsplit("::", 1)[-1] for urn, op in planned.items() if op == "delete"}
+    assert deleted == ACME_RESOURCES, planned
+    # Nothing holding data or dashboards is replaced (the collector's container may be: its config changed).
+    assert not [urn for urn, op in planned.items() if op in ("replace", "create-replacement") and "container:Container" not in urn], planned
+    stack.up()
+    # Its data: every record still stored, in its daily indices.
+    assert count(corpus.ACME_UNIT) == kept
+    # Its dashboard: still in the workspace (the bundle was retain_on_delete), with its panels.
+    workspace = requests.post(
+        f"{DASHBOARDS}/api/workspaces/_list", json={"perPage": 100}, headers={"osd-xsrf": "true"}, timeout=30
+    ).json()["result"]["workspaces"]
+    (ws_id,) = [ws["id"] for ws in workspace if ws["name"] == names.WORKSPACE]
+    assert "acme-agent-overview" in _dashboards_find(ws_id, "dashboard")
+    assert {"acme-agent-tasks", "acme-agent-tasks-by-outcome", "acme-agent-tokens-by-model"} <= set(_dashboards_find(ws_id, "visualization"))
+    assert "acme-agent" in _dashboards_find(ws_id, "index-pattern")
+    # Its templates and route are gone; the collector no longer routes its service names.
+    assert opensearch("GET", f"_index_template/{corpus.ACME_UNIT}").status_code == 404
+    assert opensearch("GET", f"_ingest/pipeline/{names.route_pipeline(corpus.ACME_UNIT)}").status_code == 404
+    (batch, *_) = corpus.acme_agent_batches()
+    assert send_logs(http_log_exporter(UNTRUSTED_OTLP_HTTP), resource=batch.resource, records=batch.records[:1], scope=batch.scope)
+    wait_until(
+        lambda: re.search(r"service\.name=acme-agent\b", collector_log()),
+        ARRIVAL_S,
+        "the removed unit's record was not logged as unrouted",
+        lambda: collector_log()[-3000:],
+    )
+    assert count(corpus.ACME_UNIT) == kept
+    stack.preview("--expect-no-changes")
