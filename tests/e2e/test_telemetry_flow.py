@@ -1134,7 +1134,7 @@ ACME_RESOURCES = {
 
 
 def test_n_removing_a_unit_deletes_its_assets_from_the_stack_and_keeps_its_data_and_dashboards(stack, traffic, landed):
-    """Last: the acme-agent folder leaves unitPaths. The preview names its assets as deleted (and
+    """The acme-agent folder leaves unitPaths (only (o), which adds it back, runs after this). The preview names its assets as deleted (and
     nothing else); after `up` its records and its dashboard are still there, its templates and
     route are gone, and a new acme-agent record is routed nowhere."""
     kept = count(corpus.ACME_UNIT)
@@ -1174,4 +1174,35 @@ def test_n_removing_a_unit_deletes_its_assets_from_the_stack_and_keeps_its_data_
         lambda: collector_log()[-3000:],
     )
     assert count(corpus.ACME_UNIT) == kept
+    stack.preview("--expect-no-changes")
+
+
+def test_o_adding_a_unit_creates_only_its_assets_and_adopts_what_its_removal_kept(stack):
+    """After (n): the acme-agent folder returns to unitPaths, as a user adds a unit to a running
+    stack. The preview plans exactly its assets as creates (nothing deleted or replaced but the
+    collector's container, whose config changed); `up` adopts the dashboard objects its removal
+    kept (no "already exists"), its records are routed into its index again, next to the kept ones."""
+    kept = count(corpus.ACME_UNIT)
+    assert kept > 0
+    for n, folder in enumerate(json.loads(FLOW_CONFIG["unitPaths"])):
+        stack.run("config", "set", "--path", f"clawker-monitor:unitPaths[{n}]", folder)
+    planned = stack.preview_changes()
+    created = {urn.rsplit("::", 1)[-1] for urn, op in planned.items() if op == "create"}
+    assert created == ACME_RESOURCES, planned
+    assert not [
+        urn for urn, op in planned.items()
+        if op in ("delete", "replace", "create-replacement", "delete-replaced") and "container:Container" not in urn
+    ], planned
+    stack.up()
+    assert opensearch("GET", f"_index_template/{corpus.ACME_UNIT}").status_code == 200
+    (batch, *_) = corpus.acme_agent_batches()
+    assert send_logs(http_log_exporter(UNTRUSTED_OTLP_HTTP), resource=batch.resource, records=batch.records, scope=batch.scope)
+    expected = kept + len(batch.records)
+    wait_until(lambda: count(corpus.ACME_UNIT) == expected or None, ARRIVAL_S,
+               f"{corpus.ACME_UNIT} did not reach {expected} records", lambda: str(count(corpus.ACME_UNIT)))
+    workspace = requests.post(
+        f"{DASHBOARDS}/api/workspaces/_list", json={"perPage": 100}, headers={"osd-xsrf": "true"}, timeout=30
+    ).json()["result"]["workspaces"]
+    (ws_id,) = [ws["id"] for ws in workspace if ws["name"] == names.WORKSPACE]
+    assert "acme-agent-overview" in _dashboards_find(ws_id, "dashboard")
     stack.preview("--expect-no-changes")
