@@ -462,39 +462,41 @@ def _unit_errors(values: Mapping[str, Any]) -> list[str]:
     return messages
 
 
-def parse_budgets(text: str) -> dict[str, dict[str, float]]:
-    """budgetUsers / budgetTeams as {name: {"daily"|"monthly": usd}}; raises ValueError with the reason."""
+def _json_setting(text: str, schema: dict, example: str, explain=None):
+    """A JSON-valued setting checked against `schema`: the data, or None when empty; ValueError
+    names where the first problem is and shows `example`. `explain(problem)` may word a problem."""
     if not text.strip():
-        return {}
+        return None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ValueError(f"is not JSON ({error.msg} at character {error.pos})") from None
-    problems = sorted(jsonschema.Draft202012Validator(BUDGETS_SCHEMA).iter_errors(data), key=lambda e: list(e.path))
+        raise ValueError(f"is not JSON ({error.msg} at character {error.pos}); expected {example}") from None
+    problems = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path))
     if problems:
         where = "/".join(str(p) for p in problems[0].path)
-        raise ValueError(
-            f"{'at ' + where + ': ' if where else ''}{problems[0].message}; expected "
-            '{"<name>": {"dailyUsd": <number above 0>, "monthlyUsd": <number above 0>}}'
-        )
+        message = (explain and explain(problems[0])) or problems[0].message
+        raise ValueError(f"{'at ' + where + ': ' if where else ''}{message}; expected {example}")
+    return data
+
+
+BUDGETS_EXAMPLE = '{"<name>": {"dailyUsd": <number above 0>, "monthlyUsd": <number above 0>}}'
+
+
+def parse_budgets(text: str) -> dict[str, dict[str, float]]:
+    """budgetUsers / budgetTeams as {name: {"daily"|"monthly": usd}}; raises ValueError with the reason."""
+    data = _json_setting(text, BUDGETS_SCHEMA, BUDGETS_EXAMPLE) or {}
     return {name: {BUDGET_PERIODS[k]: float(v) for k, v in periods.items()} for name, periods in data.items()}
+
+
+def _price_problem(problem) -> str | None:
+    if "propertyNames" in problem.schema_path:
+        return f"{problem.instance!r} is not a model name (letters, digits and . _ : / @ + - only)"
+    return None
 
 
 def parse_prices(text: str) -> dict[str, dict[str, float]]:
     """codexPrices as {model: {"input"|"cachedInput"|"output": USD per million tokens}}; raises ValueError with the reason."""
-    if not text.strip():
-        return {}
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"is not JSON ({error.msg} at character {error.pos}); expected {PRICES_EXAMPLE}") from None
-    problems = sorted(jsonschema.Draft202012Validator(PRICES_SCHEMA).iter_errors(data), key=lambda e: list(e.path))
-    if problems:
-        where = "/".join(str(p) for p in problems[0].path)
-        message = problems[0].message
-        if "propertyNames" in problems[0].schema_path:
-            message = f"{problems[0].instance!r} is not a model name (letters, digits and . _ : / @ + - only)"
-        raise ValueError(f"{'at ' + where + ': ' if where else ''}{message}; expected {PRICES_EXAMPLE}")
+    data = _json_setting(text, PRICES_SCHEMA, PRICES_EXAMPLE, _price_problem) or {}
     return {model: {kind: float(price[kind]) for kind in PRICE_KINDS} for model, price in data.items()}
 
 
