@@ -208,20 +208,13 @@ def _check_tree(unit: Unit) -> None:
                 f"unit {name!r}: index {lane.index!r} names pipeline {lane.pipeline!r}: add "
                 f"{unit.file(INGEST_PIPELINES, lane.pipeline)}"
             )
-    templates = {p.stem for p in (root / INDEX_TEMPLATES).glob("*.json")}
-    stray = sorted(templates - set(unit.indices))
-    if stray:
-        raise UnitError(
-            f"unit {name!r}: {INDEX_TEMPLATES}/ holds {', '.join(s + '.json' for s in stray)}, "
-            f"for no index of {MANIFEST}; name each template after an index the manifest lists"
-        )
-    pipelines = {p.stem for p in (root / INGEST_PIPELINES).glob("*.json")}
-    unused = sorted(pipelines - set(unit.pipelines))
-    if unused:
-        raise UnitError(
-            f"unit {name!r}: {INGEST_PIPELINES}/ holds {', '.join(s + '.json' for s in unused)}, "
-            f"which no lane of {MANIFEST} names as its pipeline"
-        )
+    for folder, wanted, why in (
+        (INDEX_TEMPLATES, unit.indices, f"for no index of {MANIFEST}; name each template after an index the manifest lists"),
+        (INGEST_PIPELINES, unit.pipelines, f"which no lane of {MANIFEST} names as its pipeline"),
+    ):
+        stray = sorted({p.stem for p in (root / folder).glob("*.json")} - set(wanted))
+        if stray:
+            raise UnitError(f"unit {name!r}: {folder}/ holds {', '.join(s + '.json' for s in stray)}, {why}")
 
 
 def load_unit(path: Path, name: Optional[str] = None) -> Unit:
