@@ -198,6 +198,17 @@ def _send_span(ports: dict) -> None:
         with tracer.start_as_current_span("claude_code.tool", attributes={"tool_name": "Bash", "tool": "Bash", "tool.name": "x"}):
             pass
     provider.shutdown()
+    # Codex's spans (codexConfig sends them to the same traces index): tracing-opentelemetry's
+    # `thread.id` is the OS thread's number, while Codex's own thread/conversation ids are UUID
+    # text. One attribute, two types across spans: both must be stored (span attributes are a
+    # flat_object, so no span can be refused for a type an earlier one fixed).
+    codex = TracerProvider(resource=Resource.create({"service.name": "codex_cli_rs", "service.version": "0.64.0"}))
+    codex.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"http://127.0.0.1:{ports['http']}/v1/traces")))
+    codex_tracer = codex.get_tracer("codex_otel")
+    with codex_tracer.start_as_current_span("codex.turn", attributes={"thread.id": 7, "turn.id": "t1"}):
+        with codex_tracer.start_as_current_span("codex.tool_call", attributes={"thread.id": "0199a7c2-5d1e-7b3a-9f00-3c1d2e4f5a6b"}):
+            pass
+    codex.shutdown()
 
 
 def _count(node: OpenSearchNode, index: str) -> int:
@@ -212,12 +223,12 @@ def test_real_collector_records_land_clean(cluster, collector):
     deadline = time.monotonic() + ARRIVAL_S
     while time.monotonic() < deadline:
         cluster.call("POST", "_refresh")
-        if all(_count(cluster, i) >= n for i, n in sent.items()) and _count(cluster, names.TRACES_INDEX) >= 2:
+        if all(_count(cluster, i) >= n for i, n in sent.items()) and _count(cluster, names.TRACES_INDEX) >= 4:
             break
         time.sleep(1)
     counts = {i: _count(cluster, i) for i in list(sent) + [names.TRACES_INDEX]}
     log = collector["log"].read_text()
-    assert counts == {**sent, names.TRACES_INDEX: 2}, f"stored {counts}, sent {sent}; collector log:\n{log[-6000:]}"
+    assert counts == {**sent, names.TRACES_INDEX: 4}, f"stored {counts}, sent {sent}; collector log:\n{log[-6000:]}"
     # Nothing refused by OpenSearch along the way.
     assert "mapper_parsing_exception" not in log and "failed to index" not in log.lower(), log[-6000:]
 
@@ -245,5 +256,10 @@ def test_real_collector_records_land_clean(cluster, collector):
     assert span["parentSpanId"] and span["traceId"] and span["kind"]
     # The exporter leaves @timestamp at the zero time; the traces pipeline gives it the start time.
     assert span["@timestamp"] == span["startTime"] and "ingest_error" not in span
+    codex_spans = cluster.call(
+        "GET", f"{names.read_pattern(names.TRACES_INDEX)}/_search", {"query": {"term": {"resource.service.name": "codex_cli_rs"}}}
+    ).json()["hits"]["hits"]
+    assert sorted(str(h["_source"]["attributes"]["thread.id"]) for h in codex_spans) == ["0199a7c2-5d1e-7b3a-9f00-3c1d2e4f5a6b", "7"]
+    assert not [h for h in codex_spans if "ingest_error" in h["_source"]]
     print("\nstored claude-code api_request document:\n" + json.dumps(claude, indent=1, sort_keys=True))
     print("\nstored span document:\n" + json.dumps(span, indent=1, sort_keys=True))
