@@ -548,6 +548,39 @@ def test_an_ism_add_whose_answer_is_lost_is_confirmed_by_explain_not_resent(clus
 
 
 @pytest.mark.needs_ism
+def test_a_day_deleted_between_listing_and_change_policy_does_not_fail_the_update(cluster, monkeypatch):
+    """Updating the retention policy moves every managed day onto the new version: explain lists
+    them, then one change_policy names them all. ISM may delete an expired day in between (a CI
+    run crossing midnight met it); change_policy then answers 404 for the whole call. The update
+    lists again and moves the days that are still there."""
+    cluster.require(ISM)
+    from components.providers.opensearch import ism_policy
+    from components.providers.http_client import NotFoundError
+
+    create(osp.IsmPolicyProvider(), _policy_props(cluster, 7))
+    day = today("clawker-cli")
+    cluster.call("PUT", day)
+    wait_for = time.monotonic() + 30
+    while day not in ism_policy.managed_indices(ApiClient(cluster.url), names.ISM_POLICY):
+        assert time.monotonic() < wait_for, f"ISM did not attach {names.ISM_POLICY} to {day}"
+        time.sleep(0.5)
+    gone = "clawker-cli-2000-01-01"  # listed by explain, deleted by ISM before the change_policy
+    real = ism_policy.managed_indices
+    lists = []
+
+    def listed_then_deleted(client, policy_id):
+        lists.append(policy_id)
+        return real(client, policy_id) + ([gone] if len(lists) == 1 else [])
+
+    monkeypatch.setattr(ism_policy, "managed_indices", listed_then_deleted)
+    create(osp.IsmPolicyProvider(), _policy_props(cluster, 14))
+    assert len(lists) >= 2 and _min_age(_live_policy(cluster)) == "15d"
+    # Control: the single change_policy the update used to send fails on that list.
+    with pytest.raises(NotFoundError):
+        _ism_index_call(ApiClient(cluster.url), "change_policy", f"{day},{gone}", names.ISM_POLICY)
+
+
+@pytest.mark.needs_ism
 def test_a_day_made_moments_ago_accepts_the_policy_ism_attached_meanwhile(cluster, monkeypatch):
     """A create that finds today's index already there (a record made it, another process) asks
     ISM to add the policy; ISM's own ism_template attach can land first, and ISM then refuses the

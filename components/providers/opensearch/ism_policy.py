@@ -9,7 +9,9 @@ from typing import Optional
 
 from components import names as _names
 from components.providers.diffing import project_onto
-from components.providers.http_client import AlreadyManagedError, ApiClient, ApiError, ConflictError, OutcomeUnknownError
+from components.providers.http_client import (
+    AlreadyManagedError, ApiClient, ApiError, ConflictError, NotFoundError, OutcomeUnknownError,
+)
 from components.providers.kit import plain, say as _say
 from components.providers.opensearch.base import _AssetProvider, _DocumentResource
 
@@ -103,9 +105,17 @@ class IsmPolicyProvider(_AssetProvider):
             # log index) is taken out of ISM by the Index provider when it moves it.
             return any(fnmatch.fnmatchcase(index, p.replace("[", "[[]")) for p in patterns)
 
-        managed = [i for i in managed_indices(client, name) if claimed(i)]
-        if managed:
-            _ism_index_call(client, "change_policy", ",".join(managed), name)
+        for attempt in range(1, ISM_CONFLICT_ATTEMPTS + 1):
+            managed = [i for i in managed_indices(client, name) if claimed(i)]
+            if not managed:
+                break
+            try:
+                _ism_index_call(client, "change_policy", ",".join(managed), name)
+                break
+            except NotFoundError:
+                # An index explain listed is gone (ISM deleted an expired day meanwhile): list again.
+                if attempt == ISM_CONFLICT_ATTEMPTS:
+                    raise
         # Indices a predecessor policy (replaced by _make_room_for_policy) still manages
         # keep running its copy; move them onto this one now. change_policy would only
         # take effect at each index's next ISM job run (minutes later), so they are
