@@ -514,12 +514,19 @@ def with_dashboard_filters(panel: Panel, filters: list[dict]) -> Panel:
     return Panel(panel.id, panel.type, panel.title, list(panel.dashboards), attributes, panel.references, panel.saved_search)
 
 
-def hits(panel: Panel, bundle: Bundle, search: Callable[[str, dict], dict], time_from: str, by: Optional[str] = None) -> tuple[int, dict]:
-    """(documents the panel reads, and their count per value of `by`)."""
+def count_request(panel: Panel, bundle: Bundle, time_from: str, by: tuple[str, ...] = ()) -> tuple[str, dict]:
+    """(index, body) counting the documents the panel reads, and per value of each field in `by`."""
     p = plan(panel, bundle, time_from)
     body: dict = {"query": p.query, "size": 0, "track_total_hits": True}
     if by:
-        body["aggs"] = {"by": {"terms": {"field": by, "size": 1000, "missing": "__missing__"}}}
-    answer = search(p.index, body)
-    counts = {b["key"]: b["doc_count"] for b in answer.get("aggregations", {}).get("by", {}).get("buckets", [])}
-    return answer["hits"]["total"]["value"], counts
+        body["aggs"] = {field: {"terms": {"field": field, "size": 1000, "missing": "__missing__"}} for field in by}
+    return p.index, body
+
+
+def counts_of(answer: dict) -> tuple[int, dict[str, dict]]:
+    """(total, field -> value -> count) from the answer to a count_request."""
+    per = {
+        field: {b["key"]: b["doc_count"] for b in agg.get("buckets", [])}
+        for field, agg in (answer.get("aggregations") or {}).items()
+    }
+    return answer["hits"]["total"]["value"], per
