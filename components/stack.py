@@ -119,8 +119,10 @@ def build(settings: Settings) -> Stack:
         "collector",
         settings,
         network=network,
-        # Index templates apply only at index creation: no record may land first.
-        after=[bootstrap, prometheus.container],
+        # Index templates apply only at index creation: no record may land before the
+        # OpenSearch side of the bootstrap (templates, pipelines, policies, indices). The
+        # datasource and the Dashboards side shape no record: the collector does not wait for them.
+        after=[*bootstrap.ingest_assets, prometheus.container],
     )
     return Stack(opensearch, prometheus, dashboards, bootstrap, collector, alertmanager)
 

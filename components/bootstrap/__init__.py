@@ -2,8 +2,11 @@
 
 Each item is a resource served by a dynamic provider (components/providers/),
 so it previews, diffs, refreshes and updates like any container. The collector
-depends on this component: index templates only apply at index creation, so no
-record may land before every step here has succeeded.
+depends on the OpenSearch side (`opensearch_assets`): index templates only apply at
+index creation, so no record may land before every template, pipeline, policy and
+index here has succeeded. It does not wait for the Prometheus datasource or the
+Dashboards side: neither decides how a record is stored (issue 21: each was a step
+on the cold start's critical path).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import pulumi
 
 from components.bootstrap.dashboards import declare_dashboards_assets
 from components.bootstrap.opensearch import declare_opensearch_assets
+from components.providers.opensearch import Datasource
 from components.settings import Settings
 
 
@@ -52,6 +56,8 @@ class Bootstrap(pulumi.ComponentResource):
             prometheus=list(prometheus),
             cluster=cluster,
         )
+        # What the collector waits for: every OpenSearch asset but the datasource.
+        self.ingest_assets = [r for r in self.opensearch_assets if not isinstance(r, Datasource)]
         self.dashboards_assets = declare_dashboards_assets(
             settings,
             parent=self,
