@@ -120,8 +120,8 @@ def build(settings: Settings) -> Stack:
         settings,
         network=network,
         # Index templates apply only at index creation: no record may land before the
-        # OpenSearch side of the bootstrap (templates, pipelines, policies, indices). The
-        # datasource and the Dashboards side shape no record: the collector does not wait for them.
+        # templates, pipelines and retention policies (Bootstrap.ingest_assets). The indices,
+        # the datasource and the Dashboards side are finished beside the collector.
         after=[*bootstrap.ingest_assets, prometheus.container],
     )
     return Stack(opensearch, prometheus, dashboards, bootstrap, collector, alertmanager)

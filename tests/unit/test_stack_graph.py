@@ -253,7 +253,6 @@ def test_dashboards_assets_are_kept_on_destroy_unless_purge_is_on(default):
 # The bootstrap's resource types that decide how a record is stored: the collector waits for each.
 STORING_TYPES = (
     "OpenSearchComponentTemplate", "OpenSearchIndexTemplate", "OpenSearchIngestPipeline", "OpenSearchIsmPolicy",
-    "OpenSearchIndex",
 )
 
 
@@ -274,9 +273,9 @@ def test_order_of_the_graph(default):
     for r in default.registrations:
         if r.type.startswith("pulumi-python:dynamic/clawker:OpenSearch"):
             assert default.depends_on(r.urn, ready), f"{r.name} does not wait for a healthy OpenSearch"
-    # The collector waits for Prometheus and for every OpenSearch step of the bootstrap
-    # (templates, pipelines, policies, indices: they decide how a record is stored), not
-    # for the datasource or the Dashboards steps (issue 21: off the cold start's critical path).
+    # The collector waits for Prometheus and for the bootstrap steps that decide how a record
+    # is stored (templates, pipelines, policies), not for the indices (a first record makes
+    # them from the templates), the datasource or the Dashboards steps (issue 21).
     assert default.depends_on(names.COLLECTOR, names.PROMETHEUS)
     bootstrap = default.urn_of("bootstrap")
     steps = [
@@ -290,6 +289,7 @@ def test_order_of_the_graph(default):
         assert default.depends_on(names.COLLECTOR, step.urn), f"collector does not wait for {step.name}"
     others = [r for r in steps if r not in storing]
     assert any(r.name.startswith("dashboards-") for r in others) and any("datasource" in r.name for r in others)
+    assert any(r.type.endswith("OpenSearchIndex") for r in others)
     for step in others:
         assert not default.depends_on(names.COLLECTOR, step.urn), f"collector waits for {step.name}"
     assert default.depends_on(names.COLLECTOR, names.OPENSEARCH)
