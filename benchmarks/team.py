@@ -12,7 +12,8 @@
    Code-shaped records (benchmarks/ingest.py encodes them, numbered, two senders per machine).
    Ceiling: the `_bulk` bodies those collectors' exporters write for the same records
    (captured from the same build and config pointed at a capture server), posted by a plain
-   client with each machine's own credential over the same verified TLS, both machines at once,
+   client with each machine's own credential over the same verified TLS, both machines at once
+   (as many bulks at once per machine as its exporter's consumers),
    before and after the collectors' run (the faster counts). Both rates are 2N / (first
    request -> all 2N visible to `_count`); lost and doubled records come from an exact
    composite aggregation over the record numbers, per machine.
@@ -58,7 +59,7 @@ from components import names  # noqa: E402
 from components.bootstrap import opensearch as boot  # noqa: E402
 from components.providers import opensearch as osp  # noqa: E402
 from components.providers.opensearch import security  # noqa: E402
-from components.services import collector_machine  # noqa: E402
+from components.services import collector_config, collector_machine  # noqa: E402
 
 MACHINES = ("bench-laptop-a", "bench-laptop-b")
 STREAMS = [ingest.INDEX, names.TRACES_INDEX]
@@ -197,7 +198,7 @@ def ingest_ratio(cluster, credentials: dict, n: int, run_id: str) -> dict:
         with ThreadPoolExecutor(len(MACHINES)) as pool:
             list(pool.map(lambda m: ingest.post_all(
                 cluster.urls[0], [(p, b.replace(marker("capt", m).encode(), marker(kind, m).encode())) for p, b in bodies[m]],
-                content_type, bulk_ok, http[m]), MACHINES))
+                content_type, bulk_ok, collector_config.DURABLE_CONSUMERS, http=http[m]), MACHINES))
         took = wait_all(kind, started)
         return took, sum(store.distinct_sequences(marker(kind, m))[0] for m in MACHINES)
 
