@@ -120,17 +120,23 @@ def test_machine_and_user_picks_select_exactly_their_records_on_every_panel(clus
         assert answer.status_code == 200, f"{index}: {answer.text[:2000]}"
         return answer.json()
 
-    def counts(panel: pp.Panel, since: str, picks: dict[str, list[dict]], by: tuple[str, ...] = ()) -> dict[str, tuple]:
-        """name -> (total, per field) of the panel with each set of picks on the filter bar, in one _msearch."""
-        lines = []
-        for filters in picks.values():
-            index, body = pp.count_request(pp.with_dashboard_filters(panel, filters), bundle, since, by)
-            lines += [json.dumps({"index": index}), json.dumps(body)]
+    def msearch(requests_: list[tuple[str, dict]]) -> list[dict]:
+        lines = [json.dumps(part) for index, body in requests_ for part in ({"index": index}, body)]
         answer = session.post(f"{url}/_msearch", data="\n".join(lines) + "\n", headers={"Content-Type": "application/x-ndjson"}, timeout=60)
         assert answer.status_code == 200, answer.text[:2000]
         responses = answer.json()["responses"]
         assert all("error" not in r for r in responses), responses
-        return {name: pp.counts_of(r) for name, r in zip(picks, responses)}
+        return responses
+
+    def evaluate(panel: pp.Panel, since: str, picks: dict[str, list[dict]], by: tuple[str, ...], shown: list[dict]):
+        """In one _msearch: (name -> (total, per field) of the panel with each set of picks on the filter
+        bar, and the panel proof's verdict on the panel with `shown` picked)."""
+        asked: list[tuple[str, dict]] = []
+        pp.evaluate_opensearch(pp.with_dashboard_filters(panel, shown), bundle, lambda i, b: asked.append((i, b)) or {"hits": {"total": {"value": 0}}}, since)
+        counting = [pp.count_request(pp.with_dashboard_filters(panel, filters), bundle, since, by) for filters in picks.values()]
+        answers = msearch(counting + asked)
+        verdict = pp.evaluate_opensearch(pp.with_dashboard_filters(panel, shown), bundle, lambda i, b: answers[-1], since)
+        return {name: pp.counts_of(r) for name, r in zip(picks, answers)}, verdict
 
     one = {m: pp.selection_filter(MACHINE, [m]) for m in MACHINES}
     alice, pair = pp.selection_filter(USER, ["alice@example.com"]), pp.selection_filter(USER, list(corpus.USERS))
@@ -153,7 +159,9 @@ def test_machine_and_user_picks_select_exactly_their_records_on_every_panel(clus
         picks = {"none": [], "wrong": [wrong], **{m: [one[m]] for m in MACHINES}}
         if USER in controls:
             picks.update({"alice": [alice], "alice on laptop-b": [alice, one["laptop-b"]], "pair": [pair], "pair on laptop-a": [pair, one["laptop-a"]]})
-        got = counts(panel, since, picks, by=tuple(f for f in (MACHINE, USER) if f in controls))
+        # laptop-a sent the whole corpus: picked alone, every panel still shows data.
+        got, shown = evaluate(panel, since, picks, tuple(f for f in (MACHINE, USER) if f in controls), [one["laptop-a"]])
+        assert shown == [], f"{panel.name} with laptop-a picked: {shown}"
         total, per = got["none"]
         by_machine = per[MACHINE]
         assert total > 0 and sum(by_machine.values()) == total and "__missing__" not in by_machine, (panel.name, by_machine)
@@ -165,9 +173,6 @@ def test_machine_and_user_picks_select_exactly_their_records_on_every_panel(clus
             assert got["alice"][0] == per[USER].get("alice@example.com", 0), panel.name
             assert got["alice on laptop-b"][0] == 0, panel.name
             assert got["pair on laptop-a"][0] == got["pair"][1][MACHINE].get("laptop-a", 0), panel.name
-        # laptop-a sent the whole corpus: picked alone, every panel still shows data.
-        shown = pp.evaluate_opensearch(pp.with_dashboard_filters(panel, [one["laptop-a"]]), bundle, search, since)
-        assert shown == [], f"{panel.name} with laptop-a picked: {shown}"
         checked += 1
     assert checked >= 80
     # Each machine's records fill most panels: the picks split real data, not one machine's alone.
