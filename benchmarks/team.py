@@ -77,23 +77,20 @@ def _median(values: list) -> Optional[float]:
 # ------------------------------------------------------------------ the team's cluster
 
 
-def bootstrap(cluster, replicas: int) -> dict[str, tuple[str, str]]:
+def bootstrap(cluster, replicas: int = boot.TEAM_REPLICAS) -> dict[str, tuple[str, str]]:
     """The stack's pipelines, templates (with `replicas`) and write-name index; one credential per machine."""
     props = lambda **extra: {"endpoint": cluster.urls[0], "connection": cluster.connection, "timeout_s": TIMEOUT_S, **extra}  # noqa: E731
     for name, body in boot.pipeline_bodies().items():
         osp.IngestPipelineProvider().create(props(name=name, body=body))
-    common = copy.deepcopy(boot.component_template_body())
-    common["template"]["settings"]["index"]["number_of_replicas"] = replicas
+    # As the team stack applies them (components/bootstrap/opensearch.py: one replica on a team's cluster).
+    common = boot.with_replicas(copy.deepcopy(boot.component_template_body()), replicas)
     osp.ComponentTemplateProvider().create(props(name=names.COMPONENT_TEMPLATE, body=common))
     for index in STREAMS:
         for name, body in boot.template_bodies(index).items():
-            body = copy.deepcopy(body)
-            index_settings = body.setdefault("template", {}).setdefault("settings", {}).setdefault("index", {})
-            if "number_of_replicas" in index_settings or index == names.TRACES_INDEX:
-                index_settings["number_of_replicas"] = replicas
-            osp.IndexTemplateProvider().create(props(name=name, body=body))
+            osp.IndexTemplateProvider().create(props(name=name, body=boot.with_replicas(copy.deepcopy(body), replicas)))
+    settings = {**boot.index_settings(ingest.INDEX), "index.number_of_replicas": replicas}
     osp.IndexProvider().create(
-        props(name=ingest.INDEX, mappings=boot.index_mappings(ingest.INDEX), settings=boot.index_settings(ingest.INDEX), policy_id=None)
+        props(name=ingest.INDEX, mappings=boot.index_mappings(ingest.INDEX), settings=settings, policy_id=None)
     )
     credentials = {}
     for machine in MACHINES:
@@ -317,7 +314,7 @@ def main() -> None:
     print(f"team benchmark {run_id}: {args.nodes}-node secured cluster, {len(MACHINES)} machines x {args.records} records, load {load()}")
     cluster = secured_cluster.start(nodes=args.nodes)
     try:
-        credentials = bootstrap(cluster, replicas=min(1, args.nodes - 1))
+        credentials = bootstrap(cluster, replicas=min(boot.TEAM_REPLICAS, args.nodes - 1))
         result = ingest_ratio(cluster, credentials, args.records, run_id)
         rate = lambda s: f"{result['n'] / s:.0f} records/s ({s:.2f} s)" if s else "did not finish"  # noqa: E731
         print(f"ingest, direct _bulk of the same documents with each machine's credential: {rate(result['direct_s'])}"
