@@ -65,12 +65,12 @@ FAILOVER_RETRY_INTERVAL = "2s"
 # min_size goes after 200 ms, not 1 s: with a backlog batches fill at once anyway,
 # and the last one of a burst no longer waits a second (issue 21, README "Benchmarks").
 DURABLE_BATCH = {"flush_timeout": "200ms", "sizer": "items", "min_size": 1000, "max_size": 2000}
-# Batches each durable exporter sends at once (each one bulk request to OpenSearch).
-# Three: a consumer's own work (reading the queue, the loopback call, encoding the bulk)
-# then overlaps OpenSearch's; paired runs (benchmarks/ingest_pair.py) stored more per
-# second than with two, against a ceiling sending as many bulks at once; four stored
-# fewer than two with more collector memory (README "Benchmarks", issue 21).
-DURABLE_CONSUMERS = 3
+# Batches each durable exporter sends at once (each one bulk request to OpenSearch). Two,
+# not four: on the stack's 2-core hosts the bulk requests compete with OpenSearch's own
+# ingest pipelines for the CPU; 2 stored more records/s than 4 in each of four paired
+# runs, with less collector memory, and 1 fewer (README "Benchmarks", issue 21). Three
+# was not measurably better at load 17-26 (benchmarks/ingest_pair.py, 2026-12-05).
+DURABLE_CONSUMERS = 2
 # The bulk request to OpenSearch must answer before the durable exporter gives
 # up on the loopback call (then it retries; the store is idempotent).
 OPENSEARCH_TIMEOUT = "20s"
