@@ -300,12 +300,24 @@ def e2e_lock():
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def ingest_part(cluster, credentials: dict, records: int, run_id: str, load) -> None:
+    result = ingest_ratio(cluster, credentials, records, run_id)
+    rate = lambda s: f"{result['n'] / s:.0f} records/s ({s:.2f} s)" if s else "did not finish"  # noqa: E731
+    print(f"ingest, direct _bulk of the same documents with each machine's credential: {rate(result['direct_s'])}"
+          f" (runs {[round(s, 2) if s else None for s in result['direct_runs_s']]} s, distinct {result['direct_distinct']})")
+    print(f"ingest through the two machines' collectors: {rate(result['collector_s'])}, accepted in {result['collector_accept_s']:.2f} s,"
+          f" lost {result['lost']}, doubled {result['doubled']}")
+    print(f"RATIO ingest (stored via machine collectors / direct _bulk): {result['ratio']:.2f}" if result["ratio"] else "RATIO ingest: n/a")
+    print(f"load {load()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=20000, help="records per machine (default 20000)")
     parser.add_argument("--nodes", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2, help="cold ups of each stack (default 2)")
     parser.add_argument("--skip-up", action="store_true", help="the ingest part only (no containers, no lock)")
+    parser.add_argument("--skip-ingest", action="store_true", help="the cold-up part only")
     args = parser.parse_args()
     import secured_cluster
 
@@ -315,14 +327,12 @@ def main() -> None:
     cluster = secured_cluster.start(nodes=args.nodes)
     try:
         credentials = bootstrap(cluster, replicas=min(boot.TEAM_REPLICAS, args.nodes - 1))
-        result = ingest_ratio(cluster, credentials, args.records, run_id)
-        rate = lambda s: f"{result['n'] / s:.0f} records/s ({s:.2f} s)" if s else "did not finish"  # noqa: E731
-        print(f"ingest, direct _bulk of the same documents with each machine's credential: {rate(result['direct_s'])}"
-              f" (runs {[round(s, 2) if s else None for s in result['direct_runs_s']]} s, distinct {result['direct_distinct']})")
-        print(f"ingest through the two machines' collectors: {rate(result['collector_s'])}, accepted in {result['collector_accept_s']:.2f} s,"
-              f" lost {result['lost']}, doubled {result['doubled']}")
-        print(f"RATIO ingest (stored via machine collectors / direct _bulk): {result['ratio']:.2f}" if result["ratio"] else "RATIO ingest: n/a")
-        print(f"load {load()}")
+    except BaseException:
+        secured_cluster.stop(cluster)
+        raise
+    try:
+        if not args.skip_ingest:
+            ingest_part(cluster, credentials, args.records, run_id, load)
         if args.skip_up:
             return
         toolchain = os.environ.get("CLAWKER_TOOLCHAIN_BIN")
