@@ -194,6 +194,7 @@ def start_team(work: Path, toolchain_bin: str) -> Team:
     address = host_address()
     cluster = secured_cluster.start(nodes=2, addresses=[address])
     doors: list[Door] = []
+    stack: Optional[PulumiStack] = None
     try:
         doors = [_start_door(cluster, i, address, work, jobs=(i == 0)) for i in range(2)]
         certs = cluster.state / "certs"
@@ -209,8 +210,13 @@ def start_team(work: Path, toolchain_bin: str) -> Team:
         team.outputs = stack.outputs()
         return team
     except BaseException:
-        stop_doors(doors)
-        secured_cluster.stop(cluster)
+        try:
+            if stack is not None:
+                stack.run("destroy", "--yes", "--skip-preview", check=False)
+            remove_team_leftovers()
+        finally:
+            stop_doors(doors)
+            secured_cluster.stop(cluster)
         raise
 
 
