@@ -37,7 +37,7 @@ def test_team_up_bootstraps_the_secured_cluster_and_dashboards(team):
     settings = _ok(team.call("GET", "claude-code/_settings"))
     assert {s["settings"]["index"]["number_of_replicas"] for s in settings.values()} == {"1"}
     # The Dashboards double container reached the cluster over TLS with the admin credential.
-    assert [w["name"] for w in clawker_workspaces()] == [names.WORKSPACE]
+    assert [w["name"] for w in clawker_workspaces(team.dashboards_url)] == [names.WORKSPACE]
     # The datasource: the cluster's (doubled) SQL plugin queries the team Prometheus over TLS with
     # the admin's basic auth; the credential is never returned.
     ds = _ok(team.call("GET", f"_plugins/_query/_datasources/{names.DATASOURCE}"))
@@ -91,8 +91,8 @@ def test_a_machine_credential_writes_its_records_and_nothing_else(team):
 
 # --- keep LAST in this module: it deletes the machines' credentials and brings them back.
 def test_team_destroy_keeps_the_clusters_data_and_a_second_up_adopts_it(team):
-    (workspace,) = clawker_workspaces()
-    mine = save_visualization_as_a_user(workspace["id"])
+    (workspace,) = clawker_workspaces(team.dashboards_url)
+    mine = save_visualization_as_a_user(workspace["id"], team.dashboards_url)
     kept = {"kept": "across destroy", "@timestamp": "2026-01-01T00:00:00Z"}
     assert team.call("PUT", "e2e-team-keep/_doc/1?refresh=true", json=kept).status_code in (200, 201)
     counts = {i["index"]: i["docs.count"] for i in _ok(team.call("GET", "_cat/indices/claude-code*?format=json&h=index,docs.count"))}
@@ -106,8 +106,8 @@ def test_team_destroy_keeps_the_clusters_data_and_a_second_up_adopts_it(team):
     user = security.user_name(team.machines[0])
     assert team.call("GET", f"_plugins/_security/api/internalusers/{user}").status_code == 404
     team.stack.up()
-    assert [w["id"] for w in clawker_workspaces()] == [workspace["id"]]
-    got = dashboards("GET", f"/w/{workspace['id']}/api/saved_objects/visualization/{USER_VIS}")
+    assert [w["id"] for w in clawker_workspaces(team.dashboards_url)] == [workspace["id"]]
+    got = dashboards("GET", f"/w/{workspace['id']}/api/saved_objects/visualization/{USER_VIS}", base=team.dashboards_url)
     assert got.status_code == 200 and got.json()["attributes"] == mine["attributes"], got.text[:500]
     assert {i["index"]: i["docs.count"] for i in _ok(team.call("GET", "_cat/indices/claude-code*?format=json&h=index,docs.count"))} == counts
     assert team.call("GET", f"_plugins/_security/api/internalusers/{user}").status_code == 200
