@@ -157,18 +157,20 @@ def build_team(settings: Settings) -> TeamStack:
         cluster=cluster,
         dashboards_url=settings.dashboards_url or None,
     )
-    credentials = {
-        machine: MachineCredential(
+    credentials: dict[str, MachineCredential] = {}
+    previous: list[pulumi.Resource] = []
+    for machine in settings.machine_list:
+        credentials[machine] = MachineCredential(
             f"machine-credential-{machine}",
             endpoint=cluster.endpoint,
             connection=cluster.connection,
             machine=machine,
             streams=streams(settings),
-            # Its role names the indices the bootstrap makes.
-            opts=pulumi.ResourceOptions(depends_on=[bootstrap]),
+            # Its role names the indices the bootstrap makes. One after another: the security plugin
+            # refuses concurrent changes of its configuration (409 version conflict).
+            opts=pulumi.ResourceOptions(depends_on=[bootstrap, *previous]),
         )
-        for machine in settings.machine_list
-    }
+        previous = [credentials[machine]]
     prometheus = Prometheus("prometheus", settings, network=network, users=prometheus_users(settings, credentials))
     datasource = None
     if settings.prometheus_datasource:

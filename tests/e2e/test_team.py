@@ -18,7 +18,6 @@ from components.bootstrap import opensearch as boot
 from components.providers.opensearch import security
 from test_stack_lifecycle import USER_VIS, clawker_workspaces, dashboards, save_visualization_as_a_user
 
-pytestmark = pytest.mark.e2e
 
 def _ok(response: requests.Response) -> dict:
     assert response.status_code == 200, f"{response.request.method} {response.url}: {response.status_code} {response.text[:500]}"
