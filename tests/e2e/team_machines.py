@@ -115,12 +115,20 @@ def machine_stack(team, machine: str, docker_host: Optional[str], toolchain_bin:
     return MachineStack(machine, stack, docker_host, int(config["config"][f"{PROJECT}:otlpHttpPort"]))
 
 
-def up_all(stacks: list[PulumiStack]) -> None:
-    """`pulumi up` of several stacks at once (each its own engine); every failure is reported."""
+def set_pem(stack: PulumiStack, key: str, pem: str) -> None:
+    """`pulumi config set` of a PEM through stdin (a value starting with dashes is not an argument)."""
+    argv = ["pulumi", "config", "set", "--raw", f"{PROJECT}:{key}", "--stack", stack.name, "--config-file", str(stack.config_file),
+            "--non-interactive"]
+    proc = subprocess.run(argv, input=pem, cwd=stack.project_dir, env=stack.env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+def up_all(stacks: list[PulumiStack], command: str = "up") -> None:
+    """`pulumi up` (or destroy) of several stacks at once (each its own engine); every failure is reported."""
     results: dict[str, object] = {}
 
     def run(stack: PulumiStack) -> None:
-        results[stack.name] = stack.run("up", "--yes", "--skip-preview", check=False)
+        results[stack.name] = stack.run(command, "--yes", "--skip-preview", check=False)
 
     threads = [threading.Thread(target=run, args=(s,)) for s in stacks]
     for t in threads:
@@ -128,7 +136,7 @@ def up_all(stacks: list[PulumiStack]) -> None:
     for t in threads:
         t.join()
     failed = {name: r for name, r in results.items() if r.returncode != 0}
-    assert not failed, "\n".join(f"pulumi up of {name} failed:\n{r.output[-4000:]}" for name, r in failed.items())
+    assert not failed, "\n".join(f"pulumi {command} of {name} failed:\n{r.output[-4000:]}" for name, r in failed.items())
 
 
 def corpus_records() -> list[dict]:
@@ -179,11 +187,11 @@ def series_machines(team, query: str) -> set[str]:
     return {r["metric"].get("machine", "") for r in answer.json()["data"]["result"]}
 
 
-def security_objects(team) -> dict[str, list[str]]:
+def security_objects(team, door: int = 0) -> dict[str, list[str]]:
     """The internal users, roles and role mappings of machines on the cluster (names only)."""
     out = {}
     for kind in ("internalusers", "roles", "rolesmapping"):
-        answer = team.call("GET", f"_plugins/_security/api/{kind}")
+        answer = team.call("GET", f"_plugins/_security/api/{kind}", door=door)
         assert answer.status_code == 200, answer.text[:500]
         out[kind] = sorted(k for k in answer.json() if k.startswith("clawker-machine-"))
     return out

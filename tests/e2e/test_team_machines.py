@@ -8,15 +8,18 @@ share the stacks and one node outage, in order:
    node they ship to (the first of clusterUrls) stops: they fail over to the next URL and every
    record is stored exactly once, each carrying its machine, before that node is back; the series
    in the team Prometheus carry `machine` too;
-2. bob revoked (the team stack's `machines` without it, `pulumi up` there): his records wait on his
-   disk; his stack's preview says why; re-admitted, they arrive exactly once;
-3. alice on explicit settings (preview: nothing of hers changes), then a CA that did not sign the
+2. alice on explicit settings (preview: nothing of hers changes), then a CA that did not sign the
    cluster: `pulumi up` fails naming clusterCaCert and her collector is the same container;
-4. alice's `pulumi destroy` leaves the team's containers, network, credentials and records alone.
+3. alice's `pulumi destroy` leaves the team's containers, network, credentials and records alone;
+4. bob revoked (the team stack's `machines` without it, `pulumi up` there): his records wait on his
+   disk; his stack's preview says why; re-admitted, they arrive exactly once.
+(2 and 3 run while the stopped node starts again.)
 """
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 
 import pytest
@@ -33,6 +36,14 @@ ALICE, BOB = "alice-laptop", "bob-laptop"
 SHIPPED_TO = 0
 
 
+@contextlib.contextmanager
+def phase(name: str):
+    """Prints how long a step took (the cost of this module, TESTING.md; shown with -s)."""
+    t0 = time.monotonic()
+    yield
+    print(f"[team-machines] {name}: {time.monotonic() - t0:.1f}s", file=sys.stderr)
+
+
 def _wait(what: str, condition, timeout_s: float = 240):
     deadline = time.monotonic() + timeout_s
     while True:
@@ -45,15 +56,18 @@ def _wait(what: str, condition, timeout_s: float = 240):
 
 @pytest.fixture(scope="module")
 def machines(team, toolchain_bin):
-    engine2 = tm.second_engine()
+    with phase("second engine"):
+        engine2 = tm.second_engine()
     alice = tm.machine_stack(team, ALICE, None, toolchain_bin)
     bob = tm.machine_stack(team, BOB, engine2, toolchain_bin)
     try:
-        tm.up_all([alice.stack, bob.stack])
+        with phase("both machine stacks up"):
+            tm.up_all([alice.stack, bob.stack])
         yield {ALICE: alice, BOB: bob}
     finally:
+        with phase("machine stacks destroyed"):
+            tm.up_all([alice.stack, bob.stack], command="destroy")
         for m in (alice, bob):
-            m.stack.run("destroy", "--yes", "--skip-preview", check=False)
             m.stack.remove()
             tm.remove_machine_leftovers(m.docker_host)
 
@@ -69,6 +83,7 @@ def test_two_machines_each_store_5000_records_exactly_once_through_a_node_outage
     node = f"secured-{SHIPPED_TO}"
     excluded = team.call("POST", "_cluster/voting_config_exclusions", params={"node_names": node, "timeout": "60s"}, door=other)
     assert excluded.status_code == 200, excluded.text
+    t_stop = time.monotonic()
     secured_cluster.stop_node(team.cluster, SHIPPED_TO)
     try:
         for s in senders.values():
@@ -78,11 +93,13 @@ def test_two_machines_each_store_5000_records_exactly_once_through_a_node_outage
         for m in (ALICE, BOB):
             _wait(f"{m}'s {PER_MACHINE} records with node {SHIPPED_TO} stopped",
                   lambda m=m: len(tm.stored(team, tags[m], door=other)[0]) >= PER_MACHINE, 240)
+        print(f"[team-machines] all records stored with the node down {time.monotonic() - t_stop:.1f}s after its stop", file=sys.stderr)
     finally:
-        secured_cluster.start_node(team.cluster, SHIPPED_TO)
+        # Back in the background: the explicit-settings, bad-CA and destroy checks below need only the other node.
+        secured_cluster.start_node(team.cluster, SHIPPED_TO, wait=False)
         team.call("DELETE", "_cluster/voting_config_exclusions", params={"wait_for_removal": "false"}, door=other)
     for m in (ALICE, BOB):
-        seqs, total, by_machine = tm.stored(team, tags[m])
+        seqs, total, by_machine = tm.stored(team, tags[m], door=other)
         assert (seqs, total, by_machine) == (set(range(PER_MACHINE)), PER_MACHINE, {m: PER_MACHINE}), (m, len(seqs), total, by_machine)
 
     # Series: every machine's cost and its collector's own metrics, labelled with the machine.
@@ -97,35 +114,6 @@ def test_two_machines_each_store_5000_records_exactly_once_through_a_node_outage
           lambda: tm.series_machines(team, '{__name__=~"otelcol_receiver_accepted_log_records.*"}') >= {ALICE, BOB}, 120)
 
 
-def test_a_revoked_machine_keeps_its_records_and_delivers_them_once_readmitted(team, machines):
-    bob = machines[BOB]
-    tag = f"revoked-{time.time_ns()}"
-    before = tm.security_objects(team)
-    team.stack.set_config("machines", ALICE)
-    team.stack.up()
-    assert all(not [n for n in v if BOB in n] for v in tm.security_objects(team).values()), tm.security_objects(team)
-    sent = tm.sender(bob, tag, 500).start()
-    sent.join(120)
-    _wait("bob's collector refusing and retrying from its queue",
-          lambda: "Exporting failed. Will retry" in bob.collector_log() and "invalid character 'U'" in bob.collector_log(), 120)
-    assert len(tm.stored(team, tag)[0]) == 0
-    # His stack says why, naming the setting, before anything is touched.
-    preview = bob.stack.preview(check=False)
-    assert preview.returncode != 0 and f"clawker-monitor:machineName: {BOB} has no credential" in preview.output, preview.output[-3000:]
-
-    team.stack.set_config("machines", f"{ALICE},{BOB}")
-    team.stack.up()
-    assert tm.security_objects(team) == before
-    bob.stack.up()
-    _wait("bob's 500 queued records after re-admission", lambda: len(tm.stored(team, tag)[0]) >= 500, 240)
-    assert tm.stored(team, tag) == (set(range(500)), 500, {BOB: 500})
-
-
-def set_pem(machine, pem: str) -> None:
-    # `--`: the value starts with dashes (README: `pulumi config set clusterCaCert -- "$(cat ca.pem)"`).
-    machine.stack.run("config", "set", "clawker-monitor:clusterCaCert", "--", pem)
-
-
 def test_a_bad_ca_fails_up_naming_the_setting_before_the_collector_is_replaced(team, machines, tmp_path):
     from e2e.tls_material import issue
 
@@ -134,16 +122,18 @@ def test_a_bad_ca_fails_up_naming_the_setting_before_the_collector_is_replaced(t
     # The explicit settings instead of teamStack: the same endpoints, so nothing of alice's changes.
     alice.stack.run("config", "rm", "clawker-monitor:teamStack")
     alice.stack.set_config("clusterUrls", ",".join(team.urls))
-    set_pem(alice, team.ca_pem)
+    tm.set_pem(alice.stack, "clusterCaCert", team.ca_pem)
     alice.stack.set_config("machinePassword", password, secret=True)
     alice.stack.set_config("teamPrometheusUrl", team.prometheus_url)
-    changes = alice.stack.preview_changes()
+    with phase("alice preview (explicit settings)"):
+        changes = alice.stack.preview_changes()
     assert not {urn: op for urn, op in changes.items() if "StackReference" not in urn}, changes
 
     container = alice.collector_id()
     stranger = issue(tmp_path / "stranger").impostor_cert.read_text()
-    set_pem(alice, stranger)
-    failed = alice.stack.run("up", "--yes", "--skip-preview", check=False)
+    tm.set_pem(alice.stack, "clusterCaCert", stranger)
+    with phase("alice up (bad CA)"):
+        failed = alice.stack.run("up", "--yes", "--skip-preview", check=False)
     assert failed.returncode != 0 and "clawker-monitor:clusterCaCert:" in failed.output, failed.output[-3000:]
     assert password not in failed.output
     assert alice.collector_id() == container
@@ -154,11 +144,42 @@ def test_a_machine_destroy_touches_nothing_shared(team, machines):
     alice = machines[ALICE]
     shared = {c: tm.engine_docker(None, "inspect", "-f", "{{.Id}}", c).stdout.strip() for c in (names.PROMETHEUS, names.DASHBOARDS)}
     network = tm.engine_docker(None, "network", "inspect", "-f", "{{.Id}}", names.NETWORK).stdout.strip()
-    credentials = tm.security_objects(team)
-    records = team.call("GET", f"{names.read_pattern('claude-code')}/_count").json()["count"]
-    alice.stack.destroy()
+    credentials = tm.security_objects(team, door=1 - SHIPPED_TO)
+    records = team.call("GET", f"{names.read_pattern('claude-code')}/_count", door=1 - SHIPPED_TO).json()["count"]
+    with phase("alice destroy"):
+        alice.stack.destroy()
     assert tm.engine_docker(None, "inspect", names.COLLECTOR, check=False).returncode != 0
     assert {c: tm.engine_docker(None, "inspect", "-f", "{{.Id}}", c).stdout.strip() for c in shared} == shared
     assert tm.engine_docker(None, "network", "inspect", "-f", "{{.Id}}", names.NETWORK).stdout.strip() == network
-    assert tm.security_objects(team) == credentials
-    assert team.call("GET", f"{names.read_pattern('claude-code')}/_count").json()["count"] == records
+    assert tm.security_objects(team, door=1 - SHIPPED_TO) == credentials
+    assert team.call("GET", f"{names.read_pattern('claude-code')}/_count", door=1 - SHIPPED_TO).json()["count"] == records
+
+
+def test_a_revoked_machine_keeps_its_records_and_delivers_them_once_readmitted(team, machines):
+    bob = machines[BOB]
+    tag = f"revoked-{time.time_ns()}"
+    with phase("waiting for the restarted node"):
+        secured_cluster.wait_for_nodes(team.cluster)
+    before = tm.security_objects(team)
+    team.stack.set_config("machines", ALICE)
+    with phase("team up (revoke)"):
+        team.stack.up()
+    assert all(not [n for n in v if BOB in n] for v in tm.security_objects(team).values()), tm.security_objects(team)
+    sent = tm.sender(bob, tag, 500).start()
+    sent.join(120)
+    _wait("bob's collector refusing and retrying from its queue",
+          lambda: "Exporting failed. Will retry" in bob.collector_log() and "invalid character 'U'" in bob.collector_log(), 120)
+    assert len(tm.stored(team, tag)[0]) == 0
+    # His stack says why, naming the setting, before anything is touched.
+    with phase("bob preview (refused)"):
+        preview = bob.stack.preview(check=False)
+    assert preview.returncode != 0 and f"clawker-monitor:machineName: {BOB} has no credential" in preview.output, preview.output[-3000:]
+
+    team.stack.set_config("machines", f"{ALICE},{BOB}")
+    with phase("team up (re-admit)"):
+        team.stack.up()
+    assert tm.security_objects(team) == before
+    with phase("bob up"):
+        bob.stack.up()
+    _wait("bob's 500 queued records after re-admission", lambda: len(tm.stored(team, tag)[0]) >= 500, 240)
+    assert tm.stored(team, tag) == (set(range(500)), 500, {BOB: 500})
