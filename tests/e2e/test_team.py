@@ -44,13 +44,14 @@ def phase(name: str):
     print(f"[team-machines] {name}: {time.monotonic() - t0:.1f}s", file=sys.stderr)
 
 
-def _wait(what: str, condition, timeout_s: float = 240):
+def _wait(what: str, condition, timeout_s: float = 240, detail=lambda: ""):
     deadline = time.monotonic() + timeout_s
     while True:
         value = condition()
         if value:
             return value
-        assert time.monotonic() < deadline, f"{what}: not within {timeout_s}s"
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout_s}s\n{detail()}")
         time.sleep(1)
 
 
@@ -70,6 +71,15 @@ def machines(team, toolchain_bin):
         for m in (alice, bob):
             m.stack.remove()
             tm.remove_machine_leftovers(m.docker_host)
+
+
+def outage_detail(team, machines, tags, door) -> str:
+    """For a failure message: what each machine has stored, the cluster's health and each collector's last log lines."""
+    lines = [f"{m}: {len(tm.stored(team, tags[m], door=door)[0])} stored" for m in tags]
+    lines.append(team.call("GET", "_cluster/health", door=door).text[:600])
+    for m in tags:
+        lines += [f"--- {m} collector log", *machines[m].collector_log().splitlines()[-25:]]
+    return "\n".join(lines)
 
 
 def test_two_machines_each_store_5000_records_exactly_once_through_a_node_outage(team, machines):
@@ -92,7 +102,8 @@ def test_two_machines_each_store_5000_records_exactly_once_through_a_node_outage
         # Every record reaches the cluster while that node is down: the collectors failed over to the next URL.
         for m in (ALICE, BOB):
             _wait(f"{m}'s {PER_MACHINE} records with node {SHIPPED_TO} stopped",
-                  lambda m=m: len(tm.stored(team, tags[m], door=other)[0]) >= PER_MACHINE, 240)
+                  lambda m=m: len(tm.stored(team, tags[m], door=other)[0]) >= PER_MACHINE, 240,
+                  detail=lambda m=m: outage_detail(team, machines, tags, other))
         print(f"[team-machines] all records stored with the node down {time.monotonic() - t_stop:.1f}s after its stop", file=sys.stderr)
     finally:
         # Back in the background: the explicit-settings, bad-CA and destroy checks below need only the other node.
