@@ -36,7 +36,8 @@ collection as a create that writes over the same objects in place
 (tests/e2e/previous_release.py checks exactly that). With the purge setting, destroy deletes
 them through the API and the volume goes with everything else.
 A consequence: a saved object a later release drops from the program (rather than
-from the bundle, which removes it on update) stays in the workspace until a purge.
+from its bundle or explore collection, which remove it on update) stays in the
+workspace until a purge.
 """
 
 from __future__ import annotations

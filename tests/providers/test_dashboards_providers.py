@@ -519,8 +519,7 @@ def bundle_inputs(double, ws_id: str, objects=None) -> dict:
 
 def setup_workspace_with_explore(double):
     _, _, ws = create_workspace(double)
-    for so in EXPLORE:
-        dp.ExploreObjectProvider().create(roundtrip(explore_inputs(double, ws.id, so)))
+    dp.ExploreCollectionProvider().create(roundtrip(collection_inputs(double, ws.id, EXPLORE)))
     return ws.id
 
 
@@ -727,8 +726,8 @@ def up(double, objects=None):
     conn = dp.DataConnectionProvider().create(roundtrip(data_connection_inputs(double)))
     ws_inputs = roundtrip(workspace_inputs(double))
     ws = dp.WorkspaceProvider().create(ws_inputs)
-    explore = [(dp.ExploreObjectProvider(), roundtrip(explore_inputs(double, ws.id, so))) for so in EXPLORE]
-    explore = [(p, i, p.create(i)) for p, i in explore]
+    explore_in = roundtrip(collection_inputs(double, ws.id, EXPLORE))
+    explore = [(dp.ExploreCollectionProvider(), explore_in, dp.ExploreCollectionProvider().create(explore_in))]
     bundle_in = roundtrip(bundle_inputs(double, ws.id, objects))
     bundle = dp.SavedObjectBundleProvider().create(bundle_in)
     return {"conn": conn, "ws": ws, "ws_inputs": ws_inputs, "explore": explore,
