@@ -220,17 +220,12 @@ class ExploreCollectionProvider(DashboardsProvider):
     @staticmethod
     def _objects(props: dict) -> dict:
         """``explore/<id>`` -> {attributes (decoded), references}."""
-        return {
-            key: {
-                "attributes": decode_attributes(TYPE, so.get("attributes") or {}),
-                "references": [
-                    {"name": r.get("name", ""), "type": r.get("type", ""), "id": r.get("id", "")}
-                    for r in (so.get("references") or [])
-                ],
-            }
-            for key, so in (props.get("objects") or {}).items()
-            if isinstance(so, dict)
-        }
+        out = {}
+        for key, so in (props.get("objects") or {}).items():
+            if isinstance(so, dict):
+                doc = normalise_object({"type": TYPE, "attributes": so.get("attributes"), "references": so.get("references")})
+                out[key] = {"attributes": doc["attributes"], "references": doc["references"]}
+        return out
 
     def _normalised(self, props: dict) -> dict:
         if _is_unknown(props.get("objects")):
