@@ -83,8 +83,8 @@ class DashboardsProvider(ResourceProvider):
 
     DIFF_KEYS: tuple = ()
     REPLACE_KEYS: tuple = ()
-    # Whether a diff names the changed paths to the engine (detailed_diff.py). Only for a kind
-    # whose normalised inputs have the shape of its raw inputs (the engine reads the paths there).
+    # Whether a diff names the changed paths to the engine (detailed_diff.py), read in the
+    # raw inputs (a kind whose normalising reshapes them maps each path back: `_as_input_path`).
     DETAILED: bool = False
 
     def __init_subclass__(cls, **kwargs):
@@ -105,8 +105,13 @@ class DashboardsProvider(ResourceProvider):
         old, new = self._normalised(olds), self._normalised(news)
         result = _diff_result(old, new, self.DIFF_KEYS, self.REPLACE_KEYS)
         if self.DETAILED and result.changes:
-            detailed_diff.offer(detailed_diff.kinds_of(detailed_changes(old, new, self.DIFF_KEYS), self.REPLACE_KEYS))
+            changes = [self._as_input_path(segments, kind) for segments, kind in detailed_changes(old, new, self.DIFF_KEYS)]
+            detailed_diff.offer(detailed_diff.kinds_of(changes, self.REPLACE_KEYS))
         return result
+
+    def _as_input_path(self, segments: tuple, kind: str) -> tuple[tuple, str]:
+        """A changed path of the normalised inputs as a path of the raw inputs (where the engine reads it)."""
+        return segments, kind
 
 
 class DashboardsResource(Resource):
