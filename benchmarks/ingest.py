@@ -10,7 +10,8 @@
    the exact `_bulk` bodies the collector's exporter writes.
 3. Ceiling: those bodies, marker swapped for an equal-length one, are POSTed
    to the stack's OpenSearch `_bulk` (same index, so the same default and
-   final ingest pipelines run), two at a time like the exporter's consumers;
+   final ingest pipelines run), as many at a time as the durable exporters'
+   consumers send (collector_config.DURABLE_CONSUMERS);
    once before and once after step 4, the faster run counting.
 4. Through the collector: the payloads are POSTed to the stack collector's
    OTLP/HTTP port, two senders at a time.
@@ -102,8 +103,10 @@ def otlp_payloads(records: list[dict], resource: dict, marker: str, n: int) -> l
     return [encode_logs(batch[i : i + BATCH]).SerializeToString() for i in range(0, len(batch), BATCH)]
 
 
-def post_all(url: str, bodies: list, content_type: str, check: Callable[[requests.Response], None]) -> None:
-    """POST every body (or (path, body) to url + path), SENDERS at a time."""
+def post_all(
+    url: str, bodies: list, content_type: str, check: Callable[[requests.Response], None], senders: int = SENDERS
+) -> None:
+    """POST every body (or (path, body) to url + path), `senders` at a time."""
 
     def send(item) -> None:
         path, body = item if isinstance(item, tuple) else ("", item)
@@ -116,7 +119,7 @@ def post_all(url: str, bodies: list, content_type: str, check: Callable[[request
             time.sleep(min(2.0, 0.1 * 2**attempt))
         check(resp)
 
-    with ThreadPoolExecutor(SENDERS) as pool:
+    with ThreadPoolExecutor(senders) as pool:
         list(pool.map(send, bodies))
 
 
@@ -367,7 +370,8 @@ def run(opensearch_url: str, otlp_http_url: str, n: int, run_id: str, timeout_s:
     def direct(marker: str) -> tuple[Optional[float], int]:
         swapped = [(path, body.replace(capture_marker.encode(), marker.encode())) for path, body in bodies]
         started = time.time()
-        post_all(opensearch_url.rstrip("/"), swapped, content_type, bulk_ok)
+        # As many bulks at once as the durable exporters send (their consumers).
+        post_all(opensearch_url.rstrip("/"), swapped, content_type, bulk_ok, collector_config.DURABLE_CONSUMERS)
         done = store.wait_for(marker, n, timeout_s)
         return (done - started if done else None), store.distinct_sequences(marker)[0]
 

@@ -119,8 +119,10 @@ def build(settings: Settings) -> Stack:
         "collector",
         settings,
         network=network,
-        # Index templates apply only at index creation: no record may land first.
-        after=[bootstrap, prometheus.container],
+        # Index templates apply only at index creation: no record may land before the
+        # templates, pipelines and retention policies (Bootstrap.ingest_assets). The indices,
+        # the datasource and the Dashboards side are finished beside the collector.
+        after=[*bootstrap.ingest_assets, prometheus.container],
     )
     return Stack(opensearch, prometheus, dashboards, bootstrap, collector, alertmanager)
 

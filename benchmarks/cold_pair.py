@@ -1,0 +1,82 @@
+"""Paired cold ups (issue 21 item 2): programs A and B alternating on the same machine, same load.
+
+    CLAWKER_TOOLCHAIN_BIN=... flock /tmp/clawker-e2e.lock venv/bin/python -m benchmarks.cold_pair A_DIR [B_DIR] [--rounds N]
+
+Prints, for each cold up, OpenSearch answers HTTP -> collector accepts OTLP, and the
+bootstrap's last OpenSearch answer, with the engine's timeline; then the per-program medians.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import shutil
+import statistics
+import sys
+import tempfile
+
+from benchmarks import floors, stack as bench
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("programs", nargs="+")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args()
+    toolchain = os.environ["CLAWKER_TOOLCHAIN_BIN"]
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix="clawker-coldpair-"))
+    ports = {"opensearch": 9200, "otlp_http": 4318}
+    proxies = {
+        "opensearch": bench.probes.CountingProxy(bench.PROXY_HOST, 9200, "127.0.0.1"),
+        "dashboards": bench.probes.CountingProxy(bench.PROXY_HOST, 5601, "127.0.0.1"),
+        "prometheus": bench.probes.CountingProxy(bench.PROXY_HOST, 9090, "127.0.0.1"),
+    }
+    stacks = []
+    results: dict[str, list] = {p: [] for p in args.programs}
+    try:
+        bench.remove_stack_leftovers()
+        for proxy in proxies.values():
+            proxy.start()
+        for i, program in enumerate(args.programs):
+            stacks.append(bench.PulumiStack(f"pair{i}", workdir / f"s{i}", toolchain,
+                                            config_source=bench.bench_config(workdir / f"b{i}.yaml"),
+                                            project_dir=pathlib.Path(program)))
+        for r in range(args.rounds):
+            for program, st in zip(args.programs, stacks):
+                for proxy in proxies.values():
+                    proxy.requests.clear()
+                print(f"\n-- {program} round {r + 1}, load {bench.probes.load_average()}", flush=True)
+                cold = bench.cold_up(st, ports)
+                zero = cold["os_answers"]
+                if not args.quiet:
+                    bench.print_timeline(cold, zero)
+                info = bench.print_requests(proxies, zero)
+                last_os = floors.last_answer([q for q in proxies["opensearch"].requests if q.status])
+                ready = cold["otlp_accepts"] - zero if cold["otlp_accepts"] else None
+                cstart = cold["events"].first(bench.names.COLLECTOR, "start")
+                print(f"  READY {ready:.2f} s; bootstrap last OS answer {last_os - zero:.2f} s; "
+                      f"collector start at {cstart - zero:+.2f}; up returned {cold['ended'] - zero:+.2f}", flush=True)
+                results[program].append((ready, last_os - zero, cold["ended"] - zero))
+                st.run("destroy", "--yes", "--skip-preview")
+                bench.remove_stack_leftovers()
+        print("\n== medians")
+        for program, rows in results.items():
+            print(f"  {program}: ready {statistics.median(r[0] for r in rows):.2f} s ({', '.join(f'{r[0]:.2f}' for r in rows)}); "
+                  f"bootstrap OS {statistics.median(r[1] for r in rows):.2f} s; up returned {statistics.median(r[2] for r in rows):.2f} s")
+        return 0
+    finally:
+        for proxy in proxies.values():
+            try:
+                proxy.stop()
+            except Exception:
+                pass
+        for st in stacks:
+            st.run("destroy", "--yes", "--skip-preview", check=False)
+            st.remove()
+        bench.remove_stack_leftovers()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

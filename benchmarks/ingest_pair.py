@@ -1,0 +1,146 @@
+"""Paired ingest runs of collector-config variants (issue 21 item 3), no stack containers.
+
+A local OpenSearch 3.6.0 (the provider tests' node, tests/providers/opensearch_node.py)
+gets the claude-code stream's templates, pipelines and index from the bootstrap's own
+bodies; then, for each round and each variant in turn, the real collector build runs the
+stack's rendered config (variant applied) against it, and benchmarks/ingest.py measures
+stored-through-the-collector over direct `_bulk` of the same captured documents.
+
+    venv/bin/python -m benchmarks.ingest_pair --records 20000 --rounds 3 base 'consumers=3' 'batch=2000:4000'
+
+A variant is `base` or comma-separated `consumers=N`, `batch=MIN:MAX`, `flush=DURATION`.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import pathlib
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import requests
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+for extra in (ROOT, ROOT / "tests", ROOT / "tests" / "providers"):
+    sys.path.insert(0, str(extra))
+
+from benchmarks import ingest  # noqa: E402
+from components import names  # noqa: E402
+from components.bootstrap import opensearch as boot  # noqa: E402
+from components.providers import opensearch as osp  # noqa: E402
+from components.services import collector_config  # noqa: E402
+
+BASE = (copy.deepcopy(collector_config.DURABLE_BATCH), collector_config.DURABLE_CONSUMERS)
+
+
+def apply(variant: str) -> None:
+    batch, consumers = copy.deepcopy(BASE[0]), BASE[1]
+    for part in filter(None, variant.split(",")):
+        if part == "base":
+            continue
+        key, value = part.split("=", 1)
+        if key == "consumers":
+            consumers = int(value)
+        elif key == "batch":
+            lo, hi = value.split(":")
+            batch.update(min_size=int(lo), max_size=int(hi))
+        elif key == "flush":
+            batch["flush_timeout"] = value
+        else:
+            raise SystemExit(f"unknown variant part {part}")
+    collector_config.DURABLE_BATCH = batch
+    collector_config.DURABLE_CONSUMERS = consumers
+
+
+def bootstrap(url: str) -> None:
+    props = lambda name, body: {"endpoint": url, "name": name, "body": body, "timeout_s": 120}  # noqa: E731
+    osp.ComponentTemplateProvider().create(props(names.COMPONENT_TEMPLATE, boot.component_template_body()))
+    for name, body in boot.template_bodies(ingest.INDEX).items():
+        osp.IndexTemplateProvider().create(props(name, body))
+    for name, body in boot.pipeline_bodies().items():
+        osp.IngestPipelineProvider().create(props(name, body))
+    osp.IndexProvider().create({
+        "endpoint": url, "name": ingest.INDEX, "mappings": boot.index_mappings(ingest.INDEX),
+        "settings": boot.index_settings(ingest.INDEX), "policy_id": None, "timeout_s": 120,
+    })
+
+
+def start_collector(os_url: str, workdir: pathlib.Path) -> tuple[subprocess.Popen, str]:
+    config, http_port = ingest.local_collector_config(os_url, workdir)
+    # The capture collector ingest.run starts binds the fixed loopback ports too (in the stack
+    # each collector has its own network namespace): this one takes free ones.
+    text = json.dumps(config)
+    for port in collector_config.LOOPBACK_PORTS.values():
+        text = text.replace(f"{collector_config.LOOPBACK_HOST}:{port}", f"{collector_config.LOOPBACK_HOST}:{ingest.free_port()}")
+    config = json.loads(text)
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    proc = subprocess.Popen([ingest.collector_binary(), f"--config={path}"], stdout=open(workdir / "log", "w"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{http_port}/v1/logs"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.post(url, data=b"", headers={"Content-Type": "application/x-protobuf"}, timeout=1).ok:
+                return proc, url
+        except requests.RequestException:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit((workdir / "log").read_text()[-3000:])
+        time.sleep(0.2)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("variants", nargs="+")
+    parser.add_argument("--records", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    from opensearch_node import opensearch
+
+    # A SIGTERM still stops the node and the collector (the finally blocks below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    nodes = opensearch.__wrapped__() if hasattr(opensearch, '__wrapped__') else opensearch.__pytest_wrapped__.obj()
+    node = next(nodes)
+    ratios: dict[str, list] = {v: [] for v in args.variants}
+    try:
+        bootstrap(node.real_url or node.url)
+        os_url = node.real_url or node.url
+        for r in range(args.rounds):
+            for variant in args.variants:
+                apply(variant)
+                with tempfile.TemporaryDirectory(prefix="ingest-pair-") as tmp:
+                    proc, otlp = start_collector(os_url, pathlib.Path(tmp))
+                    try:
+                        res = ingest.run(os_url, otlp, args.records, uuid.uuid4().hex[:8])
+                    finally:
+                        os.killpg(proc.pid, signal.SIGTERM)
+                        proc.wait(timeout=30)
+                ratio = res.collector_rate / res.direct_rate if res.collector_rate and res.direct_rate else None
+                lost, dup = res.n - res.collector_distinct, res.collector_docs - res.collector_distinct
+                ratios[variant].append(ratio)
+                print(f"round {r + 1} {variant}: direct {res.direct_rate or 0:.0f}/s ({res.bulk_requests} bulks), "
+                      f"collector {res.collector_rate or 0:.0f}/s, ratio {ratio or 0:.2f}, lost {lost}, doubled {dup}, "
+                      f"load {os.getloadavg()[0]:.1f}", flush=True)
+        for variant, values in ratios.items():
+            ok = [v for v in values if v]
+            print(f"median {variant}: {statistics.median(ok) if ok else 0:.2f} ({', '.join(f'{v or 0:.2f}' for v in values)})")
+    finally:
+        try:
+            next(nodes)
+        except StopIteration:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
