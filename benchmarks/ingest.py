@@ -104,16 +104,22 @@ def otlp_payloads(records: list[dict], resource: dict, marker: str, n: int) -> l
 
 
 def post_all(
-    url: str, bodies: list, content_type: str, check: Callable[[requests.Response], None], senders: int = SENDERS
+    url: str,
+    bodies: list,
+    content_type: str,
+    check: Callable[[requests.Response], None],
+    senders: int = SENDERS,
+    http: Optional[requests.Session] = None,
 ) -> None:
-    """POST every body (or (path, body) to url + path), `senders` at a time."""
+    """POST every body (or (path, body) to url + path), `senders` at a time (with `http`'s auth and CA when given)."""
+    post = (http or requests).post
 
     def send(item) -> None:
         path, body = item if isinstance(item, tuple) else ("", item)
         # A retryable refusal (the collector's memory limiter or full queue: 503/429) is sent
         # again, as the OpenTelemetry SDK does; it is no loss and no error.
         for attempt in range(RETRIES):
-            resp = requests.post(url + path, data=body, headers={"Content-Type": content_type}, timeout=120)
+            resp = post(url + path, data=body, headers={"Content-Type": content_type}, timeout=120)
             if resp.status_code not in (429, 503):
                 break
             time.sleep(min(2.0, 0.1 * 2**attempt))
@@ -202,8 +208,12 @@ def collector_binary() -> str:
     return found[-1]
 
 
-def local_collector_config(capture_url: str, workdir: pathlib.Path) -> tuple[dict, int]:
-    """The stack's rendered collector config with local ports and the capture server as OpenSearch."""
+def local_collector_config(
+    capture_url: str, workdir: pathlib.Path, adjust: Optional[Callable[[dict], dict]] = None
+) -> tuple[dict, int]:
+    """The stack's rendered collector config with local ports and the capture server as OpenSearch.
+
+    adjust(config) -> config: a role's part over it (the machine role's, benchmarks/team.py)."""
     ports = {k: free_port() for k in ("http", "grpc", "metrics", "self")}
     settings = validate(
         {
@@ -216,9 +226,14 @@ def local_collector_config(capture_url: str, workdir: pathlib.Path) -> tuple[dic
     text = json.dumps(collector_config.render(settings))
     text = text.replace("0.0.0.0:", "127.0.0.1:").replace(settings.opensearch_internal_url, capture_url)
     text = text.replace(f"localhost:{collector_config.SELF_TELEMETRY_PORT}", f"localhost:{ports['self']}")
+    # The durable hop's loopback ports too, so two collectors can run side by side (benchmarks/team.py).
+    for lane, port in collector_config.LOOPBACK_PORTS.items():
+        text = text.replace(f"{collector_config.LOOPBACK_HOST}:{port}\"", f"{collector_config.LOOPBACK_HOST}:{free_port()}\"")
     config = json.loads(text)
     readers = config["service"]["telemetry"]["metrics"]["readers"]
     readers[0]["pull"]["exporter"]["prometheus"]["port"] = ports["self"]
+    if adjust:
+        config = adjust(config)
     # A durable queue's directory lives on a volume in the stack; here, a temporary one.
     for name, ext in (config.get("extensions") or {}).items():
         if isinstance(ext, dict) and "directory" in ext:
@@ -230,8 +245,10 @@ def local_collector_config(capture_url: str, workdir: pathlib.Path) -> tuple[dic
     return config, ports["http"]
 
 
-def capture_bulk_bodies(payloads: list[bytes], n: int) -> tuple[list[tuple[str, bytes]], str]:
-    """What the collector's exporter writes to `_bulk` for these payloads."""
+def capture_bulk_bodies(
+    payloads: list[bytes], n: int, adjust: Optional[Callable[[dict], dict]] = None, env: Optional[Callable[[str], dict]] = None
+) -> tuple[list[tuple[str, bytes]], str]:
+    """What the collector's exporter writes to `_bulk` for these payloads (env(capture URL): added to its environment)."""
     _Capture.bodies, _Capture.seen, _Capture.duplicates = [], set(), 0
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
     server.daemon_threads = True
@@ -239,12 +256,13 @@ def capture_bulk_bodies(payloads: list[bytes], n: int) -> tuple[list[tuple[str, 
     capture_url = f"http://127.0.0.1:{server.server_address[1]}"
     with tempfile.TemporaryDirectory(prefix="bench-capture-") as tmp:
         workdir = pathlib.Path(tmp)
-        config, http_port = local_collector_config(capture_url, workdir)
+        config, http_port = local_collector_config(capture_url, workdir, adjust)
         path = workdir / "config.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         log = workdir / "collector.log"
         proc = subprocess.Popen(
-            [collector_binary(), f"--config={path}"], stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True
+            [collector_binary(), f"--config={path}"], stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, **(env(capture_url) if env else {})},
         )
         try:
             deadline = time.monotonic() + 30
@@ -288,24 +306,25 @@ def _captured_docs() -> int:
 
 
 class Store:
-    def __init__(self, url: str):
+    def __init__(self, url: str, http: Optional[requests.Session] = None):
         self.url = url.rstrip("/")
+        self.http = http or requests.Session()
 
     def count(self, marker: str) -> int:
-        resp = requests.post(
+        resp = self.http.post(
             f"{self.url}/{INDEX}*/_count", json={"query": {"term": {MARKER_FIELD: marker}}}, timeout=30
         )
         return resp.json().get("count", 0) if resp.ok else 0
 
     def distinct_sequences(self, marker: str) -> tuple[int, int]:
         """(distinct event.sequence values, documents) for the marker: exact, by composite aggregation."""
-        requests.post(f"{self.url}/{INDEX}/_refresh", timeout=30)
+        self.http.post(f"{self.url}/{INDEX}/_refresh", timeout=30)
         distinct, after = 0, None
         while True:
             composite = {"size": 10000, "sources": [{"seq": {"terms": {"field": SEQUENCE_FIELD}}}]}
             if after:
                 composite["after"] = after
-            resp = requests.post(
+            resp = self.http.post(
                 f"{self.url}/{INDEX}*/_search",
                 json={"size": 0, "query": {"term": {MARKER_FIELD: marker}}, "aggs": {"seq": {"composite": composite}}},
                 timeout=60,

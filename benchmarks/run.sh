@@ -2,7 +2,8 @@
 # The benchmark command (README "Benchmarks"): set up or reuse the toolchain, then, holding
 # the e2e lock, bring the e2e stack up and print every figure as a ratio measured in the
 # same run against the floors of benchmarks/floors.py (benchmarks/stack.py); then, with the
-# lock released (it runs no containers), the durable-delivery benchmark when it exists.
+# lock released (it runs no containers), the durable-delivery benchmark when it exists, then
+# the team benchmark (benchmarks/team.py).
 # Extra arguments go to benchmarks/stack.py (--records N, --repeats N, --engine-settings, --keep).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,3 +24,7 @@ if [ -f benchmarks/durable_delivery.py ]; then
 else
   echo; echo "(benchmarks/durable_delivery.py not present: durable-delivery figures not run)"
 fi
+# Issue 19: the team's cluster (processes, no lock) and the machine stack's cold up (it takes
+# the e2e lock itself for that part).
+echo
+venv/bin/python benchmarks/team.py

@@ -26,6 +26,7 @@ import pulumi
 
 from components import agent_env, codex, names
 from components.bootstrap import Bootstrap, Cluster
+from components.bootstrap.opensearch import declare_team_datasource
 from components.services.alertmanager import Alertmanager
 from components.services.collector import Collector
 from components.services.dashboards import Dashboards
@@ -54,6 +55,7 @@ class TeamStack:
     dashboards: Optional[Dashboards]
     bootstrap: Bootstrap
     credentials: dict[str, MachineCredential] = field(default_factory=dict)
+    datasource: Optional[pulumi.Resource] = None
 
 
 @dataclass
@@ -168,7 +170,17 @@ def build_team(settings: Settings) -> TeamStack:
         for machine in settings.machine_list
     }
     prometheus = Prometheus("prometheus", settings, network=network, users=prometheus_users(settings, credentials))
-    return TeamStack(prometheus, dashboards, bootstrap, credentials)
+    datasource = None
+    if settings.prometheus_datasource:
+        # After Prometheus, which waits for the credentials, which wait for the bootstrap: not a
+        # child of the bootstrap (that would be a cycle).
+        datasource = declare_team_datasource(settings, cluster, [prometheus.container], team_prometheus_url(settings))
+    return TeamStack(prometheus, dashboards, bootstrap, credentials, datasource)
+
+
+def team_prometheus_url(settings: Settings) -> str:
+    """Where machines, and the cluster's datasource, reach the team Prometheus."""
+    return f"https://{settings.host_name}:{settings.prometheus_port}"
 
 
 def prometheus_users(settings: Settings, credentials: dict[str, MachineCredential]) -> pulumi.Output:
@@ -229,7 +241,7 @@ def export_team_outputs(settings: Settings, team: TeamStack) -> None:
     """What machines read through a StackReference (TEAM_OUTPUTS); credentials are secret."""
     pulumi.export("clusterUrls", settings.cluster_url_list)
     pulumi.export("clusterCaCert", settings.cluster_ca_cert or None)
-    pulumi.export("prometheusRemoteWriteUrl", remote_write_url(f"https://{settings.host_name}:{settings.prometheus_port}"))
+    pulumi.export("prometheusRemoteWriteUrl", remote_write_url(team_prometheus_url(settings)))
     pulumi.export("prometheusCaCert", settings.prometheus_ca_cert or settings.cluster_ca_cert or None)
     pulumi.export(
         "machineCredentials",

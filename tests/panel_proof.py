@@ -434,3 +434,99 @@ def time_from(panel: Panel, bundle: Bundle) -> str:
             attrs = so["attributes"]
             ranges.append(attrs.get("timeFrom", "now-15m") if attrs.get("timeRestore") else "now-15m")
     return ranges[0] if len(set(ranges)) == 1 else "now-15m"
+
+
+# --------------------------------------------------------------------------- controls (issue 19)
+#
+# A controls panel (visState type input_control_vis) shows no data of its own: each of its list
+# controls offers the values a terms aggregation finds in its field (OpenSearch-Dashboards
+# src/plugins/input_control_vis/public/control/list_control_factory.ts: terms ordered by _count,
+# over the dashboard's time range when useTimeFilter is on; no option at all disables the control),
+# and a choice becomes a filter on the dashboard (filter_manager/phrase_filter_manager.ts: one
+# value a phrase filter, several a phrases filter, data/common/opensearch_query/filters/
+# phrase_filter.ts and phrases_filter.ts). Every panel of the dashboard then runs with that filter
+# in its query; a panel in PromQL cannot take it (explore sends the query text as written).
+
+
+@dataclass
+class Control:
+    id: str
+    label: str
+    field: str
+    index: str  # the index pattern's title
+    time_field: Optional[str]
+
+
+def is_controls(panel: Panel) -> bool:
+    return panel.type == "visualization" and (panel.attributes.get("visState") or {}).get("type") == "input_control_vis"
+
+
+def controls_of(panel: Panel, bundle: Bundle) -> list[Control]:
+    vis = panel.attributes.get("visState") or {}
+    out = []
+    for control in (vis.get("params") or {}).get("controls", []):
+        if control.get("type") != "list":
+            raise Unsupported(f"{panel.name}: control type {control.get('type')!r}")
+        ref = _reference(panel.references, control.get("indexPatternRefName"))
+        if ref is None or ref["type"] != "index-pattern":
+            raise Unsupported(f"{panel.name}: control {control.get('label')!r} names no index pattern")
+        pattern = bundle.get("index-pattern", ref["id"])["attributes"]
+        out.append(Control(control["id"], control.get("label") or control["fieldName"], control["fieldName"], pattern["title"], pattern.get("timeFieldName")))
+    if not out:
+        raise Unsupported(f"{panel.name}: a controls panel without controls")
+    return out
+
+
+def control_options(panel: Panel, bundle: Bundle, search: Callable[[str, dict], dict], time_from: str) -> dict[str, list]:
+    """Field -> the values each list control offers (what a user can pick)."""
+    use_time = bool(((panel.attributes.get("visState") or {}).get("params") or {}).get("useTimeFilter"))
+    options = {}
+    for control in controls_of(panel, bundle):
+        query: dict = {"match_all": {}}
+        if use_time and control.time_field:
+            query = {"range": {control.time_field: {"gte": time_from, "lte": "now"}}}
+        body = {"size": 0, "query": query, "aggs": {"termsAgg": {"terms": {"field": control.field, "size": 1000, "order": {"_count": "desc"}}}}}
+        answer = search(control.index, body)
+        options[control.field] = [b["key"] for b in answer.get("aggregations", {}).get("termsAgg", {}).get("buckets", [])]
+    return options
+
+
+def selection_filter(field: str, values: list) -> dict:
+    """The dashboard filter a list control adds for the values picked (none picked: no filter at all)."""
+    if not values:
+        raise ValueError("nothing picked adds no filter")
+    if len(values) == 1:
+        return {"meta": {"key": field}, "query": {"match_phrase": {field: values[0]}}}
+    return {
+        "meta": {"type": "phrases", "key": field, "params": list(values)},
+        "query": {"bool": {"should": [{"match_phrase": {field: v}} for v in values], "minimum_should_match": 1}},
+    }
+
+
+def with_dashboard_filters(panel: Panel, filters: list[dict]) -> Panel:
+    """The panel as the dashboard runs it while `filters` are on its filter bar."""
+    if not filters or panel.type == "explore" or is_controls(panel):
+        return panel
+    attributes = json.loads(json.dumps(panel.attributes))
+    source = _search_source(attributes)
+    source["filter"] = list(source.get("filter") or []) + list(filters)
+    attributes.setdefault("kibanaSavedObjectMeta", {})["searchSourceJSON"] = source
+    return Panel(panel.id, panel.type, panel.title, list(panel.dashboards), attributes, panel.references, panel.saved_search)
+
+
+def count_request(panel: Panel, bundle: Bundle, time_from: str, by: tuple[str, ...] = ()) -> tuple[str, dict]:
+    """(index, body) counting the documents the panel reads, and per value of each field in `by`."""
+    p = plan(panel, bundle, time_from)
+    body: dict = {"query": p.query, "size": 0, "track_total_hits": True}
+    if by:
+        body["aggs"] = {field: {"terms": {"field": field, "size": 1000, "missing": "__missing__"}} for field in by}
+    return p.index, body
+
+
+def counts_of(answer: dict) -> tuple[int, dict[str, dict]]:
+    """(total, field -> value -> count) from the answer to a count_request."""
+    per = {
+        field: {b["key"]: b["doc_count"] for b in agg.get("buckets", [])}
+        for field, agg in (answer.get("aggregations") or {}).items()
+    }
+    return answer["hits"]["total"]["value"], per

@@ -253,6 +253,31 @@ def datasource_body(prometheus_uri: str) -> dict:
     return body
 
 
+def declare_team_datasource(settings: Settings, cluster, prometheus: Sequence[pulumi.Resource], prometheus_url: str) -> pulumi.Resource:
+    """The team role's Prometheus datasource: the cluster's SQL plugin queries the team Prometheus
+    at `prometheus_url` (its published HTTPS address: the cluster must reach it and trust its CA)
+    with the admin's basic auth; the stack waits for it there with the same credential and CA."""
+    body = datasource_body(prometheus_url)
+    body["properties"].update({
+        "prometheus.auth.type": "basicauth",
+        "prometheus.auth.username": settings.cluster_admin_user,
+        "prometheus.auth.password": settings.cluster_admin_password,
+    })
+    ca = settings.prometheus_ca_cert or settings.cluster_ca_cert
+    login = {"username": settings.cluster_admin_user, "password": settings.cluster_admin_password, **({"ca_pem": ca} if ca else {})}
+    return Datasource(
+        f"opensearch-datasource-{names.DATASOURCE}",
+        endpoint=cluster.endpoint,
+        name=names.DATASOURCE,
+        body=body,
+        prometheus_url=prometheus_url,
+        key_fingerprint=key_fingerprint(""),
+        connection=cluster.connection,
+        prometheus_connection=login,
+        opts=pulumi.ResourceOptions(depends_on=list(prometheus)),
+    )
+
+
 def index_mappings(index: str, table: Table = DEFAULT) -> dict:
     """The mapping an index (door or day) gets from its templates (component first, then its own)."""
     component = component_template_body()["template"].get("mappings", {})
@@ -285,6 +310,20 @@ def key_fingerprint(master_key: pulumi.Input[str]) -> pulumi.Output[str]:
     return pulumi.Output.secret(digest)
 
 
+# A team's cluster has several nodes (README "Running for a team"): every copy of the stack's
+# indices gets one replica there, so one node lost loses no shard. The local node has no other
+# node to hold a replica (0 keeps it green).
+TEAM_REPLICAS = 1
+
+
+def with_replicas(body: dict, replicas: int) -> dict:
+    """A template body whose index settings name a replica count, with `replicas` instead."""
+    index = body.get("template", {}).get("settings", {}).get("index", {})
+    if "number_of_replicas" in index:
+        index["number_of_replicas"] = replicas
+    return body
+
+
 def declare_opensearch_assets(
     settings: Settings,
     *,
@@ -308,6 +347,11 @@ def declare_opensearch_assets(
 
     def asset(kind, prefix: str, name: str, *after: Sequence[pulumi.Resource], **inputs) -> pulumi.Resource:
         """One asset, named opensearch-<prefix>-<name>, created once OpenSearch and `after` are."""
+        if cluster is not None:
+            if "body" in inputs:
+                inputs["body"] = with_replicas(inputs["body"], TEAM_REPLICAS)
+            if "index.number_of_replicas" in inputs.get("settings", {}):
+                inputs["settings"] = {**inputs["settings"], "index.number_of_replicas": TEAM_REPLICAS}
         deps = list(opensearch) + [d for group in after for d in group]
         opts = pulumi.ResourceOptions(parent=parent, depends_on=deps)
         return kind(f"opensearch-{prefix}-{name}", endpoint=endpoint, name=name, opts=opts, **secured, **inputs)

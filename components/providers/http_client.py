@@ -389,6 +389,8 @@ class ApiClient:
         last = "no answer"
         with requests.Session() as session:
             session.headers.update(self.headers)
+            if self.username:  # a team Prometheus or a secured cluster answers 401 without it
+                session.auth = (self.username, self.password)
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

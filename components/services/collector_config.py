@@ -61,12 +61,15 @@ RETRY_MAX_INTERVAL = "10s"
 # The failover connector probes a failed OpenSearch again this often.
 FAILOVER_RETRY_INTERVAL = "2s"
 # The durable exporters' batches, read back from the persistent queue (an item
-# leaves the queue only once the batch holding it is stored).
-DURABLE_BATCH = {"flush_timeout": "1s", "sizer": "items", "min_size": 1000, "max_size": 2000}
+# leaves the queue only once the batch holding it is stored). A batch short of
+# min_size goes after 200 ms, not 1 s: with a backlog batches fill at once anyway,
+# and the last one of a burst no longer waits a second (issue 21, README "Benchmarks").
+DURABLE_BATCH = {"flush_timeout": "200ms", "sizer": "items", "min_size": 1000, "max_size": 2000}
 # Batches each durable exporter sends at once (each one bulk request to OpenSearch). Two,
 # not four: on the stack's 2-core hosts the bulk requests compete with OpenSearch's own
 # ingest pipelines for the CPU; 2 stored more records/s than 4 in each of four paired
-# runs, with less collector memory, and 1 fewer (README "Benchmarks", issue 21).
+# runs, with less collector memory, and 1 fewer (README "Benchmarks", issue 21). Three
+# was not measurably better at load 17-26 (benchmarks/ingest_pair.py, 2026-12-05).
 DURABLE_CONSUMERS = 2
 # The bulk request to OpenSearch must answer before the durable exporter gives
 # up on the loopback call (then it retries; the store is idempotent).

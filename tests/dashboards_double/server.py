@@ -44,7 +44,9 @@ Usage:
   python server.py [--host 127.0.0.1] [--port 5601] [--opensearch-hosts '["http://x:9200"]']
   (unknown arguments such as --explore.enabled=true are accepted and ignored, like the
   command line the stack passes to the real image)
-Environment: SERVER_PORT (default 5601), SERVER_HOST (default 0.0.0.0),
+Environment: SERVER_PORT (default 5601), SERVER_HOST (default 0.0.0.0), OPENSEARCH_USERNAME /
+  OPENSEARCH_PASSWORD / OPENSEARCH_SSL_CERTIFICATEAUTHORITIES / OPENSEARCH_SSL_VERIFICATIONMODE
+  (a secured cluster: see opensearch_opener),
   OPENSEARCH_HOSTS (JSON list, default ["http://localhost:9200"] like Dashboards; the
   double answers 503 "not ready yet" until one of those hosts answers and its saved
   objects index exists, like real Dashboards).
@@ -130,8 +132,31 @@ NOT_READY_TEXT = "OpenSearch Dashboards server is not ready yet"
 NOT_READY_RETRY_AFTER_S = "30"  # src/core/server/http/http_service.ts (runNotReadyServer)
 
 REASONS = {s.value: s.phrase for s in HTTPStatus}
-# Dashboards talks to OpenSearch directly, never through a proxy from the environment.
-NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+def opensearch_opener(env=os.environ) -> tuple[urllib.request.OpenerDirector, dict]:
+    """How the double reaches OpenSearch, from the settings the Dashboards image maps from its
+    environment (opensearch.username / .password, opensearch.ssl.certificateAuthorities /
+    .verificationMode; src/core/server/opensearch/opensearch_config.ts): basic auth on every
+    request when a username is set; https verified against the given CA ("full": chain and host
+    name, "certificate": chain only, "none": nothing), the system's CAs without one.
+    Dashboards talks to OpenSearch directly, never through a proxy from the environment."""
+    import ssl
+
+    mode = env.get("OPENSEARCH_SSL_VERIFICATIONMODE", "full")
+    if mode not in ("full", "certificate", "none"):
+        raise SystemExit(f"{LOG_PREFIX} opensearch.ssl.verificationMode: expected full, certificate or none, got {mode!r}")
+    context = ssl.create_default_context(cafile=env.get("OPENSEARCH_SSL_CERTIFICATEAUTHORITIES") or None)
+    if mode != "full":
+        context.check_hostname = False
+    if mode == "none":
+        context.verify_mode = ssl.CERT_NONE
+    headers = {}
+    if env.get("OPENSEARCH_USERNAME"):
+        token = f"{env['OPENSEARCH_USERNAME']}:{env.get('OPENSEARCH_PASSWORD', '')}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)), headers
+
+
+NO_PROXY_OPENER, OPENSEARCH_AUTH = opensearch_opener()
 
 
 def log(msg: str) -> None:
@@ -353,7 +378,7 @@ class Store:
         last: Exception | None = None
         for host in self.hosts:
             req = urllib.request.Request(host + path, data=data, method=method,
-                                         headers={"Content-Type": content_type})
+                                         headers={"Content-Type": content_type, **OPENSEARCH_AUTH})
             try:
                 with NO_PROXY_OPENER.open(req, timeout=30) as resp:
                     status, raw = resp.status, resp.read()
@@ -722,7 +747,8 @@ class App:
     def _probe(self) -> bool:
         for host in self.opensearch_hosts:
             try:
-                with NO_PROXY_OPENER.open(host.rstrip("/") + "/", timeout=3) as resp:
+                probe = urllib.request.Request(host.rstrip("/") + "/", headers=OPENSEARCH_AUTH)
+                with NO_PROXY_OPENER.open(probe, timeout=3) as resp:
                     if resp.status < 500:
                         return True
             except urllib.error.HTTPError as e:

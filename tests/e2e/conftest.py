@@ -74,3 +74,17 @@ def tls(tmp_path_factory):
     if shutil.which("openssl") is None:
         unavailable("the openssl CLI makes the trusted lane's test certificates (apt-get install openssl)")
     return tls_material.issue(tmp_path_factory.mktemp("infra-tls"))
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory, toolchain_bin, docker_engine):
+    """The issue-19 team: one secured two-node cluster and one team stack up (tests/e2e/team_fixture.py).
+
+    Module-scoped: a module that uses it shares one cluster and one `pulumi up` among its tests."""
+    import team_fixture
+
+    started = team_fixture.start_team(tmp_path_factory.mktemp("team"), toolchain_bin)
+    try:
+        yield started
+    finally:
+        team_fixture.stop_team(started)

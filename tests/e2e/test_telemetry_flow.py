@@ -849,6 +849,14 @@ def _opensearch_search(index: str, body: dict) -> dict:
 @pytest.mark.parametrize("panel", PANELS, ids=[p.id for p in PANELS])
 def test_k_every_dashboard_panel_shows_data_from_the_corpus(landed, stored_spans, scraped, panel):
     """Each panel evaluated from its saved object against the real backends: non-empty, every column filled."""
+    if panel_proof.is_controls(panel):
+        # Issue 19's machine and user controls: a local stack's records name no machine, so its
+        # machine list is empty (nothing to pick, nothing hidden); every other control lists the
+        # corpus's values. What a pick selects: tests/providers/test_dashboard_filters.py.
+        options = panel_proof.control_options(panel, BUNDLE, _opensearch_search, panel_proof.time_from(panel, BUNDLE))
+        assert options.pop("resource.machine") == [], f"{panel.name}: a local record names a machine"
+        assert all(options.values()), f"{panel.name}: a control lists nothing: {options}"
+        return
     if panel.type == "explore":
         problems = panel_proof.evaluate_prometheus(panel, instant)
         deadline = time.monotonic() + 30

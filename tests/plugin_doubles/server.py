@@ -106,7 +106,11 @@ above exist.
 
 Python 3.11 standard library only.
 Usage: server.py --port P --upstream http://127.0.0.1:Q [--host 0.0.0.0]
+  In front of a SECURED cluster (the team e2e, tests/e2e/team_fixture.py): --upstream https://...
+  --upstream-ca CA.pem --tls-cert/--tls-key (the double serves HTTPS), the double's own
+  credential in PLUGIN_DOUBLES_UPSTREAM_USER / _PASSWORD, --no-jobs on all doubles but one.
 Environment: PLUGIN_DOUBLES_MASTER_KEY (the datasource master key setting),
+  PLUGIN_DOUBLES_PROMETHEUS_CA (a CA the direct query trusts beyond the system's, see _prometheus),
   PLUGIN_DOUBLES_JOB_INTERVAL_MIN (ISM job interval, minutes; default 5 like ISM),
   PLUGIN_DOUBLES_SWEEP_S (how often new indices are looked at; default 1).
 """
@@ -122,6 +126,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -221,16 +226,32 @@ def sql_error(status: int, exc_type: str, details: str) -> Reply:
 
 
 class Upstream:
-    """The real OpenSearch behind the double."""
+    """The real OpenSearch behind the double: plain HTTP (the stack's node, security off) or, in
+    front of a secured cluster, HTTPS verified with `ca_file`. With `auth` (user, password) the
+    double's OWN requests (its state, the ISM runner) go as that user, as the real plugins act
+    with the cluster's own privileges; a passed-through request keeps the caller's headers, so the
+    security plugin decides on it."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, auth: Optional[tuple] = None, ca_file: Optional[str] = None):
         parsed = urllib.parse.urlsplit(url)
         self.host, self.port = parsed.hostname, parsed.port or 9200
+        self.context = ssl.create_default_context(cafile=ca_file) if parsed.scheme == "https" else None
+        self.auth = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode() if auth else None
 
-    def raw(self, method: str, path: str, body: Optional[bytes] = None, headers: Optional[dict] = None, timeout=120):
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+    @property
+    def secured(self) -> bool:
+        return self.auth is not None
+
+    def raw(self, method: str, path: str, body: Optional[bytes] = None, headers: Optional[dict] = None, timeout=120, own: bool = False):
+        headers = dict(headers or {})
+        if own and self.auth:
+            headers["Authorization"] = self.auth
+        if self.context is not None:
+            conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.context)
+        else:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
-            conn.request(method, path, body=body, headers=headers or {})
+            conn.request(method, path, body=body, headers=headers)
             resp = conn.getresponse()
             data = resp.read()
             return resp.status, resp.getheaders(), data
@@ -241,7 +262,7 @@ class Upstream:
         if params:
             path = f"{path}?{urllib.parse.urlencode(params)}"
         body = None if doc is None else json.dumps(doc).encode()
-        status, _h, data = self.raw(method, path, body, {"Content-Type": "application/json"} if body else {})
+        status, _h, data = self.raw(method, path, body, {"Content-Type": "application/json"} if body else {}, own=True)
         try:
             answer = json.loads(data) if data else None
         except ValueError:
@@ -502,6 +523,8 @@ class PluginDoubles:
         # index uuid -> the clock offset when the double first saw the index: its creation
         # date on the double clock is OpenSearch's creation.date plus that offset.
         self.births: dict[str, int] = {}
+        # False when another double in front of the same cluster runs the ISM coordinator.
+        self.jobs = True
 
     # ---- state in OpenSearch
     def _state_ready(self) -> bool:
@@ -1325,12 +1348,17 @@ class PluginDoubles:
         except Reply:
             # executeDirectQuery swallows the lookup error; the response cannot then be built: 500.
             raise sql_error(500, "IOException", f"Failed to parse result from {source}: datasource not found")
-        result = self._prometheus(meta["properties"]["prometheus.uri"], request, options)
+        result = self._prometheus(self._decrypt(meta)["properties"], request, options)
         return 200, {"queryId": str(uuid.uuid4()), "results": {source: result},
                      "sessionId": request["sessionId"] or str(uuid.uuid4())}
 
     @staticmethod
-    def _prometheus(base: str, request: dict, options: dict) -> dict:
+    def _prometheus(props: dict, request: dict, options: dict) -> dict:
+        """PrometheusClientImpl: GET on prometheus.uri, with basic auth when prometheus.auth.type is
+        basicauth (BasicAuthenticationInterceptor); an https URI is verified against the JVM's trust
+        store, which here is the system's CAs or PLUGIN_DOUBLES_PROMETHEUS_CA (a CA a team adds to its
+        cluster's trust store)."""
+        base = props["prometheus.uri"]
         params = {"query": request["query"]}
         if str(options.get("queryType")).lower() == "range":
             path = "/api/v1/query_range"
@@ -1344,9 +1372,17 @@ class PluginDoubles:
         url = urllib.parse.urlsplit(base.rstrip("/") + path)
         if not url.hostname:  # a host-less prometheus.uri (accepted at create): nothing to reach
             return {"resultType": None, "result": None}
-        conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=30)
+        headers = {}
+        if str(props.get("prometheus.auth.type", "")).lower() == "basicauth":
+            token = f"{props.get('prometheus.auth.username', '')}:{props.get('prometheus.auth.password', '')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(token.encode()).decode()
+        if url.scheme == "https":
+            context = ssl.create_default_context(cafile=os.environ.get("PLUGIN_DOUBLES_PROMETHEUS_CA") or None)
+            conn = http.client.HTTPSConnection(url.hostname, url.port or 443, timeout=30, context=context)
+        else:
+            conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=30)
         try:
-            conn.request("GET", f"{url.path}?{urllib.parse.urlencode(params)}")
+            conn.request("GET", f"{url.path}?{urllib.parse.urlencode(params)}", headers=headers)
             resp = conn.getresponse()
             payload = resp.read()
         except OSError as exc:
@@ -1597,6 +1633,40 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriza
               "transfer-encoding", "upgrade", "content-length"}
 
 
+# The transport action families of the doubled routes, as the plugins register them (ISM:
+# ...indexstatemanagement/transport/action/*Action.kt names "cluster:admin/opendistro/ism/...";
+# sql: datasources/.../transport/Transport*DataSourceAction.java "cluster:admin/opensearch/ql/
+# datasources/...", direct-query's "cluster:admin/opensearch/direct_query/...").
+ACTION_FAMILIES = (
+    (POLICY_PREFIXES, "cluster:admin/opendistro/ism/*"),
+    (("/_plugins/_query/_datasources", "/_opendistro/_query/_datasources"), "cluster:admin/opensearch/ql/datasources/*"),
+    (("/_plugins/_directquery",), "cluster:admin/opensearch/direct_query/*"),
+    (("/_double",), "the double's own clock routes"),
+)
+
+
+def check_caller(upstream: Upstream, headers, path: str) -> None:
+    """In front of a secured cluster, a doubled route is the security plugin's to guard: the
+    caller's credential is checked by the real plugin (its authinfo endpoint; its own 401 goes
+    back unchanged), and only a user holding the all_access role may use the doubled plugins.
+    That is NARROWER than the plugins (which check the action against the user's roles'
+    cluster_permissions): a user the real cluster would let in through a custom role is refused
+    here with the security plugin's 403, never the reverse. Without security, nothing to check."""
+    if not upstream.secured:
+        return
+    caller = {k: v for k, v in headers.items() if k.lower() == "authorization"}
+    status, resp_headers, data = upstream.raw("GET", "/_plugins/_security/authinfo", None, caller, timeout=30)
+    if status != 200:
+        content_type = dict((k.lower(), v) for k, v in resp_headers).get("content-type", "text/plain; charset=UTF-8")
+        raise Reply(status, data, content_type)
+    info = json.loads(data)
+    if "all_access" in info.get("roles", []):
+        return
+    action = next((a for prefixes, a in ACTION_FAMILIES if any(path.startswith(p) for p in prefixes)), path)
+    user = f"User [name={info.get('user_name')}, backend_roles={info.get('backend_roles', [])}, requestedTenant=null]"
+    raise os_error(403, "security_exception", f"no permissions for [{action}] and {user}")
+
+
 def make_handler(doubles: PluginDoubles, upstream: Upstream):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -1646,6 +1716,7 @@ def make_handler(doubles: PluginDoubles, upstream: Upstream):
                 self._proxy(raw)
                 return
             try:
+                check_caller(upstream, self.headers, path)
                 body = None
                 if raw.strip():
                     try:
@@ -1690,7 +1761,7 @@ def make_handler(doubles: PluginDoubles, upstream: Upstream):
             # A new index: the coordinator looks at it before the answer goes out (ISM reacts to
             # the cluster-changed event), so a following explain sees the attachment.
             creates_index = self.command == "PUT" and re.fullmatch(r"/[^/_][^/]*", urllib.parse.urlsplit(self.path).path or "")
-            if creates_index and 200 <= status < 300:
+            if creates_index and 200 <= status < 300 and doubles.jobs:
                 try:
                     doubles.sweep()
                 except Exception as exc:
@@ -1714,17 +1785,30 @@ def main(argv=None) -> None:
     ap.add_argument("--host", default="0.0.0.0")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--upstream", required=True, help="the real OpenSearch, e.g. http://127.0.0.1:29200")
+    ap.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM; with --tls-key)")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--upstream-ca", help="the CA that signed an https upstream's certificate")
+    ap.add_argument("--no-jobs", action="store_true",
+                    help="run no ISM coordinator (another double in front of the same cluster runs it)")
     args = ap.parse_args(argv)
-    upstream = Upstream(args.upstream)
+    user = os.environ.get("PLUGIN_DOUBLES_UPSTREAM_USER")
+    auth = (user, os.environ.get("PLUGIN_DOUBLES_UPSTREAM_PASSWORD", "")) if user else None
+    upstream = Upstream(args.upstream, auth=auth, ca_file=args.upstream_ca)
     doubles = PluginDoubles(
         upstream,
         master_key=os.environ.get("PLUGIN_DOUBLES_MASTER_KEY", ""),
         job_interval_min=float(os.environ.get("PLUGIN_DOUBLES_JOB_INTERVAL_MIN", "5")),
         sweep_s=float(os.environ.get("PLUGIN_DOUBLES_SWEEP_S", "1")),
     )
-    threading.Thread(target=doubles.sweeper, daemon=True, name="ism-coordinator").start()
+    doubles.jobs = not args.no_jobs
+    if doubles.jobs:
+        threading.Thread(target=doubles.sweeper, daemon=True, name="ism-coordinator").start()
     server = ThreadingHTTPServer((args.host, args.port), make_handler(doubles, upstream))
     server.daemon_threads = True
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print(f"[plugin-doubles] ISM + SQL plugin CONTRACT DOUBLES on {args.host}:{args.port} -> {args.upstream}", file=sys.stderr, flush=True)
     server.serve_forever()
 

@@ -19,7 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import requests
 
@@ -58,16 +58,23 @@ def _openssl(*args: str, cwd: Path) -> None:
     assert proc.returncode == 0, f"openssl {' '.join(args)} failed:\n{proc.stderr}"
 
 
-def issue_certificates(directory: Path) -> None:
-    """ca.pem, node.pem / node-key.pem (HTTP and transport, both ways), admin.pem / admin-key.pem."""
+def issue_certificates(directory: Path, addresses: Sequence[str] = ()) -> None:
+    """ca.pem, node.pem / node-key.pem (HTTP and transport, both ways), admin.pem / admin-key.pem;
+    with `addresses` (IPs beyond loopback that containers dial, tests/e2e/team_fixture.py) the node
+    certificate is valid for them too, and prometheus.pem / prometheus-key.pem (the team
+    Prometheus's server certificate, same CA) is made for them."""
     directory.mkdir(parents=True, exist_ok=True)
     _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "ca-key.pem", cwd=directory)
     _openssl("req", "-x509", "-new", "-key", "ca-key.pem", "-out", "ca.pem", "-days", "2", "-subj", "/CN=clawker-test-ca",
              "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=directory)
-    for name, dn, ext in (
-        ("node", NODE_DN, "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth"),
+    names = "DNS:localhost,IP:127.0.0.1" + "".join(f",IP:{a}" for a in addresses)
+    leaves = [
+        ("node", NODE_DN, f"subjectAltName={names}\nextendedKeyUsage=serverAuth,clientAuth"),
         ("admin", ADMIN_DN, "extendedKeyUsage=clientAuth"),
-    ):
+    ]
+    if addresses:
+        leaves.append(("prometheus", "CN=clawker-team-prometheus,O=clawker-test", f"subjectAltName={names}\nextendedKeyUsage=serverAuth"))
+    for name, dn, ext in leaves:
         # The security plugin reads PKCS#8 keys (genpkey's format).
         _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", f"{name}-key.pem", cwd=directory)
         subject = "/" + "/".join(reversed(dn.split(",")))
@@ -105,6 +112,10 @@ def _node_config(home: Path, state: Path, certs: Path, admin_hash: str) -> Path:
         '_meta:\n  type: "internalusers"\n  config_version: 2\n'
         f'{ADMIN_USER}:\n  hash: "{admin_hash}"\n  reserved: true\n  backend_roles:\n  - "admin"\n'
     )
+    # The DN lists go in the YAML: on the command line a list setting is split at every comma,
+    # and a DN has commas (the nodes of a two-node cluster then refuse each other's certificate).
+    with open(config / "opensearch.yml", "a") as yml:
+        yml.write(f'\nplugins.security.nodes_dn: ["{NODE_DN}"]\nplugins.security.authcz.admin_dn: ["{ADMIN_DN}"]\n')
     jvm = config / "jvm.options"
     jvm.write_text(jvm.read_text().replace("logs/", f"{state}/logs/").replace("HeapDumpPath=data", f"HeapDumpPath={state}/data"))
     for sub in ("data", "logs", "tmp"):
@@ -130,8 +141,6 @@ def _settings(http: int, transport: int, seeds: list[int], masters: list[str], n
         "-Eplugins.security.ssl.http.enabled=true",
         "-Eplugins.security.ssl.transport.enforce_hostname_verification=false",
         "-Eplugins.security.allow_default_init_securityindex=true",
-        f"-Eplugins.security.authcz.admin_dn={ADMIN_DN}",
-        f"-Eplugins.security.nodes_dn={NODE_DN}",
         "-Eplugins.security.restapi.roles_enabled=all_access",
         "-Eplugins.security.audit.type=noop",
     ]
@@ -140,12 +149,13 @@ def _settings(http: int, transport: int, seeds: list[int], masters: list[str], n
     return args
 
 
-def start(nodes: int = 1) -> SecuredCluster:
+def start(nodes: int = 1, addresses: Sequence[str] = ()) -> SecuredCluster:
+    """`nodes` nodes on loopback forming one cluster; `addresses`: see issue_certificates."""
     dist = _dist()
     home, java_home = Path(dist["OPENSEARCH_SECURE_HOME"]), dist["OPENSEARCH_JAVA_HOME"]
     state = Path(tempfile.mkdtemp(prefix="clawker-secured-"))
     certs = state / "certs"
-    issue_certificates(certs)
+    issue_certificates(certs, addresses)
     admin_hash = _admin_hash(home, java_home)
     ports = [(free_port(), free_port()) for _ in range(nodes)]
     names = [f"secured-{i}" for i in range(nodes)]

@@ -52,8 +52,10 @@ def _collector_binary() -> str:
     return found[-1]
 
 
-def _local_config(opensearch_url: str, queue_dir: Path) -> tuple[dict, dict]:
-    """The stack's collector config with local addresses and queue directory; returns (config, ports)."""
+def _local_config(opensearch_url: str, queue_dir: Path, settings: Optional[dict] = None) -> tuple[dict, dict]:
+    """The stack's collector config with local addresses and queue directory; returns (config, ports).
+
+    settings: more of the stack's settings (e.g. its units)."""
     ports = {k: free_port() for k in ("http", "grpc", "infra", "metrics", "self")}
     loops = {lane: free_port() for lane in collector_config.LOOPBACK_PORTS}
     settings = validate(
@@ -66,6 +68,7 @@ def _local_config(opensearch_url: str, queue_dir: Path) -> tuple[dict, dict]:
             "infraTlsCertFile": "/unused/server.crt",
             "infraTlsKeyFile": "/unused/server.key",
             "infraTlsCaFile": "/unused/ca.crt",
+            **(settings or {}),
         }
     )
     text = json.dumps(collector_config.render(settings))
@@ -95,7 +98,11 @@ def _wait_port(port: int, proc: subprocess.Popen, log: Path) -> None:
 
 @contextlib.contextmanager
 def running_collector(
-    opensearch_url: str, tmp_path: Path, adjust: Optional[Callable[[dict], None]] = None, env: Optional[dict] = None
+    opensearch_url: str,
+    tmp_path: Path,
+    adjust: Optional[Callable[[dict], None]] = None,
+    env: Optional[dict] = None,
+    settings: Optional[dict] = None,
 ):
     """The real collector with the stack's config (local addresses); adjust(config) may change it first.
 
@@ -105,7 +112,7 @@ def running_collector(
     binary = _collector_binary()
     queue_dir = tmp_path / "queue"
     queue_dir.mkdir(exist_ok=True)
-    config, ports = _local_config(opensearch_url, queue_dir)
+    config, ports = _local_config(opensearch_url, queue_dir, settings)
     if adjust:
         adjust(config)
     path = tmp_path / "otel-collector-config.yaml"
@@ -133,21 +140,22 @@ def collector(cluster, tmp_path):
         yield running
 
 
-def _bootstrap(node: OpenSearchNode) -> None:
+def _bootstrap(node: OpenSearchNode, table: boot.Table = boot.DEFAULT) -> None:
+    """The stack's pipelines, templates and write-name indices (of `table`'s units: by default the default units')."""
     props = lambda name, body: {"endpoint": node.url, "name": name, "body": body, "timeout_s": TIMEOUT_S}  # noqa: E731
-    for name, body in boot.pipeline_bodies().items():
+    for name, body in boot.pipeline_bodies(table).items():
         osp.IngestPipelineProvider().create(props(name, body))
     osp.ComponentTemplateProvider().create(props(names.COMPONENT_TEMPLATE, boot.component_template_body()))
-    for index in names.LOG_INDICES + (names.TRACES_INDEX,):
-        for name, body in boot.template_bodies(index).items():  # the write name's and the days'
+    for index in table.log_indices + (names.TRACES_INDEX,):
+        for name, body in boot.template_bodies(index, table).items():  # the write name's and the days'
             osp.IndexTemplateProvider().create(props(name, body))
-    for index in names.LOG_INDICES:
+    for index in table.log_indices:
         osp.IndexProvider().create(
             {
                 "endpoint": node.url,
                 "name": index,
-                "mappings": boot.index_mappings(index),
-                "settings": boot.index_settings(index),
+                "mappings": boot.index_mappings(index, table),
+                "settings": boot.index_settings(index, table),
                 "policy_id": None,
                 "timeout_s": TIMEOUT_S,
             }

@@ -173,10 +173,13 @@ def test_every_codex_panel_translates_for_the_proof_estimate_included():
     bundle = pp.load_bundle(codex.with_estimated_cost(_objects(), PRICES))
     panels = pp.dashboard_panels(bundle)
     assert {p.dashboards[0] for p in panels} == {"Codex"}
-    assert len(panels) == 26
+    assert len(panels) == 27  # the machine and user controls included
     for panel in panels:
         if panel.type == "explore":
             assert "codex_" in pp.promql_of(panel), panel.name
+            continue
+        if pp.is_controls(panel):
+            assert {c.index for c in pp.controls_of(panel, bundle)} == {"codex*"}, panel.name
             continue
         plan = pp.plan(panel, bundle, pp.time_from(panel, bundle))
         assert plan.index == "codex*", panel.name

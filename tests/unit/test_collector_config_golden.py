@@ -3,9 +3,11 @@
 tests/fixtures/collector_config/<variant>.yaml were written by the renderer as it
 was before it became a composition of per-lane and per-unit parts (main at
 ae6042e, one render function): `python tests/unit/test_collector_config_golden.py`
-run on that commit wrote them. One value changed since, on purpose and by hand in every
-file: the durable exporters' `num_consumers` 4 -> 2 (28f7dbf, issue 21's measured ingest
-tuning, components/services/collector_config.py DURABLE_CONSUMERS). The composed renderer must write the same bytes for
+run on that commit wrote them. Values changed since, on purpose and by hand in every
+file, by issue 21's measured ingest tuning (components/services/collector_config.py
+DURABLE_CONSUMERS, DURABLE_BATCH): the durable exporters' `num_consumers` 4 -> 2 (28f7dbf),
+then their batches' `flush_timeout` 1s -> 200ms (2026-12-05: the last batch of a burst no
+longer waits a second). The composed renderer must write the same bytes for
 the default settings (units [claude-code]) and the non-default ones below; a
 change that moves a key, a list item or a quote fails here.
 """

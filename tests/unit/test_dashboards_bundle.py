@@ -107,7 +107,15 @@ def index_fields(index: str) -> dict[str, str]:
 def index_of(so: dict) -> str:
     """The stream (= index-pattern id; its title reads the stream's days) a visualization or search reads."""
     source = so["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]
-    ref_name = source.get("indexRefName")
+    controls = ((so["attributes"].get("visState") or {}).get("params") or {}).get("controls")
+    if controls and "indexRefName" not in source:
+        # A controls panel (input_control_vis) names an index pattern per control; ours use one each.
+        wanted = {c["indexPatternRefName"] for c in controls}
+        refs = [r for r in so["references"] if r["name"] in wanted]
+        assert len(refs) == len(wanted) and len({r["id"] for r in refs}) == 1, f"{dp.object_key(so)}: controls on {refs}"
+        ref_name = refs[0]["name"]
+    else:
+        ref_name = source.get("indexRefName")
     refs = [r for r in so["references"] if r["name"] == ref_name]
     assert len(refs) == 1, f"{dp.object_key(so)}: indexRefName {ref_name!r} must match exactly one reference"
     pattern = BY_KEY.get(f"index-pattern/{refs[0]['id']}")
@@ -292,6 +300,7 @@ def test_expected_panels_are_present():
     ]
     assert titles[catalogue.DASHBOARD_NETWORKING] == {
         "Envoy actions", "CoreDNS rcodes", "eBPF actions", "Envoy events", "CoreDNS events", "eBPF egress events",
+        "Machine",  # issue 19: the machine control (tests/unit/test_dashboard_filters.py)
     }
     # Issue 12: the views peers' users expect.
     assert {

@@ -28,6 +28,10 @@ def test_every_panel_translates(panel):
     if panel.type == "explore":
         assert pp.promql_of(panel)
         return
+    if pp.is_controls(panel):
+        titles = {so["attributes"]["title"] for (t, _), so in BUNDLE.objects.items() if t == "index-pattern"}
+        assert {c.index for c in pp.controls_of(panel, BUNDLE)} <= titles
+        return
     plan = pp.plan(panel, BUNDLE, pp.time_from(panel, BUNDLE))
     assert plan.index in {so["attributes"]["title"] for (t, _), so in BUNDLE.objects.items() if t == "index-pattern"}
     # A count-only metric needs no aggregation (the hit count is its value); a table needs columns.

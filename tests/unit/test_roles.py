@@ -139,8 +139,7 @@ def test_team_bootstrap_goes_to_the_cluster_with_the_admin_credential_as_a_secre
     kinds = {r.type.rsplit(":", 1)[1] for r in bootstrap}
     assert {"OpenSearchComponentTemplate", "OpenSearchIndexTemplate", "OpenSearchIngestPipeline",
             "OpenSearchIsmPolicy", "OpenSearchIndex"} <= kinds
-    # The datasource needs a Prometheus the remote cluster reaches: not registered (yet) for a team.
-    assert "OpenSearchDatasource" not in kinds
+    assert "OpenSearchDatasource" in kinds
     for r in assets:
         assert r.inputs["endpoint"] == "https://node-1.example:9200"
         connection = r.inputs["connection"]
@@ -149,6 +148,33 @@ def test_team_bootstrap_goes_to_the_cluster_with_the_admin_credential_as_a_secre
         ) == "1b47061264138c4ac30d75fd1eb44270", r.name
         assert connection["value"] == {"username": "admin", "password": "admin-secret-1", "ca_pem": CA}
         assert "connection" in r.additional_secret_outputs
+
+
+SECRET = "4dabf18193072939515e22adb298388d"
+
+
+def test_team_datasource_queries_the_team_prometheus_with_basic_auth_as_a_secret(team):
+    (ds,) = team.of_type("clawker:OpenSearchDatasource")
+    # The body carries the admin password (basic auth): a secret, as is the readiness wait's login.
+    for key in ("body", "prometheus_connection"):
+        assert SECRET in ds.inputs[key] and key in ds.additional_secret_outputs, key
+    props = ds.inputs["body"]["value"]["properties"]
+    assert props == {"prometheus.uri": "https://localhost:9090", "prometheus.auth.type": "basicauth",
+                     "prometheus.auth.username": "admin", "prometheus.auth.password": "admin-secret-1"}
+    assert ds.inputs["prometheus_url"] == "https://localhost:9090"
+    assert ds.inputs["prometheus_connection"]["value"] == {"username": "admin", "password": "admin-secret-1", "ca_pem": CA}
+    # After the team Prometheus (which waits for the machines' credentials).
+    assert team.container(names.PROMETHEUS).urn in ds.dependencies
+
+
+def test_team_indices_get_one_replica(team):
+    bodies = [r.inputs["body"] for r in team.of_type("clawker:OpenSearchComponentTemplate")]
+    bodies += [r.inputs["body"] for r in team.of_type("clawker:OpenSearchIndexTemplate")]
+    replicas = [b["template"]["settings"]["index"]["number_of_replicas"] for b in bodies
+                if "number_of_replicas" in b.get("template", {}).get("settings", {}).get("index", {})]
+    assert replicas and set(replicas) == {1}
+    settings = [r.inputs["settings"] for r in team.of_type("clawker:OpenSearchIndex")]
+    assert {s["index.number_of_replicas"] for s in settings} == {1}
 
 
 def test_team_makes_one_credential_per_machine_after_the_bootstrap(team):

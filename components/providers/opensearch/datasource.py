@@ -16,6 +16,9 @@ from components.providers.opensearch.base import (
 
 # ----------------------------------------------------------------- datasource
 
+# Connector properties the SQL plugin treats as credentials (encrypted, never returned).
+CREDENTIAL_SUFFIXES = ("auth.username", "auth.password", "auth.access_key", "auth.secret_key")
+
 
 class DatasourceProvider(_AssetProvider):
     """A direct-query datasource of the SQL plugin (`_plugins/_query/_datasources`).
@@ -67,15 +70,23 @@ class DatasourceProvider(_AssetProvider):
 
     def normalise(self, live, desired):
         live = plain(copy.deepcopy(live))
+        desired = plain(desired)
         if isinstance(live.get("connector"), str):
             live["connector"] = live["connector"].lower()
-        return project_onto(live, plain(desired))
+        # The plugin never returns credentials (DataSourceServiceImpl.removeAuthInfo): what it
+        # stores of them cannot be read back, so the declared ones stand for them.
+        if isinstance(live.get("properties"), dict):
+            for key, value in (desired.get("properties") or {}).items():
+                if key.endswith(CREDENTIAL_SUFFIXES) and key not in live["properties"]:
+                    live["properties"][key] = value
+        return project_onto(live, desired)
 
     def _wait_for_prometheus(self, props: dict) -> None:
         url = props.get("prometheus_url")
         if not url:
             return
-        client_for(url).wait_until(
+        # A team Prometheus takes basic auth and may serve TLS from a private CA.
+        client_for(url, connection=props.get("prometheus_connection")).wait_until(
             "-/ready",
             lambda status, _body: status == 200,
             timeout_s=float(props.get("timeout_s") or DEFAULT_TIMEOUT_S),
@@ -123,10 +134,16 @@ class Datasource(Resource, module="clawker", name="OpenSearchDatasource"):
         key_fingerprint,
         timeout_s=DEFAULT_TIMEOUT_S,
         connection=None,
+        prometheus_connection=None,
         opts=None,
     ):
         props = _inputs(endpoint, name, body, timeout_s)
         props.update(prometheus_url=prometheus_url, key_fingerprint=pulumi.Output.secret(key_fingerprint))
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_PROPS)))
+        secret = list(SECRET_PROPS)
+        if prometheus_connection is not None:
+            # The team role: Prometheus's credential (in the wait, and in the body's auth properties).
+            props.update(prometheus_connection=pulumi.Output.secret(prometheus_connection), body=pulumi.Output.secret(body))
+            secret += ["prometheus_connection", "body"]
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=secret))
         props, opts = with_connection(props, opts, connection)
         super().__init__(DatasourceProvider(), resource_name, props, opts)
