@@ -229,8 +229,9 @@ def ingest_ratio(cluster, credentials: dict, n: int, run_id: str) -> dict:
 # ------------------------------------------------------------------ cold up: machine stack vs local stack
 
 
-def machine_config(workdir: pathlib.Path) -> pathlib.Path:
-    """The e2e stack's config (tests/e2e/Pulumi.e2e.yaml) less what the machine role refuses (components/roles.py)."""
+def machine_config(workdir: pathlib.Path, settings: dict) -> pathlib.Path:
+    """The e2e stack's config (tests/e2e/Pulumi.e2e.yaml) less what the machine role refuses
+    (components/roles.py), plus the machine's plain `settings` (its password is set as a secret)."""
     from components import roles
     from pulumi_cli import E2E_CONFIG
 
@@ -241,6 +242,7 @@ def machine_config(workdir: pathlib.Path) -> pathlib.Path:
         if roles.role_errors({"role": "machine", "clusterUrls": ["x"], "machineName": "x", "machinePassword": "x",
                               "teamPrometheusUrl": "x", "teamStack": "", **{short: keys[key]}}, {short}):
             del keys[key]
+    keys.update({f"{roles.NAMESPACE}:{k}": v for k, v in settings.items()})
     path = workdir / "Pulumi.machine-source.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -262,14 +264,12 @@ def cold_ups(cluster, credentials: dict, repeats: int, toolchain_bin: str) -> di
     times: dict[str, list] = {"machine": [], "local": []}
     try:
         local = PulumiStack("bench-team-local", work / "local", toolchain_bin)
-        mach = PulumiStack("bench-team-machine", work / "machine", toolchain_bin, config_source=machine_config(work))
-        mach.set_config("role", "machine")
-        mach.set_config("machineName", machine)
-        mach.set_config("clusterUrls", cluster.urls[0])
-        mach.set_config("clusterCaCert", cluster.ca_pem)
+        plain = {
+            "role": "machine", "machineName": machine, "clusterUrls": cluster.urls[0], "clusterCaCert": cluster.ca_pem,
+            "teamPrometheusUrl": prometheus_url, "prometheusCaCert": pathlib.Path(tls.ca_cert).read_text(),
+        }
+        mach = PulumiStack("bench-team-machine", work / "machine", toolchain_bin, config_source=machine_config(work, plain))
         mach.set_config("machinePassword", credentials[machine][1], secret=True)
-        mach.set_config("teamPrometheusUrl", prometheus_url)
-        mach.set_config("prometheusCaCert", pathlib.Path(tls.ca_cert).read_text())
         for _ in range(repeats):
             for kind, stack in (("machine", mach), ("local", local)):
                 remove_stack_leftovers()
@@ -320,6 +320,9 @@ def main() -> None:
     parser.add_argument("--skip-ingest", action="store_true", help="the cold-up part only")
     args = parser.parse_args()
     import secured_cluster
+
+    # A SIGTERM still stops the cluster, the collectors and the stacks (the `finally` blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     run_id = uuid.uuid4().hex[:8]
     load = lambda: " ".join(open("/proc/loadavg").read().split()[:3])  # noqa: E731

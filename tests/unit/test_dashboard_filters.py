@@ -59,7 +59,7 @@ def test_each_dashboard_has_one_controls_panel_on_top_with_a_machine_control(tit
     read = {pp.plan(p, BUNDLE, "now-1d").index for p in _panels_of(title) if p.type != "explore" and not pp.is_controls(p)}
     assert read, title
     if title == "Claude Code Traces":
-        assert fields == [MACHINE]  # spans carry no user attributes (the corpus's, as Claude Code sends them)
+        assert fields == [MACHINE]  # span attributes are a flat_object: no list of values to pick from
     elif title == "Clawker Networking":
         assert fields == [MACHINE]  # infrastructure records name no user
     else:
