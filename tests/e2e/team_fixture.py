@@ -173,6 +173,8 @@ def team_config(team_urls: list[str], ca_pem: str, address: str, certs: Path, pr
             "machines": ",".join(MACHINES),
             "prometheusBindAddress": address,
             "prometheusPort": str(prometheus_port),
+            # Free like every port a team test publishes: a local stack may hold 5601 meanwhile.
+            "dashboardsPort": str(free_port()),
             "prometheusTlsCertFile": str(certs / "prometheus.pem"),
             "prometheusTlsKeyFile": str(certs / "prometheus-key.pem"),
             "hostName": address,
