@@ -35,6 +35,7 @@ import team_machines as tm
 from components import names
 from components.bootstrap import opensearch as boot
 from components.providers.opensearch import security
+from net import wait_until
 from otlp_sender import send_delta_counters
 from providers.telemetry_samples import RESOURCES
 from test_stack_lifecycle import USER_VIS, clawker_workspaces, dashboards, save_visualization_as_a_user
@@ -51,17 +52,6 @@ def phase(name: str):
     t0 = time.monotonic()
     yield
     print(f"[team-machines] {name}: {time.monotonic() - t0:.1f}s", file=sys.stderr)
-
-
-def _wait(what: str, condition, timeout_s: float = 240, detail=lambda: ""):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s}s\n{detail()}")
-        time.sleep(1)
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +183,7 @@ def test_two_machines_each_store_5000_records_exactly_once_through_a_node_outage
     # A third of each sent, the node they ship to (the first of clusterUrls) stops, as an operator
     # takes a node down: out of the voting configuration first, so that the other node keeps the
     # cluster writable (with two manager-eligible nodes only one votes; README "Running for a team").
-    _wait("a third of each machine's records accepted", lambda: all(s.sent.count() >= PER_MACHINE // 3 for s in senders.values()), 120)
+    wait_until(lambda: all(s.sent.count() >= PER_MACHINE // 3 for s in senders.values()), 120, "a third of each machine's records accepted")
     other = 1 - SHIPPED_TO
     node = f"secured-{SHIPPED_TO}"
     excluded = team.call("POST", "_cluster/voting_config_exclusions", params={"node_names": node, "timeout": "60s"}, door=other)
@@ -206,9 +196,9 @@ def test_two_machines_each_store_5000_records_exactly_once_through_a_node_outage
         assert all(s.sent.count() == PER_MACHINE for s in senders.values())
         # Every record reaches the cluster while that node is down: the collectors failed over to the next URL.
         for m in (ALICE, BOB):
-            _wait(f"{m}'s {PER_MACHINE} records with node {SHIPPED_TO} stopped",
-                  lambda m=m: len(tm.stored(team, tags[m], door=other)[0]) >= PER_MACHINE, 240,
-                  detail=lambda m=m: outage_detail(team, machines, tags, other))
+            wait_until(lambda m=m: len(tm.stored(team, tags[m], door=other)[0]) >= PER_MACHINE, 240,
+                       f"{m}'s {PER_MACHINE} records with node {SHIPPED_TO} stopped",
+                       detail=lambda: outage_detail(team, machines, tags, other))
         print(f"[team-machines] all records stored with the node down {time.monotonic() - t_stop:.1f}s after its stop", file=sys.stderr)
     finally:
         # Back in the background: the explicit-settings, bad-CA and destroy checks below need only the other node.
@@ -225,9 +215,8 @@ def test_two_machines_each_store_5000_records_exactly_once_through_a_node_outage
             counters={"claude_code.cost.usage": {"unit": "USD"}},
             rounds=[[("claude_code.cost.usage", 0.5, {"model": "claude-sonnet-4-5"})]],
         )
-    _wait("cost series from both machines", lambda: tm.series_machines(team, '{__name__=~"claude_code_cost.*"}') >= {ALICE, BOB}, 120)
-    _wait("collector series from both machines",
-          lambda: tm.series_machines(team, '{__name__=~"otelcol_receiver_accepted_log_records.*"}') >= {ALICE, BOB}, 120)
+    wait_until(lambda: tm.series_machines(team, '{__name__=~"claude_code_cost.*"}') >= {ALICE, BOB}, 120, "cost series from both machines")
+    wait_until(lambda: tm.series_machines(team, '{__name__=~"otelcol_receiver_accepted_log_records.*"}') >= {ALICE, BOB}, 120, "collector series from both machines")
 
 
 def test_a_bad_ca_fails_up_naming_the_setting_before_the_collector_is_replaced(team, machines, tmp_path):
@@ -283,8 +272,8 @@ def test_a_revoked_machine_keeps_its_records_and_delivers_them_once_readmitted(t
     assert all(not [n for n in v if BOB in n] for v in tm.security_objects(team).values()), tm.security_objects(team)
     sent = tm.sender(bob, tag, 500).start()
     sent.join(120)
-    _wait("bob's collector refusing and retrying from its queue",
-          lambda: "Exporting failed. Will retry" in bob.collector_log() and "invalid character 'U'" in bob.collector_log(), 120)
+    wait_until(lambda: "Exporting failed. Will retry" in bob.collector_log() and "invalid character 'U'" in bob.collector_log(),
+               120, "bob's collector refusing and retrying from its queue")
     assert len(tm.stored(team, tag)[0]) == 0
     # His stack says why, naming the setting, before anything is touched.
     with phase("bob preview (refused)"):
@@ -297,5 +286,5 @@ def test_a_revoked_machine_keeps_its_records_and_delivers_them_once_readmitted(t
     assert tm.security_objects(team) == before
     with phase("bob up"):
         bob.stack.up()
-    _wait("bob's 500 queued records after re-admission", lambda: len(tm.stored(team, tag)[0]) >= 500, 240)
+    wait_until(lambda: len(tm.stored(team, tag)[0]) >= 500, 240, "bob's 500 queued records after re-admission")
     assert tm.stored(team, tag) == (set(range(500)), 500, {BOB: 500})
