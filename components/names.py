@@ -4,7 +4,9 @@ Container names double as DNS names on the network, so the collector config,
 Prometheus config and bootstrap all address services by these constants.
 """
 
-from components import telemetry as _telemetry
+from __future__ import annotations
+
+from typing import Any
 
 NETWORK = "clawker-net"
 
@@ -31,17 +33,48 @@ LABELS = {
 OPENSEARCH_CLUSTER = "clawker-observability"
 
 # Log indices and their routing come from the one table of log streams
-# (components/telemetry.py); these are views of it, kept for the callers that look
-# up one fact at a time.
-UNTRUSTED_LOG_INDICES = _telemetry.index_by_service(_telemetry.UNTRUSTED)
-TRUSTED_LOG_INDICES = _telemetry.index_by_service(_telemetry.TRUSTED)
-# ingest_source stamped on each trusted service's records.
-TRUSTED_INGEST_SOURCE = {
-    service: s.ingest_source for s in _telemetry.streams(_telemetry.TRUSTED) for service in s.service_names
-}
-UNTRUSTED_INGEST_SOURCE = _telemetry.UNTRUSTED_INGEST_SOURCE
-# Each index once, untrusted ones first, in table order.
-LOG_INDICES = tuple(s.index for s in _telemetry.LOG_STREAMS)
+# (components/telemetry.py); UNTRUSTED_LOG_INDICES, TRUSTED_LOG_INDICES,
+# TRUSTED_INGEST_SOURCE (ingest_source stamped on each trusted service's records),
+# UNTRUSTED_INGEST_SOURCE, LOG_INDICES (each index once, untrusted ones first, in table
+# order), LOG_INDEX_TEMPLATES and INDEX_PIPELINES are views of it, kept for the callers
+# that look up one fact at a time. They are made on first use (`__getattr__` below):
+# the table loads the default units (manifests, their JSON Schema), which the dynamic
+# providers' process, importing this module for the fixed names, never needs (issue 21:
+# that import was on the critical path of every preview's first provider call).
+
+
+def _stream_views() -> dict[str, Any]:
+    from components import telemetry as _telemetry
+
+    log_indices = tuple(s.index for s in _telemetry.LOG_STREAMS)
+    return {
+        "UNTRUSTED_LOG_INDICES": _telemetry.index_by_service(_telemetry.UNTRUSTED),
+        "TRUSTED_LOG_INDICES": _telemetry.index_by_service(_telemetry.TRUSTED),
+        "TRUSTED_INGEST_SOURCE": {
+            service: s.ingest_source for s in _telemetry.streams(_telemetry.TRUSTED) for service in s.service_names
+        },
+        "UNTRUSTED_INGEST_SOURCE": _telemetry.UNTRUSTED_INGEST_SOURCE,
+        "LOG_INDICES": log_indices,
+        # Index templates: one per log index, named after the index it shapes.
+        "LOG_INDEX_TEMPLATES": {index: index for index in log_indices},
+        # Sources whose attributes need reshaping first (index.default_pipeline), by index.
+        "INDEX_PIPELINES": {s.index: s.default_pipeline for s in _telemetry.LOG_STREAMS if s.default_pipeline},
+    }
+
+
+_STREAM_VIEWS = (
+    "UNTRUSTED_LOG_INDICES", "TRUSTED_LOG_INDICES", "TRUSTED_INGEST_SOURCE", "UNTRUSTED_INGEST_SOURCE",
+    "LOG_INDICES", "LOG_INDEX_TEMPLATES", "INDEX_PIPELINES",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _STREAM_VIEWS:
+        views = _stream_views()
+        globals().update(views)
+        return views[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # SS4O traces: the exporter writes ss4o_traces-<dataset>-<namespace>.
 TRACES_DATASET = "traces"
@@ -66,15 +99,12 @@ WORKSPACE = "Clawker"
 WORKSPACE_DESCRIPTION = "Clawker observability: Claude Code cost, activity and egress telemetry"
 # The one use case the workspace carries; it mounts every nav group (logs, metrics, traces).
 WORKSPACE_FEATURES = ("use-case-all",)
-# Index templates: one per log index, named after the index it shapes, plus the traces one.
-LOG_INDEX_TEMPLATES = {index: index for index in LOG_INDICES}
+# The traces index's template (the log indices' are LOG_INDEX_TEMPLATES).
 TRACES_INDEX_TEMPLATE = "clawker-traces"
 
 # Ingest pipelines that reshape the exporter's documents before indexing.
 # Every log index runs the envelope one last (index.final_pipeline).
 ENVELOPE_PIPELINE = "clawker-logs-envelope"
-# Sources whose attributes need reshaping first (index.default_pipeline), by index.
-INDEX_PIPELINES = {s.index: s.default_pipeline for s in _telemetry.LOG_STREAMS if s.default_pipeline}
 # The SS4O traces index's pipeline: gives spans a real @timestamp.
 TRACES_PIPELINE = "clawker-traces"
 

@@ -68,7 +68,8 @@ class MachineStack:
 class TeamEndpoints:
     """What a machine ships to: from the team stack's outputs, or from explicit settings."""
 
-    cluster_url: Any
+    cluster_url: Any  # the first of cluster_urls (the team check asks it)
+    cluster_urls: Any  # every URL, in order: the collector fails over from one to the next
     username: Any
     password: Any  # a secret
     remote_write_url: Any
@@ -157,18 +158,20 @@ def build_team(settings: Settings) -> TeamStack:
         cluster=cluster,
         dashboards_url=settings.dashboards_url or None,
     )
-    credentials = {
-        machine: MachineCredential(
+    credentials: dict[str, MachineCredential] = {}
+    previous: list[pulumi.Resource] = []
+    for machine in settings.machine_list:
+        credentials[machine] = MachineCredential(
             f"machine-credential-{machine}",
             endpoint=cluster.endpoint,
             connection=cluster.connection,
             machine=machine,
             streams=streams(settings),
-            # Its role names the indices the bootstrap makes.
-            opts=pulumi.ResourceOptions(depends_on=[bootstrap]),
+            # Its role names the indices the bootstrap makes. One after another: the security plugin
+            # refuses concurrent changes of its configuration (409 version conflict).
+            opts=pulumi.ResourceOptions(depends_on=[bootstrap, *previous]),
         )
-        for machine in settings.machine_list
-    }
+        previous = [credentials[machine]]
     prometheus = Prometheus("prometheus", settings, network=network, users=prometheus_users(settings, credentials))
     datasource = None
     if settings.prometheus_datasource:
@@ -198,6 +201,7 @@ def team_endpoints(settings: Settings) -> TeamEndpoints:
         ca = settings.cluster_ca_cert or None
         return TeamEndpoints(
             cluster_url=settings.cluster_url_list[0],
+            cluster_urls=settings.cluster_url_list,
             username=f"clawker-machine-{settings.machine_name}",
             password=pulumi.Output.secret(settings.machine_password),
             remote_write_url=remote_write_url(settings.team_prometheus_url),
@@ -210,6 +214,7 @@ def team_endpoints(settings: Settings) -> TeamEndpoints:
     cluster_ca = team.get_output("clusterCaCert")
     return TeamEndpoints(
         cluster_url=team.get_output("clusterUrls").apply(lambda urls: urls[0]),
+        cluster_urls=team.get_output("clusterUrls"),
         username=credential.apply(lambda c: c["username"]),
         password=pulumi.Output.secret(credential.apply(lambda c: c["password"])),
         remote_write_url=team.get_output("prometheusRemoteWriteUrl"),

@@ -4,9 +4,11 @@ In SPEC order, each step depending on the one before:
 
 a. the global ``data-connection`` saved object for the ``clawker_prometheus`` datasource;
 b. the ``Clawker`` workspace (use-case-all) linked to that data connection;
-c. the explore (PromQL) panels, created one by one inside the workspace;
+c. the explore (PromQL) panels written inside the workspace, one resource per unit
+   (``dashboards-explore-objects-<unit>``, all its panels: issue 21);
 d. the saved-object bundles (index patterns, visualizations, searches, dashboards)
-   imported into the workspace; dashboards reference the explore panels of (c).
+   imported into the workspace; a bundle waits only for the resources holding what
+   its objects reference (the explore panels of (c), the core's bundle).
    The core's objects (opensearch_assets/dashboards/) are one bundle,
    ``dashboards-saved-objects``; each selected unit's are its own,
    ``dashboards-saved-objects-<unit>`` (after the core's: they may show its index
@@ -26,10 +28,16 @@ resource here is ``retain_on_delete``: ``pulumi destroy`` only forgets them (no 
 reaches Dashboards) and the workspace, the users' objects and ours stay on the volume.
 The next ``pulumi up`` adopts them: the workspace is found by its exact name (same
 id), the data connection by its fixed id, explore objects and the bundle are written
-over their kept copies in that workspace. With the purge setting, destroy deletes
+over their kept copies in that workspace. Stacks written before the explore
+collections hold one resource per explore object (``dashboards-explore-<id>``); the
+engine adopts at most one old resource per new one, so their upgrade plans each of
+them as a ``delete[retain]`` (forgotten, no call reaches Dashboards) and the unit's
+collection as a create that writes over the same objects in place
+(tests/e2e/previous_release.py checks exactly that). With the purge setting, destroy deletes
 them through the API and the volume goes with everything else.
 A consequence: a saved object a later release drops from the program (rather than
-from the bundle, which removes it on update) stays in the workspace until a purge.
+from its bundle or explore collection, which remove it on update) stays in the
+workspace until a purge.
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ from components import codex, names, units
 from components.providers.dashboards import (
     DEFAULT_READY_TIMEOUT_S,
     DataConnection,
-    ExploreObject,
+    ExploreCollection,
     SavedObjectBundle,
     Workspace,
     load_saved_objects,
@@ -118,19 +126,34 @@ def declare_dashboards_assets(
         ready_timeout_s=DEFAULT_READY_TIMEOUT_S,
         opts=opts(data_connection),
     )
-    explore = [
-        ExploreObject(
-            f"dashboards-explore-{so['id']}",
+    owners = [("", core_explore)] + [(unit.name, by_unit[unit.name][0]) for unit in selected]
+    explore = {
+        owner: ExploreCollection(
+            "dashboards-explore-objects" + (f"-{owner}" if owner else ""),
             url=url,
             workspace_id=workspace.id,
-            saved_object=so,
+            saved_objects=objects,
             ready_timeout_s=DEFAULT_READY_TIMEOUT_S,
             opts=opts(workspace),
         )
-        for so in explore_objects
-    ]
-    explore_keys = [object_key(so) for so in explore_objects]
+        for owner, objects in owners
+        if objects
+    }
+    holder = {object_key(so): explore[owner] for owner, objects in owners for so in objects}
+    explore_keys = sorted(holder)
+
+    def after(objects: list[dict], *also: pulumi.Resource) -> pulumi.ResourceOptions:
+        """Waits for the workspace, `also`, and the collections holding what the objects reference."""
+        needed = {id(r): r for r in also}
+        for so in objects:
+            for ref in so.get("references") or []:
+                held = holder.get(f"{ref.get('type')}/{ref.get('id')}")
+                if held is not None:
+                    needed[id(held)] = held
+        return opts(workspace, *needed.values())
+
     unit_keys = [object_key(so) for _, imported in by_unit.values() for so in imported]
+    core_keys = [object_key(so) for so in core_imported]
     core = SavedObjectBundle(
         "dashboards-saved-objects",
         url=url,
@@ -140,22 +163,23 @@ def declare_dashboards_assets(
         # Up to this release the core bundle held claude-code's objects: its bundle holds them now.
         handed_over=unit_keys,
         ready_timeout_s=DEFAULT_READY_TIMEOUT_S,
-        opts=opts(workspace, *explore),
+        opts=after(core_imported),
     )
     bundles = [core]
     for unit in selected:
         imported = by_unit[unit.name][1]
         if not imported:
             continue
+        shows_core = any(f"{r.get('type')}/{r.get('id')}" in core_keys for so in imported for r in so.get("references") or [])
         bundles.append(
             SavedObjectBundle(
                 f"dashboards-saved-objects-{unit.name}",
                 url=url,
                 workspace_id=workspace.id,
                 saved_objects=imported,
-                external_references=explore_keys + [object_key(so) for so in core_imported],
+                external_references=explore_keys + core_keys,
                 ready_timeout_s=DEFAULT_READY_TIMEOUT_S,
-                opts=opts(workspace, core, *explore),
+                opts=after(imported, *([core] if shows_core else [])),
             )
         )
-    return [data_connection, workspace, *explore, *bundles]
+    return [data_connection, workspace, *explore.values(), *bundles]

@@ -11,6 +11,24 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 
+def changed_segments(old: Any, new: Any, at: tuple = ()) -> list[tuple[tuple, str]]:
+    """(path as key/index segments, "add" | "delete" | "update") where two JSON-like values differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[tuple[tuple, str]] = []
+        for key in sorted(set(old) | set(new), key=str):
+            sub = (*at, str(key))
+            if key not in old:
+                out.append((sub, "add"))
+            elif key not in new:
+                out.append((sub, "delete"))
+            else:
+                out.extend(changed_segments(old[key], new[key], sub))
+        return out
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [c for i, (o, n) in enumerate(zip(old, new)) for c in changed_segments(o, n, (*at, i))]
+    return [] if old == new else [(at, "update")]
+
+
 def changed_paths(old: Any, new: Any, prefix: str = "") -> list[str]:
     """Dotted paths at which two JSON-like values differ (empty when equal)."""
     if isinstance(old, dict) and isinstance(new, dict):

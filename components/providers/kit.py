@@ -28,11 +28,13 @@ from components.providers.http_client import (  # noqa: F401  (the error classes
     OutcomeUnknownError,
     ProviderError,
 )
-from components.providers import pool
+from components.providers import detailed_diff, pool
 
 # Imported by every provider: in the dynamic-provider process this runs once, when the
-# first provider is unpickled, and lets that process serve more than four calls at once.
+# first provider is unpickled, and lets that process serve more than four calls at once
+# and answer a diff with the paths that changed (detailed_diff.py).
 pool.widen()
+detailed_diff.install()
 
 # Pulumi marks not-yet-known values with this string during preview (pulumi.runtime.rpc.UNKNOWN).
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"

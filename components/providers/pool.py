@@ -25,7 +25,8 @@ import threading
 from concurrent import futures
 
 # The SDK's hard-coded pool size, and ours. 16 covers the widest level of the stack's
-# graph (21 explore objects, 7 indices) without one thread per resource.
+# graph (the 14 index templates and pipelines, 7 indices; 21 explore objects before they became one
+# resource per unit) without one thread per resource.
 SDK_WORKERS = 4
 WORKERS = 16
 DYNAMIC_MAIN = "pulumi.dynamic.__main__"

@@ -88,14 +88,25 @@ def _init_succeeded(code: Optional[int]) -> Optional[int]:
     return code
 
 
-def machine_config(settings: Settings, team) -> tuple[dict, list, pulumi.Output]:
-    """The machine role's config, its CA uploads and its environment (a secret: the credential)."""
-    config = collector_machine.machine_part(
-        collector_config.render(settings),
-        settings.machine_name,
-        cluster_ca=team.cluster_ca_pem is not None,
-        prometheus_ca=team.prometheus_ca_pem is not None,
+def machine_config(settings: Settings, team) -> tuple[docker.ContainerUploadArgs, list, pulumi.Output]:
+    """The machine role's config upload, its CA uploads and its environment (a secret: the credential).
+
+    The config depends on how many URLs the cluster has (one exporter per URL behind each store's
+    failover connector), which a StackReference knows only at deployment."""
+    local = collector_config.render(settings)
+    urls = pulumi.Output.from_input(team.cluster_urls)
+    content = urls.apply(
+        lambda u: config_file.to_yaml(
+            collector_machine.machine_part(
+                local,
+                settings.machine_name,
+                cluster_ca=team.cluster_ca_pem is not None,
+                prometheus_ca=team.prometheus_ca_pem is not None,
+                cluster_urls=len(u),
+            )
+        )
     )
+    config = docker.ContainerUploadArgs(file=collector_config.CONFIG_PATH, content=content, permissions="0644")
     uploads = [
         docker.ContainerUploadArgs(file=path, content=pem, permissions="0644")
         for path, pem in (
@@ -106,9 +117,9 @@ def machine_config(settings: Settings, team) -> tuple[dict, list, pulumi.Output]
     ]
     env = collector_machine.ENV
     envs = pulumi.Output.secret(
-        pulumi.Output.all(team.cluster_url, team.username, team.password, team.remote_write_url).apply(
-            lambda v: [
-                f"{env['cluster_url']}={v[0]}",
+        pulumi.Output.all(urls, team.username, team.password, team.remote_write_url).apply(
+            lambda v: [f"{collector_machine.cluster_url_env(i)}={url}" for i, url in enumerate(v[0])]
+            + [
                 f"{env['username']}={v[1]}",
                 f"{env['password']}={v[2]}",
                 f"{env['remote_write_url']}={v[3]}",
@@ -133,8 +144,9 @@ class Collector(pulumi.ComponentResource):
     ):
         """`team` (components.stack.TeamEndpoints): the machine role, shipping to the team's cluster."""
         super().__init__("clawker:monitor:Collector", name, None, opts)
-        config, machine_uploads, machine_env = collector_config.render(settings), [], {}
-        if team is not None:
+        if team is None:
+            config, machine_uploads, machine_env = config_file.upload(collector_config.CONFIG_PATH, collector_config.render(settings)), [], {}
+        else:
             config, machine_uploads, envs = machine_config(settings, team)
             machine_env = {"envs": envs}
         self.queue_volume = managed_volume(names.COLLECTOR_QUEUE_VOLUME, settings.purge_volumes_on_destroy, self)
@@ -149,7 +161,7 @@ class Collector(pulumi.ComponentResource):
             network,
             command=[f"--config={collector_config.CONFIG_PATH}"],
             ports=ports(settings),
-            uploads=[config_file.upload(collector_config.CONFIG_PATH, config)] + machine_uploads,
+            uploads=[config] + machine_uploads,
             volumes=[queue_mount] + tls_mounts(settings),
             memory=MEMORY_MB,
             # No swap on top of the limit; stated explicitly because Docker otherwise

@@ -3,7 +3,11 @@
 A separate part applied over the rendered config (components/services/collector_config.py),
 so the lanes, the durable hop and the trusted lane stay exactly as the local role has them:
 - every opensearch exporter writes to the team's cluster over verified TLS (the CA is a file
-  uploaded into the container) with this machine's credential;
+  uploaded into the container) with this machine's credential; with several `clusterUrls` each
+  store gets one exporter per URL, in that order, behind the store's failover connector: a bulk
+  that fails on the first node is sent to the next (and the first is tried again every
+  FAILOVER_RETRY_INTERVAL), and only when every node failed does the record go back to the
+  on-disk queue to be retried (README "Running for a team": which node failures are survived);
 - the metrics pipelines remote-write to the team Prometheus instead of serving a scrape
   endpoint, every series labelled with the machine's name;
 - every record and span gets the resource attribute `machine` at intake, before the queue.
@@ -34,6 +38,11 @@ ENV = {
 INTAKE_RECEIVERS = ("otlp", "otlp/infra", "prometheus/self")
 
 
+def cluster_url_env(i: int) -> str:
+    """The environment variable holding the i-th (0-based) of the cluster's URLs."""
+    return ENV["cluster_url"] + (f"_{i + 1}" if i else "")
+
+
 def _env(key: str) -> str:
     return "${env:" + ENV[key] + "}"
 
@@ -43,8 +52,26 @@ def _tls(ca_path: str, verify_with_ca: bool) -> dict:
     return {"ca_file": ca_path} if verify_with_ca else {}
 
 
-def machine_part(config: dict, machine: str, *, cluster_ca: bool, prometheus_ca: bool) -> dict:
-    """`config` (the local role's render) turned into a machine's: see the module docstring."""
+def _fail_over(out: dict, cluster_urls: int) -> None:
+    """Each store's opensearch exporter once per further cluster URL, as the next priority level of its failover connector."""
+    pipelines = out["service"]["pipelines"]
+    for connector_name, connector in list(out["connectors"].items()):
+        if connector_name.split("/")[0] != "failover":
+            continue
+        (first,) = connector["priority_levels"][0]
+        (exporter,) = pipelines[first]["exporters"]
+        for i in range(1, cluster_urls):
+            body = copy.deepcopy(out["exporters"][exporter])
+            body["http"]["endpoint"] = "${env:" + cluster_url_env(i) + "}"
+            out["exporters"][f"{exporter}-url{i + 1}"] = body
+            pipelines[f"{first}-url{i + 1}"] = {**copy.deepcopy(pipelines[first]), "exporters": [f"{exporter}-url{i + 1}"]}
+            connector["priority_levels"].append([f"{first}-url{i + 1}"])
+
+
+def machine_part(config: dict, machine: str, *, cluster_ca: bool, prometheus_ca: bool, cluster_urls: int = 1) -> dict:
+    """`config` (the local role's render) turned into a machine's: see the module docstring.
+
+    `cluster_urls`: how many URLs the cluster has (CLAWKER_CLUSTER_URL, then _2, _3, ...)."""
     out = copy.deepcopy(config)
     auth = {"authenticator": AUTH}
     out.setdefault("extensions", {})[AUTH] = {"client_auth": {"username": _env("username"), "password": _env("password")}}
@@ -55,6 +82,7 @@ def machine_part(config: dict, machine: str, *, cluster_ca: bool, prometheus_ca:
             http.update(endpoint=_env("cluster_url"), auth=auth)
             if cluster_ca:
                 http["tls"] = _tls(CLUSTER_CA_PATH, True)
+    _fail_over(out, cluster_urls)
     out["exporters"].pop("prometheus", None)
     out["exporters"][REMOTE_WRITE] = {
         "endpoint": _env("remote_write_url"),

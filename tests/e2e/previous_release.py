@@ -10,6 +10,16 @@ over: its preview must plan no replacement (containers aside: RECREATED_TYPES), 
 or deletion (aliases carry renamed types), and its refresh reads every resource through the providers the
 previous release pickled. Every later lifecycle step runs on that upgraded stack.
 
+One exception, stated exactly (issue 21): that release held one resource per explore
+(PromQL panel) object; this one holds a unit's explore objects in one resource. The
+engine adopts at most one old resource per new one (pulumi/pulumi
+pkg/resource/deploy/step_generator.go takes the first alias that matches), so the
+upgrade plans the unit's collection as a create and each old per-object resource as a
+delete. Such a delete passes only when the old state is retain_on_delete (shown as
+`delete[retain]`: the engine forgets it, no call reaches Dashboards) and a collection
+of this release holds that object (`retained_explore_handover`); the lifecycle's later
+panel proofs read every explore object from Dashboards.
+
 Move PREVIOUS_RELEASE forward when a release ships. It needs the repository's
 history (not a shallow clone); without it the test fails under CI=true.
 """
@@ -87,9 +97,32 @@ def added_since_previous_release() -> set[str]:
     from components import units
 
     added |= {f"dashboards-saved-objects-{unit.name}" for unit in units.default_units()}
-    # An explore (PromQL) panel this release adds is a resource of its own, created on upgrade.
-    added |= {f"dashboards-explore-{so_id}" for so_id in _explore_ids() - _previous_explore_ids()}
+    # Issue 21: each unit's explore (PromQL) panels are one resource, created on upgrade over the
+    # objects the per-object resources wrote (retained_explore_handover).
+    added |= {f"dashboards-explore-objects-{unit.name}" for unit in units.default_units() if _unit_has_explore(unit)}
     return added
+
+
+def _unit_has_explore(unit) -> bool:
+    from components.providers import dashboards as dp
+
+    return any(so["type"] == "explore" for so in dp.load_saved_objects([unit.dashboards_dir()]))
+
+
+EXPLORE_OBJECT_PREFIX = "dashboards-explore-"
+
+
+def retained_explore_handover(step: dict) -> bool:
+    """A delete of a per-object explore resource the previous release made, retain_on_delete
+    (so the engine only forgets it), whose object an explore collection of this release holds."""
+    name = step["urn"].rsplit("::", 1)[-1]
+    old = step.get("oldState") or {}
+    return (
+        step.get("op") == "delete"
+        and name.startswith(EXPLORE_OBJECT_PREFIX)
+        and name[len(EXPLORE_OBJECT_PREFIX):] in _explore_ids()
+        and old.get("retainOnDelete") is True
+    )
 
 
 def _explore_ids() -> set[str]:
@@ -114,7 +147,8 @@ def _previous_explore_ids() -> set[str]:
 
 def forbidden_steps(preview_json: Result) -> dict[str, str]:
     """URN -> op of every step of a `preview --json` that replaces, creates or deletes
-    (creates of what this release adds, added_since_previous_release, excepted)."""
+    (creates of what this release adds, added_since_previous_release, and the retained
+    per-object explore resources a collection took over, retained_explore_handover, excepted)."""
     steps = json.loads(preview_json.stdout).get("steps", [])
     assert steps, "the preview planned nothing at all"
     added = added_since_previous_release()
@@ -124,4 +158,5 @@ def forbidden_steps(preview_json: Result) -> dict[str, str]:
         if s.get("op") in FORBIDDEN_OPS
         and not (s.get("op") in REPLACE_OPS and s["urn"].split("::")[-2].split("$")[-1] in RECREATED_TYPES)
         and not (s["op"] == "create" and s["urn"].rsplit("::", 1)[-1] in added)
+        and not retained_explore_handover(s)
     }

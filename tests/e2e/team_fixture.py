@@ -122,8 +122,11 @@ class Team:
         got = self.stack.outputs()["machineCredentials"][machine]
         return got["username"], got["password"]
 
-    def prometheus_auth(self) -> tuple[str, str]:
-        return self.admin
+    @property
+    def dashboards_url(self) -> str:
+        """The team's Dashboards container as published (127.0.0.1, a free port)."""
+        config = yaml.safe_load(self.stack.config_file.read_text())["config"]
+        return f"http://127.0.0.1:{config['clawker-monitor:dashboardsPort']}"
 
 
 def _start_door(cluster: secured_cluster.SecuredCluster, node: int, address: str, work: Path, jobs: bool) -> Door:
@@ -173,6 +176,8 @@ def team_config(team_urls: list[str], ca_pem: str, address: str, certs: Path, pr
             "machines": ",".join(MACHINES),
             "prometheusBindAddress": address,
             "prometheusPort": str(prometheus_port),
+            # Free like every port a team test publishes: a local stack may hold 5601 meanwhile.
+            "dashboardsPort": str(free_port()),
             "prometheusTlsCertFile": str(certs / "prometheus.pem"),
             "prometheusTlsKeyFile": str(certs / "prometheus-key.pem"),
             "hostName": address,
@@ -194,6 +199,7 @@ def start_team(work: Path, toolchain_bin: str) -> Team:
     address = host_address()
     cluster = secured_cluster.start(nodes=2, addresses=[address])
     doors: list[Door] = []
+    stack: Optional[PulumiStack] = None
     try:
         doors = [_start_door(cluster, i, address, work, jobs=(i == 0)) for i in range(2)]
         certs = cluster.state / "certs"
@@ -209,8 +215,13 @@ def start_team(work: Path, toolchain_bin: str) -> Team:
         team.outputs = stack.outputs()
         return team
     except BaseException:
-        stop_doors(doors)
-        secured_cluster.stop(cluster)
+        try:
+            if stack is not None:
+                stack.run("destroy", "--yes", "--skip-preview", check=False)
+            remove_team_leftovers()
+        finally:
+            stop_doors(doors)
+            secured_cluster.stop(cluster)
         raise
 
 

@@ -220,16 +220,16 @@ DASHBOARDS = "http://127.0.0.1:5601"
 USER_VIS = "e2e-users-own-visualization"
 
 
-def dashboards(method: str, path: str, body=None) -> requests.Response:
-    return requests.request(method, DASHBOARDS + path, json=body, headers={"osd-xsrf": "true"}, timeout=30)
+def dashboards(method: str, path: str, body=None, base: str = DASHBOARDS) -> requests.Response:
+    return requests.request(method, base + path, json=body, headers={"osd-xsrf": "true"}, timeout=30)
 
 
-def clawker_workspaces() -> list[dict]:
-    listed = dashboards("POST", "/api/workspaces/_list", {"perPage": 100}).json()["result"]["workspaces"]
+def clawker_workspaces(base: str = DASHBOARDS) -> list[dict]:
+    listed = dashboards("POST", "/api/workspaces/_list", {"perPage": 100}, base).json()["result"]["workspaces"]
     return [w for w in listed if w["name"] == names.WORKSPACE]
 
 
-def save_visualization_as_a_user(ws_id: str) -> dict:
+def save_visualization_as_a_user(ws_id: str, base: str = DASHBOARDS) -> dict:
     """What Dashboards' visualize app sends when a user saves a chart in the workspace."""
     answer = dashboards("POST", f"/w/{ws_id}/api/saved_objects/visualization/{USER_VIS}", {
         "attributes": {
@@ -244,7 +244,7 @@ def save_visualization_as_a_user(ws_id: str) -> dict:
         },
         "references": [{"name": "kibanaSavedObjectMeta.searchSourceJSON.index", "type": "index-pattern",
                         "id": "claude-code"}],  # the stack's index pattern
-    })
+    }, base)
     assert answer.status_code == 200, answer.text
     return answer.json()
 

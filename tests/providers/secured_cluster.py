@@ -42,6 +42,8 @@ class SecuredCluster:
     ca_file: Path
     state: Path
     procs: list = field(default_factory=list, repr=False)
+    # Per node: (argv, env, log file) it was started with (start_node starts it again).
+    launches: list = field(default_factory=list, repr=False)
 
     def call(self, method: str, path: str, *, auth=(ADMIN_USER, ADMIN_PASSWORD), **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", 30)
@@ -173,10 +175,37 @@ def start(nodes: int = 1, addresses: Sequence[str] = ()) -> SecuredCluster:
         env.pop("JAVA_HOME", None)
         if os.getuid() == 0:
             args = ["unshare", "--user", "--map-user=1000", "--map-group=1000", "--"] + args
-        out = open(node_state / "stdout.log", "w")
-        cluster.procs.append(subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True))
+        cluster.launches.append((args, env, node_state / "stdout.log"))
+        cluster.procs.append(_launch(*cluster.launches[-1]))
     _wait_green(cluster, nodes)
     return cluster
+
+
+def _launch(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+    out = open(log, "a")
+    return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def stop_node(cluster: SecuredCluster, node: int) -> None:
+    """Stop one node (SIGTERM, as an operator's stop would); its data stays for start_node."""
+    proc = cluster.procs[node]
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
+def start_node(cluster: SecuredCluster, node: int, wait: bool = True) -> None:
+    """Start a stopped node again on its data; with `wait`, returns once the cluster has all its nodes again
+    (otherwise wait_for_nodes does)."""
+    assert cluster.procs[node].poll() is not None, f"node {node} is running"
+    cluster.procs[node] = _launch(*cluster.launches[node])
+    if wait:
+        wait_for_nodes(cluster)
+
+
+def wait_for_nodes(cluster: SecuredCluster) -> None:
+    """Returns once every node of the cluster is in it (yellow or better)."""
+    _wait_green(cluster, len(cluster.procs))
 
 
 def _log(cluster: SecuredCluster, lines: int = 40) -> str:

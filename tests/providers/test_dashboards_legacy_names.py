@@ -84,7 +84,8 @@ def test_workspace_in_a_legacy_state(dashboards_double):
 
 def test_explore_object_in_a_legacy_state(dashboards_double):
     _, _, ws = create_workspace(dashboards_double)
-    so = EXPLORE[0]
+    # An id this release does not ship: the delete of a shipped one only forgets it (its unit's collection holds it).
+    so = {**EXPLORE[0], "id": "clawker-legacy-only-panel"}
     provider = dp.ExploreObjectProvider()
     inputs = roundtrip(explore_inputs(dashboards_double, ws.id, so))
     created = provider.create(inputs)

@@ -341,9 +341,11 @@ def explore_inputs(double, ws_id: str, so: dict) -> dict:
 
 
 def test_explore_object_lifecycle(dashboards_double):
+    """The per-object resource of stacks written before the explore collections."""
     double = dashboards_double
     _, _, ws = create_workspace(double)
-    so = EXPLORE[0]
+    # An id this release does not ship (the delete of a shipped one is the next test's).
+    so = {**EXPLORE[0], "id": "clawker-legacy-only-panel"}
     provider = dp.ExploreObjectProvider()
     inputs = roundtrip(explore_inputs(double, ws.id, so))
     assert provider.check({}, inputs).failures == []
@@ -393,6 +395,115 @@ def test_explore_object_lifecycle(dashboards_double):
     provider.delete(created.id, roundtrip(moved.outs))
 
 
+def test_upgrade_forgets_a_per_object_explore_resource_its_collection_now_holds(dashboards_double):
+    """On upgrade the engine deletes every per-object explore resource after the unit's collection
+    wrote the same objects (it adopts one old resource per new one at most); with the purge
+    setting that delete reaches the provider, which must not undo the collection's write."""
+    double = dashboards_double
+    _, _, ws = create_workspace(double)
+    shipped, unshipped = EXPLORE[0], {**EXPLORE[0], "id": "clawker-legacy-only-panel"}
+    legacy = dp.ExploreObjectProvider()
+    olds = [legacy.create(roundtrip(explore_inputs(double, ws.id, so))) for so in (shipped, unshipped)]
+    collection = dp.ExploreCollectionProvider()
+    collection.create(roundtrip(collection_inputs(double, ws.id, [shipped])))
+    for created in olds:
+        legacy.delete(created.id, roundtrip(created.outs))
+    path = f"/w/{ws.id}/api/saved_objects/explore/{{}}"
+    assert double.call("GET", path.format(shipped["id"])).status_code == 200
+    # Negative control: an object no collection of this release holds is deleted as before.
+    assert double.call("GET", path.format(unshipped["id"])).status_code == 404
+
+
+def collection_inputs(double, ws_id: str, objects: list[dict]) -> dict:
+    return {
+        **base(double),
+        "workspace_id": ws_id,
+        "objects": {
+            dp.object_key(so): {"attributes": copy.deepcopy(so["attributes"]), "references": copy.deepcopy(so["references"])}
+            for so in objects
+        },
+    }
+
+
+def test_explore_collection_lifecycle(dashboards_double):
+    """One resource for a unit's explore objects (issue 21): create writes each, the diff names
+    the object and the field, update writes what changed and deletes what left, refresh sees
+    an object deleted out of band, a new workspace moves them all, delete removes them."""
+    double = dashboards_double
+    _, _, ws = create_workspace(double)
+    provider = dp.ExploreCollectionProvider()
+    first, second, third = EXPLORE[:3]
+    inputs = roundtrip(collection_inputs(double, ws.id, [first, second]))
+    assert provider.check({}, inputs).failures == []
+    created = provider.create(inputs)
+    path = f"/w/{ws.id}/api/saved_objects/explore/{{}}"
+    for so in (first, second):
+        live = double.call("GET", path.format(so["id"])).json()
+        assert live["workspaces"] == [ws.id]
+        assert isinstance(live["attributes"]["visualization"], str)  # JSON text on the wire
+        assert live["attributes"]["title"] == so["attributes"]["title"]
+    assert_no_changes(provider, created.id, created.outs, inputs)
+    refreshed = provider.read(created.id, roundtrip(created.outs))
+    assert refreshed.id == created.id
+    assert_no_changes(provider, created.id, refreshed.outs, inputs)
+
+    # A changed query and a new object: the diff names both; update writes them, nothing else.
+    changed = copy.deepcopy(first)
+    changed["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]["query"]["query"] = "sum(claude_code_commit_count_total)"
+    news = roundtrip(collection_inputs(double, ws.id, [changed, second, third]))
+    olds = roundtrip(refreshed.outs)
+    assert dp.document_changes(provider._normalised(olds), provider._normalised(news), provider.DIFF_KEYS) == [
+        f"objects.explore/{first['id']}.attributes.kibanaSavedObjectMeta.searchSourceJSON.query.query",
+        f"objects.explore/{third['id']}",
+    ]
+    assert provider.diff(created.id, olds, news).changes is True
+    before = double.call("GET", path.format(second["id"])).json()["updated_at"]
+    updated = provider.update(created.id, olds, news)
+    assert "claude_code_commit_count_total" in json.dumps(double.call("GET", path.format(first["id"])).json())
+    assert double.call("GET", path.format(third["id"])).status_code == 200
+    assert double.call("GET", path.format(second["id"])).json()["updated_at"] == before  # unchanged: not rewritten
+    assert_no_changes(provider, created.id, provider.read(created.id, roundtrip(updated.outs)).outs, news)
+
+    # An object dropped from the collection is deleted from Dashboards on update.
+    fewer = roundtrip(collection_inputs(double, ws.id, [changed, third]))
+    provider.update(created.id, roundtrip(updated.outs), fewer)
+    assert double.call("GET", path.format(second["id"])).status_code == 404
+
+    # Out-of-band delete: refresh drops that object (the next diff plans writing it again); all gone: gone.
+    assert double.call("DELETE", path.format(third["id"])).status_code == 200
+    read = provider.read(created.id, roundtrip(fewer))
+    assert set(read.outs["objects"]) == {f"explore/{first['id']}"}
+    assert provider.diff(created.id, roundtrip(read.outs), fewer).changes is True
+
+    # Move to another workspace by update, then delete.
+    provider.update(created.id, roundtrip(read.outs), fewer)
+    other = double.call("POST", "/api/workspaces", {"attributes": {"name": "Other", "features": ["use-case-all"]},
+                                                    "settings": {}}).json()["result"]["id"]
+    moved_inputs = roundtrip({**fewer, "workspace_id": other})
+    moved = provider.update(created.id, fewer, moved_inputs)
+    for so in (first, third):
+        assert double.call("GET", path.format(so["id"])).status_code == 403  # lives in the other workspace now
+        assert double.call("GET", f"/w/{other}/api/saved_objects/explore/{so['id']}").status_code == 200
+    provider.delete(created.id, roundtrip(moved.outs))
+    for so in (first, third):
+        assert double.call("GET", f"/w/{other}/api/saved_objects/explore/{so['id']}").status_code == 404
+    assert not provider.read(created.id, roundtrip(moved.outs)).id
+    provider.delete(created.id, roundtrip(moved.outs))
+
+
+def test_explore_collection_check_names_the_object_and_field():
+    news = {"url": "http://127.0.0.1:5601", "workspace_id": "ws", "objects": {
+        "explore/ok": {"attributes": EXPLORE[0]["attributes"], "references": EXPLORE[0]["references"]},
+        "explore/untitled": {"attributes": {**EXPLORE[0]["attributes"], "title": ""}, "references": []},
+        "visualization/x": {"attributes": EXPLORE[0]["attributes"], "references": []},
+    }}
+    failures = {f.property: f.reason for f in dp.ExploreCollectionProvider().check({}, news).failures}
+    assert set(failures) == {"objects['explore/untitled'].attributes.title", "objects['visualization/x']"}
+    assert "explore/<id>" in failures["objects['visualization/x']"]
+    empty = dp.ExploreCollectionProvider().check({}, {**news, "objects": {}}).failures
+    assert [f.property for f in empty] == ["objects"]
+
+
 # --------------------------------------------------------------------------- imported bundle
 
 
@@ -408,8 +519,7 @@ def bundle_inputs(double, ws_id: str, objects=None) -> dict:
 
 def setup_workspace_with_explore(double):
     _, _, ws = create_workspace(double)
-    for so in EXPLORE:
-        dp.ExploreObjectProvider().create(roundtrip(explore_inputs(double, ws.id, so)))
+    dp.ExploreCollectionProvider().create(roundtrip(collection_inputs(double, ws.id, EXPLORE)))
     return ws.id
 
 
@@ -616,8 +726,8 @@ def up(double, objects=None):
     conn = dp.DataConnectionProvider().create(roundtrip(data_connection_inputs(double)))
     ws_inputs = roundtrip(workspace_inputs(double))
     ws = dp.WorkspaceProvider().create(ws_inputs)
-    explore = [(dp.ExploreObjectProvider(), roundtrip(explore_inputs(double, ws.id, so))) for so in EXPLORE]
-    explore = [(p, i, p.create(i)) for p, i in explore]
+    explore_in = roundtrip(collection_inputs(double, ws.id, EXPLORE))
+    explore = [(dp.ExploreCollectionProvider(), explore_in, dp.ExploreCollectionProvider().create(explore_in))]
     bundle_in = roundtrip(bundle_inputs(double, ws.id, objects))
     bundle = dp.SavedObjectBundleProvider().create(bundle_in)
     return {"conn": conn, "ws": ws, "ws_inputs": ws_inputs, "explore": explore,

@@ -91,10 +91,10 @@ def _toolchain() -> str:
 
 
 class Program:
-    def __init__(self, workdir: Path, toolchain: str, endpoint: str):
+    def __init__(self, workdir: Path, toolchain: str, endpoint: str, source: str = PROGRAM):
         self.dir = workdir / "program"
         self.dir.mkdir()
-        (self.dir / "__main__.py").write_text(PROGRAM)
+        (self.dir / "__main__.py").write_text(source)
         (self.dir / "Pulumi.yaml").write_text(
             "name: clawker-os-provider-test\n"
             "runtime:\n  name: python\n  options:\n"

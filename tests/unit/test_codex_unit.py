@@ -207,8 +207,8 @@ def test_the_program_deploys_the_estimate_and_codex_config_only_with_the_codex_u
     from stack_harness import deploy
 
     with_codex = deploy({"units": '["claude-code", "codex"]', "codexPrices": json.dumps(PRICES)})
-    explore = {r.name for r in with_codex.registrations if r.name.startswith("dashboards-explore-")}
-    assert {f"dashboards-explore-{codex.COST_TOTAL_ID}", f"dashboards-explore-{codex.COST_BY_MODEL_ID}"} <= explore
+    (explore,) = [r for r in with_codex.registrations if r.name == "dashboards-explore-objects-codex"]
+    assert {f"explore/{codex.COST_TOTAL_ID}", f"explore/{codex.COST_BY_MODEL_ID}"} <= set(explore.inputs["objects"])
     (bundle,) = [r for r in with_codex.registrations if r.name == "dashboards-saved-objects-codex"]
     dashboard = bundle.inputs["objects"][f"dashboard/{codex.DASHBOARD_ID}"]
     assert codex.COST_TOTAL_ID in {r["id"] for r in dashboard["references"]}

@@ -463,6 +463,12 @@ def test_explore_objects_pass_provider_check():
         }
         result = dp.ExploreObjectProvider().check({}, news)
         assert [f"{f.property}: {f.reason}" for f in result.failures] == [], dp.object_key(so)
+    news = {
+        "url": "http://127.0.0.1:5601",
+        "workspace_id": "abc123",
+        "objects": {dp.object_key(so): {"attributes": so["attributes"], "references": so["references"]} for so in EXPLORE},
+    }
+    assert dp.ExploreCollectionProvider().check({}, news).failures == []
 
 
 def test_ndjson_encodes_json_text_attributes_and_round_trips():
@@ -503,7 +509,9 @@ def test_bundle_state_of_earlier_releases_compares_equal_and_changes_still_show(
 
 
 def test_bootstrap_declares_dashboards_steps_in_spec_order():
-    """data-connection -> workspace -> explore objects -> import, each after the Dashboards container."""
+    """data-connection -> workspace -> each unit's explore objects in one resource -> the
+    bundles, each after the Dashboards container; a bundle waits for exactly the explore
+    collections (and the core bundle) holding what its objects reference (issue 21)."""
     from stack_harness import deploy
 
     dep = deploy()
@@ -511,12 +519,23 @@ def test_bootstrap_declares_dashboards_steps_in_spec_order():
     workspace = dep.by_name("dashboards-workspace")
     bundle = dep.by_name("dashboards-saved-objects")
     explore = [r for r in dep.registrations if r.name.startswith("dashboards-explore-")]
-    assert len(explore) == len(EXPLORE)
+    assert [r.name for r in explore] == ["dashboards-explore-objects-claude-code"]
+    holder = {key: r for r in explore for key in r.inputs["objects"]}
+    assert sorted(holder) == sorted(dp.object_key(so) for so in EXPLORE)
     assert dep.depends_on("dashboards-data-connection", names.DASHBOARDS)
     assert dep.depends_on("dashboards-workspace", conn.urn)
     for r in explore:
         assert dep.depends_on(r.name, workspace.urn)
-        assert dep.depends_on("dashboards-saved-objects", r.urn)
-    assert dep.depends_on("dashboards-saved-objects", workspace.urn)
+    bundles = [r for r in dep.registrations if r.name.startswith("dashboards-saved-objects")]
+    assert len(bundles) == 2
+    referenced_explore = 0
+    for b in bundles:
+        assert dep.depends_on(b.name, workspace.urn)
+        refs = {f"{ref['type']}/{ref['id']}" for so in b.inputs["objects"].values() for ref in so.get("references") or []}
+        waits = {r.name for r in explore if r.urn in b.dependencies}
+        assert waits == {holder[k].name for k in refs if k in holder}, b.name
+        referenced_explore += len(waits)
+    assert referenced_explore  # a unit's dashboards show its explore panels
+    assert dep.depends_on("dashboards-saved-objects-claude-code", bundle.urn)  # its dashboards show core index patterns
     # The collector does not wait for the Dashboards side (it shapes no record; issue 21).
     assert not dep.depends_on(names.COLLECTOR, bundle.urn)

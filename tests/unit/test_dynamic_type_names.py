@@ -28,7 +28,7 @@ def test_dashboards_resources_have_real_types_and_an_alias_to_the_anonymous_one(
     assert explore
     regs = [dep.by_name(name) for name in RENAMED] + explore
     for reg in regs:
-        expected = RENAMED.get(reg.name, "pulumi-python:dynamic/clawker:DashboardsExploreObject")
+        expected = RENAMED.get(reg.name, "pulumi-python:dynamic/clawker:DashboardsExploreCollection")
         assert reg.type == expected
         assert ANONYMOUS_DYNAMIC_TYPE in _alias_types(reg), f"{reg.name}: no alias to {ANONYMOUS_DYNAMIC_TYPE}"
         # Only the type moves: the alias keeps the resource's name and parent.

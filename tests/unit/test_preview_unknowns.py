@@ -37,7 +37,7 @@ def failed(result) -> set[str]:
 
 
 @pytest.mark.parametrize("encoding", sorted(ENCODINGS))
-@pytest.mark.parametrize("provider", [dsp.ExploreObjectProvider, dsp.SavedObjectBundleProvider])
+@pytest.mark.parametrize("provider", [dsp.ExploreObjectProvider, dsp.ExploreCollectionProvider, dsp.SavedObjectBundleProvider])
 def test_workspace_id_not_known_yet_passes_check(provider, encoding):
     base = {"url": "http://127.0.0.1:5601", "workspace_id": "placeholder"}
     news = as_engine_sends(base, "workspace_id", encoding)

@@ -31,6 +31,8 @@ STORED = {
     ("components.providers.dashboards", "WorkspaceProvider"): "gASVPAAAAAAAAACMH2NvbXBvbmVudHMucHJvdmlkZXJzLmRhc2hib2FyZHOUjBFXb3Jrc3BhY2VQcm92aWRlcpSTlCmBlC4=",
     ("components.providers.dashboards", "ExploreObjectProvider"): "gASVQAAAAAAAAACMH2NvbXBvbmVudHMucHJvdmlkZXJzLmRhc2hib2FyZHOUjBVFeHBsb3JlT2JqZWN0UHJvdmlkZXKUk5QpgZQu",
     ("components.providers.dashboards", "SavedObjectBundleProvider"): "gASVRAAAAAAAAACMH2NvbXBvbmVudHMucHJvdmlkZXJzLmRhc2hib2FyZHOUjBlTYXZlZE9iamVjdEJ1bmRsZVByb3ZpZGVylJOUKYGULg==",
+    # Added for issue 21 (one resource per unit's explore objects); stored by its own module path.
+    ("components.providers.dashboards", "ExploreCollectionProvider"): "gASVTAAAAAAAAACMJ2NvbXBvbmVudHMucHJvdmlkZXJzLmRhc2hib2FyZHMuZXhwbG9yZZSMGUV4cGxvcmVDb2xsZWN0aW9uUHJvdmlkZXKUk5QpgZQu",
     ("components.providers.readiness", "ServiceReadyProvider"): "gASVPgAAAAAAAACMHmNvbXBvbmVudHMucHJvdmlkZXJzLnJlYWRpbmVzc5SMFFNlcnZpY2VSZWFkeVByb3ZpZGVylJOUKYGULg==",
     ("components.providers.secret", "GeneratedSecretProvider"): "gASVPgAAAAAAAACMG2NvbXBvbmVudHMucHJvdmlkZXJzLnNlY3JldJSMF0dlbmVyYXRlZFNlY3JldFByb3ZpZGVylJOUKYGULg==",
 }

@@ -286,6 +286,29 @@ def test_machine_reads_the_team_stack_through_a_stack_reference():
     assert env["CLAWKER_REMOTE_WRITE_URL"] == "https://team.example:9090/api/v1/write"
 
 
+def test_a_machine_fails_over_across_the_cluster_urls_in_order():
+    """Each store's failover connector: the first URL's exporter, then the next's (README "Running for a team")."""
+    d = deploy({"role": "machine", "machineName": "laptop-a", "teamStack": "org/clawker-monitor/team"}, team_outputs=TEAM_OUTPUTS)
+    env = plain_envs(d.container(names.COLLECTOR))
+    assert (env["CLAWKER_CLUSTER_URL"], env["CLAWKER_CLUSTER_URL_2"]) == tuple(TEAM_OUTPUTS["clusterUrls"])
+    config = _collector_config(d)
+    pipelines = config["service"]["pipelines"]
+    failovers = {k: v for k, v in config["connectors"].items() if k.startswith("failover/")}
+    assert failovers
+    for name, connector in failovers.items():
+        levels = [level for (level,) in connector["priority_levels"]]
+        assert len(levels) == 2 and levels[1] == levels[0] + "-url2", name
+        endpoints = [config["exporters"][pipelines[p]["exporters"][0]]["http"]["endpoint"] for p in levels]
+        assert endpoints == ["${env:CLAWKER_CLUSTER_URL}", "${env:CLAWKER_CLUSTER_URL_2}"], name
+        first, second = (config["exporters"][pipelines[p]["exporters"][0]] for p in levels)
+        assert {**second, "http": {**second["http"], "endpoint": None}} == {**first, "http": {**first["http"], "endpoint": None}}
+        assert pipelines[levels[1]]["receivers"] == [name] and pipelines[levels[1]]["processors"] == pipelines[levels[0]]["processors"]
+    # One URL: one level, as the local role has it.
+    single = _collector_config(deploy(MACHINE))
+    assert all(len(c["priority_levels"]) == 1 for k, c in single["connectors"].items() if k.startswith("failover/"))
+    assert "CLAWKER_CLUSTER_URL_2" not in plain_envs(deploy(MACHINE).container(names.COLLECTOR))
+
+
 def test_a_machine_missing_from_the_team_stack_fails_naming_the_setting():
     with pytest.raises(Exception) as error:
         deploy(

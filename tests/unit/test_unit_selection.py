@@ -215,8 +215,15 @@ def test_each_unit_has_its_own_bundle_kept_on_removal_and_the_core_bundle_hands_
     # Removing the unit: its bundle leaves the program but is retain_on_delete, so a deployment
     # forgets it without a call to Dashboards (as destroy does); purge deletes it.
     assert cc.retain_on_delete and acme.retain_on_delete
-    # A unit's panels may show the core's index patterns (claude-code's traces do): imported after them.
-    assert with_acme.depends_on(acme.urn, with_acme.by_name("dashboards-saved-objects").urn)
+    # A unit's panels may show the core's index patterns (claude-code's traces do): imported after
+    # them; a unit whose objects show none of the core's does not wait for it (issue 21: a shorter chain).
+    core_keys = set(with_acme.by_name("dashboards-saved-objects").inputs["objects"])
+    for bundle in (cc, acme):
+        refs = {f"{r['type']}/{r['id']}" for so in bundle.inputs["objects"].values() for r in so.get("references") or []}
+        deployment = default if bundle is cc else with_acme
+        assert deployment.depends_on(bundle.urn, deployment.by_name("dashboards-saved-objects").urn) == bool(refs & core_keys)
+    assert not with_acme.depends_on(acme.urn, with_acme.by_name("dashboards-saved-objects").urn)
+    assert default.depends_on(cc.urn, default.by_name("dashboards-saved-objects").urn)
     assert not deploy({"unitPaths": ACME_PATH, "purgeVolumesOnDestroy": True}).by_name(f"dashboards-saved-objects-{ACME}").retain_on_delete
     assert not [r for r in deploy({"units": "[]"}).registrations if r.name == "dashboards-saved-objects-claude-code"]
 

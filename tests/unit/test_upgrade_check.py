@@ -49,11 +49,27 @@ def test_what_this_release_adds_may_be_created_and_nothing_else():
     assert verdict((LOG_TEMPLATE, "create")) == {LOG_TEMPLATE: "create"}
 
 
-def test_an_explore_panel_this_release_adds_may_be_created_one_it_had_may_not_be_recreated():
-    explore = PREFIX + "clawker:monitor:Bootstrap$pulumi-python:dynamic/clawker:DashboardsExploreObject::dashboards-explore-"
-    new = sorted(previous_release._explore_ids() - previous_release._previous_explore_ids())
-    old = sorted(previous_release._explore_ids() & previous_release._previous_explore_ids())
-    assert new and old
-    assert verdict((explore + new[0], "create")) == {}
-    assert verdict((explore + old[0], "create")) == {explore + old[0]: "create"}
-    assert verdict((explore + new[0], "delete")) == {explore + new[0]: "delete"}
+def test_explore_panels_move_into_collections_as_retained_deletes_and_nothing_else():
+    """Issue 21: the previous release's per-object explore resources are planned as deletes the
+    engine only forgets (retain_on_delete), each object held by this release's collection,
+    which is created; any other delete, or one not retained, still fails."""
+    explore = PREFIX + "clawker:monitor:Bootstrap$pulumi-python:dynamic:Resource::dashboards-explore-"
+    collection = PREFIX + "clawker:monitor:Bootstrap$pulumi-python:dynamic/clawker:DashboardsExploreCollection::dashboards-explore-objects-claude-code"
+    previous = sorted(previous_release._previous_explore_ids())
+    # Every explore object the previous release had is held by a collection of this one.
+    assert previous and set(previous) <= previous_release._explore_ids()
+
+    def steps(*items):
+        preview = json.dumps({"steps": [
+            {"urn": urn, "op": op, **({"oldState": {"retainOnDelete": retained}} if retained is not None else {})}
+            for urn, op, retained in items
+        ]})
+        return previous_release.forbidden_steps(Result(["preview", "--json"], 0, preview, ""))
+
+    assert steps((collection, "create", None), *[(explore + so_id, "delete", True) for so_id in previous]) == {}
+    # Negative controls: not retained (the delete would reach Dashboards), not held, re-created.
+    assert steps((explore + previous[0], "delete", False)) == {explore + previous[0]: "delete"}
+    assert steps((explore + previous[0], "delete", None)) == {explore + previous[0]: "delete"}
+    assert steps((explore + "no-such-panel", "delete", True)) == {explore + "no-such-panel": "delete"}
+    assert steps((explore + previous[0], "create", None)) == {explore + previous[0]: "create"}
+    assert steps((explore + previous[0], "replace", True)) == {explore + previous[0]: "replace"}

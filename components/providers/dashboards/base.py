@@ -25,7 +25,8 @@ from urllib.parse import quote
 from pulumi.dynamic import CheckFailure, DiffResult, Resource, ResourceProvider
 
 from components import names
-from components.providers.diffing import changed_paths
+from components.providers import detailed_diff
+from components.providers.diffing import changed_paths, changed_segments
 from components.providers.http_client import CALL_TIMEOUT_S as _CALL_TIMEOUT_S
 from components.providers.http_client import ApiClient, ProviderError
 from components.providers.kit import contains_unknown as _is_unknown, formerly_anonymous, plain, refreshed_inputs, url_problem
@@ -82,6 +83,9 @@ class DashboardsProvider(ResourceProvider):
 
     DIFF_KEYS: tuple = ()
     REPLACE_KEYS: tuple = ()
+    # Whether a diff names the changed paths to the engine (detailed_diff.py), read in the
+    # raw inputs (a kind whose normalising reshapes them maps each path back: `_as_input_path`).
+    DETAILED: bool = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -98,7 +102,16 @@ class DashboardsProvider(ResourceProvider):
         # (the bundle's 88 objects twice took 70 ms, on the critical path of every preview).
         if all(olds.get(k) == news.get(k) for k in self.DIFF_KEYS):
             return DiffResult(changes=False, replaces=[], delete_before_replace=False)
-        return _diff_result(self._normalised(olds), self._normalised(news), self.DIFF_KEYS, self.REPLACE_KEYS)
+        old, new = self._normalised(olds), self._normalised(news)
+        result = _diff_result(old, new, self.DIFF_KEYS, self.REPLACE_KEYS)
+        if self.DETAILED and result.changes:
+            changes = [self._as_input_path(segments, kind) for segments, kind in detailed_changes(old, new, self.DIFF_KEYS)]
+            detailed_diff.offer(detailed_diff.kinds_of(changes, self.REPLACE_KEYS))
+        return result
+
+    def _as_input_path(self, segments: tuple, kind: str) -> tuple[tuple, str]:
+        """A changed path of the normalised inputs as a path of the raw inputs (where the engine reads it)."""
+        return segments, kind
 
 
 class DashboardsResource(Resource):
@@ -221,6 +234,20 @@ def document_changes(olds: dict, news: dict, keys: Iterable[str]) -> list[str]:
         paths.extend(changed_paths(plain(olds.get(key)), plain(new), key))
     return paths
 
+
+
+def detailed_changes(olds: dict, news: dict, keys: Iterable[str]) -> list[tuple[tuple, str]]:
+    """document_changes as (segments, add/delete/update) for the engine's detailed diff."""
+    out: list[tuple[tuple, str]] = []
+    for key in keys:
+        new = news.get(key)
+        if _is_unknown(new):
+            out.append(((key,), "update"))
+        elif key not in olds and key in news:
+            out.append(((key,), "add"))
+        else:
+            out.extend(changed_segments(plain(olds.get(key)), plain(new), (key,)))
+    return out
 
 
 def _inputs_from(props: dict, outs: dict) -> dict:

@@ -28,6 +28,7 @@ from components.providers.dashboards.base import (
 )
 from components.providers.dashboards.saved_objects import (
     IMPORTABLE_TYPES,
+    JSON_TEXT_ATTRIBUTES,
     ndjson_bundle,
     normalise_object,
     object_key,
@@ -76,6 +77,7 @@ class SavedObjectBundleProvider(DashboardsProvider):
     """
 
     DIFF_KEYS = ("url", "workspace_id", "objects")
+    DETAILED = True
     FILENAME = "clawker.ndjson"  # the import route only accepts *.ndjson uploads
 
     def check(self, olds: dict, news: dict) -> CheckResult:
@@ -123,6 +125,17 @@ class SavedObjectBundleProvider(DashboardsProvider):
         if isinstance(objects, dict) and not _is_unknown(objects):
             out["objects"] = {k: normalise_object(v) for k, v in objects.items() if isinstance(v, dict)}
         return out
+
+    def _as_input_path(self, segments: tuple, kind: str) -> tuple[tuple, str]:
+        """The inputs carry JSON-text attributes as text (stored_object): a change inside one
+        is named down to that attribute (`objects["visualization/x"].attributes.visState`)."""
+        if len(segments) > 3 and segments[0] == "objects" and segments[2] == "attributes":
+            so_type = str(segments[1]).split("/", 1)[0]
+            for dotted in JSON_TEXT_ATTRIBUTES.get(so_type, ()):
+                parts = tuple(dotted.split("."))
+                if segments[3:3 + len(parts)] == parts and len(segments) > 3 + len(parts):
+                    return segments[:3 + len(parts)], "update"
+        return segments, kind
 
     @staticmethod
     def _so_path(workspace_id: str, so_type: str, so_id: str) -> str:

@@ -1,0 +1,201 @@
+"""Machine stacks of the issue-19 team tests: each on its own Docker Engine, through the real Pulumi CLI.
+
+- `second_engine()`: the second Docker Engine (tools/engine2.sh: its own data root, exec root, pid
+  file, socket, bridge and address pool) with the collector and queue-init images loaded into it;
+  a stack runs there with DOCKER_HOST set to its socket.
+- `MachineStack`: a stack of this project with role=machine, its machineName, and teamStack naming
+  the team stack on the same file backend (a StackReference), or the explicit settings instead.
+  Its OTLP ports come from settings (free ports), so two machine stacks publish on this one host.
+- `send_numbered()` / `stored()`: numbered Claude Code records (tests/corpus.py shapes, through
+  durable_traffic.Sender) into a machine's collector, and what the cluster stored of them, read
+  as the admin: exact distinct sequence numbers, total documents, and the `resource.machine`
+  values they carry.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from components import names
+from durable_traffic import SEQ, HttpLane, Sender
+from net import free_port
+from prerequisites import unavailable
+from pulumi_cli import E2E_CONFIG, PulumiStack
+
+ROOT = Path(__file__).resolve().parents[2]
+ENGINE2 = ROOT / "tools" / "engine2.sh"
+PROJECT = "clawker-monitor"
+# A machine stack runs the collector and its queue-init container (the Prometheus image): only these.
+MACHINE_IMAGES = ("collectorImage", "prometheusImage")
+LOGS = "claude-code"
+
+
+def e2e_images() -> dict[str, str]:
+    config = yaml.safe_load(E2E_CONFIG.read_text())["config"]
+    return {k: config[f"{PROJECT}:{k}"] for k in MACHINE_IMAGES}
+
+
+def second_engine() -> str:
+    """Start (or reuse) the second engine with the machine images; returns its DOCKER_HOST."""
+    proc = subprocess.run(["bash", str(ENGINE2), *e2e_images().values()], capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        unavailable(f"tools/engine2.sh could not start the second Docker Engine:\n{proc.stderr[-3000:]}")
+    found = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+    return found["ENGINE2_DOCKER_HOST"]
+
+
+def engine_docker(docker_host: Optional[str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    argv = ["docker", *(["-H", docker_host] if docker_host else []), *args]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    if check:
+        assert proc.returncode == 0, f"{' '.join(argv)}: {proc.stderr}"
+    return proc
+
+
+def remove_machine_leftovers(docker_host: Optional[str]) -> None:
+    """No collector, queue-init container or queue volume on that engine (a machine stack's own)."""
+    for container in (names.COLLECTOR, names.COLLECTOR_QUEUE_INIT):
+        engine_docker(docker_host, "rm", "-f", container, check=False)
+    engine_docker(docker_host, "volume", "rm", "-f", names.COLLECTOR_QUEUE_VOLUME, check=False)
+
+
+@dataclass
+class MachineStack:
+    name: str  # the machine's name (machineName), also the stack's
+    stack: PulumiStack
+    docker_host: Optional[str]  # None: the engine this process's DOCKER_HOST names (the first)
+    http_port: int
+
+    def docker(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return engine_docker(self.docker_host, *args, check=check)
+
+    def collector_id(self) -> str:
+        return self.docker("inspect", "-f", "{{.Id}}", names.COLLECTOR).stdout.strip()
+
+    def collector_log(self) -> str:
+        proc = self.docker("logs", names.COLLECTOR, check=False)
+        return proc.stdout + proc.stderr
+
+    def otlp(self) -> HttpLane:
+        return HttpLane(f"http://127.0.0.1:{self.http_port}")
+
+
+def machine_config(machine: str, team_stack: str) -> dict:
+    """A machine stack's settings: role, name, team stack, ports from settings, the local images."""
+    config = {f"{PROJECT}:{k}": v for k, v in e2e_images().items()}
+    config.update({
+        f"{PROJECT}:role": "machine",
+        f"{PROJECT}:machineName": machine,
+        f"{PROJECT}:teamStack": team_stack,
+        f"{PROJECT}:otlpHttpPort": str(free_port()),
+        f"{PROJECT}:otlpGrpcPort": str(free_port()),
+        # The trusted lane stays off (no certificates): its port is not published.
+        f"{PROJECT}:infraPort": "0",
+    })
+    return {"config": config}
+
+
+def machine_stack(team, machine: str, docker_host: Optional[str], toolchain_bin: str) -> MachineStack:
+    """The machine's stack beside the team stack (same file backend: the StackReference reads it)."""
+    work = team.stack.state_dir.parent
+    source = work / f"Pulumi.{machine}-source.yaml"
+    config = machine_config(machine, f"organization/{PROJECT}/{team.stack.name}")
+    source.write_text(yaml.safe_dump(config, sort_keys=False))
+    remove_machine_leftovers(docker_host)
+    stack = PulumiStack(machine, work, toolchain_bin, config_source=source)
+    if docker_host:
+        stack.env["DOCKER_HOST"] = docker_host
+    return MachineStack(machine, stack, docker_host, int(config["config"][f"{PROJECT}:otlpHttpPort"]))
+
+
+def set_pem(stack: PulumiStack, key: str, pem: str) -> None:
+    """`pulumi config set` of a PEM through stdin (a value starting with dashes is not an argument)."""
+    argv = ["pulumi", "config", "set", "--raw", f"{PROJECT}:{key}", "--stack", stack.name, "--config-file", str(stack.config_file),
+            "--non-interactive"]
+    proc = subprocess.run(argv, input=pem, cwd=stack.project_dir, env=stack.env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+def up_all(stacks: list[PulumiStack], command: str = "up") -> None:
+    """`pulumi up` (or destroy) of several stacks at once (each its own engine); every failure is reported."""
+    results: dict[str, object] = {}
+
+    def run(stack: PulumiStack) -> None:
+        results[stack.name] = stack.run(command, "--yes", "--skip-preview", check=False)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in stacks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    failed = {name: r for name, r in results.items() if r.returncode != 0}
+    assert not failed, "\n".join(f"pulumi {command} of {name} failed:\n{r.output[-4000:]}" for name, r in failed.items())
+
+
+def corpus_records() -> list[dict]:
+    """Claude Code's log events as tests/corpus.py generates them (its sessions' records, in order)."""
+    import corpus
+
+    return [r for b in corpus.claude_code_batches() if b.index == LOGS for r in b.records]
+
+
+def sender(machine: MachineStack, tag: str, total: int, seq_start: int = 0, batch: int = 100) -> Sender:
+    """`total` numbered Claude Code records (corpus shapes; resource.agent = tag) into the machine's OTLP/HTTP port."""
+    records = corpus_records()
+    return Sender({LOGS: machine.otlp()}, tag=tag, tag_hex="", total=total, batch=batch, seq_start=seq_start,
+                  retry_s=0.5, extra=lambda _index, seq: records[seq % len(records)])
+
+
+def stored(team, tag: str, door: int = 0) -> tuple[set[int], int, dict[str, int]]:
+    """(distinct e2e_seq, total documents, resource.machine -> documents) of run `tag`, read as the admin."""
+    pattern = names.read_pattern(LOGS)
+    team.call("POST", f"{pattern}/_refresh", door=door)
+    query = {"term": {"resource.agent": tag}}
+    seqs: set[int] = set()
+    after = None
+    while True:
+        composite: dict = {"size": 5000, "sources": [{"v": {"terms": {"field": f"attributes.{SEQ}"}}}]}
+        if after:
+            composite["after"] = after
+        body = {"size": 0, "track_total_hits": True, "query": query,
+                "aggs": {"seen": {"composite": composite}, "machines": {"terms": {"field": "resource.machine", "size": 10}}}}
+        answer = team.call("POST", f"{pattern}/_search", json=body, door=door)
+        assert answer.status_code == 200, answer.text[:2000]
+        doc = answer.json()
+        agg = doc["aggregations"]["seen"]
+        seqs.update(int(b["key"]["v"]) for b in agg["buckets"])
+        after = agg.get("after_key")
+        if not agg["buckets"] or not after:
+            machines = {b["key"]: b["doc_count"] for b in doc["aggregations"]["machines"]["buckets"]}
+            return seqs, doc["hits"]["total"]["value"], machines
+
+
+def series_machines(team, query: str) -> set[str]:
+    """The `machine` labels of the series a PromQL query returns from the team Prometheus (as the admin)."""
+    import requests
+
+    answer = requests.get(f"{team.prometheus_url}/api/v1/query", params={"query": query}, auth=team.prometheus_auth(),
+                          verify=str(team.ca_file), timeout=10)
+    assert answer.status_code == 200, answer.text[:1000]
+    return {r["metric"].get("machine", "") for r in answer.json()["data"]["result"]}
+
+
+def security_objects(team, door: int = 0) -> dict[str, list[str]]:
+    """The internal users, roles and role mappings of machines on the cluster (names only)."""
+    out = {}
+    for kind in ("internalusers", "roles", "rolesmapping"):
+        answer = team.call("GET", f"_plugins/_security/api/{kind}", door=door)
+        assert answer.status_code == 200, answer.text[:500]
+        out[kind] = sorted(k for k in answer.json() if k.startswith("clawker-machine-"))
+    return out
+
+
+def as_json(value) -> str:
+    return json.dumps(value, sort_keys=True)
