@@ -181,7 +181,7 @@ def series_machines(team, query: str) -> set[str]:
     """The `machine` labels of the series a PromQL query returns from the team Prometheus (as the admin)."""
     import requests
 
-    answer = requests.get(f"{team.prometheus_url}/api/v1/query", params={"query": query}, auth=team.prometheus_auth(),
+    answer = requests.get(f"{team.prometheus_url}/api/v1/query", params={"query": query}, auth=team.admin,
                           verify=str(team.ca_file), timeout=10)
     assert answer.status_code == 200, answer.text[:1000]
     return {r["metric"].get("machine", "") for r in answer.json()["data"]["result"]}
