@@ -122,10 +122,9 @@ def build(settings: Settings) -> Stack:
         "collector",
         settings,
         network=network,
-        # Index templates apply only at index creation: no record may land before the
-        # templates, pipelines and retention policies (Bootstrap.ingest_assets). The indices,
-        # the datasource and the Dashboards side are finished beside the collector.
-        after=[*bootstrap.ingest_assets, prometheus.container],
+        # SPEC "Order" 4: index templates apply only at index creation, so no record may land
+        # before the bootstrap has succeeded, and a failed bootstrap leaves no collector.
+        after=[bootstrap, prometheus.container],
     )
     return Stack(opensearch, prometheus, dashboards, bootstrap, collector, alertmanager)
 

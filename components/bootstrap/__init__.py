@@ -2,12 +2,9 @@
 
 Each item is a resource served by a dynamic provider (components/providers/),
 so it previews, diffs, refreshes and updates like any container. The collector
-depends on `ingest_assets`: index templates only apply at index creation, so no
-record may land before every template, pipeline and retention policy here has
-succeeded. It does not wait for the indices (a first record makes its door and day
-from those templates), the Prometheus datasource or the Dashboards side: none
-decides how a record is stored, and each was a step on the cold start's critical
-path (issue 21).
+depends on this whole component (SPEC "Order" 4): index templates only apply at index
+creation, so no record may land before every step here has succeeded, and a failed
+bootstrap leaves the collector not created with the error plain.
 """
 
 from __future__ import annotations
@@ -19,7 +16,6 @@ import pulumi
 
 from components.bootstrap.dashboards import declare_dashboards_assets
 from components.bootstrap.opensearch import declare_opensearch_assets
-from components.providers.opensearch import Datasource, Index
 from components.settings import Settings
 
 
@@ -57,12 +53,6 @@ class Bootstrap(pulumi.ComponentResource):
             prometheus=list(prometheus),
             cluster=cluster,
         )
-        # What the collector waits for: what shapes a record as OpenSearch stores it (templates,
-        # pipelines, retention policies). Not the indices: a record that arrives first creates
-        # its door and day from those templates (with their pipelines and ISM policy), exactly as
-        # the Index step would, and the Index step then finds and checks them
-        # (p:test_bootstrap_order.py::test_records_before_the_index_step_are_stored_as_after_it).
-        self.ingest_assets = [r for r in self.opensearch_assets if not isinstance(r, (Datasource, Index))]
         self.dashboards_assets = declare_dashboards_assets(
             settings,
             parent=self,

@@ -537,5 +537,6 @@ def test_bootstrap_declares_dashboards_steps_in_spec_order():
         referenced_explore += len(waits)
     assert referenced_explore  # a unit's dashboards show its explore panels
     assert dep.depends_on("dashboards-saved-objects-claude-code", bundle.urn)  # its dashboards show core index patterns
-    # The collector does not wait for the Dashboards side (it shapes no record; issue 21).
-    assert not dep.depends_on(names.COLLECTOR, bundle.urn)
+    # The collector starts only after the whole bootstrap, the import included (SPEC "Order" 4).
+    for b in bundles:
+        assert dep.depends_on(names.COLLECTOR, b.urn), b.name
