@@ -852,7 +852,7 @@ def test_k_every_dashboard_panel_shows_data_from_the_corpus(landed, stored_spans
     if panel_proof.is_controls(panel):
         # Issue 19's machine and user controls: a local stack's records name no machine, so its
         # machine list is empty (nothing to pick, nothing hidden); every other control lists the
-        # corpus's values. What a pick selects: tests/providers/test_dashboard_filters.py.
+        # corpus's values. What a pick selects: tests/providers/test_dashboard_picks_on_opensearch.py.
         options = panel_proof.control_options(panel, BUNDLE, _opensearch_search, panel_proof.time_from(panel, BUNDLE))
         assert options.pop("resource.machine") == [], f"{panel.name}: a local record names a machine"
         assert all(options.values()), f"{panel.name}: a control lists nothing: {options}"

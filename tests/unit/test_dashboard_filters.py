@@ -6,7 +6,7 @@ read fields every index pattern of the dashboard maps as keywords, so Dashboards
 them as aggregatable whether or not any record carries them yet (a local stack's
 records name no machine). That a pick selects the right documents is proven against
 real OpenSearch with records from two real machine collectors:
-tests/providers/test_dashboard_filters.py.
+tests/providers/test_dashboard_picks_on_opensearch.py.
 """
 
 from __future__ import annotations
