@@ -208,6 +208,20 @@ def collector_binary() -> str:
     return found[-1]
 
 
+def wait_for_otlp(url: str, proc: subprocess.Popen, log: pathlib.Path, what: str, timeout_s: float) -> None:
+    """Until the collector at `url` accepts an (empty) OTLP/HTTP post; exits with its log if it dies or never does."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if requests.post(url, data=b"", headers={"Content-Type": "application/x-protobuf"}, timeout=1).ok:
+                return
+        except requests.RequestException:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"{what} did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
 def local_collector_config(
     capture_url: str, workdir: pathlib.Path, adjust: Optional[Callable[[dict], dict]] = None
 ) -> tuple[dict, int]:
@@ -265,17 +279,8 @@ def capture_bulk_bodies(
             env={**os.environ, **(env(capture_url) if env else {})},
         )
         try:
-            deadline = time.monotonic() + 30
             url = f"http://127.0.0.1:{http_port}/v1/logs"
-            while True:
-                try:
-                    if requests.post(url, data=b"", headers={"Content-Type": "application/x-protobuf"}, timeout=1).ok:
-                        break
-                except requests.RequestException:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"capture collector did not start:\n{log.read_text()[-3000:]}")
-                time.sleep(0.2)
+            wait_for_otlp(url, proc, log, "capture collector", 30)
             post_all(url, payloads, "application/x-protobuf", lambda r: r.raise_for_status())
             # Bounded by progress, not by a fixed total: on a loaded machine the capture
             # collector may take minutes, but it must keep delivering.

@@ -129,16 +129,7 @@ def machine_collector(cluster, machine: str, credential: tuple[str, str], work: 
     )
     try:
         url = f"http://127.0.0.1:{http_port}/v1/logs"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.post(url, data=b"", headers={"Content-Type": "application/x-protobuf"}, timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"{machine}'s collector did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
+        ingest.wait_for_otlp(url, proc, log, f"{machine}'s collector", 60)
         yield url
     finally:
         if proc.poll() is None:
