@@ -301,8 +301,9 @@ def test_a_revoked_machine_keeps_its_records_and_delivers_them_once_readmitted(t
     checks = {url + collector_machine.CREDENTIAL_CHECK_PATH for url in team.urls}
     prometheus = (team.prometheus_url, team.admin, str(team.ca_file))
     # Negative control: admitted, bob's credential check reports 0 at every cluster URL, his log no refusal.
-    wait_until(lambda: mr.reported(*prometheus, BOB) == dict.fromkeys(checks, 0), 60, "bob's credential check accepted at every URL",
-               detail=lambda: str(mr.reported(*prometheus, BOB)))
+    with phase("bob's check accepted"):
+        wait_until(lambda: mr.reported(*prometheus, BOB) == dict.fromkeys(checks, 0), 60, "bob's credential check accepted at every URL",
+                   detail=lambda: str(mr.reported(*prometheus, BOB)))
     assert mr.refusals(bob.collector_log()) == []
     before = tm.security_objects(team)
     team.stack.set_config("machines", ALICE)
@@ -318,8 +319,10 @@ def test_a_revoked_machine_keeps_its_records_and_delivers_them_once_readmitted(t
         got = mr.refusals(bob.collector_log())
         return got if all(any(c in line for line in got) for c in checks) else []
 
-    lines = wait_until(refused_at_every_url, 60, "bob's collector logging the refusal at every cluster URL")
+    with phase("bob's refusal logged"):
+        lines = wait_until(refused_at_every_url, 60, "bob's collector logging the refusal at every cluster URL")
     assert all(mr.says_why(line) for line in lines), lines
+    print(f"[team-machines] bob's log: {lines[-1]}", file=sys.stderr)
     assert len(tm.stored(team, tag)[0]) == 0
     # His stack says why, naming the setting, before anything is touched.
     with phase("bob preview (refused)"):
@@ -336,6 +339,7 @@ def test_a_revoked_machine_keeps_its_records_and_delivers_them_once_readmitted(t
     wait_until(lambda: len(tm.stored(team, tag)[0]) >= 500, 240, "bob's 500 queued records after re-admission")
     assert tm.stored(team, tag) == (set(range(500)), 500, {BOB: 500})
     # Accepted again: fresh samples of 0 at every URL, and no refusal in his new collector's log.
-    wait_until(lambda: mr.reported(*prometheus, BOB, since=readmitted) == dict.fromkeys(checks, 0), 60,
-               "bob's credential check accepted again", detail=lambda: str(mr.reported(*prometheus, BOB)))
+    with phase("bob's check accepted again"):
+        wait_until(lambda: mr.reported(*prometheus, BOB, since=readmitted) == dict.fromkeys(checks, 0), 60,
+                   "bob's credential check accepted again", detail=lambda: str(mr.reported(*prometheus, BOB)))
     assert mr.refusals(bob.collector_log()) == []
