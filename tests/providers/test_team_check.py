@@ -16,20 +16,20 @@ The same check against the real secured OpenSearch: tests/providers/test_machine
 
 from __future__ import annotations
 
-import base64
 import ssl
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 
 from components.providers.http_client import GaveUpError
 from components.providers.opensearch.base import client_for
 from components.providers.team_check import TeamCheckError, check_team
+import test_secured_connection
 from e2e.tls_material import issue
 from net import free_port
 
-USER, PASSWORD = "clawker-machine-laptop-t", "right-password-1"
+USER, PASSWORD = test_secured_connection.USER, test_secured_connection.PASSWORD
 # Long enough that a retried final answer would show in the counts many times over.
 BOUND_S = 30.0
 
@@ -58,25 +58,18 @@ class _Server(ThreadingHTTPServer):
         return f"https://127.0.0.1:{self.server_address[1]}"
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(test_secured_connection._Handler):
+    """test_secured_connection's basic-auth server (200 with the credential, 401 without), first `unavailable` requests 503."""
+
     server: _Server
 
     def do_GET(self):  # noqa: N802 (http.server's naming)
         self.server.requests.append(self.path)
-        expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-        if len(self.server.requests) <= self.server.unavailable:
-            status, body = 503, b'{"error": "not ready"}'
-        elif self.headers.get("Authorization") != expected:
-            status, body = 401, b"Unauthorized"  # the security plugin's plain-text answer
-        else:
-            status, body = 200, b'{"user_name": "clawker-machine-laptop-t"}'
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
+        if len(self.server.requests) > self.server.unavailable:
+            return super().do_GET()
+        self.send_response(503)
+        self.send_header("Content-Length", "0")
         self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope="module")
