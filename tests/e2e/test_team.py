@@ -11,7 +11,9 @@ share the stacks and one node outage, in order:
    failover (only the first of clusterUrls), stores none of its records while the node is down,
    and all of them exactly once after it is back;
 2. alice on explicit settings (preview: nothing of hers changes), then a CA that did not sign the
-   cluster: `pulumi up` fails naming clusterCaCert and her collector is the same container;
+   cluster, a wrong password, and clusterUrls none of which answers: each `pulumi up` fails naming
+   clusterCaCert / machinePassword / clusterUrls and her collector is the same container, running;
+   the good settings back, nothing is planned;
 3. alice's `pulumi destroy` leaves the team's containers, network, credentials and records alone;
 4. bob revoked (the team stack's `machines` without it, `pulumi up` there): his records wait on his
    disk; his collector's log says why (401 at each cluster URL, and what to do; before, his check
@@ -41,7 +43,7 @@ from components.bootstrap import opensearch as boot
 from components.services import collector_machine
 from components.providers.opensearch import security
 from durable_traffic import HttpLane
-from net import wait_until
+from net import free_port, wait_until
 from otlp_sender import send_delta_counters
 from providers.telemetry_samples import RESOURCES
 from test_stack_lifecycle import USER_VIS, clawker_workspaces, dashboards, save_visualization_as_a_user
@@ -53,6 +55,7 @@ SHIPPED_TO = 0
 # The negative control of the failover: a third machine's collector whose config has only the first
 # of clusterUrls (tm.one_url_collector), sending during the same outage.
 ONE_URL, ONE_URL_RECORDS = "one-url-laptop", 200
+WRONG_PASSWORD = "wrong-password-of-alice"
 
 
 @contextlib.contextmanager
@@ -131,6 +134,8 @@ def test_team_outputs_name_the_cluster_and_keep_credentials_secret(team):
     assert out["clusterUrls"] == team.urls
     assert out["clusterCaCert"] == team.ca_pem
     assert out["prometheusRemoteWriteUrl"] == f"{team.prometheus_url}/api/v1/write"
+    # Where Dashboards answers: published on 127.0.0.1 only (not hostName, the address machines dial).
+    assert out["urls"] == {"dashboards": team.dashboards_url}
     assert sorted(out["machineCredentials"]) == sorted(team.machines)
     passwords = {m: c["password"] for m, c in out["machineCredentials"].items()}
     assert {c["username"] for c in out["machineCredentials"].values()} == {security.user_name(m) for m in team.machines}
@@ -243,7 +248,7 @@ def test_two_machines_each_store_5000_records_exactly_once_through_a_node_outage
     wait_until(lambda: tm.series_machines(team, '{__name__=~"otelcol_receiver_accepted_log_records.*"}') >= {ALICE, BOB}, 120, "collector series from both machines")
 
 
-def test_a_bad_ca_fails_up_naming_the_setting_before_the_collector_is_replaced(team, machines, tmp_path):
+def test_a_bad_ca_password_or_cluster_url_fails_up_naming_it_before_the_collector_is_replaced(team, machines, tmp_path):
     from e2e.tls_material import issue
 
     alice = machines[ALICE]
@@ -259,14 +264,34 @@ def test_a_bad_ca_fails_up_naming_the_setting_before_the_collector_is_replaced(t
     assert not {urn: op for urn, op in changes.items() if "StackReference" not in urn}, changes
 
     container = alice.collector_id()
+
+    def up_fails_naming(setting: str, what: str) -> str:
+        with phase(f"alice up ({what})"):
+            failed = alice.stack.run("up", "--yes", "--skip-preview", check=False)
+        assert failed.returncode != 0 and f"clawker-monitor:{setting}:" in failed.output, failed.output[-3000:]
+        assert password not in failed.output and WRONG_PASSWORD not in failed.output
+        # The running collector was not touched: the same container, still running.
+        assert alice.collector_id() == container
+        assert alice.docker("inspect", "-f", "{{.State.Running}}", names.COLLECTOR).stdout.strip() == "true"
+        return failed.output
+
     stranger = issue(tmp_path / "stranger").impostor_cert.read_text()
     tm.set_pem(alice.stack, "clusterCaCert", stranger)
-    with phase("alice up (bad CA)"):
-        failed = alice.stack.run("up", "--yes", "--skip-preview", check=False)
-    assert failed.returncode != 0 and "clawker-monitor:clusterCaCert:" in failed.output, failed.output[-3000:]
-    assert password not in failed.output
-    assert alice.collector_id() == container
-    assert alice.docker("inspect", "-f", "{{.State.Running}}", names.COLLECTOR).stdout.strip() == "true"
+    up_fails_naming("clusterCaCert", "bad CA")
+    tm.set_pem(alice.stack, "clusterCaCert", team.ca_pem)
+    alice.stack.set_config("machinePassword", WRONG_PASSWORD, secret=True)
+    up_fails_naming("machinePassword", "wrong password")
+    alice.stack.set_config("machinePassword", password, secret=True)
+    # No URL of the cluster answers (nothing listens on these ports of the team's host).
+    nowhere = [f"https://{team.address}:{free_port()}" for _ in range(2)]
+    alice.stack.set_config("clusterUrls", ",".join(nowhere))
+    output = up_fails_naming("clusterUrls", "unreachable cluster")
+    assert all(url in output for url in nowhere), output[-3000:]
+    # The good settings back: nothing to change (the StackReference goes with the next `up`).
+    alice.stack.set_config("clusterUrls", ",".join(team.urls))
+    with phase("alice preview (good settings back)"):
+        changes = alice.stack.preview_changes()
+    assert not {urn: op for urn, op in changes.items() if "StackReference" not in urn}, changes
 
 
 def test_a_machine_destroy_touches_nothing_shared(team, machines):

@@ -325,15 +325,18 @@ def test_the_team_check_names_the_setting_and_lets_a_good_team_through(bootstrap
     user, auth, _ = _machine(bootstrapped, "laptop-k")
     prometheus_url, prometheus_ca = team_prometheus_for({user: auth[1]})
     good = {
-        "cluster_url": bootstrapped.urls[0], "cluster_ca_pem": bootstrapped.ca_pem, "username": user, "password": auth[1],
+        "cluster_urls": [bootstrapped.urls[0]], "cluster_ca_pem": bootstrapped.ca_pem, "username": user, "password": auth[1],
         "remote_write_url": prometheus_url + "/api/v1/write", "prometheus_ca_pem": open(prometheus_ca).read(), "timeout_s": 3,
     }
     check_team(good)
+    # Any URL of the cluster that accepts the credential will do, as the collector fails over to it.
+    down = f"https://127.0.0.1:{free_port()}"
+    check_team({**good, "cluster_urls": [down, bootstrapped.urls[0]]})
     stranger = issue(tmp_path / "stranger").impostor_cert.read_text()
     cases = {
         "machinePassword": {"password": "not-the-password"},
         "clusterCaCert": {"cluster_ca_pem": stranger},
-        "clusterUrls": {"cluster_url": f"https://127.0.0.1:{free_port()}"},
+        "clusterUrls": {"cluster_urls": [down, f"https://127.0.0.1:{free_port()}"]},
         "prometheusCaCert": {"prometheus_ca_pem": stranger},
         "teamPrometheusUrl": {"remote_write_url": f"https://127.0.0.1:{free_port()}/api/v1/write"},
     }
