@@ -101,7 +101,8 @@ def bootstrap(cluster, replicas: int = boot.TEAM_REPLICAS) -> dict[str, tuple[st
 
 def machine_adjust(machine: str, ca: bool):
     def adjust(config: dict) -> dict:
-        return collector_machine.machine_part(config, machine, cluster_ca=ca, prometheus_ca=False)
+        return collector_machine.machine_part(config, machine, cluster_ca=ca, prometheus_ca=False,
+                                              local_metrics_port=ingest.free_port(), listen_host="127.0.0.1")
 
     return adjust
 

@@ -22,7 +22,7 @@ TEAM_KEYS = (
     "machines", "clusterAdminUser", "clusterAdminPassword", "dashboardsUrl",
     "prometheusBindAddress", "prometheusTlsCertFile", "prometheusTlsKeyFile",
 )
-MACHINE_KEYS = ("machineName", "teamStack", "machinePassword", "teamPrometheusUrl")
+MACHINE_KEYS = ("machineName", "teamStack", "machinePassword", "teamPrometheusUrl", "machineMetricsPort")
 SHARED_KEYS = ("clusterUrls", "clusterCaCert", "prometheusCaCert")
 # What a machine reads from the team stack unless teamStack names one.
 MACHINE_EXPLICIT_KEYS = ("clusterUrls", "machinePassword", "teamPrometheusUrl")

@@ -319,6 +319,13 @@ SCHEMA: dict = {
         "teamPrometheusUrl": _prop(
             _HTTPS_URL, "", "machine: the team Prometheus's HTTPS URL (remote write goes to <url>/api/v1/write) when teamStack is not used."
         ),
+        "machineMetricsPort": _prop(
+            _PORT,
+            9464,
+            "machine: the collector's own metrics endpoint (http://127.0.0.1:<port>/metrics), published on 127.0.0.1: "
+            "clawker_machine_credential_refused (1: the team cluster refuses this machine's credential, with why and what "
+            "to do) and the collector's queue and send series; it still answers when the team revoked the machine.",
+        ),
         "datasourceMasterKey": _prop(
             {"type": "string", "pattern": "^(.{16}|.{24}|.{32})?$"},
             "",
@@ -410,7 +417,9 @@ def _schema_errors(values: Mapping[str, Any]) -> list[str]:
 def _cross_field_errors(values: Mapping[str, Any]) -> list[str]:
     messages = []
     owners: dict[int, str] = {}
-    for key in PUBLISHED_PORT_KEYS + ("collectorMetricsPort",):
+    # machineMetricsPort is published by a machine stack only (components/roles.py refuses it elsewhere).
+    machine = ("machineMetricsPort",) if values["role"] == "machine" else ()
+    for key in PUBLISHED_PORT_KEYS + ("collectorMetricsPort",) + machine:
         port = values[key]
         if key == "infraPort" and port == 0:
             continue
@@ -675,6 +684,7 @@ class Settings:
     team_stack: str
     machine_password: str = field(repr=False)  # a secret
     team_prometheus_url: str
+    machine_metrics_port: int
 
     # --- roles (components/roles.py)
     @property

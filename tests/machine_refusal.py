@@ -5,9 +5,14 @@
   the refusal's datapoint carries the status and the reason (`why`).
 - `reported(prometheus_url, auth, ca, machine, since)`: the values of its clawker_machine_credential_refused
   series in a (team) Prometheus, one per cluster URL it checks.
+- `scrape(url)` / `local(url)`: the machine's own metrics endpoint (collector_machine.LOCAL_METRICS,
+  http://127.0.0.1:<machineMetricsPort>/metrics), read as Prometheus text: every sample with its HELP,
+  and its clawker_machine_credential_refused values by cluster URL.
 """
 
 from __future__ import annotations
+
+import re
 
 import requests
 
@@ -37,3 +42,32 @@ def reported(prometheus_url: str, auth: tuple[str, str], ca: str, machine: str, 
 
     values, sampled = query(selector), query(f"timestamp({selector})")
     return {url: v for url, v in values.items() if sampled.get(url, 0) >= since}
+
+
+_SAMPLE = re.compile(r'^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})? (\S+)')
+_LABEL = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def scrape(url: str) -> tuple[dict[str, str], list[tuple[str, dict[str, str], float]]]:
+    """(HELP text by metric name, [(name, labels, value)]) of a Prometheus text endpoint; ({}, []) while it does not answer."""
+    try:
+        answer = requests.get(url, timeout=5)
+    except requests.ConnectionError:
+        return {}, []
+    assert answer.status_code == 200, answer.text[:500]
+    helps, samples = {}, []
+    for line in answer.text.splitlines():
+        if line.startswith("# HELP "):
+            name, _, text = line[len("# HELP "):].partition(" ")
+            helps[name] = text
+        elif line and not line.startswith("#"):
+            match = _SAMPLE.match(line)
+            samples.append((match[1], dict(_LABEL.findall(match[2] or "")), float(match[3])))
+    return helps, samples
+
+
+def local(url: str) -> dict[str, float]:
+    """http_url -> clawker_machine_credential_refused on the machine's own endpoint."""
+    from components.services.prometheus_config import MACHINE_REFUSED_METRIC
+
+    return {labels.get("http_url", ""): value for name, labels, value in scrape(url)[1] if name == MACHINE_REFUSED_METRIC}

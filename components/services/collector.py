@@ -22,6 +22,9 @@ def ports(settings: Settings) -> list[docker.ContainerPortArgs]:
     out = [published(settings.otlp_http_port), published(settings.otlp_grpc_port)]
     if settings.trusted_lane_enabled:
         out.append(published(settings.infra_port))
+    if settings.role == "machine":
+        # The machine's own metrics endpoint (collector_machine.LOCAL_METRICS): on 127.0.0.1 like every port.
+        out.append(published(settings.machine_metrics_port))
     return out
 
 
@@ -102,6 +105,7 @@ def machine_config(settings: Settings, team) -> tuple[docker.ContainerUploadArgs
                 settings.machine_name,
                 cluster_ca=team.cluster_ca_pem is not None,
                 prometheus_ca=team.prometheus_ca_pem is not None,
+                local_metrics_port=settings.machine_metrics_port,
                 cluster_urls=len(u),
             )
         )

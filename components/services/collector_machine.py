@@ -18,7 +18,12 @@ so the lanes, the durable hop and the trusted lane stay exactly as the local rol
   0: any other answer), labelled with the machine like every series; a refusal is also printed in
   its log by the debug exporter with the reason and what to do (REFUSED_WHY). The opensearch
   exporter itself shows a refused bulk only as a body it cannot parse (the security plugin's
-  plain-text 401), so without this the log would not say why records wait.
+  plain-text 401), so without this the log would not say why records wait;
+- the machine's own metrics endpoint (LOCAL_METRICS, setting machineMetricsPort, published on
+  127.0.0.1 only): the same `clawker_machine_credential_refused` (its HELP says why and what to
+  do) and the collector's queue and send series (LOCAL_SELF_SERIES), labelled with the machine.
+  A machine the team stack revoked is refused by the team Prometheus too (its login goes in the
+  same step), so there its metrics stop; this endpoint keeps saying why on the machine itself.
 
 Nothing secret is in the file: the cluster URL, the user and the password are `${env:...}`
 references the collector resolves at start from the container's environment (set from
@@ -28,6 +33,8 @@ Pulumi secrets), so the rendered config on disk holds no credential.
 from __future__ import annotations
 
 import copy
+
+from components.services.docker import CONTAINER_LISTEN_HOST
 
 MACHINE_ATTRIBUTE = "machine"
 AUTH = "basicauth/machine"
@@ -56,8 +63,9 @@ REFUSED_WHY = (
 )
 REFUSED_DESCRIPTION = (
     "1 when the team cluster refuses this machine's credential (HTTP 401 from _plugins/_security/authinfo): "
-    "records wait in the collector's on-disk queue until the machine is back in the team stack's machines; "
-    "0 when the cluster accepts it."
+    "the machine was removed from the team stack's machines (revoked) or its password changed; records wait in "
+    "the collector's on-disk queue and nothing is lost. To deliver them add the machine back to machines and run "
+    "pulumi up in the team stack and then in this machine stack. 0 when the cluster accepts it."
 )
 CHECK_PIPELINE = "metrics/credential-check"
 CHECKED_PIPELINE = "metrics/credential"
@@ -66,6 +74,14 @@ CHECK_ROUTE = "routing/credential"
 CHECK_TRANSFORM = "transform/credential-check"
 CHECKED_LABELS = "transform/credential-labels"
 REFUSED_REASON = "transform/credential-why"
+# The machine's own metrics endpoint (see the module docstring) and what of the collector's own
+# telemetry it shows: the on-disk queue's fill and what each exporter sent or failed to send.
+LOCAL_METRICS = "prometheus/machine"
+LOCAL_PIPELINE = "metrics/machine-self"
+LOCAL_SELF = "prometheus/machine-self"
+LOCAL_SELF_JOB = "otel-collector-machine"
+# A Prometheus relabel regex: anchored at both ends.
+LOCAL_SELF_SERIES = "otelcol_exporter_(queue_size|queue_capacity|sent_.*|send_failed_.*)"
 # Receivers that take records from senders (the loop receivers of the durable hop do not).
 INTAKE_RECEIVERS = ("otlp", "otlp/infra", "prometheus/self")
 
@@ -167,15 +183,41 @@ def _credential_check(out: dict, cluster_urls: int, cluster_ca: bool) -> None:
     }
     out["service"]["pipelines"].update({
         CHECK_PIPELINE: {"receivers": [CREDENTIAL_CHECK], "processors": ["memory_limiter", CHECK_TRANSFORM], "exporters": [CHECK_ROUTE]},
-        CHECKED_PIPELINE: {"receivers": [CHECK_ROUTE], "processors": ["memory_limiter", CHECKED_LABELS], "exporters": [REMOTE_WRITE]},
+        CHECKED_PIPELINE: {"receivers": [CHECK_ROUTE], "processors": ["memory_limiter", CHECKED_LABELS],
+                           "exporters": [REMOTE_WRITE, LOCAL_METRICS]},
         REFUSED_PIPELINE: {"receivers": [CHECK_ROUTE], "processors": ["memory_limiter", REFUSED_REASON], "exporters": ["debug"]},
     })
 
 
-def machine_part(config: dict, machine: str, *, cluster_ca: bool, prometheus_ca: bool, cluster_urls: int = 1) -> dict:
+def _local_metrics(out: dict, machine: str, port: int, host: str) -> None:
+    """The machine's own Prometheus endpoint: the credential check's answer (CHECKED_PIPELINE exports
+    to it too) and the collector's queue and send series, from a scrape of its own self-telemetry."""
+    out["exporters"][LOCAL_METRICS] = {
+        # In the container; the host side is published on 127.0.0.1 only (components/services/collector.py).
+        "endpoint": f"{host}:{port}",
+        "const_labels": {MACHINE_ATTRIBUTE: machine},
+        # A URL that stops answering drops out within a few checks.
+        "metric_expiration": "1m",
+    }
+    # A scrape of its own (the one of prometheus/self feeds the team Prometheus unfiltered), keeping
+    # only the queue and send series.
+    own = copy.deepcopy(out["receivers"]["prometheus/self"])
+    (scrape,) = own["config"]["scrape_configs"]
+    scrape.update(job_name=LOCAL_SELF_JOB, metric_relabel_configs=[
+        {"source_labels": ["__name__"], "regex": LOCAL_SELF_SERIES, "action": "keep"}])
+    out["receivers"][LOCAL_SELF] = own
+    out["service"]["pipelines"][LOCAL_PIPELINE] = {
+        "receivers": [LOCAL_SELF], "processors": ["memory_limiter"], "exporters": [LOCAL_METRICS],
+    }
+
+
+def machine_part(config: dict, machine: str, *, cluster_ca: bool, prometheus_ca: bool, local_metrics_port: int,
+                 cluster_urls: int = 1, listen_host: str = CONTAINER_LISTEN_HOST) -> dict:
     """`config` (the local role's render) turned into a machine's: see the module docstring.
 
-    `cluster_urls`: how many URLs the cluster has (CLAWKER_CLUSTER_URL, then _2, _3, ...)."""
+    `cluster_urls`: how many URLs the cluster has (CLAWKER_CLUSTER_URL, then _2, _3, ...);
+    `local_metrics_port`: the machine's own metrics endpoint (setting machineMetricsPort), listening
+    on `listen_host` (in the container every interface; a collector run on the host: 127.0.0.1)."""
     out = copy.deepcopy(config)
     auth = {"authenticator": AUTH}
     out.setdefault("extensions", {})[AUTH] = {"client_auth": {"username": _env("username"), "password": _env("password")}}
@@ -204,4 +246,5 @@ def machine_part(config: dict, machine: str, *, cluster_ca: bool, prometheus_ca:
             at = 1 if processors[:1] == ["memory_limiter"] else 0
             processors.insert(at, MACHINE_PROCESSOR)
     _credential_check(out, cluster_urls, cluster_ca)
+    _local_metrics(out, machine, local_metrics_port, listen_host)
     return out

@@ -31,6 +31,7 @@ import requests
 import corpus
 import corpus_codex
 import panel_proof as pp
+from net import free_port
 from otlp_sender import http_log_exporter, send_logs, send_spans
 from test_collector_to_opensearch import _as_envoy_writes, _bootstrap, _grpc_exporter, running_collector
 
@@ -50,7 +51,8 @@ def _machine_collector(url: str, work, machine: str):
     """A machine's collector: the stack's config plus the machine part, shipping to `url` (no TLS here)."""
 
     def as_machine(config: dict) -> None:
-        shipped = collector_machine.machine_part(config, machine, cluster_ca=False, prometheus_ca=False)
+        shipped = collector_machine.machine_part(config, machine, cluster_ca=False, prometheus_ca=False,
+                                                 local_metrics_port=free_port(), listen_host="127.0.0.1")
         config.clear()
         config.update(shipped)
 

@@ -18,6 +18,7 @@ starts the node; TLS on both layers). Shown with Claude Code-shaped records and 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -195,16 +196,22 @@ def team_prometheus_for(tmp_path_factory):
         proc.wait(timeout=30)
 
 
+@contextlib.contextmanager
 def machine_collector(cluster_urls: list[str], cluster_ca: str, prometheus: tuple[str, str], auth: tuple[str, str], work,
                       machine: str = MACHINE):
     """The real collector with a machine's config (the stack's, plus the machine part for these cluster
     URLs); the credential only in its environment. A second run in the same `work` directory reuses
-    the on-disk queue. `prometheus`: (URL, CA file) of the team Prometheus."""
+    the on-disk queue. `prometheus`: (URL, CA file) of the team Prometheus. Yields running_collector's
+    {"ports", "log"} and "local_metrics": the URL of the machine's own metrics endpoint."""
     from components.services import collector_machine
+    from net import free_port
     from test_collector_to_opensearch import running_collector
 
+    local_port = free_port()
+
     def adjust(config: dict) -> None:
-        shipped = collector_machine.machine_part(config, machine, cluster_ca=True, prometheus_ca=True, cluster_urls=len(cluster_urls))
+        shipped = collector_machine.machine_part(config, machine, cluster_ca=True, prometheus_ca=True, cluster_urls=len(cluster_urls),
+                                                 local_metrics_port=local_port, listen_host="127.0.0.1")
         text = json.dumps(shipped).replace(collector_machine.CLUSTER_CA_PATH, cluster_ca)
         config.clear()
         config.update(json.loads(text.replace(collector_machine.PROMETHEUS_CA_PATH, prometheus[1])))
@@ -215,7 +222,8 @@ def machine_collector(cluster_urls: list[str], cluster_ca: str, prometheus: tupl
         collector_machine.ENV["password"]: auth[1],
         collector_machine.ENV["remote_write_url"]: prometheus[0] + "/api/v1/write",
     }
-    return running_collector(cluster_urls[0], work, adjust=adjust, env=env)
+    with running_collector(cluster_urls[0], work, adjust=adjust, env=env) as running:
+        yield {**running, "local_metrics": f"http://127.0.0.1:{local_port}/metrics"}
 
 
 def _send_numbered(port: int, agent: str, n: int) -> None:
@@ -246,7 +254,7 @@ def test_a_machine_collector_ships_named_records_spans_and_series_and_keeps_them
     bootstrapped, team_prometheus_for, tmp_path
 ):
     from components.services import collector_machine
-    from machine_refusal import refusals, reported, says_why
+    from machine_refusal import local, refusals, reported, says_why
 
     user, auth, props = _machine(bootstrapped, MACHINE)
     prometheus = team_prometheus_for({user: auth[1]})
@@ -289,6 +297,9 @@ def test_a_machine_collector_ships_named_records_spans_and_series_and_keeps_them
         check_url = bootstrapped.urls[0] + collector_machine.CREDENTIAL_CHECK_PATH
         assert _wait("the credential check's series (accepted)", lambda: reported(*prometheus_as(auth), MACHINE)) == {check_url: 0}
         assert refusals(running["log"].read_text()) == []
+        # The machine's own endpoint on 127.0.0.1 shows the same answer and the collector's queue series.
+        assert _wait("the check's answer on the machine's own endpoint (accepted)", lambda: local(running["local_metrics"])) == {check_url: 0}
+        _shows_why_and_the_queue(running["local_metrics"])
 
         # Revoked (the machine left `machines`): its records wait on its disk and its collector says
         # why. The security plugin answers 401 with the plain text "Unauthorized", which the
@@ -307,6 +318,8 @@ def test_a_machine_collector_ships_named_records_spans_and_series_and_keeps_them
         assert all(says_why(line) and check_url in line for line in lines), lines
         assert _wait("the refusal in the team Prometheus, labelled with the machine",
                      lambda: reported(*prometheus_as(auth), MACHINE) == {check_url: 1}, 60)
+        assert _wait("the refusal on the machine's own endpoint", lambda: local(running["local_metrics"]) == {check_url: 1}, 60)
+        _shows_why_and_the_queue(running["local_metrics"])
         assert _count_of(bootstrapped, "phase-revoked") == 0
     # Re-admitted: a new credential; the same on-disk queue delivers every record exactly once.
     _, new_auth, _ = _machine(bootstrapped, MACHINE)
@@ -314,6 +327,22 @@ def test_a_machine_collector_ships_named_records_spans_and_series_and_keeps_them
         _wait("the revoked machine's 100 records after re-admission", lambda: _count_of(bootstrapped, "phase-revoked") >= 100, 180)
         assert _count_of(bootstrapped, "phase-revoked") == 100
         assert _count_of(bootstrapped, "phase-admitted") == 300
+
+
+def _shows_why_and_the_queue(url: str) -> None:
+    """The machine's own endpoint: the refusal series' HELP says why and what to do, every series carries the
+    machine, and the collector's queue and send series are there (printed for the record)."""
+    from components.services import collector_machine
+    from components.services.prometheus_config import MACHINE_REFUSED_METRIC
+    from machine_refusal import scrape
+
+    helps, samples = scrape(url)
+    assert helps[MACHINE_REFUSED_METRIC] == collector_machine.REFUSED_DESCRIPTION
+    assert {labels.get("machine") for _, labels, _ in samples} == {MACHINE}, samples
+    shown = {name for name, _, _ in samples}
+    assert {"otelcol_exporter_queue_size", "otelcol_exporter_queue_capacity"} <= shown, sorted(shown)
+    assert any(n.startswith("otelcol_exporter_sent_") for n in shown) and any(n.startswith("otelcol_exporter_send_failed_") for n in shown), sorted(shown)
+    print("\n".join(f"{name}{labels} {value}" for name, labels, value in samples if name.startswith("otelcol_exporter_")))
 
 
 def test_the_team_check_names_the_setting_and_lets_a_good_team_through(bootstrapped, team_prometheus_for, tmp_path):

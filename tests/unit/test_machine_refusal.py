@@ -9,6 +9,8 @@ and cluster run it in tests/providers/test_machine_credential.py and tests/e2e/t
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -24,7 +26,7 @@ import alerting_tools
 
 def _part(cluster_urls: int = 1, cluster_ca: bool = True) -> dict:
     return cm.machine_part(collector_config.render(validate({})), "laptop-a", cluster_ca=cluster_ca, prometheus_ca=True,
-                           cluster_urls=cluster_urls)
+                           cluster_urls=cluster_urls, local_metrics_port=9464)
 
 
 def test_the_check_asks_every_cluster_url_with_the_machines_credential_and_ca():
@@ -42,7 +44,7 @@ def test_the_answer_is_remote_written_and_a_refusal_is_logged_with_the_reason():
     pipelines = config["service"]["pipelines"]
     assert pipelines[cm.CHECK_PIPELINE] == {"receivers": [cm.CREDENTIAL_CHECK], "processors": ["memory_limiter", cm.CHECK_TRANSFORM],
                                             "exporters": [cm.CHECK_ROUTE]}
-    assert pipelines[cm.CHECKED_PIPELINE]["exporters"] == [cm.REMOTE_WRITE]
+    assert pipelines[cm.CHECKED_PIPELINE]["exporters"] == [cm.REMOTE_WRITE, cm.LOCAL_METRICS]  # and the machine's own endpoint
     assert pipelines[cm.REFUSED_PIPELINE]["exporters"] == ["debug"]
     assert config["exporters"]["debug"]["verbosity"] == "normal"  # one line per datapoint, its attributes included
     refused, answered = config["connectors"][cm.CHECK_ROUTE]["table"]
@@ -71,6 +73,46 @@ def test_the_machine_stack_gives_the_check_urls_without_a_trailing_slash():
     from_team = _collector_config(deploy({"role": "machine", "machineName": "laptop-a", "teamStack": "org/clawker-monitor/team"},
                                          team_outputs=TEAM_OUTPUTS))
     assert len(from_team["receivers"][cm.CREDENTIAL_CHECK]["targets"]) == len(TEAM_OUTPUTS["clusterUrls"])
+
+
+# --- the machine's own metrics endpoint (setting machineMetricsPort): what a revoked machine shows on
+# the machine when the team Prometheus refuses it too.
+
+
+def test_the_machines_own_endpoint_shows_the_checks_answer_and_the_collectors_queue():
+    config = _part()
+    local = config["exporters"][cm.LOCAL_METRICS]
+    assert local["endpoint"] == "0.0.0.0:9464" and local["const_labels"] == {"machine": "laptop-a"}
+    pipelines = config["service"]["pipelines"]
+    # The check's answer goes to the team Prometheus and to the machine's endpoint alike.
+    assert pipelines[cm.CHECKED_PIPELINE]["exporters"] == [cm.REMOTE_WRITE, cm.LOCAL_METRICS]
+    assert pipelines[cm.LOCAL_PIPELINE] == {"receivers": [cm.LOCAL_SELF], "processors": ["memory_limiter"], "exporters": [cm.LOCAL_METRICS]}
+    # Its own scrape of the collector's self-telemetry (the same target), keeping the queue and send series only;
+    # the team Prometheus's prometheus/self is unchanged.
+    (scrape,) = config["receivers"][cm.LOCAL_SELF]["config"]["scrape_configs"]
+    (team_scrape,) = config["receivers"]["prometheus/self"]["config"]["scrape_configs"]
+    assert scrape["static_configs"] == team_scrape["static_configs"] and "metric_relabel_configs" not in team_scrape
+    assert scrape["metric_relabel_configs"] == [{"source_labels": ["__name__"], "regex": cm.LOCAL_SELF_SERIES, "action": "keep"}]
+    # Prometheus anchors relabel regexes at both ends.
+    kept = [prometheus_config.COLLECTOR_QUEUE_SIZE, prometheus_config.COLLECTOR_QUEUE_CAPACITY,
+            "otelcol_exporter_sent_log_records_total", *prometheus_config.COLLECTOR_SEND_FAILED_METRICS]
+    assert all(re.fullmatch(cm.LOCAL_SELF_SERIES, name) for name in kept), kept
+    dropped = ["otelcol_process_memory_rss_bytes", "otelcol_receiver_accepted_log_records_total", "otelcol_exporter_enqueue_failed_spans_total"]
+    assert not any(re.fullmatch(cm.LOCAL_SELF_SERIES, name) for name in dropped)
+    # The HELP of the refusal series says why and what to do.
+    assert all(w in cm.REFUSED_DESCRIPTION for w in ("401", "revoked", "nothing is lost", "pulumi up"))
+
+
+def test_the_machines_own_endpoint_is_published_on_127_0_0_1_only_and_only_by_a_machine_stack():
+    d = deploy({**MACHINE, "machineMetricsPort": 19464})
+    ports = d.container(names.COLLECTOR).inputs["ports"]
+    assert {"internal": 19464, "external": 19464, "ip": "127.0.0.1", "protocol": "tcp"} in ports, ports
+    assert all(p["ip"] == "127.0.0.1" for p in ports)
+    assert _collector_config(d)["exporters"][cm.LOCAL_METRICS]["endpoint"] == "0.0.0.0:19464"
+    # A local stack publishes no such port and renders no such exporter.
+    local = deploy({})
+    assert 9464 not in [p["internal"] for p in local.container(names.COLLECTOR).inputs["ports"]]
+    assert cm.LOCAL_METRICS not in _collector_config(local)["exporters"]
 
 
 def _alerts(raw: dict) -> list[str]:

@@ -69,6 +69,10 @@ TEAM_OUTPUTS = {
         ({**TEAM, "otlpHttpPort": 14318}, "otlpHttpPort", "the collector"),
         ({**MACHINE, "dashboardsPort": 15601}, "dashboardsPort", "which a machine stack does not run"),
         ({**MACHINE, "budgetDailyUsd": 5}, "budgetDailyUsd", "which a machine stack does not run"),
+        # the machine's own metrics endpoint: a machine stack's, on a port of its own
+        ({"machineMetricsPort": 19464}, "machineMetricsPort", "a setting of the machine role, but this stack's role is local"),
+        ({**TEAM, "machineMetricsPort": 19464}, "machineMetricsPort", "a setting of the machine role, but this stack's role is team"),
+        ({**MACHINE, "machineMetricsPort": 4318}, "machineMetricsPort", "port 4318 is already used by clawker-monitor:otlpHttpPort"),
     ],
 )
 def test_role_settings_are_refused_naming_the_key_and_the_fix(raw, key, fragment):
@@ -87,6 +91,9 @@ def test_passwords_are_never_echoed_in_errors():
 
 def test_each_role_accepts_its_own_settings_and_local_is_the_default():
     assert validate({}).role == "local"
+    # machineMetricsPort's default is no local stack's concern: another service may use that port there.
+    assert validate({"prometheusPort": 9464}).prometheus_port == 9464
+    assert validate({**MACHINE, "machineMetricsPort": 19464}).machine_metrics_port == 19464
     team = validate(TEAM)
     assert team.cluster_url_list == ["https://node-1.example:9200", "https://node-2.example:9200"]
     assert team.machine_list == ["laptop-a", "laptop-b"]
@@ -269,10 +276,13 @@ def test_machine_part_keeps_the_lanes_and_names_the_machine_before_the_queue(mac
     local = collector_config.render(validate({}))
     config = _collector_config(machine)
     # The durable hop and the lanes are the local role's: same pipelines, same receivers (and
-    # the credential check's, tests/unit/test_machine_refusal.py).
-    check = {collector_machine.CHECK_PIPELINE, collector_machine.CHECKED_PIPELINE, collector_machine.REFUSED_PIPELINE}
+    # the credential check's and
+    # the machine's own metrics endpoint's, tests/unit/test_machine_refusal.py).
+    check = {collector_machine.CHECK_PIPELINE, collector_machine.CHECKED_PIPELINE, collector_machine.REFUSED_PIPELINE,
+             collector_machine.LOCAL_PIPELINE}
     assert sorted(config["service"]["pipelines"]) == sorted([*local["service"]["pipelines"], *check])
-    assert {k: v for k, v in config["receivers"].items() if k != collector_machine.CREDENTIAL_CHECK} == local["receivers"]
+    own = (collector_machine.CREDENTIAL_CHECK, collector_machine.LOCAL_SELF)
+    assert {k: v for k, v in config["receivers"].items() if k not in own} == local["receivers"]
     for name, exporter in config["exporters"].items():
         if name.startswith("opensearch/"):
             assert exporter["http"]["endpoint"] == "${env:CLAWKER_CLUSTER_URL}"
