@@ -5,7 +5,8 @@
   a stack runs there with DOCKER_HOST set to its socket.
 - `MachineStack`: a stack of this project with role=machine, its machineName, and teamStack naming
   the team stack on the same file backend (a StackReference), or the explicit settings instead.
-  Its OTLP ports come from settings (free ports), so two machine stacks publish on this one host.
+  Its OTLP ports and its own metrics endpoint's (machineMetricsPort) come from settings (free ports),
+  so two machine stacks publish on this one host's 127.0.0.1 (a second engine's published ports too).
 - `send_numbered()` / `stored()`: numbered Claude Code records (tests/corpus.py shapes, through
   durable_traffic.Sender) into a machine's collector, and what the cluster stored of them, read
   as the admin: exact distinct sequence numbers, total documents, and the `resource.machine`
@@ -72,6 +73,7 @@ class MachineStack:
     stack: PulumiStack
     docker_host: Optional[str]  # None: the engine this process's DOCKER_HOST names (the first)
     http_port: int
+    metrics_port: int  # machineMetricsPort
 
     def docker(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return engine_docker(self.docker_host, *args, check=check)
@@ -86,6 +88,10 @@ class MachineStack:
     def otlp(self) -> HttpLane:
         return HttpLane(f"http://127.0.0.1:{self.http_port}")
 
+    def local_metrics(self) -> str:
+        """The machine's own metrics endpoint (components/services/collector_machine.py LOCAL_METRICS)."""
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
 
 def machine_config(machine: str, team_stack: str) -> dict:
     """A machine stack's settings: role, name, team stack, ports from settings, the local images."""
@@ -96,6 +102,7 @@ def machine_config(machine: str, team_stack: str) -> dict:
         f"{PROJECT}:teamStack": team_stack,
         f"{PROJECT}:otlpHttpPort": str(free_port()),
         f"{PROJECT}:otlpGrpcPort": str(free_port()),
+        f"{PROJECT}:machineMetricsPort": str(free_port()),
         # The trusted lane stays off (no certificates): its port is not published.
         f"{PROJECT}:infraPort": "0",
     })
@@ -112,7 +119,8 @@ def machine_stack(team, machine: str, docker_host: Optional[str], toolchain_bin:
     stack = PulumiStack(machine, work, toolchain_bin, config_source=source)
     if docker_host:
         stack.env["DOCKER_HOST"] = docker_host
-    return MachineStack(machine, stack, docker_host, int(config["config"][f"{PROJECT}:otlpHttpPort"]))
+    ports = [int(config["config"][f"{PROJECT}:{key}"]) for key in ("otlpHttpPort", "machineMetricsPort")]
+    return MachineStack(machine, stack, docker_host, *ports)
 
 
 def set_pem(stack: PulumiStack, key: str, pem: str) -> None:

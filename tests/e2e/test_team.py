@@ -17,7 +17,10 @@ share the stacks and one node outage, in order:
 3. alice's `pulumi destroy` leaves the team's containers, network, credentials and records alone;
 4. bob revoked (the team stack's `machines` without it, `pulumi up` there): his records wait on his
    disk; his collector's log says why (401 at each cluster URL, and what to do; before, his check
-   reported 0 and no refusal); his stack's preview says why; re-admitted, they arrive exactly once.
+   reported 0 and no refusal), and so do his metrics on his own endpoint (127.0.0.1:machineMetricsPort:
+   clawker_machine_credential_refused 1 at each URL, its HELP saying why; the team Prometheus no longer
+   takes his series); his stack's preview says why; re-admitted, they arrive exactly once and his
+   endpoint shows 0 again.
 (2 and 3 run while the stopped node starts again.)
 
 The team stack's own checks run first, before the machines' fixture starts: team up (bootstrap,
@@ -41,6 +44,7 @@ import machine_refusal as mr
 from components import names
 from components.bootstrap import opensearch as boot
 from components.services import collector_machine
+from components.services.prometheus_config import MACHINE_REFUSED_METRIC
 from components.providers.opensearch import security
 from durable_traffic import HttpLane
 from net import free_port, wait_until
@@ -330,6 +334,10 @@ def test_a_revoked_machine_keeps_its_records_and_delivers_them_once_readmitted(t
         wait_until(lambda: mr.reported(*prometheus, BOB) == dict.fromkeys(checks, 0), 60, "bob's credential check accepted at every URL",
                    detail=lambda: str(mr.reported(*prometheus, BOB)))
     assert mr.refusals(bob.collector_log()) == []
+    # The same on his own endpoint, on this host's 127.0.0.1 (his engine publishes there).
+    with phase("bob's own endpoint accepted"):
+        wait_until(lambda: mr.local(bob.local_metrics()) == dict.fromkeys(checks, 0), 60, "bob's own endpoint: accepted at every URL",
+                   detail=lambda: str(mr.scrape(bob.local_metrics())))
     before = tm.security_objects(team)
     team.stack.set_config("machines", ALICE)
     with phase("team up (revoke)"):
@@ -348,6 +356,15 @@ def test_a_revoked_machine_keeps_its_records_and_delivers_them_once_readmitted(t
         lines = wait_until(refused_at_every_url, 60, "bob's collector logging the refusal at every cluster URL")
     assert all(mr.says_why(line) for line in lines), lines
     print(f"[team-machines] bob's log: {lines[-1]}", file=sys.stderr)
+    # His metrics say why on his machine: the team Prometheus refuses him now, his own endpoint does not.
+    with phase("bob's own endpoint refused"):
+        wait_until(lambda: mr.local(bob.local_metrics()) == dict.fromkeys(checks, 1), 60, "bob's own endpoint: refused at every URL",
+                   detail=lambda: str(mr.scrape(bob.local_metrics())))
+    helps, samples = mr.scrape(bob.local_metrics())
+    assert helps[MACHINE_REFUSED_METRIC] == collector_machine.REFUSED_DESCRIPTION
+    assert {labels.get("machine") for name, labels, _ in samples if name != "target_info"} == {BOB}
+    print("[team-machines] bob's endpoint: " + "; ".join(f"{n}{l} {v}" for n, l, v in samples if n.startswith(("clawker", "otelcol_exporter_queue"))),
+          file=sys.stderr)
     assert len(tm.stored(team, tag)[0]) == 0
     # His stack says why, naming the setting, before anything is touched.
     with phase("bob preview (refused)"):
@@ -367,4 +384,6 @@ def test_a_revoked_machine_keeps_its_records_and_delivers_them_once_readmitted(t
     with phase("bob's check accepted again"):
         wait_until(lambda: mr.reported(*prometheus, BOB, since=readmitted) == dict.fromkeys(checks, 0), 60,
                    "bob's credential check accepted again", detail=lambda: str(mr.reported(*prometheus, BOB)))
+        wait_until(lambda: mr.local(bob.local_metrics()) == dict.fromkeys(checks, 0), 60, "bob's own endpoint: accepted again",
+                   detail=lambda: str(mr.scrape(bob.local_metrics())))
     assert mr.refusals(bob.collector_log()) == []

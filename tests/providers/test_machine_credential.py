@@ -22,6 +22,7 @@ import contextlib
 import datetime
 import json
 import os
+import re
 import signal
 import time
 
@@ -299,7 +300,7 @@ def test_a_machine_collector_ships_named_records_spans_and_series_and_keeps_them
         assert refusals(running["log"].read_text()) == []
         # The machine's own endpoint on 127.0.0.1 shows the same answer and the collector's queue series.
         assert _wait("the check's answer on the machine's own endpoint (accepted)", lambda: local(running["local_metrics"])) == {check_url: 0}
-        _shows_why_and_the_queue(running["local_metrics"])
+        _shows_why_and_the_queue(running["local_metrics"], failed=False)
 
         # Revoked (the machine left `machines`): its records wait on its disk and its collector says
         # why. The security plugin answers 401 with the plain text "Unauthorized", which the
@@ -319,7 +320,7 @@ def test_a_machine_collector_ships_named_records_spans_and_series_and_keeps_them
         assert _wait("the refusal in the team Prometheus, labelled with the machine",
                      lambda: reported(*prometheus_as(auth), MACHINE) == {check_url: 1}, 60)
         assert _wait("the refusal on the machine's own endpoint", lambda: local(running["local_metrics"]) == {check_url: 1}, 60)
-        _shows_why_and_the_queue(running["local_metrics"])
+        _shows_why_and_the_queue(running["local_metrics"], failed=True)
         assert _count_of(bootstrapped, "phase-revoked") == 0
     # Re-admitted: a new credential; the same on-disk queue delivers every record exactly once.
     _, new_auth, _ = _machine(bootstrapped, MACHINE)
@@ -329,19 +330,27 @@ def test_a_machine_collector_ships_named_records_spans_and_series_and_keeps_them
         assert _count_of(bootstrapped, "phase-admitted") == 300
 
 
-def _shows_why_and_the_queue(url: str) -> None:
+def _shows_why_and_the_queue(url: str, failed: bool) -> None:
     """The machine's own endpoint: the refusal series' HELP says why and what to do, every series carries the
-    machine, and the collector's queue and send series are there (printed for the record)."""
+    machine, and the collector's queue and send series are there (printed for the record); `failed`: a
+    send_failed series too (the collector counts failures only once there is one)."""
     from components.services import collector_machine
     from components.services.prometheus_config import MACHINE_REFUSED_METRIC
     from machine_refusal import scrape
 
+    def queue_shown():
+        # Its own scrape of the collector's self-telemetry runs every 15 s from a random offset.
+        names = {name for name, _, _ in scrape(url)[1]}
+        return {"otelcol_exporter_queue_size", "otelcol_exporter_queue_capacity"} <= names and any(
+            n.startswith("otelcol_exporter_sent_") for n in names) and (
+            not failed or any(n.startswith("otelcol_exporter_send_failed_") for n in names))
+
+    _wait("the collector's queue and send series on the machine's own endpoint", queue_shown, 60)
     helps, samples = scrape(url)
     assert helps[MACHINE_REFUSED_METRIC] == collector_machine.REFUSED_DESCRIPTION
-    assert {labels.get("machine") for _, labels, _ in samples} == {MACHINE}, samples
-    shown = {name for name, _, _ in samples}
-    assert {"otelcol_exporter_queue_size", "otelcol_exporter_queue_capacity"} <= shown, sorted(shown)
-    assert any(n.startswith("otelcol_exporter_sent_") for n in shown) and any(n.startswith("otelcol_exporter_send_failed_") for n in shown), sorted(shown)
+    assert {labels.get("machine") for name, labels, _ in samples if name != "target_info"} == {MACHINE}, samples
+    # Nothing else of the collector's own telemetry (the scrape's own up/scrape_* series and target_info aside).
+    assert all(re.fullmatch(collector_machine.LOCAL_SELF_SERIES, n) for n, _, _ in samples if n.startswith("otelcol_")), samples
     print("\n".join(f"{name}{labels} {value}" for name, labels, value in samples if name.startswith("otelcol_exporter_")))
 
 
