@@ -55,6 +55,7 @@ for extra in (ROOT, ROOT / "tests", ROOT / "tests" / "e2e", ROOT / "tests" / "pr
     sys.path.insert(0, str(extra))
 
 from benchmarks import ingest  # noqa: E402
+from net import unused_port  # noqa: E402
 from components import names  # noqa: E402
 from components.bootstrap import opensearch as boot  # noqa: E402
 from components.providers import opensearch as osp  # noqa: E402
@@ -102,7 +103,7 @@ def bootstrap(cluster, replicas: int = boot.TEAM_REPLICAS) -> dict[str, tuple[st
 def machine_adjust(machine: str, ca: bool):
     def adjust(config: dict) -> dict:
         return collector_machine.machine_part(config, machine, cluster_ca=ca, prometheus_ca=False,
-                                              local_metrics_port=ingest.free_port(), listen_host="127.0.0.1")
+                                              local_metrics_port=unused_port(config), listen_host="127.0.0.1")
 
     return adjust
 

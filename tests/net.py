@@ -1,5 +1,6 @@
 """Small helpers shared by the test layers: ports, waiting for a condition, a proxy that loses answers."""
 
+import json
 import socket
 import time
 from typing import Any, Callable
@@ -10,6 +11,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def unused_port(config: dict) -> int:
+    """A free port that no address in `config` (a collector config about to start) names: free_port()
+    may hand back a port it gave before, which that config's own listener would then take first."""
+    text = json.dumps(config)
+    while True:
+        port = free_port()
+        if f":{port}\"" not in text:
+            return port
 
 
 def wait_until(

@@ -31,7 +31,7 @@ import requests
 import corpus
 import corpus_codex
 import panel_proof as pp
-from net import free_port
+from net import unused_port
 from otlp_sender import http_log_exporter, send_logs, send_spans
 from test_collector_to_opensearch import _as_envoy_writes, _bootstrap, _grpc_exporter, running_collector
 
@@ -52,7 +52,7 @@ def _machine_collector(url: str, work, machine: str):
 
     def as_machine(config: dict) -> None:
         shipped = collector_machine.machine_part(config, machine, cluster_ca=False, prometheus_ca=False,
-                                                 local_metrics_port=free_port(), listen_host="127.0.0.1")
+                                                 local_metrics_port=unused_port(config), listen_host="127.0.0.1")
         config.clear()
         config.update(shipped)
 

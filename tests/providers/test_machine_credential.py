@@ -205,14 +205,15 @@ def machine_collector(cluster_urls: list[str], cluster_ca: str, prometheus: tupl
     the on-disk queue. `prometheus`: (URL, CA file) of the team Prometheus. Yields running_collector's
     {"ports", "log"} and "local_metrics": the URL of the machine's own metrics endpoint."""
     from components.services import collector_machine
-    from net import free_port
+    from net import unused_port
     from test_collector_to_opensearch import running_collector
 
-    local_port = free_port()
+    local = {}
 
     def adjust(config: dict) -> None:
+        local["port"] = unused_port(config)
         shipped = collector_machine.machine_part(config, machine, cluster_ca=True, prometheus_ca=True, cluster_urls=len(cluster_urls),
-                                                 local_metrics_port=local_port, listen_host="127.0.0.1")
+                                                 local_metrics_port=local["port"], listen_host="127.0.0.1")
         text = json.dumps(shipped).replace(collector_machine.CLUSTER_CA_PATH, cluster_ca)
         config.clear()
         config.update(json.loads(text.replace(collector_machine.PROMETHEUS_CA_PATH, prometheus[1])))
@@ -224,7 +225,7 @@ def machine_collector(cluster_urls: list[str], cluster_ca: str, prometheus: tupl
         collector_machine.ENV["remote_write_url"]: prometheus[0] + "/api/v1/write",
     }
     with running_collector(cluster_urls[0], work, adjust=adjust, env=env) as running:
-        yield {**running, "local_metrics": f"http://127.0.0.1:{local_port}/metrics"}
+        yield {**running, "local_metrics": f"http://127.0.0.1:{local['port']}/metrics"}
 
 
 def _send_numbered(port: int, agent: str, n: int) -> None:
