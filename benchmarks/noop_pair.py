@@ -156,6 +156,7 @@ def measured(stack: bench.PulumiStack, args: tuple) -> Run:
 
 
 def with_env(stack: bench.PulumiStack, changes: dict) -> bench.PulumiStack:
+    """The same stack with environment changes (an empty value unsets the variable)."""
     out = copy.copy(stack)
     out.env = {k: v for k, v in {**stack.env, **changes}.items() if v != ""}
     return out
@@ -173,6 +174,9 @@ def parse_program(spec: str) -> tuple[pathlib.Path, dict]:
 def copy_stack(source: bench.PulumiStack, workdir: pathlib.Path, toolchain: str, project: pathlib.Path) -> bench.PulumiStack:
     """A second backend holding the same stack (name, state, secrets' salt), run by `project`."""
     other = bench.PulumiStack(source.name, workdir, toolchain, config_source=source.config_file, project_dir=project)
+    other.env = dict(source.env)
+    other.env["PULUMI_BACKEND_URL"] = f"file://{other.state_dir}"
+    other.env["PULUMI_HOME"] = str(workdir / "pulumi-home")
     shutil.rmtree(other.state_dir)
     shutil.copytree(source.state_dir, other.state_dir)
     shutil.copy(source.config_file, other.config_file)
@@ -254,6 +258,8 @@ def main() -> int:
     parser.add_argument("--timeline", action="store_true")
     parser.add_argument("--profile", action="store_true",
                         help="after the timed rounds, one profiled preview per program and floor (pyprofile/)")
+    parser.add_argument("--sandbox-python", action="store_true",
+                        help="keep this sandbox's PYTHONDONTWRITEBYTECODE (stack.as_users_python otherwise)")
     parser.add_argument("--floor-env", default="", help="KEY=VALUE[@KEY=VALUE] for the two floors' commands too")
     args = parser.parse_args()
     toolchain = os.environ["CLAWKER_TOOLCHAIN_BIN"]
@@ -265,6 +271,8 @@ def main() -> int:
     try:
         bench.remove_stack_leftovers()
         first = bench.PulumiStack("bench", workdir / "p0", toolchain, project_dir=programs[0][0])
+        if not args.sandbox_python:
+            bench.as_users_python(first, workdir / "pycache")
         stacks.append(with_env(first, programs[0][1]))
         started = time.monotonic()
         stacks[0].run("up", "--yes", "--skip-preview")
@@ -287,6 +295,9 @@ def main() -> int:
         data = bench.PulumiStack("data-floor", workdir / "data", toolchain,
                                  config_source=data_dir / "Pulumi.data-floor-config.yaml", project_dir=data_dir)
         extra.append(data)
+        if not args.sandbox_python:
+            for st in (empty, engine, data):
+                bench.as_users_python(st, workdir / "pycache")
         group = [with_env(empty, floor_env), with_env(engine, floor_env), with_env(data, floor_env), *stacks]
         labels = ["empty program", "engine floor", "data floor"] + [
             f"{p}{''.join(f'@{k}={v}' for k, v in e.items())}" for p, e in programs]
