@@ -162,6 +162,21 @@ def with_env(stack: bench.PulumiStack, changes: dict) -> bench.PulumiStack:
     return out
 
 
+def without_cli_log(stack: bench.PulumiStack) -> bench.PulumiStack:
+    """The stack's commands with the CLI's automatic log off (an experiment, not a setting).
+
+    Pulumi 3.259 writes every command's verbose log, each property it marshals included,
+    gzipped and encrypted to PULUMI_HOME/logs, whatever -v says; no setting turns that off.
+    It starts only when it can make that directory: here a plain file stands in its place.
+    The difference to the same command with the log on is what the log costs."""
+    home = pathlib.Path(stack.env["PULUMI_HOME"])
+    quiet = home.with_name(home.name + "-no-cli-log")
+    if not quiet.exists():
+        shutil.copytree(home, quiet, symlinks=True, ignore=shutil.ignore_patterns("logs"))
+        (quiet / "logs").write_text("a file, so that the CLI's automatic log cannot start (benchmarks/noop_pair.py)\n")
+    return with_env(stack, {"PULUMI_HOME": str(quiet)})
+
+
 def parse_program(spec: str) -> tuple[pathlib.Path, dict]:
     path, *changes = spec.split("@")
     env = {}
@@ -258,6 +273,8 @@ def main() -> int:
     parser.add_argument("--timeline", action="store_true")
     parser.add_argument("--profile", action="store_true",
                         help="after the timed rounds, one profiled preview per program and floor (pyprofile/)")
+    parser.add_argument("--cli-log-off-too", action="store_true",
+                        help="also run every program and floor with the CLI's automatic log off (without_cli_log)")
     parser.add_argument("--sandbox-python", action="store_true",
                         help="keep this sandbox's PYTHONDONTWRITEBYTECODE (stack.as_users_python otherwise)")
     parser.add_argument("--floor-env", default="", help="KEY=VALUE[@KEY=VALUE] for the two floors' commands too")
@@ -303,6 +320,9 @@ def main() -> int:
             f"{p}{''.join(f'@{k}={v}' for k, v in e.items())}" for p, e in programs]
         for st in group[:3]:
             st.run("up", "--yes", "--skip-preview")
+        if args.cli_log_off_too:
+            labels += [f"{label} (CLI log off)" for label in labels]
+            group += [without_cli_log(st) for st in group]
         print(f"engine floor: {shape.custom} dynamic resources, {shape.components} components, chain {shape.depth}")
         results: dict[str, list[list[Run]]] = {c: [[] for _ in group] for c in COMMANDS}
         for r in range(args.rounds):
@@ -313,6 +333,7 @@ def main() -> int:
                     results[command][i].append(run)
                     print(f"   {labels[i]}: wall {run.wall:.2f} s, cpu {run.cpu:.2f} s "
                           + ", ".join(f"{k} {v:.2f}" for k, v in sorted(run.kinds.items(), key=lambda kv: -kv[1])), flush=True)
+        half = len(group) // 2 if args.cli_log_off_too else len(group)
         print(f"\n== medians of {args.rounds} rounds, load now {probes.load_average()}")
         for command in COMMANDS:
             med = [(statistics.median(x.wall for x in runs), statistics.median(x.cpu for x in runs)) for runs in results[command]]
@@ -322,9 +343,12 @@ def main() -> int:
                 for x in results[command][i]:
                     for k, v in x.kinds.items():
                         kinds.setdefault(k, []).append(v)
-                ratio = (f"; wall / empty {med[i][0] / med[0][0]:.2f}, / engine floor {med[i][0] / med[1][0]:.2f}, "
-                         f"/ data floor {med[i][0] / med[2][0]:.2f}; cpu / empty {med[i][1] / med[0][1]:.2f}, "
-                         f"/ engine floor {med[i][1] / med[1][1]:.2f}, / data floor {med[i][1] / med[2][1]:.2f}") if i >= 3 else ""
+                # Against the floors measured the same way (the CLI's log on, or off).
+                f = 0 if i < half else half
+                ratio = (f"; wall / empty {med[i][0] / med[f][0]:.2f}, / engine floor {med[i][0] / med[f + 1][0]:.2f}, "
+                         f"/ data floor {med[i][0] / med[f + 2][0]:.2f}; cpu / empty {med[i][1] / med[f][1]:.2f}, "
+                         f"/ engine floor {med[i][1] / med[f + 1][1]:.2f}, / data floor {med[i][1] / med[f + 2][1]:.2f}"
+                         ) if i - f >= 3 else ""
                 print(f"    {label}: wall {med[i][0]:.2f} s, cpu {med[i][1]:.2f} s{ratio}")
                 print("      cpu by process (median s): " + ", ".join(
                     f"{k} {statistics.median(v):.2f}" for k, v in sorted(kinds.items(), key=lambda kv: -statistics.median(kv[1]))))
