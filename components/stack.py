@@ -30,7 +30,7 @@ from components.bootstrap.opensearch import declare_team_datasource
 from components.services.alertmanager import Alertmanager
 from components.services.collector import Collector
 from components.services.dashboards import Dashboards
-from components.services.docker import clawker_network
+from components.services.docker import PUBLISH_HOST_IP, clawker_network
 from components.services.opensearch import OpenSearch
 from components.services.prometheus import Prometheus
 from components.providers.opensearch.security import MachineCredential
@@ -68,8 +68,7 @@ class MachineStack:
 class TeamEndpoints:
     """What a machine ships to: from the team stack's outputs, or from explicit settings."""
 
-    cluster_url: Any  # the first of cluster_urls (the team check asks it)
-    cluster_urls: Any  # every URL, in order: the collector fails over from one to the next
+    cluster_urls: Any  # every URL, in order: the collector fails over from one to the next, the team check asks each
     username: Any
     password: Any  # a secret
     remote_write_url: Any
@@ -199,7 +198,6 @@ def team_endpoints(settings: Settings) -> TeamEndpoints:
     if not settings.team_stack:
         ca = settings.cluster_ca_cert or None
         return TeamEndpoints(
-            cluster_url=settings.cluster_url_list[0],
             cluster_urls=settings.cluster_url_list,
             username=f"clawker-machine-{settings.machine_name}",
             password=pulumi.Output.secret(settings.machine_password),
@@ -212,7 +210,6 @@ def team_endpoints(settings: Settings) -> TeamEndpoints:
     credential = team.get_output("machineCredentials").apply(lambda all_: _credential_of(all_, machine, settings.team_stack))
     cluster_ca = team.get_output("clusterCaCert")
     return TeamEndpoints(
-        cluster_url=team.get_output("clusterUrls").apply(lambda urls: urls[0]),
         cluster_urls=team.get_output("clusterUrls"),
         username=credential.apply(lambda c: c["username"]),
         password=pulumi.Output.secret(credential.apply(lambda c: c["password"])),
@@ -253,7 +250,14 @@ def export_team_outputs(settings: Settings, team: TeamStack) -> None:
             {m: {"username": c.username, "password": c.password} for m, c in team.credentials.items()}
         ),
     )
-    pulumi.export("urls", {"dashboards": settings.dashboards_url or f"http://{settings.host_name}:{settings.dashboards_port}"})
+    pulumi.export("urls", team_urls(settings))
+
+
+def team_urls(settings: Settings) -> dict[str, str]:
+    """The team stack's `urls` output: where its Dashboards answers. The container is published on
+    127.0.0.1 only (plain HTTP, nothing in front of it), so on the team stack's host alone; an
+    existing Dashboards (`dashboardsUrl`) is wherever that URL says."""
+    return {"dashboards": settings.dashboards_url or f"http://{PUBLISH_HOST_IP}:{settings.dashboards_port}"}
 
 
 def export_outputs(settings: Settings, built=None) -> None:

@@ -128,6 +128,20 @@ def team():
     return deploy(TEAM)
 
 
+def test_the_team_urls_output_names_where_dashboards_is_published():
+    """Not `hostName` (the address machines reach the team Prometheus at): Dashboards is published on 127.0.0.1."""
+    from components.stack import team_urls
+
+    d = deploy({**TEAM, "hostName": "team.example", "dashboardsPort": 15601})
+    (port,) = d.container(names.DASHBOARDS).inputs["ports"]
+    assert team_urls(d.outputs["settings"]) == {"dashboards": f"http://{port['ip']}:{int(port['external'])}"}
+    assert port["ip"] == "127.0.0.1" and int(port["external"]) == 15601
+    # An existing Dashboards: its own URL, and no container.
+    existing = deploy({**TEAM, "dashboardsUrl": "https://dashboards.example"})
+    assert team_urls(existing.outputs["settings"]) == {"dashboards": "https://dashboards.example"}
+    assert names.DASHBOARDS not in containers(existing)
+
+
 def test_team_runs_no_opensearch_node_and_no_collector(team):
     assert containers(team) == [names.DASHBOARDS, names.PROMETHEUS]
     assert not [r for r in team.of_type("volume:Volume") if r.inputs["name"] == names.OPENSEARCH_VOLUME]
@@ -254,9 +268,11 @@ def test_machine_config_ships_to_the_team_and_holds_no_credential(machine):
 def test_machine_part_keeps_the_lanes_and_names_the_machine_before_the_queue(machine):
     local = collector_config.render(validate({}))
     config = _collector_config(machine)
-    # The durable hop and the lanes are the local role's: same pipelines, same receivers.
-    assert sorted(config["service"]["pipelines"]) == sorted(local["service"]["pipelines"])
-    assert config["receivers"] == local["receivers"]
+    # The durable hop and the lanes are the local role's: same pipelines, same receivers (and
+    # the credential check's, tests/unit/test_machine_refusal.py).
+    check = {collector_machine.CHECK_PIPELINE, collector_machine.CHECKED_PIPELINE, collector_machine.REFUSED_PIPELINE}
+    assert sorted(config["service"]["pipelines"]) == sorted([*local["service"]["pipelines"], *check])
+    assert {k: v for k, v in config["receivers"].items() if k != collector_machine.CREDENTIAL_CHECK} == local["receivers"]
     for name, exporter in config["exporters"].items():
         if name.startswith("opensearch/"):
             assert exporter["http"]["endpoint"] == "${env:CLAWKER_CLUSTER_URL}"
@@ -363,11 +379,40 @@ def test_team_prometheus_tls_files_must_exist(tmp_path):
     assert "clawker-monitor:prometheusTlsKeyFile" in str(error.value) and "prometheusTlsCertFile" not in str(error.value)
 
 
+def _check_inputs(check) -> dict:
+    return {k: v.get("value") if isinstance(v, dict) and "value" in v else v for k, v in check.inputs.items()}
+
+
 def test_machine_collector_waits_for_the_team_check(machine):
     (check,) = machine.of_type("clawker:TeamConnectionCheck")
     assert check.urn in machine.container(names.COLLECTOR).dependencies
-    assert check.inputs["cluster_url"] == "https://node-1.example:9200"
+    assert check.inputs["cluster_urls"] == ["https://node-1.example:9200"]
     assert check.inputs["password"].get("value") == "machine-secret-1" and "password" in check.additional_secret_outputs
+
+
+@pytest.mark.parametrize("source", ["teamStack", "explicit"])
+def test_the_team_check_is_given_every_value_the_collector_carries(source):
+    """Any change of the collector's cluster URLs (each of them: it fails over), credential or
+    remote-write URL is a change of the check's inputs, so the check runs before the collector is replaced."""
+    urls = TEAM_OUTPUTS["clusterUrls"]
+    if source == "teamStack":
+        d = deploy({"role": "machine", "machineName": "laptop-a", "teamStack": "org/clawker-monitor/team"}, team_outputs=TEAM_OUTPUTS)
+    else:
+        d = deploy({**MACHINE, "clusterUrls": ",".join(urls)})
+    (check,) = d.of_type("clawker:TeamConnectionCheck")
+    inputs = _check_inputs(check)
+    env = plain_envs(d.container(names.COLLECTOR))
+    carried = {
+        "cluster_urls": [env[collector_machine.cluster_url_env(i)] for i in range(len(urls))],
+        "username": env[collector_machine.ENV["username"]],
+        "password": env[collector_machine.ENV["password"]],
+        "remote_write_url": env[collector_machine.ENV["remote_write_url"]],
+    }
+    assert carried["cluster_urls"] == urls and collector_machine.cluster_url_env(len(urls)) not in env
+    assert {k: inputs[k] for k in carried} == carried
+    uploads = {u["file"]: u["content"] for u in d.container(names.COLLECTOR).inputs["uploads"]}
+    assert (inputs["cluster_ca_pem"], inputs["prometheus_ca_pem"]) == (
+        uploads[collector_machine.CLUSTER_CA_PATH], uploads[collector_machine.PROMETHEUS_CA_PATH])
 
 
 @pytest.mark.parametrize("crypt_module", [None, "no-bcrypt"])
