@@ -76,12 +76,8 @@ def stack_shape(deployment: dict) -> Shape:
     return Shape(custom, len(resources) - custom, max((depth(u) for u in by_urn), default=0))
 
 
-ENGINE_FLOOR_PROGRAM = '''"""The engine's floor: {custom} trivial dynamic resources, {components} components, a chain {depth} deep."""
-import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
-
-SHAPE = {shape}
-
+# What both generated floors declare: a provider that does nothing, and the components.
+_TRIVIAL = '''
 
 def _inputs(props):
     return {{k: v for k, v in props.items() if k != "__provider"}}
@@ -95,15 +91,22 @@ class Trivial(ResourceProvider):
         return DiffResult(changes=_inputs(olds) != _inputs(news))
 
 
-class Thing(Resource):
-    def __init__(self, name, after, opts=None):
-        super().__init__(Trivial(), name, {{"name": name, "after": after}}, opts)
-
-
 class Group(pulumi.ComponentResource):
     def __init__(self, name):
         super().__init__("floor:index:Group", name, None, None)
         self.register_outputs({{}})
+'''
+
+ENGINE_FLOOR_PROGRAM = '''"""The engine's floor: {custom} trivial dynamic resources, {components} components, a chain {depth} deep."""
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
+
+SHAPE = {shape}
+''' + _TRIVIAL + '''
+
+class Thing(Resource):
+    def __init__(self, name, after, opts=None):
+        super().__init__(Trivial(), name, {{"name": name, "after": after}}, opts)
 
 
 groups = [Group(f"group-{{i}}") for i in range(SHAPE["components"])]
@@ -153,29 +156,11 @@ import pathlib
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
-
-
-def _inputs(props):
-    return {{k: v for k, v in props.items() if k != "__provider"}}
-
-
-class Trivial(ResourceProvider):
-    def create(self, props):
-        return CreateResult(id_=props["name"], outs=_inputs(props))
-
-    def diff(self, _id, olds, news):
-        return DiffResult(changes=_inputs(olds) != _inputs(news))
-
+''' + _TRIVIAL + '''
 
 class Thing(Resource):
     def __init__(self, name, doc, after, opts=None):
         super().__init__(Trivial(), name, {{"name": name, "doc": doc, "after": after}}, opts)
-
-
-class Group(pulumi.ComponentResource):
-    def __init__(self, name):
-        super().__init__("floor:index:Group", name, None, None)
-        self.register_outputs({{}})
 
 
 groups = [Group(f"group-{{i}}") for i in range({components})]

@@ -366,22 +366,18 @@ def main() -> int:
 
         deployment = json.loads(stack.run("stack", "export").stdout)
         shape = floors.stack_shape(deployment)
-        engine_dir = floors.engine_floor_project(workdir / "engine-floor-project", shape)
-        engine = PulumiStack(
-            "engine-floor", workdir / "engine-floor", toolchain,
-            config_source=engine_dir / "Pulumi.engine-floor-config.yaml", project_dir=engine_dir,
-        )
-        as_users_python(engine, pycache)
-        floor_stacks.append(engine)
-        engine.run("up", "--yes", "--skip-preview")
-        data_dir = floors.data_floor_project(workdir / "data-floor-project", deployment)
-        data = PulumiStack(
-            "data-floor", workdir / "data-floor", toolchain,
-            config_source=data_dir / "Pulumi.data-floor-config.yaml", project_dir=data_dir,
-        )
-        as_users_python(data, pycache)
-        floor_stacks.append(data)
-        data.run("up", "--yes", "--skip-preview")
+
+        def floor_stack(name: str, project_dir: pathlib.Path) -> PulumiStack:
+            """A generated floor program's stack, up once (its no-op commands are measured)."""
+            floor = as_users_python(PulumiStack(
+                name, workdir / name, toolchain, config_source=project_dir / f"Pulumi.{name}-config.yaml", project_dir=project_dir,
+            ), pycache)
+            floor_stacks.append(floor)
+            floor.run("up", "--yes", "--skip-preview")
+            return floor
+
+        engine = floor_stack("engine-floor", floors.engine_floor_project(workdir / "engine-floor-project", shape))
+        data = floor_stack("data-floor", floors.data_floor_project(workdir / "data-floor-project", deployment))
 
         ids = {name: probes.container_id(name) for name in CONTAINERS}
         sampler = probes.MemorySampler(ids)
