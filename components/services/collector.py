@@ -118,7 +118,8 @@ def machine_config(settings: Settings, team) -> tuple[docker.ContainerUploadArgs
     env = collector_machine.ENV
     envs = pulumi.Output.secret(
         pulumi.Output.all(urls, team.username, team.password, team.remote_write_url).apply(
-            lambda v: [f"{collector_machine.cluster_url_env(i)}={url}" for i, url in enumerate(v[0])]
+            # No trailing slash: the credential check appends its path.
+            lambda v: [f"{collector_machine.cluster_url_env(i)}={url.rstrip('/')}" for i, url in enumerate(v[0])]
             + [
                 f"{env['username']}={v[1]}",
                 f"{env['password']}={v[2]}",

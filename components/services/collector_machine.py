@@ -10,7 +10,15 @@ so the lanes, the durable hop and the trusted lane stay exactly as the local rol
   on-disk queue to be retried (README "Running for a team": which node failures are survived);
 - the metrics pipelines remote-write to the team Prometheus instead of serving a scrape
   endpoint, every series labelled with the machine's name;
-- every record and span gets the resource attribute `machine` at intake, before the queue.
+- every record and span gets the resource attribute `machine` at intake, before the queue;
+- the collector asks the cluster, every CREDENTIAL_CHECK_INTERVAL and at each of its URLs, who it
+  is with this machine's credential (GET _plugins/_security/authinfo, an httpcheck receiver using
+  the same basicauth and CA as the exporters) and remote-writes the answer as the gauge
+  `clawker_machine_credential_refused` (1: the cluster answered 401, the credential is refused;
+  0: any other answer), labelled with the machine like every series; a refusal is also printed in
+  its log by the debug exporter with the reason and what to do (REFUSED_WHY). The opensearch
+  exporter itself shows a refused bulk only as a body it cannot parse (the security plugin's
+  plain-text 401), so without this the log would not say why records wait.
 
 Nothing secret is in the file: the cluster URL, the user and the password are `${env:...}`
 references the collector resolves at start from the container's environment (set from
@@ -34,6 +42,30 @@ ENV = {
     "password": "CLAWKER_MACHINE_PASSWORD",
     "remote_write_url": "CLAWKER_REMOTE_WRITE_URL",
 }
+# The credential check (see the module docstring); the receiver's other metrics are switched off.
+CREDENTIAL_CHECK = "httpcheck/credential"
+CREDENTIAL_CHECK_PATH = "/_plugins/_security/authinfo"
+CREDENTIAL_CHECK_INTERVAL = "15s"
+REFUSED_METRIC = "clawker.machine.credential_refused"  # clawker_machine_credential_refused in Prometheus
+REFUSED_STATUS = 401
+# No commas: the debug exporter joins a datapoint's attributes with commas.
+REFUSED_WHY = (
+    "the team cluster refused this machine's credential (HTTP 401): the machine was removed from the team stack's "
+    "machines (revoked) or its password changed. Records wait in the on-disk queue and nothing is lost; to deliver "
+    "them add the machine back to machines and run pulumi up in the team stack and then in this machine stack"
+)
+REFUSED_DESCRIPTION = (
+    "1 when the team cluster refuses this machine's credential (HTTP 401 from _plugins/_security/authinfo): "
+    "records wait in the collector's on-disk queue until the machine is back in the team stack's machines; "
+    "0 when the cluster accepts it."
+)
+CHECK_PIPELINE = "metrics/credential-check"
+CHECKED_PIPELINE = "metrics/credential"
+REFUSED_PIPELINE = "metrics/credential-refused"
+CHECK_ROUTE = "routing/credential"
+CHECK_TRANSFORM = "transform/credential-check"
+CHECKED_LABELS = "transform/credential-labels"
+REFUSED_REASON = "transform/credential-why"
 # Receivers that take records from senders (the loop receivers of the durable hop do not).
 INTAKE_RECEIVERS = ("otlp", "otlp/infra", "prometheus/self")
 
@@ -68,6 +100,78 @@ def _fail_over(out: dict, cluster_urls: int) -> None:
             connector["priority_levels"].append([f"{first}-url{i + 1}"])
 
 
+def _credential_check(out: dict, cluster_urls: int, cluster_ca: bool) -> None:
+    """httpcheck of every cluster URL with the machine's credential -> clawker_machine_credential_refused.
+
+    httpcheck.status (receiver/httpcheckreceiver/scraper.go at v0.152.0) has one datapoint per
+    status class and target; only the class of the answer carries `http.status_code`, and none
+    does when the URL did not answer. The transform makes every datapoint 1 for a 401 and 0
+    otherwise; the routing connector keeps the answered one per URL (copied to the log pipeline
+    when it is a refusal) and drops the rest, so an unreachable URL reports nothing."""
+    status = "httpcheck.status"
+    out["receivers"][CREDENTIAL_CHECK] = {
+        "collection_interval": CREDENTIAL_CHECK_INTERVAL,
+        "metrics": {"httpcheck.duration": {"enabled": False}, "httpcheck.error": {"enabled": False}},
+        "targets": [
+            {
+                "endpoint": "${env:" + cluster_url_env(i) + "}" + CREDENTIAL_CHECK_PATH,
+                "method": "GET",
+                "timeout": "10s",
+                "auth": {"authenticator": AUTH},
+                **({"tls": _tls(CLUSTER_CA_PATH, True)} if cluster_ca else {}),
+            }
+            for i in range(cluster_urls)
+        ],
+    }
+    processors = out["processors"]
+    processors[CHECK_TRANSFORM] = {
+        "error_mode": "ignore",
+        "metric_statements": [
+            {
+                "context": "datapoint",
+                "statements": [
+                    f'set(datapoint.value_int, 0) where metric.name == "{status}" and datapoint.attributes["http.status_code"] != {REFUSED_STATUS}',
+                ],
+            },
+            {
+                "context": "metric",
+                "statements": [
+                    f'convert_sum_to_gauge() where metric.name == "{status}"',
+                    f'set(metric.description, "{REFUSED_DESCRIPTION}") where metric.name == "{status}"',
+                    # No unit: "1" would make the Prometheus name end in _ratio.
+                    f'set(metric.unit, "") where metric.name == "{status}"',
+                    f'set(metric.name, "{REFUSED_METRIC}") where metric.name == "{status}"',
+                ],
+            },
+        ],
+    }
+    processors[CHECKED_LABELS] = {
+        "error_mode": "ignore",
+        "metric_statements": [
+            {
+                "context": "datapoint",
+                "statements": [f'delete_key(datapoint.attributes, "{key}")' for key in ("http.status_code", "http.status_class", "http.method")],
+            }
+        ],
+    }
+    processors[REFUSED_REASON] = {
+        "error_mode": "ignore",
+        "metric_statements": [{"context": "datapoint", "statements": [f'set(datapoint.attributes["why"], "{REFUSED_WHY}")']}],
+    }
+    # The routing connector parses its conditions without context names (router.go at v0.152.0).
+    out["connectors"][CHECK_ROUTE] = {
+        "table": [
+            {"context": "datapoint", "condition": "value_int == 1", "action": "copy", "pipelines": [REFUSED_PIPELINE]},
+            {"context": "datapoint", "condition": 'attributes["http.status_code"] != nil', "pipelines": [CHECKED_PIPELINE]},
+        ],
+    }
+    out["service"]["pipelines"].update({
+        CHECK_PIPELINE: {"receivers": [CREDENTIAL_CHECK], "processors": ["memory_limiter", CHECK_TRANSFORM], "exporters": [CHECK_ROUTE]},
+        CHECKED_PIPELINE: {"receivers": [CHECK_ROUTE], "processors": ["memory_limiter", CHECKED_LABELS], "exporters": [REMOTE_WRITE]},
+        REFUSED_PIPELINE: {"receivers": [CHECK_ROUTE], "processors": ["memory_limiter", REFUSED_REASON], "exporters": ["debug"]},
+    })
+
+
 def machine_part(config: dict, machine: str, *, cluster_ca: bool, prometheus_ca: bool, cluster_urls: int = 1) -> dict:
     """`config` (the local role's render) turned into a machine's: see the module docstring.
 
@@ -99,4 +203,5 @@ def machine_part(config: dict, machine: str, *, cluster_ca: bool, prometheus_ca:
             processors = pipeline.setdefault("processors", [])
             at = 1 if processors[:1] == ["memory_limiter"] else 0
             processors.insert(at, MACHINE_PROCESSOR)
+    _credential_check(out, cluster_urls, cluster_ca)
     return out

@@ -32,6 +32,10 @@ ALERT_COST = "ClaudeCodeCostPerHourHigh"
 ALERT_API_ERRORS = "ClaudeCodeApiErrorRateHigh"
 ALERT_COLLECTOR_FAILING = "ClawkerCollectorExportFailing"
 ALERT_COLLECTOR_QUEUE = "ClawkerCollectorQueueBacklog"
+ALERT_MACHINE_REFUSED = "ClawkerMachineCredentialRefused"
+# A machine stack's collector reports whether the team cluster accepts its credential
+# (components/services/collector_machine.py); only the team Prometheus receives it.
+MACHINE_REFUSED_METRIC = "clawker_machine_credential_refused"
 GROUP_CLAUDE_CODE = "clawker-claude-code"
 GROUP_COLLECTOR = "clawker-collector"
 API_ERROR_WINDOW = "10m"
@@ -109,6 +113,19 @@ def collector_queue_rule(threshold_percent: float, for_minutes: int) -> dict:
         "The collector's exporter {{ $labels.exporter }} is queueing deliveries",
         "The sending queue of {{ $labels.exporter }} is {{ $value | printf \"%.0f\" }}% full (threshold "
         f"{_number(threshold_percent)}%, setting alertCollectorQueuePercent): its destination is slow or down.",
+    )
+
+
+def machine_refused_rule(for_minutes: int) -> dict:
+    return _alert(
+        ALERT_MACHINE_REFUSED,
+        f"max by (machine) ({MACHINE_REFUSED_METRIC}) == 1",
+        for_minutes,
+        "The team cluster refuses the credential of machine {{ $labels.machine }}",
+        "The cluster answers 401 to {{ $labels.machine }}'s credential: the machine was removed from the team "
+        "stack's `machines`, or its password changed. Its collector keeps its records on its disk and loses none. "
+        "To deliver them, add it back to `machines` and run `pulumi up` in the team stack, then in the machine's "
+        "stack; for a machine that left the team, run `pulumi destroy` in its stack.",
     )
 
 
@@ -310,6 +327,8 @@ def render_rules(settings: Settings, windows: dict[str, str] = BUDGET_WINDOWS) -
     collector = [collector_failing_rule(settings.alert_for_minutes)]
     if settings.alert_collector_queue_percent:
         collector.append(collector_queue_rule(settings.alert_collector_queue_percent, settings.alert_for_minutes))
+    if settings.role == "team":
+        collector.append(machine_refused_rule(settings.alert_for_minutes))
     groups = [
         {"name": GROUP_CLAUDE_CODE, "rules": claude},
         {"name": GROUP_COLLECTOR, "rules": collector},

@@ -146,11 +146,22 @@ def corpus_records() -> list[dict]:
     return [r for b in corpus.claude_code_batches() if b.index == LOGS for r in b.records]
 
 
-def sender(machine: MachineStack, tag: str, total: int, seq_start: int = 0, batch: int = 100) -> Sender:
-    """`total` numbered Claude Code records (corpus shapes; resource.agent = tag) into the machine's OTLP/HTTP port."""
+def sender(machine: MachineStack, tag: str, total: int, seq_start: int = 0, batch: int = 100, lane: Optional[HttpLane] = None) -> Sender:
+    """`total` numbered Claude Code records (corpus shapes; resource.agent = tag) into the machine's OTLP/HTTP
+    port (or `lane`, another collector's)."""
     records = corpus_records()
-    return Sender({LOGS: machine.otlp()}, tag=tag, tag_hex="", total=total, batch=batch, seq_start=seq_start,
+    return Sender({LOGS: lane or machine.otlp()}, tag=tag, tag_hex="", total=total, batch=batch, seq_start=seq_start,
                   retry_s=0.5, extra=lambda _index, seq: records[seq % len(records)])
+
+
+def one_url_collector(team, machine: str, credential_of: str, work: Path):
+    """A third machine's collector as a local process (the real collector build, the machine part of
+    the config rendered with the first of clusterUrls only: no failover), with `credential_of`'s
+    credential; a context manager yielding {"ports", "log"} (tests/providers/test_machine_credential.py)."""
+    from test_machine_credential import machine_collector
+
+    prometheus = (team.prometheus_url, str(team.ca_file))
+    return machine_collector(team.urls[:1], str(team.ca_file), prometheus, team.credential(credential_of), work, machine=machine)
 
 
 def stored(team, tag: str, door: int = 0) -> tuple[set[int], int, dict[str, int]]:

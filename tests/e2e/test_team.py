@@ -7,7 +7,9 @@ share the stacks and one node outage, in order:
 1. both machines take 5,000 numbered Claude Code records each at once; a third of the way in, the
    node they ship to (the first of clusterUrls) stops: they fail over to the next URL and every
    record is stored exactly once, each carrying its machine, before that node is back; the series
-   in the team Prometheus carry `machine` too; the Team & Users dashboard's cost and tokens by
+   in the team Prometheus carry `machine` too; the negative control, a third collector without the
+   failover (only the first of clusterUrls), stores none of its records while the node is down,
+   and all of them exactly once after it is back; the Team & Users dashboard's cost and tokens by
    machine (its PromQL as saved, on the team Prometheus) show each machine exactly what it was sent;
 2. alice on explicit settings (preview: nothing of hers changes), then a CA that did not sign the
    cluster, a wrong password, and clusterUrls none of which answers: each `pulumi up` fails naming
@@ -15,7 +17,8 @@ share the stacks and one node outage, in order:
    the good settings back, nothing is planned;
 3. alice's `pulumi destroy` leaves the team's containers, network, credentials and records alone;
 4. bob revoked (the team stack's `machines` without it, `pulumi up` there): his records wait on his
-   disk; his stack's preview says why; re-admitted, they arrive exactly once.
+   disk; his collector's log says why (401 at each cluster URL, and what to do; before, his check
+   reported 0 and no refusal); his stack's preview says why; re-admitted, they arrive exactly once.
 (2 and 3 run while the stopped node starts again.)
 
 The team stack's own checks run first, before the machines' fixture starts: team up (bootstrap,
@@ -35,9 +38,12 @@ import requests
 
 import secured_cluster
 import team_machines as tm
+import machine_refusal as mr
 from components import names
 from components.bootstrap import opensearch as boot
+from components.services import collector_machine
 from components.providers.opensearch import security
+from durable_traffic import HttpLane
 from net import free_port, wait_until
 from otlp_sender import send_delta_counters
 from providers.telemetry_samples import RESOURCES
@@ -47,6 +53,9 @@ PER_MACHINE = 5000
 ALICE, BOB = "alice-laptop", "bob-laptop"
 # The node the machines ship to (the first of clusterUrls is its door).
 SHIPPED_TO = 0
+# The negative control of the failover: a third machine's collector whose config has only the first
+# of clusterUrls (tm.one_url_collector), sending during the same outage.
+ONE_URL, ONE_URL_RECORDS = "one-url-laptop", 200
 WRONG_PASSWORD = "wrong-password-of-alice"
 
 
@@ -74,6 +83,13 @@ def machines(team, toolchain_bin):
         for m in (alice, bob):
             m.stack.remove()
             tm.remove_machine_leftovers(m.docker_host)
+
+
+@pytest.fixture(scope="module")
+def one_url(team, tmp_path_factory):
+    """Started before the outage, stopped with the module: its records wait out the outage in its queue."""
+    with tm.one_url_collector(team, ONE_URL, ALICE, tmp_path_factory.mktemp("one-url")) as running:
+        yield {**running, "tag": f"m-{ONE_URL}-{time.time_ns()}"}
 
 
 def outage_detail(team, machines, tags, door) -> str:
@@ -183,7 +199,7 @@ def test_team_destroy_keeps_the_clusters_data_and_a_second_up_adopts_it(team):
     team.outputs = team.stack.outputs()  # the new credentials, for what runs after
 
 
-def test_two_machines_each_store_5000_records_exactly_once_through_a_node_outage(team, machines):
+def test_two_machines_each_store_5000_records_exactly_once_through_a_node_outage(team, machines, one_url):
     tags = {m: f"m-{m}-{time.time_ns()}" for m in (ALICE, BOB)}
     senders = {m: tm.sender(machines[m], tags[m], PER_MACHINE).start() for m in (ALICE, BOB)}
     # A third of each sent, the node they ship to (the first of clusterUrls) stops, as an operator
@@ -197,6 +213,10 @@ def test_two_machines_each_store_5000_records_exactly_once_through_a_node_outage
     t_stop = time.monotonic()
     secured_cluster.stop_node(team.cluster, SHIPPED_TO)
     try:
+        # The collector without failover takes its numbered records too (into its on-disk queue).
+        control = tm.sender(None, one_url["tag"], ONE_URL_RECORDS, lane=HttpLane(f"http://127.0.0.1:{one_url['ports']['http']}")).start()
+        control.join(60)
+        assert control.sent.count() == ONE_URL_RECORDS
         for s in senders.values():
             s.join(300)
         assert all(s.sent.count() == PER_MACHINE for s in senders.values())
@@ -206,6 +226,10 @@ def test_two_machines_each_store_5000_records_exactly_once_through_a_node_outage
                        f"{m}'s {PER_MACHINE} records with node {SHIPPED_TO} stopped",
                        detail=lambda: outage_detail(team, machines, tags, other))
         print(f"[team-machines] all records stored with the node down {time.monotonic() - t_stop:.1f}s after its stop", file=sys.stderr)
+        # Negative control: without the failover the records wait for the node. Sent before the rest of
+        # alice's and bob's, none of them is stored while it is down; its collector keeps retrying.
+        assert "Exporting failed. Will retry" in one_url["log"].read_text(), one_url["log"].read_text()[-3000:]
+        assert tm.stored(team, one_url["tag"], door=other) == (set(), 0, {})
     finally:
         # Back in the background: the explicit-settings, bad-CA and destroy checks below need only the other node.
         secured_cluster.start_node(team.cluster, SHIPPED_TO, wait=False)
@@ -252,8 +276,10 @@ def test_the_team_dashboard_breaks_cost_and_tokens_down_by_machine(team, machine
             counters={"claude_code.cost.usage": {"unit": "USD"}, "claude_code.token.usage": {"unit": "tokens"}},
             rounds=[[("claude_code.cost.usage", usd, model), ("claude_code.token.usage", tokens, {**model, "type": "input"})]],
         )
+    # Every other line (a machine that sent nothing now) as it was.
     expected = {
-        title: {m: round(before[title].get(m, 0) + sent[m][i], 6) for m in sent} for i, title in enumerate(BY_MACHINE)
+        title: {**before[title], **{m: round(before[title].get(m, 0) + sent[m][i], 6) for m in sent}}
+        for i, title in enumerate(BY_MACHINE)
     }
     wait_until(lambda: {title: by_machine(q) for title, q in queries.items()} == expected, 120,
                "each machine's cost and tokens on the Team & Users panels",
@@ -321,11 +347,27 @@ def test_a_machine_destroy_touches_nothing_shared(team, machines):
     assert team.call("GET", f"{names.read_pattern('claude-code')}/_count", door=1 - SHIPPED_TO).json()["count"] == records
 
 
+def test_without_failover_the_records_of_the_outage_arrive_once_the_node_is_back(team, one_url):
+    with phase("waiting for the restarted node"):
+        secured_cluster.wait_for_nodes(team.cluster)
+    wait_until(lambda: len(tm.stored(team, one_url["tag"])[0]) >= ONE_URL_RECORDS, 120,
+               f"the one-URL collector's {ONE_URL_RECORDS} records once node {SHIPPED_TO} is back",
+               detail=lambda: one_url["log"].read_text()[-3000:])
+    assert tm.stored(team, one_url["tag"]) == (set(range(ONE_URL_RECORDS)), ONE_URL_RECORDS, {ONE_URL: ONE_URL_RECORDS})
+
+
 def test_a_revoked_machine_keeps_its_records_and_delivers_them_once_readmitted(team, machines):
     bob = machines[BOB]
     tag = f"revoked-{time.time_ns()}"
     with phase("waiting for the restarted node"):
         secured_cluster.wait_for_nodes(team.cluster)
+    checks = {url + collector_machine.CREDENTIAL_CHECK_PATH for url in team.urls}
+    prometheus = (team.prometheus_url, team.admin, str(team.ca_file))
+    # Negative control: admitted, bob's credential check reports 0 at every cluster URL, his log no refusal.
+    with phase("bob's check accepted"):
+        wait_until(lambda: mr.reported(*prometheus, BOB) == dict.fromkeys(checks, 0), 60, "bob's credential check accepted at every URL",
+                   detail=lambda: str(mr.reported(*prometheus, BOB)))
+    assert mr.refusals(bob.collector_log()) == []
     before = tm.security_objects(team)
     team.stack.set_config("machines", ALICE)
     with phase("team up (revoke)"):
@@ -335,6 +377,15 @@ def test_a_revoked_machine_keeps_its_records_and_delivers_them_once_readmitted(t
     sent.join(120)
     wait_until(lambda: "Exporting failed. Will retry" in bob.collector_log() and "invalid character 'U'" in bob.collector_log(),
                120, "bob's collector refusing and retrying from its queue")
+    # His collector says why: the cluster refuses his credential (401) at every URL, and what to do.
+    def refused_at_every_url() -> list[str]:
+        got = mr.refusals(bob.collector_log())
+        return got if all(any(c in line for line in got) for c in checks) else []
+
+    with phase("bob's refusal logged"):
+        lines = wait_until(refused_at_every_url, 60, "bob's collector logging the refusal at every cluster URL")
+    assert all(mr.says_why(line) for line in lines), lines
+    print(f"[team-machines] bob's log: {lines[-1]}", file=sys.stderr)
     assert len(tm.stored(team, tag)[0]) == 0
     # His stack says why, naming the setting, before anything is touched.
     with phase("bob preview (refused)"):
@@ -345,7 +396,13 @@ def test_a_revoked_machine_keeps_its_records_and_delivers_them_once_readmitted(t
     with phase("team up (re-admit)"):
         team.stack.up()
     assert tm.security_objects(team) == before
+    readmitted = time.time()
     with phase("bob up"):
         bob.stack.up()
     wait_until(lambda: len(tm.stored(team, tag)[0]) >= 500, 240, "bob's 500 queued records after re-admission")
     assert tm.stored(team, tag) == (set(range(500)), 500, {BOB: 500})
+    # Accepted again: fresh samples of 0 at every URL, and no refusal in his new collector's log.
+    with phase("bob's check accepted again"):
+        wait_until(lambda: mr.reported(*prometheus, BOB, since=readmitted) == dict.fromkeys(checks, 0), 60,
+                   "bob's credential check accepted again", detail=lambda: str(mr.reported(*prometheus, BOB)))
+    assert mr.refusals(bob.collector_log()) == []

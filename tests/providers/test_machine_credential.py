@@ -11,6 +11,9 @@ starts the node; TLS on both layers). Shown with Claude Code-shaped records and 
 - deleting the credential (the machine left `machines`) refuses its next write (401);
 - negative control: a role allowing writes to the write names only (not their daily indices)
   stores nothing, so the daily pattern in the role is what makes writes work.
+- a machine's real collector ships records, spans and series; its credential check reports 0 to
+  the team Prometheus while accepted (no refusal in its log); with its credential deleted its
+  records wait on its disk while its log says why (401, what to do) and the check reports 1.
 """
 
 from __future__ import annotations
@@ -192,25 +195,27 @@ def team_prometheus_for(tmp_path_factory):
         proc.wait(timeout=30)
 
 
-def machine_collector(secured, prometheus: tuple[str, str], auth: tuple[str, str], work):
-    """The real collector with a machine's config (the stack's, plus the machine part); the credential
-    only in its environment. A second run in the same `work` directory reuses the on-disk queue."""
+def machine_collector(cluster_urls: list[str], cluster_ca: str, prometheus: tuple[str, str], auth: tuple[str, str], work,
+                      machine: str = MACHINE):
+    """The real collector with a machine's config (the stack's, plus the machine part for these cluster
+    URLs); the credential only in its environment. A second run in the same `work` directory reuses
+    the on-disk queue. `prometheus`: (URL, CA file) of the team Prometheus."""
     from components.services import collector_machine
     from test_collector_to_opensearch import running_collector
 
-    def machine(config: dict) -> None:
-        shipped = collector_machine.machine_part(config, MACHINE, cluster_ca=True, prometheus_ca=True)
-        text = json.dumps(shipped).replace(collector_machine.CLUSTER_CA_PATH, str(secured.ca_file))
+    def adjust(config: dict) -> None:
+        shipped = collector_machine.machine_part(config, machine, cluster_ca=True, prometheus_ca=True, cluster_urls=len(cluster_urls))
+        text = json.dumps(shipped).replace(collector_machine.CLUSTER_CA_PATH, cluster_ca)
         config.clear()
         config.update(json.loads(text.replace(collector_machine.PROMETHEUS_CA_PATH, prometheus[1])))
 
     env = {
-        collector_machine.ENV["cluster_url"]: secured.urls[0],
+        **{collector_machine.cluster_url_env(i): url for i, url in enumerate(cluster_urls)},
         collector_machine.ENV["username"]: auth[0],
         collector_machine.ENV["password"]: auth[1],
         collector_machine.ENV["remote_write_url"]: prometheus[0] + "/api/v1/write",
     }
-    return running_collector(secured.urls[0], work, adjust=machine, env=env)
+    return running_collector(cluster_urls[0], work, adjust=adjust, env=env)
 
 
 def _send_numbered(port: int, agent: str, n: int) -> None:
@@ -240,9 +245,13 @@ def _wait(what: str, condition, timeout_s: float = 120):
 def test_a_machine_collector_ships_named_records_spans_and_series_and_keeps_them_while_revoked(
     bootstrapped, team_prometheus_for, tmp_path
 ):
+    from components.services import collector_machine
+    from machine_refusal import refusals, reported, says_why
+
     user, auth, props = _machine(bootstrapped, MACHINE)
     prometheus = team_prometheus_for({user: auth[1]})
-    with machine_collector(bootstrapped, prometheus, auth, tmp_path) as running:
+    prometheus_as = lambda auth: (prometheus[0], auth, prometheus[1])  # noqa: E731
+    with machine_collector(bootstrapped.urls[:1], str(bootstrapped.ca_file), prometheus, auth, tmp_path) as running:
         port = running["ports"]["http"]
         config_file = tmp_path / "otel-collector-config.yaml"
         assert "${env:CLAWKER_MACHINE_PASSWORD}" in config_file.read_text()
@@ -276,19 +285,32 @@ def test_a_machine_collector_ships_named_records_spans_and_series_and_keeps_them
 
         assert _wait("the cost series in the team Prometheus, labelled with the machine", series)
 
-        # Revoked (the machine left `machines`): its records wait on its disk and its log shows the
-        # refusal. The security plugin answers 401 with the plain text "Unauthorized", which the
+        # Negative control: accepted, its credential check reports 0 (not refused) and its log no refusal.
+        check_url = bootstrapped.urls[0] + collector_machine.CREDENTIAL_CHECK_PATH
+        assert _wait("the credential check's series (accepted)", lambda: reported(*prometheus_as(auth), MACHINE)) == {check_url: 0}
+        assert refusals(running["log"].read_text()) == []
+
+        # Revoked (the machine left `machines`): its records wait on its disk and its collector says
+        # why. The security plugin answers 401 with the plain text "Unauthorized", which the
         # opensearch exporter (v0.141.0) reports only as a body it cannot parse; the durable hop
-        # then retries from the queue.
+        # then retries from the queue. The credential check asks the cluster with the same credential:
+        # its log line names the 401 and what to do, and the series turns 1 in the team Prometheus
+        # (which still takes this machine's credential here: a refusal by the cluster alone, as when
+        # the cluster's user was removed outside the team stack; a revocation by the team stack
+        # refuses the machine at the team Prometheus too, README "Running for a team").
         security.MachineCredentialProvider().delete(user, props)
         _send_numbered(port, "phase-revoked", 100)
         refused = "flush: failed to json unmarshal body: invalid character 'U'"
         _wait("the collector logging the refusal and retrying from its queue",
               lambda: refused in running["log"].read_text() and "Exporting failed. Will retry" in running["log"].read_text(), 90)
+        lines = _wait("the collector saying why: its credential is refused", lambda: refusals(running["log"].read_text()), 60)
+        assert all(says_why(line) and check_url in line for line in lines), lines
+        assert _wait("the refusal in the team Prometheus, labelled with the machine",
+                     lambda: reported(*prometheus_as(auth), MACHINE) == {check_url: 1}, 60)
         assert _count_of(bootstrapped, "phase-revoked") == 0
     # Re-admitted: a new credential; the same on-disk queue delivers every record exactly once.
     _, new_auth, _ = _machine(bootstrapped, MACHINE)
-    with machine_collector(bootstrapped, prometheus, new_auth, tmp_path):
+    with machine_collector(bootstrapped.urls[:1], str(bootstrapped.ca_file), prometheus, new_auth, tmp_path):
         _wait("the revoked machine's 100 records after re-admission", lambda: _count_of(bootstrapped, "phase-revoked") >= 100, 180)
         assert _count_of(bootstrapped, "phase-revoked") == 100
         assert _count_of(bootstrapped, "phase-admitted") == 300

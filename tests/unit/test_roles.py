@@ -268,9 +268,11 @@ def test_machine_config_ships_to_the_team_and_holds_no_credential(machine):
 def test_machine_part_keeps_the_lanes_and_names_the_machine_before_the_queue(machine):
     local = collector_config.render(validate({}))
     config = _collector_config(machine)
-    # The durable hop and the lanes are the local role's: same pipelines, same receivers.
-    assert sorted(config["service"]["pipelines"]) == sorted(local["service"]["pipelines"])
-    assert config["receivers"] == local["receivers"]
+    # The durable hop and the lanes are the local role's: same pipelines, same receivers (and
+    # the credential check's, tests/unit/test_machine_refusal.py).
+    check = {collector_machine.CHECK_PIPELINE, collector_machine.CHECKED_PIPELINE, collector_machine.REFUSED_PIPELINE}
+    assert sorted(config["service"]["pipelines"]) == sorted([*local["service"]["pipelines"], *check])
+    assert {k: v for k, v in config["receivers"].items() if k != collector_machine.CREDENTIAL_CHECK} == local["receivers"]
     for name, exporter in config["exporters"].items():
         if name.startswith("opensearch/"):
             assert exporter["http"]["endpoint"] == "${env:CLAWKER_CLUSTER_URL}"
