@@ -5,6 +5,12 @@
   longest chain of dependent custom resources, on the same CLI, runtime and
   backend. Its no-op preview/up is what the engine costs for a graph of that
   size and depth, whatever the resources do.
+- The engine's floor for this graph and its data ("data floor"): the same kind of generated
+  program, but one trivial dynamic resource per resource of the stack, each carrying that
+  resource's recorded input document (sizes and nesting as ours) and waiting for the same
+  resources: what the engine and the SDKs cost for our documents, whatever our code does
+  (Pulumi 3.259's CLI writes every property it marshals into its automatic debug log, a cost
+  that grows with the documents' size and nesting; the trivial floor's documents are tiny).
 - OpenSearch's floor for the bootstrap: a fresh OpenSearch started the same
   way as the stack's (same image, environment, limits, published port, a new
   empty data volume), then the bootstrap's OpenSearch requests as the counting
@@ -70,12 +76,8 @@ def stack_shape(deployment: dict) -> Shape:
     return Shape(custom, len(resources) - custom, max((depth(u) for u in by_urn), default=0))
 
 
-ENGINE_FLOOR_PROGRAM = '''"""The engine's floor: {custom} trivial dynamic resources, {components} components, a chain {depth} deep."""
-import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
-
-SHAPE = {shape}
-
+# What both generated floors declare: a provider that does nothing, and the components.
+_TRIVIAL = '''
 
 def _inputs(props):
     return {{k: v for k, v in props.items() if k != "__provider"}}
@@ -89,15 +91,22 @@ class Trivial(ResourceProvider):
         return DiffResult(changes=_inputs(olds) != _inputs(news))
 
 
-class Thing(Resource):
-    def __init__(self, name, after, opts=None):
-        super().__init__(Trivial(), name, {{"name": name, "after": after}}, opts)
-
-
 class Group(pulumi.ComponentResource):
     def __init__(self, name):
         super().__init__("floor:index:Group", name, None, None)
         self.register_outputs({{}})
+'''
+
+ENGINE_FLOOR_PROGRAM = '''"""The engine's floor: {custom} trivial dynamic resources, {components} components, a chain {depth} deep."""
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
+
+SHAPE = {shape}
+''' + _TRIVIAL + '''
+
+class Thing(Resource):
+    def __init__(self, name, after, opts=None):
+        super().__init__(Trivial(), name, {{"name": name, "after": after}}, opts)
 
 
 groups = [Group(f"group-{{i}}") for i in range(SHAPE["components"])]
@@ -132,6 +141,109 @@ def engine_floor_project(directory: pathlib.Path, shape: Shape) -> pathlib.Path:
         ENGINE_FLOOR_PROGRAM.format(custom=shape.custom, components=shape.components, depth=shape.depth, shape=shape_text)
     )
     (directory / "Pulumi.engine-floor-config.yaml").write_text("config: {}\n")
+    return directory
+
+
+# ------------------------------------------------------------------ data floor
+
+# A secret value in `pulumi stack export` (without --show-secrets).
+_SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+DATA_FLOOR_PROGRAM = '''"""The engine's floor for this graph and its data: {custom} trivial dynamic resources, each
+carrying the input document of one of the stack's resources and waiting for the same ones."""
+import json
+import pathlib
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
+''' + _TRIVIAL + '''
+
+class Thing(Resource):
+    def __init__(self, name, doc, after, opts=None):
+        super().__init__(Trivial(), name, {{"name": name, "doc": doc, "after": after}}, opts)
+
+
+groups = [Group(f"group-{{i}}") for i in range({components})]
+made = {{}}
+# In dependency order: each resource takes the ids of the ones it depends on as an input, so
+# the engine registers it only once they exist (the stack's own dependency graph).
+for i, spec in enumerate(json.loads((pathlib.Path(__file__).parent / "resources.json").read_text())):
+    opts = pulumi.ResourceOptions(parent=groups[i % len(groups)]) if groups else None
+    made[spec["name"]] = Thing(spec["name"], spec["doc"], [made[d].id for d in spec["after"]], opts)
+'''
+
+
+def _public(value):
+    """A state value with each secret replaced by a plain string (the floor holds no secrets)."""
+    if isinstance(value, dict):
+        if _SECRET_SIG in value:
+            return "secret"
+        return {k: _public(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_public(v) for v in value]
+    return value
+
+
+def data_floor_resources(deployment: dict) -> list[dict]:
+    """The stack's custom resources as {name, doc, after}, dependencies first: `doc` is the
+    resource's recorded inputs (the dynamic provider's pickle and secrets left out), `after`
+    the custom resources it depends on (through a component too)."""
+    resources = [
+        r for r in deployment.get("deployment", deployment).get("resources", [])
+        if r["type"] != "pulumi:pulumi:Stack" and not r["type"].startswith("pulumi:providers:")
+    ]
+    by_urn = {r["urn"]: r for r in resources}
+    children: dict[str, list[str]] = {}
+    for r in resources:
+        if r.get("parent") in by_urn:
+            children.setdefault(r["parent"], []).append(r["urn"])
+
+    def custom_below(urn: str) -> list[str]:
+        """A dependency on a component is a dependency on the custom resources under it."""
+        if by_urn[urn].get("custom"):
+            return [urn]
+        return [c for child in children.get(urn, []) for c in custom_below(child)]
+
+    def after(r: dict) -> list[str]:
+        out: list[str] = []
+        for dep in r.get("dependencies", []):
+            if dep in by_urn:
+                out.extend(c for c in custom_below(dep) if c not in out and c != r["urn"])
+        return out
+
+    names = {r["urn"]: f"{r['urn'].rsplit('::', 1)[-1]}-{i}" for i, r in enumerate(resources)}
+    ordered: list[dict] = []
+    done: set[str] = set()
+
+    def visit(urn: str, path: frozenset = frozenset()) -> None:
+        if urn in done or urn in path:
+            return
+        r = by_urn[urn]
+        deps = after(r)
+        for dep in deps:
+            visit(dep, path | {urn})
+        done.add(urn)
+        doc = {k: _public(v) for k, v in (r.get("inputs") or {}).items() if k != "__provider"}
+        ordered.append({"name": names[urn], "doc": doc, "after": [names[d] for d in deps if d in done]})
+
+    for r in resources:
+        if r.get("custom"):
+            visit(r["urn"])
+    return ordered
+
+
+def data_floor_project(directory: pathlib.Path, deployment: dict) -> pathlib.Path:
+    """The engine floor for this stack's graph and data (DATA_FLOOR_PROGRAM), on this project's runtime."""
+    shape = stack_shape(deployment)
+    directory.mkdir(parents=True)
+    project = {
+        "name": "clawker-data-floor",
+        "runtime": {"name": "python", "options": {"toolchain": "pip", "virtualenv": str(ROOT / "venv")}},
+    }
+    (directory / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    (directory / "resources.json").write_text(json.dumps(data_floor_resources(deployment)))
+    (directory / "__main__.py").write_text(DATA_FLOOR_PROGRAM.format(custom=shape.custom, components=shape.components))
+    (directory / "Pulumi.data-floor-config.yaml").write_text("config: {}\n")
     return directory
 
 

@@ -8,9 +8,10 @@ benchmarks/run.sh holds it. Every figure is measured --repeats times (default 3)
 and summarised as a median. Figures:
 
 - no-op `pulumi preview` and no-op `pulumi up --yes` of this program, each over
-  the same command on an empty Python program and on the engine floor (a
-  generated program of the stack's size and depth, floors.py), same CLI, same
-  virtualenv, same backend, alternating; all run with --expect-no-changes, so
+  the same command on an empty Python program, on the engine floor (a
+  generated program of the stack's size and depth, floors.py) and on the data
+  floor (the same graph with each resource's recorded inputs, trivial providers,
+  floors.py), same CLI, same virtualenv, same backend, alternating; all run with --expect-no-changes, so
   a "no-op" that is not one fails the benchmark;
 - cold `pulumi up` (images present, no containers or volumes): seconds from
   OpenSearch first answering HTTP to the collector accepting OTLP, with each
@@ -66,6 +67,19 @@ FLOOR_MARGIN = 1.1
 # up are measured with the CLI's defaults and again with these (README "Benchmarks" says
 # whether they are worth setting).
 ENGINE_SETTINGS = {"PULUMI_PARALLEL_DIFF": "true", "PULUMI_PARALLEL": "32"}
+
+
+def as_users_python(stack: PulumiStack, cache_dir: pathlib.Path) -> PulumiStack:
+    """Run `stack`'s commands with Python caching compiled modules, as on a user's machine.
+
+    This sandbox sets PYTHONDONTWRITEBYTECODE=1, so every command compiled the program's own
+    modules (54 of ours; the floors have none) from source again in the program and in the
+    dynamic-provider process, some 0.1-0.2 s of CPU per command that no user pays. The cache
+    goes to cache_dir (PYTHONPYCACHEPREFIX), not into the checkout; the first command of
+    each program fills it, before anything is measured."""
+    stack.env.pop("PYTHONDONTWRITEBYTECODE", None)
+    stack.env["PYTHONPYCACHEPREFIX"] = str(cache_dir)
+    return stack
 
 
 def remove_stack_leftovers() -> None:
@@ -336,24 +350,34 @@ def main() -> int:
         floors.remove_floor_opensearch()
         for proxy in proxies.values():
             proxy.start()
-        stack = PulumiStack("bench", workdir / "stack", toolchain, config_source=bench_config(workdir / "bench.yaml"))
+        pycache = workdir / "pycache"
+        stack = as_users_python(
+            PulumiStack("bench", workdir / "stack", toolchain, config_source=bench_config(workdir / "bench.yaml")), pycache
+        )
         empty_dir = floor_project(workdir / "floor-project")
         empty = PulumiStack(
             "floor", workdir / "floor", toolchain, config_source=empty_dir / "Pulumi.floor-config.yaml", project_dir=empty_dir
         )
+        as_users_python(empty, pycache)
         floor_stacks.append(empty)
         empty.run("up", "--yes", "--skip-preview")
 
         rounds = cold_rounds(stack, proxies, ports, args.repeats)
 
-        shape = floors.stack_shape(json.loads(stack.run("stack", "export").stdout))
-        engine_dir = floors.engine_floor_project(workdir / "engine-floor-project", shape)
-        engine = PulumiStack(
-            "engine-floor", workdir / "engine-floor", toolchain,
-            config_source=engine_dir / "Pulumi.engine-floor-config.yaml", project_dir=engine_dir,
-        )
-        floor_stacks.append(engine)
-        engine.run("up", "--yes", "--skip-preview")
+        deployment = json.loads(stack.run("stack", "export").stdout)
+        shape = floors.stack_shape(deployment)
+
+        def floor_stack(name: str, project_dir: pathlib.Path) -> PulumiStack:
+            """A generated floor program's stack, up once (its no-op commands are measured)."""
+            floor = as_users_python(PulumiStack(
+                name, workdir / name, toolchain, config_source=project_dir / f"Pulumi.{name}-config.yaml", project_dir=project_dir,
+            ), pycache)
+            floor_stacks.append(floor)
+            floor.run("up", "--yes", "--skip-preview")
+            return floor
+
+        engine = floor_stack("engine-floor", floors.engine_floor_project(workdir / "engine-floor-project", shape))
+        data = floor_stack("data-floor", floors.data_floor_project(workdir / "data-floor-project", deployment))
 
         ids = {name: probes.container_id(name) for name in CONTAINERS}
         sampler = probes.MemorySampler(ids)
@@ -364,12 +388,16 @@ def main() -> int:
         print(f"  engine floor: {shape.custom} trivial dynamic resources and {shape.components} components "
               f"(as many as our stack's custom and component resources), a chain of {shape.depth} dependent resources "
               "(our stack's longest)")
-        group = [empty, engine, stack] + ([with_engine_settings(stack)] if args.engine_settings else [])
+        print("  data floor: one trivial dynamic resource per resource of our stack, each carrying that resource's "
+              "recorded inputs and waiting for the same resources (floors.py)")
+        # Our stack last, as before; the data floor (issue 21) goes between the engine floor and ours.
+        group = [empty, engine, data, stack] + ([with_engine_settings(stack)] if args.engine_settings else [])
         previews = median_runs(group, ("preview", "--expect-no-changes"), args.repeats)
         ups = median_runs(group, ("up", "--yes", "--expect-no-changes"), args.repeats)
         for what, values in (("preview", previews), ("up --yes", ups)):
-            tuned = f", with {settings_text} {values[3]:.2f} s" if args.engine_settings else ""
-            print(f"  {what}: ours {values[2]:.2f} s{tuned}; engine floor {values[1]:.2f} s; empty program {values[0]:.2f} s")
+            tuned = f", with {settings_text} {values[4]:.2f} s" if args.engine_settings else ""
+            print(f"  {what}: ours {values[3]:.2f} s{tuned}; data floor {values[2]:.2f} s; engine floor {values[1]:.2f} s; "
+                  f"empty program {values[0]:.2f} s")
 
         idle = memory_report(ids)
 
@@ -404,16 +432,20 @@ def main() -> int:
                   f"kernel peak {mib(end.peak if end else None)}, limit {mib(limit) if limit else 'none'}")
 
         print(f"\n== medians of {args.repeats} (same run), commit {commit or '?'}")
-        empty_preview, engine_preview, preview = previews[:3]
-        empty_up, engine_up, up = ups[:3]
+        empty_preview, engine_preview, data_preview, preview = previews[:4]
+        empty_up, engine_up, data_up, up = ups[:4]
         print(ratio_line("no-op preview / empty program", preview, empty_preview, TARGETS["preview"]))
         print(ratio_line("no-op preview / engine floor  ", preview, engine_preview, FLOOR_MARGIN)
               + f"  (engine floor / empty program {engine_preview / empty_preview:.2f})")
         print(ratio_line("no-op up / empty program      ", up, empty_up, TARGETS["up"]))
         print(ratio_line("no-op up / engine floor       ", up, engine_up, FLOOR_MARGIN)
               + f"  (engine floor / empty program {engine_up / empty_up:.2f})")
+        print(ratio_line("no-op preview / data floor    ", preview, data_preview, FLOOR_MARGIN)
+              + f"  (data floor / engine floor {data_preview / engine_preview:.2f})")
+        print(ratio_line("no-op up / data floor         ", up, data_up, FLOOR_MARGIN)
+              + f"  (data floor / engine floor {data_up / engine_up:.2f})")
         if args.engine_settings:
-            print(f"  with {settings_text}: preview / empty {previews[3] / empty_preview:.2f}, up / empty {ups[3] / empty_up:.2f}")
+            print(f"  with {settings_text}: preview / empty {previews[4] / empty_preview:.2f}, up / empty {ups[4] / empty_up:.2f}")
         ready = median_of(r["ready"] for r in rounds)
         bootstrap_os = median_of(r["bootstrap_os"] for r in rounds)
         collector = median_of(r["collector"] for r in rounds)

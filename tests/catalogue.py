@@ -57,6 +57,12 @@ COLLECTOR_PROMETHEUS_OPTIONAL_LABELS = {
     for metric in COLLECTOR_PROMETHEUS_METRICS
 }
 
+# The machine's name on EVERY series a machine stack remote-writes to the team Prometheus (the
+# remote-write exporter's external_labels, components/services/collector_machine.py) and on no
+# series of a local stack: a panel may group by it without requiring it (a local stack then shows
+# one series for all).
+MACHINE_LABELS = ("machine",)
+
 # Series the stack's own recording rules write (components/services/prometheus_config.py), with
 # their labels: edit decisions by user (always), the share of each budget used (when budgets are set).
 RECORDED_PROMETHEUS_SERIES = {

@@ -35,10 +35,27 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ResponseError
-from urllib3.util.retry import Retry
+import importlib
+from functools import lru_cache
+
+
+class _OnFirstUse:
+    """A module imported when one of its names is first used, not when this module is.
+
+    The program and the dynamic-provider process import every provider module, but only a
+    call that talks to a service needs `requests` and `urllib3` (some 40 ms of imports,
+    paid by every no-op preview twice: the program and the provider process; issue 21).
+    """
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+
+requests = _OnFirstUse("requests")
+_urllib3_exceptions = _OnFirstUse("urllib3.exceptions")
 
 RETRYABLE_STATUS = (500, 502, 503, 504)
 # Methods whose repetition has no effect beyond the first (RFC 9110, 9.2.2): resent after a
@@ -187,7 +204,7 @@ def never_sent(exc: BaseException) -> bool:
     """
     inner: Any = exc
     for _ in range(6):
-        if isinstance(inner, (ConnectTimeoutError, requests.ConnectTimeout)):
+        if isinstance(inner, (_urllib3_exceptions.ConnectTimeoutError, requests.ConnectTimeout)):
             return True
         nxt = getattr(inner, "reason", None)
         if nxt is None and inner.args and isinstance(inner.args[0], BaseException):
@@ -213,27 +230,33 @@ def describe_exception(exc: BaseException) -> str:
     return f"{type(inner).__name__}: {text}"
 
 
-class _DeadlineRetry(Retry):
-    """urllib3 Retry that refuses any retry which could not finish before a deadline."""
+@lru_cache(maxsize=None)
+def _deadline_retry_class() -> type:
+    """urllib3's Retry, refusing any retry which could not finish before a deadline (made on first use)."""
+    from urllib3.exceptions import MaxRetryError, ResponseError
+    from urllib3.util.retry import Retry
 
-    def __init__(self, *args: Any, deadline: Optional[float] = None, attempt_s: float = 0.0, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.deadline = deadline
-        self.attempt_s = attempt_s
+    class _DeadlineRetry(Retry):
+        def __init__(self, *args: Any, deadline: Optional[float] = None, attempt_s: float = 0.0, **kwargs: Any):
+            super().__init__(*args, **kwargs)
+            self.deadline = deadline
+            self.attempt_s = attempt_s
 
-    def new(self, **kw: Any) -> "_DeadlineRetry":
-        fresh = super().new(**kw)
-        fresh.deadline, fresh.attempt_s = self.deadline, self.attempt_s
-        return fresh
+        def new(self, **kw: Any) -> "_DeadlineRetry":
+            fresh = super().new(**kw)
+            fresh.deadline, fresh.attempt_s = self.deadline, self.attempt_s
+            return fresh
 
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
-        fresh = super().increment(method, url, response, error, _pool, _stacktrace)
-        if self.deadline is not None:
-            worst_finish = time.monotonic() + fresh.get_backoff_time() + self.attempt_s
-            if worst_finish > self.deadline:
-                cause = error or ResponseError(f"HTTP {getattr(response, 'status', '?')}")
-                raise MaxRetryError(_pool, url, cause)
-        return fresh
+        def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+            fresh = super().increment(method, url, response, error, _pool, _stacktrace)
+            if self.deadline is not None:
+                worst_finish = time.monotonic() + fresh.get_backoff_time() + self.attempt_s
+                if worst_finish > self.deadline:
+                    cause = error or ResponseError(f"HTTP {getattr(response, 'status', '?')}")
+                    raise MaxRetryError(_pool, url, cause)
+            return fresh
+
+    return _DeadlineRetry
 
 
 def ca_file(pem: str) -> str:
@@ -272,7 +295,7 @@ class ApiClient:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def _session(self, deadline: float, attempt_s: float, resend: bool) -> requests.Session:
-        retry = _DeadlineRetry(
+        retry = _deadline_retry_class()(
             total=None,
             connect=10,  # nothing was sent: safe for every method
             read=0,  # a timed-out read is retried by the outer loop (when resending is safe), with a shrunk timeout
@@ -289,7 +312,7 @@ class ApiClient:
             attempt_s=attempt_s,
         )
         session = requests.Session()
-        adapter = HTTPAdapter(max_retries=retry)
+        adapter = requests.adapters.HTTPAdapter(max_retries=retry)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.headers.update(self.headers)

@@ -9,7 +9,8 @@ share the stacks and one node outage, in order:
    record is stored exactly once, each carrying its machine, before that node is back; the series
    in the team Prometheus carry `machine` too; the negative control, a third collector without the
    failover (only the first of clusterUrls), stores none of its records while the node is down,
-   and all of them exactly once after it is back;
+   and all of them exactly once after it is back; the Team & Users dashboard's cost and tokens by
+   machine (its PromQL as saved, on the team Prometheus) show each machine exactly what it was sent;
 2. alice on explicit settings (preview: nothing of hers changes), then a CA that did not sign the
    cluster, a wrong password, and clusterUrls none of which answers: each `pulumi up` fails naming
    clusterCaCert / machinePassword / clusterUrls and her collector is the same container, running;
@@ -250,6 +251,43 @@ def test_two_machines_each_store_5000_records_exactly_once_through_a_node_outage
         )
     wait_until(lambda: tm.series_machines(team, '{__name__=~"claude_code_cost.*"}') >= {ALICE, BOB}, 120, "cost series from both machines")
     wait_until(lambda: tm.series_machines(team, '{__name__=~"otelcol_receiver_accepted_log_records.*"}') >= {ALICE, BOB}, 120, "collector series from both machines")
+
+
+TEAM_DASHBOARD = "Claude Code Team & Users"
+BY_MACHINE = ("Cost by Machine (USD)", "Tokens by Machine")
+
+
+def test_the_team_dashboard_breaks_cost_and_tokens_down_by_machine(team, machines):
+    """Team & Users' PromQL panels per machine, their queries as saved, on the team Prometheus (what the
+    team's datasource asks): each machine's line is exactly what that machine's agents counted."""
+    import panel_proof as pp
+
+    panels = {p.title: p for p in pp.dashboard_panels(pp.load_bundle()) if TEAM_DASHBOARD in p.dashboards}
+    queries = {title: pp.promql_of(panels[title]) for title in BY_MACHINE}
+
+    def by_machine(promql: str) -> dict[str, float]:
+        answer = requests.get(f"{team.prometheus_url}/api/v1/query", params={"query": promql}, auth=team.admin,
+                              verify=str(team.ca_file), timeout=10)
+        assert answer.status_code == 200, answer.text[:1000]
+        return {r["metric"].get("machine", ""): round(float(r["value"][1]), 6) for r in answer.json()["data"]["result"]}
+
+    before = {title: by_machine(q) for title, q in queries.items()}
+    sent = {ALICE: (1.25, 1200), BOB: (2.5, 3400)}  # USD, input tokens
+    model = {"model": "claude-opus-4-5"}
+    for m, (usd, tokens) in sent.items():
+        assert send_delta_counters(
+            f"http://127.0.0.1:{machines[m].http_port}", resource=RESOURCES["claude-code"], scope="com.anthropic.claude_code",
+            counters={"claude_code.cost.usage": {"unit": "USD"}, "claude_code.token.usage": {"unit": "tokens"}},
+            rounds=[[("claude_code.cost.usage", usd, model), ("claude_code.token.usage", tokens, {**model, "type": "input"})]],
+        )
+    # Every other line (a machine that sent nothing now) as it was.
+    expected = {
+        title: {**before[title], **{m: round(before[title].get(m, 0) + sent[m][i], 6) for m in sent}}
+        for i, title in enumerate(BY_MACHINE)
+    }
+    wait_until(lambda: {title: by_machine(q) for title, q in queries.items()} == expected, 120,
+               "each machine's cost and tokens on the Team & Users panels",
+               detail=lambda: f"expected {expected}, got {({t: by_machine(q) for t, q in queries.items()})}")
 
 
 def test_a_bad_ca_password_or_cluster_url_fails_up_naming_it_before_the_collector_is_replaced(team, machines, tmp_path):

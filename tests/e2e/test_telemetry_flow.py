@@ -743,14 +743,19 @@ def test_f_dashboard_promql_selects_real_series_and_returns_data(scraped, panel)
     grouping: set = set()
     _promql_parts(tree["data"], selectors, grouping)
     assert selectors, f"{query} selects no series"
+    # `machine` is on every series a team's machine stacks remote-write and on none of a local
+    # stack's (catalogue.MACHINE_LABELS): a panel grouping by it shows one series here, and its
+    # lines per machine are proven on the team Prometheus (tests/e2e/test_team.py).
+    team_only = set(catalogue.MACHINE_LABELS)
     for matchers in selectors:
         # A recorded series (clawker:...) appears at the rule group's next evaluation (15s).
         selected = wait_until(lambda: series(_selector_text(matchers)), 30, f"{_selector_text(matchers)} (in {query}) selects no series")
-        for label in grouping:
+        for label in grouping - team_only:
             assert all(label in s for s in selected), f"{query} groups by {label!r}, absent from {selected[0]}"
+        assert not [s for s in selected if team_only & set(s)], f"{query}: a local series names a machine"
     # increase() needs two scrapes of a series: allow for the next one.
     result = wait_until(lambda: instant(query), 30, f"{query} returned no data")
-    kept = _result_labels(tree["data"]) or set()
+    kept = (_result_labels(tree["data"]) or set()) - team_only
     for sample in result:
         assert all(sample["metric"].get(label) for label in kept), f"{query}: {sample}"
 

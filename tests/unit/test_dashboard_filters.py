@@ -81,3 +81,18 @@ def test_a_pick_becomes_the_filter_dashboards_builds():
     filtered = pp.with_dashboard_filters(panel, [one])
     assert {"match_phrase": {MACHINE: "laptop-a"}} in pp.plan(filtered, BUNDLE, "now-1d").query["bool"]["filter"]
     assert {"match_phrase": {MACHINE: "laptop-a"}} not in pp.plan(panel, BUNDLE, "now-1d").query["bool"]["filter"]
+
+
+def test_the_team_dashboard_breaks_prometheus_cost_and_tokens_down_by_machine():
+    """A PromQL panel cannot take a pick (explore sends its query as written), so Team & Users shows
+    cost and tokens of every machine side by side, grouped by the label each machine stack's remote
+    write carries (its series on the team Prometheus: tests/e2e/test_team.py)."""
+    from components.services import collector_machine
+
+    team = {p.title: pp.promql_of(p) for p in _panels_of("Claude Code Team & Users") if p.type == "explore"}
+    label = collector_machine.MACHINE_ATTRIBUTE
+    assert team["Cost by Machine (USD)"] == f"sum by ({label}) (claude_code_cost_usage_USD_total)"
+    assert team["Tokens by Machine"] == f"sum by ({label}) (claude_code_token_usage_tokens_total)"
+    # The counters the Cost & Usage dashboard's totals read.
+    totals = {p.title: pp.promql_of(p) for p in _panels_of("Claude Code Cost & Usage") if p.type == "explore"}
+    assert totals["Total Cost (USD)"] == "sum(claude_code_cost_usage_USD_total)"

@@ -313,6 +313,8 @@ def test_expected_panels_are_present():
         "Cost by Effort", "Cost by Clawker Project and Agent", "Tokens by Query Source", "Top Sessions by Cost",
     } <= titles[catalogue.DASHBOARD_COST_ATTRIBUTION]
     assert {"Top Sessions by Cost", "Prompts by Cost", "Session Timeline"} <= titles[catalogue.DASHBOARD_SESSIONS]
+    # Issue 19: a team's Prometheus panels per machine (tests/unit/test_dashboard_filters.py).
+    assert {"Budget Used by User (%)", "Cost by Machine (USD)", "Tokens by Machine"} <= titles[catalogue.DASHBOARD_TEAM_USERS]
     assert {
         "Interaction Duration p50 / p95", "Slowest Interactions", "Slowest Tool Spans", "Time Blocked on User",
         "Trace Spans",
@@ -409,7 +411,7 @@ def test_promql_uses_only_exported_metrics_and_labels(key):
     for metric, labels in matchers.items():
         extra = labels - set(known[metric]) - optional[metric]
         assert not extra, f"{key}: {metric} has no label(s) {sorted(extra)}"
-    available = set().union(*(known[m] for m in metrics))
+    available = set().union(*(known[m] for m in metrics)) | set(catalogue.MACHINE_LABELS)
     # A label only some series carry may be grouped on only where every selector requires it.
     required = set.intersection(*(_required_labels(query, m) for m in metrics))
     assert grouping <= available | required, f"{key}: groups by labels not exported: {sorted(grouping - available)}"
