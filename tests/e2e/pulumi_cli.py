@@ -16,6 +16,8 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 E2E_CONFIG = pathlib.Path(__file__).resolve().parent / "Pulumi.e2e.yaml"
+# Compiled modules of the programs the e2e stacks run, per user, outside the checkout.
+PYCACHE = pathlib.Path(os.environ.get("CLAWKER_CACHE", pathlib.Path.home() / ".cache" / "clawker-monitor")) / "e2e-pycache"
 
 
 def let_plugins_take_sigint() -> None:
@@ -79,6 +81,12 @@ class PulumiStack:
             "PULUMI_HOME": str(workdir / "pulumi-home"),
         }
         self.env.pop("PULUMI_ACCESS_TOKEN", None)
+        # As on a user's machine, the program and the dynamic-provider process keep their
+        # compiled modules: a sandbox's PYTHONDONTWRITEBYTECODE=1 made every command compile
+        # ours again (benchmarks/stack.py as_users_python). Outside the checkout, shared by
+        # every stack of the run (Python writes each .pyc atomically).
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
+        self.env.setdefault("PYTHONPYCACHEPREFIX", str(PYCACHE))
         self._init_stack()
 
     def _init_stack(self) -> None:
