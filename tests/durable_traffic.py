@@ -338,6 +338,11 @@ def stored_counts(base: str, index: str, query: dict, key: str) -> tuple[set, in
         body = {"size": 0, "track_total_hits": True, "query": query, "aggs": {"seen": {"composite": composite}}}
         answer = _search(base, index, body)
         total = answer["hits"]["total"]["value"]
+        if "aggregations" not in answer:
+            # No index matches the pattern yet (nothing of the stream was ever stored): the
+            # search answers without aggregations. Anything else is a real failure.
+            assert total == 0 and answer.get("_shards", {}).get("total") == 0, answer
+            return values, 0
         agg = answer["aggregations"]["seen"]
         for bucket in agg["buckets"]:
             values.add(bucket["key"]["v"])

@@ -110,7 +110,9 @@ class PulumiStack:
         other.project_dir = project_dir
         return other
 
-    def run(self, *args: str, check: bool = True, timeout: int = 900) -> Result:
+    def run(self, *args: str, check: bool = True, timeout: int = 900, value: Optional[str] = None) -> Result:
+        """`value`: a last argument passed after `--`, so that one beginning with "-" (a generated
+        password, a Dashboards id) is not read as a flag."""
         if args[:2] == ("stack", "init"):
             argv = ["pulumi", *args, "--non-interactive"]
         elif args[0] == "stack":
@@ -118,12 +120,14 @@ class PulumiStack:
             argv = ["pulumi", *args, "--stack", self.name, "--non-interactive"]
         else:
             argv = ["pulumi", *args, "--stack", self.name, "--config-file", str(self.config_file), "--non-interactive"]
+        if value is not None:
+            argv += ["--", value]
         proc = subprocess.run(argv, cwd=self.project_dir, env=self.env, capture_output=True, text=True, timeout=timeout)
         result = Result(list(args), proc.returncode, proc.stdout, proc.stderr)
         return result.check() if check else result
 
     def set_config(self, key: str, value: str, secret: bool = False) -> None:
-        self.run("config", "set", *(["--secret"] if secret else []), f"clawker-monitor:{key}", value)
+        self.run("config", "set", *(["--secret"] if secret else []), f"clawker-monitor:{key}", value=value)
 
     def up(self) -> Result:
         return self.run("up", "--yes", "--skip-preview")

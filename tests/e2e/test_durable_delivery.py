@@ -180,6 +180,16 @@ def direct_export_config(port_in_container: int = 4318) -> dict:
     }
 
 
+def control_stored() -> int:
+    """How many of the control's records OpenSearch holds (0 before its index exists)."""
+    requests.post(f"{OPENSEARCH}/{CONTROL_INDEX}/_refresh", timeout=30)
+    answer = requests.get(f"{OPENSEARCH}/{CONTROL_INDEX}/_count", timeout=30)
+    if answer.status_code == 404:
+        return 0
+    answer.raise_for_status()
+    return answer.json()["count"]
+
+
 @pytest.fixture(scope="module")
 def control_endpoint(stack, tmp_path_factory) -> str:
     """A second collector (same image) with the old config, on clawker-net under its own name."""
@@ -250,8 +260,9 @@ def outage(stack, tls, control_endpoint) -> Outage:
     out = Outage(sender=sender, control=control)
     sender.start()
     control.start()
-    # Traffic flowing into a healthy stack first: a record of every stream stored, the control's accepted.
-    wait_until(lambda: first_stored(sender) and control.sent.count() > 0, 120,
+    # Traffic flowing into a healthy stack first: a record of every stream stored, and one of the
+    # control's (so that what the control loses below is the outage's doing, not a broken control).
+    wait_until(lambda: first_stored(sender) and control_stored() > 0, 120,
                "records of every stream stored before the outage", lambda: str(missing_and_doubled(sender)), every=0.5)
     docker("stop", names.OPENSEARCH)
     down_at = time.monotonic()

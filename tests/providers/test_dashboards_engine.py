@@ -39,7 +39,8 @@ def test_explore_collection_diff_names_object_and_field_under_the_engine(dashboa
     double = dashboards_double
     _, _, ws = create_workspace(double)
     program = Program(tmp_path, _toolchain(), double.url, source=PROGRAM)
-    program.run("config", "set", "workspace", ws.id)
+    # `--`: Dashboards makes ids such as "-Le-GJ", which the CLI would read as flags.
+    program.run("config", "set", "workspace", "--", ws.id)
     program.run("up", "--yes", "--skip-preview")
     first = EXPLORE[0]
     path = f"/w/{ws.id}/api/saved_objects/explore/{first['id']}"

@@ -116,7 +116,7 @@ class Program:
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         proc = subprocess.run(
-            ["pulumi", *args, "--non-interactive"],
+            ["pulumi", "--non-interactive", *args],  # a global flag, first: after `--` it would be a value
             cwd=self.dir,
             env=self.env,
             capture_output=True,
