@@ -276,7 +276,7 @@ def main() -> int:
     parser.add_argument("--cli-log-off-too", action="store_true",
                         help="also run every program and floor with the CLI's automatic log off (without_cli_log)")
     parser.add_argument("--sandbox-python", action="store_true",
-                        help="keep this sandbox's PYTHONDONTWRITEBYTECODE (stack.as_users_python otherwise)")
+                        help="compile our modules on every command, as this sandbox's PYTHONDONTWRITEBYTECODE=1 does (stack.as_sandbox_python; stack.as_users_python otherwise)")
     parser.add_argument("--floor-env", default="", help="KEY=VALUE[@KEY=VALUE] for the two floors' commands too")
     args = parser.parse_args()
     toolchain = os.environ["CLAWKER_TOOLCHAIN_BIN"]
@@ -288,7 +288,9 @@ def main() -> int:
     try:
         bench.remove_stack_leftovers()
         first = bench.PulumiStack("bench", workdir / "p0", toolchain, project_dir=programs[0][0])
-        if not args.sandbox_python:
+        if args.sandbox_python:
+            bench.as_sandbox_python(first)
+        else:
             bench.as_users_python(first, workdir / "pycache")
         stacks.append(with_env(first, programs[0][1]))
         started = time.monotonic()
@@ -312,8 +314,10 @@ def main() -> int:
         data = bench.PulumiStack("data-floor", workdir / "data", toolchain,
                                  config_source=data_dir / "Pulumi.data-floor-config.yaml", project_dir=data_dir)
         extra.append(data)
-        if not args.sandbox_python:
-            for st in (empty, engine, data):
+        for st in (empty, engine, data):
+            if args.sandbox_python:
+                bench.as_sandbox_python(st)
+            else:
                 bench.as_users_python(st, workdir / "pycache")
         group = [with_env(empty, floor_env), with_env(engine, floor_env), with_env(data, floor_env), *stacks]
         labels = ["empty program", "engine floor", "data floor"] + [

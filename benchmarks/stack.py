@@ -70,15 +70,21 @@ ENGINE_SETTINGS = {"PULUMI_PARALLEL_DIFF": "true", "PULUMI_PARALLEL": "32"}
 
 
 def as_users_python(stack: PulumiStack, cache_dir: pathlib.Path) -> PulumiStack:
-    """Run `stack`'s commands with Python caching compiled modules, as on a user's machine.
+    """Run `stack`'s commands with their compiled modules cached in cache_dir, this run's own.
 
-    This sandbox sets PYTHONDONTWRITEBYTECODE=1, so every command compiled the program's own
-    modules (54 of ours; the floors have none) from source again in the program and in the
-    dynamic-provider process, some 0.1-0.2 s of CPU per command that no user pays. The cache
-    goes to cache_dir (PYTHONPYCACHEPREFIX), not into the checkout; the first command of
-    each program fills it, before anything is measured."""
-    stack.env.pop("PYTHONDONTWRITEBYTECODE", None)
+    PulumiStack (tests/e2e/pulumi_cli.py) already drops this sandbox's PYTHONDONTWRITEBYTECODE=1,
+    under which every command compiled the program's own modules (54 of ours; the floors have
+    none) from source again in the program and in the dynamic-provider process, some 0.1-0.2 s of
+    CPU per command that no user pays. Here the cache is the run's own (PYTHONPYCACHEPREFIX), not
+    the e2e one: the first command of each program fills it, before anything is measured."""
     stack.env["PYTHONPYCACHEPREFIX"] = str(cache_dir)
+    return stack
+
+
+def as_sandbox_python(stack: PulumiStack) -> PulumiStack:
+    """The opposite, for comparison: every command compiles our modules again (PYTHONDONTWRITEBYTECODE=1)."""
+    stack.env["PYTHONDONTWRITEBYTECODE"] = "1"
+    stack.env.pop("PYTHONPYCACHEPREFIX", None)
     return stack
 
 
