@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
 import pulumi
@@ -139,9 +140,24 @@ class IndexProvider(ResourceProvider):
     def create(self, props: dict) -> CreateResult:
         client = _client(props)
         name = props["name"]
-        created = client.request("GET", name, missing_ok=True) is None and self._put_index(client, name)
-        live = self._converge(client, name, props, fresh=created)
+        today = None
+        if client.request("GET", name, missing_ok=True) is None:
+            # A new door: today's daily index is made at the same time (each comes from its
+            # own template, neither reads the other), so a cold start waits for one index
+            # creation per stream instead of two in a row. _converge_days checks it as usual.
+            created, today = self._put_door_and_today(client, name)
+        else:
+            created = False
+        live = self._converge(client, name, props, fresh=created, today_made=today)
         return CreateResult(id_=name, outs=self._outputs(props, live))
+
+    def _put_door_and_today(self, client: ApiClient, name: str) -> tuple[bool, tuple[str, bool]]:
+        """Both at once: (door made by us, (today's index, made by us))."""
+        today = _today(name)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            door = pool.submit(self._put_index, client, name)
+            day = pool.submit(lambda: not _exists(client, today) and self._put_index(client, today))
+            return door.result(), (today, day.result())
 
     def update(self, id_: str, olds: dict, news: dict) -> UpdateResult:
         client = _client(news)
@@ -171,7 +187,7 @@ class IndexProvider(ResourceProvider):
         return None
 
     # --- convergence
-    def _converge(self, client: ApiClient, name: str, props: dict, *, fresh: bool) -> dict:
+    def _converge(self, client: ApiClient, name: str, props: dict, *, fresh: bool, today_made: Optional[tuple[str, bool]] = None) -> dict:
         declared = self._declared(props)
         if not fresh:
             self._settle_settings(client, name, props)  # 1. new writes go to the days from here on
@@ -199,7 +215,7 @@ class IndexProvider(ResourceProvider):
         # (`clawker monitor` claims the bare names) may have attached to it.
         if _door_managed(client, name):
             client.request("POST", f"_plugins/_ism/remove/{name}", idempotent=True)  # removing twice changes nothing
-        self._converge_days(client, name, props)  # 4.
+        self._converge_days(client, name, props, today_made)  # 4.
         return self._live(client, name, props)
 
     def _settle_settings(self, client: ApiClient, name: str, props: dict) -> None:
@@ -225,10 +241,14 @@ class IndexProvider(ResourceProvider):
                 return True
         return False
 
-    def _converge_days(self, client: ApiClient, name: str, props: dict) -> None:
+    def _converge_days(self, client: ApiClient, name: str, props: dict, today_made: Optional[tuple[str, bool]] = None) -> None:
+        """today_made: (day, made by us) when create() already tried today's index with the door."""
         declared = self._declared(props)
-        today = names.day_index(name, datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"))
-        created = not _exists(client, today) and self._put_index(client, today)
+        today = _today(name)
+        if today_made is not None and today_made[0] == today:
+            created = today_made[1]
+        else:  # not tried yet, or the day turned since
+            created = not _exists(client, today) and self._put_index(client, today)
         live = canonical_mappings((client.request("GET", f"{today}/_mapping") or {}).get(today, {}).get("mappings", {}))
         wanted = declared["mappings"]
         if project_onto(live, wanted) != wanted:
@@ -267,6 +287,10 @@ class IndexProvider(ResourceProvider):
                     f"daily index {day} is not managed by ISM policy {policy} "
                     f"(explain reports {current!r}); the policy's ism_template did not attach"
                 )
+
+
+def _today(name: str) -> str:
+    return names.day_index(name, datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"))
 
 
 def _door_managed(client: ApiClient, name: str) -> bool:
