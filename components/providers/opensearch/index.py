@@ -87,7 +87,9 @@ class IndexProvider(ResourceProvider):
 
     # --- live state
     @staticmethod
-    def _live(client: ApiClient, name: str, props: dict) -> Optional[dict]:
+    def _live(client: ApiClient, name: str, props: dict, *, policy: bool = True) -> Optional[dict]:
+        """The door's live mappings, settings and (unless policy=False: one request per day
+        fewer, for the steps that compare only mappings or settings) its days' policy."""
         answer = client.request("GET", name, missing_ok=True)
         if not answer or name not in answer:
             return None
@@ -102,12 +104,12 @@ class IndexProvider(ResourceProvider):
             value = live_settings.get("index", {}).get(key)
             if value is not None and key not in declared_settings.get("index", {}):
                 settings.setdefault("index", {})[key] = value
-        policy = props.get("policy_id")
+        wanted_policy = props.get("policy_id")
         return {
             "mappings": project_onto(canonical_mappings(index.get("mappings", {})), declared_mappings),
             "settings": settings,
             # Without a declared policy, ISM (maybe not even installed) is not asked.
-            "policy_id": _days_policy(client, name, policy) if policy else None,
+            "policy_id": _days_policy(client, name, wanted_policy) if wanted_policy and policy else None,
         }
 
     @staticmethod
@@ -201,7 +203,7 @@ class IndexProvider(ResourceProvider):
         for former in props.get("former_names") or ():
             if _exists(client, former):  # 2b.
                 move_into_days(client, former, name)
-        live = self._live(client, name, props)
+        live = self._live(client, name, props, policy=False)
         if live["mappings"] != declared["mappings"]:
             missing = changed_paths(live["mappings"], declared["mappings"])
             if fresh:
@@ -210,7 +212,7 @@ class IndexProvider(ResourceProvider):
                     f"(differs at {', '.join(missing[:5])}): the template did not match the index",
                 )
             raise ApiError(f"index {name} does not carry the declared mapping at {', '.join(missing[:5])}")
-        self._settle_settings(client, name, props)
+        self._settle_settings(client, name, props, live)
         # 3. The door holds nothing for ISM to delete; a predecessor's ism_template
         # (`clawker monitor` claims the bare names) may have attached to it.
         if _door_managed(client, name):
@@ -218,9 +220,10 @@ class IndexProvider(ResourceProvider):
         self._converge_days(client, name, props, today_made)  # 4.
         return self._live(client, name, props)
 
-    def _settle_settings(self, client: ApiClient, name: str, props: dict) -> None:
+    def _settle_settings(self, client: ApiClient, name: str, props: dict, live: Optional[dict] = None) -> None:
+        """live: the door as just read (nothing changed it since), else it is read here."""
         declared = self._declared(props)
-        live = self._live(client, name, props)
+        live = live or self._live(client, name, props, policy=False)
         if live["settings"] != declared["settings"]:
             wanted = copy.deepcopy(declared["settings"])
             for key in _OWNED_INDEX_SETTINGS:
@@ -234,7 +237,7 @@ class IndexProvider(ResourceProvider):
         if int((client.request("GET", f"{name}/_count") or {}).get("count", 0)):
             return True
         declared = self._declared(props)["mappings"]
-        if self._live(client, name, props)["mappings"] != declared:
+        if self._live(client, name, props, policy=False)["mappings"] != declared:
             try:
                 client.request("PUT", f"{name}/_mapping", json_body=declared)
             except MappingTypeConflictError:
@@ -281,7 +284,8 @@ class IndexProvider(ResourceProvider):
                     pass  # ISM's own ism_template attach landed in between; checked below
             elif current != policy:
                 reattach_policy(client, day, policy)
-            current = _wait_for_policy(client, day, timeout_s=POLICY_ATTACH_WAIT_S)
+            if current != policy:  # asked again only after a change of ours
+                current = _wait_for_policy(client, day, timeout_s=POLICY_ATTACH_WAIT_S)
             if current != policy:
                 raise ApiError(
                     f"daily index {day} is not managed by ISM policy {policy} "
