@@ -72,6 +72,8 @@ def main() -> int:
                     bench.print_timeline(cold, zero)
                 info = bench.print_requests(proxies, zero)
                 last_os = floors.last_answer([q for q in proxies["opensearch"].requests if q.status])
+                print(f"    opensearch had a write of ours in flight {floors.writes_in_flight(proxies['opensearch'].requests, zero):.2f} s "
+                      f"of the {last_os - zero:.2f} s from answering HTTP to its last answer")
                 ready = cold["otlp_accepts"] - zero if cold["otlp_accepts"] else None
                 cstart = cold["events"].first(bench.names.COLLECTOR, "start")
                 print(f"  READY {ready:.2f} s; bootstrap last OS answer {last_os - zero:.2f} s; "
