@@ -10,8 +10,7 @@ resource per asset, chained as far as OpenSearch needs it:
     ISM policy, side by side with them (it names index patterns, not templates)
     ingest pipelines, side by side too (OpenSearch resolves a template's
     pipeline names only when a document is indexed)
-    -> the six log indices (+ the traces index), each after its own two templates, its
-    policy AND the pipelines its door runs (not the other streams' ones)
+    -> the six log indices (+ the traces index), after templates, policy AND pipelines
     Prometheus datasource: needs only a healthy OpenSearch and a ready
     Prometheus, so it is registered at once; the Dashboards side of the
     bootstrap does not wait for it (components/bootstrap/dashboards.py)
@@ -141,20 +140,6 @@ def route_pipeline_body(index: str, table: Table = DEFAULT) -> dict:
         ),
         "processors": [{"pipeline": {"name": name, "tag": f"route-{name}"}} for name in chain],
     }
-
-
-def index_pipelines(index: str, bodies: dict[str, dict]) -> list[str]:
-    """The pipelines a stream's Index step needs to exist: its door's route pipeline and the
-    move pipeline (days.move_into_days), with every pipeline those run, in `bodies` order."""
-    needed: set[str] = set()
-    todo = [names.route_pipeline(index), names.DAY_MOVE_PIPELINE]
-    while todo:
-        name = todo.pop()
-        if name in needed:
-            continue
-        needed.add(name)
-        todo += [step["pipeline"]["name"] for step in bodies[name].get("processors", []) if "pipeline" in step]
-    return [name for name in bodies if name in needed]
 
 
 def pipeline_bodies(table: Table = DEFAULT) -> dict[str, dict]:
@@ -391,9 +376,7 @@ def declare_opensearch_assets(
     # OpenSearch does not look a template's pipelines up until a document is indexed
     # (tried on 3.6.0), so templates and pipelines are applied side by side.
     common = asset(ComponentTemplate, "component-template", names.COMPONENT_TEMPLATE, body=component_template_body())
-    bodies = pipeline_bodies(table)
-    pipeline_of = {name: asset(IngestPipeline, "pipeline", name, body=body) for name, body in bodies.items()}
-    pipelines = list(pipeline_of.values())
+    pipelines = [asset(IngestPipeline, "pipeline", name, body=body) for name, body in pipeline_bodies(table).items()]
     # Retention 0 keeps logs (traces) forever: no policy, and no index waits for one. A
     # policy refers to index patterns (the daily indices), not to templates: applied side by side.
     log_policy = trace_policy = None
@@ -411,8 +394,7 @@ def declare_opensearch_assets(
         for index in table.log_indices + (names.TRACES_INDEX,)
         for name, body in template_bodies(index, table).items()
     ]
-    template_of = {name: asset(IndexTemplate, "index-template", name, deps, body=body) for name, body, deps in template_specs}
-    templates = list(template_of.values())
+    templates = [asset(IndexTemplate, "index-template", name, deps, body=body) for name, body, deps in template_specs]
     # No door exists before the pipelines its templates name. The traces door is declared
     # too (the exporter would otherwise create it on the first span): Dashboards' traces
     # index pattern then matches from the start. Each Index resource also makes today's
@@ -425,17 +407,9 @@ def declare_opensearch_assets(
         for index in table.log_indices
     ]
     index_specs.append((names.TRACES_INDEX, traces_index_mappings(), trace_policy_id, trace_policy))
-    # Each stream's Index waits for its own two templates, its policy and the pipelines its
-    # door runs (and the move pipeline its step may use), not for the other streams' ones:
-    # on a cold start the streams' Index steps then begin as their own assets are done
-    # instead of all at once after the last one, when the engine (8 steps at a time on 2
-    # CPUs) had to leave one of them waiting for a free slot (issue 21).
     indices = [
         asset(
-            Index, "index", name,
-            [template_of[t] for t in template_bodies(name, table)],
-            [policy] if policy else [],
-            [pipeline_of[p] for p in index_pipelines(name, bodies)],
+            Index, "index", name, templates, [policy] if policy else [], pipelines,
             mappings=mappings, settings=index_settings(name, table), policy_id=policy_id,
             former_names=table.former_indices(name),
         )
