@@ -35,6 +35,8 @@ import requests
 from benchmarks import probes
 from components import names
 from components.bootstrap import opensearch as assets
+from components.providers.kit import wait_for
+from components.providers.readiness import POLL_S
 from components.services.opensearch import HEALTH_PATH
 
 IMAGE = "clawker-test/opensearch:3.6.0"
@@ -80,15 +82,9 @@ def remove(name: str) -> None:
 
 
 def wait_ready(url: str, timeout_s: float = 300) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}{HEALTH_PATH}", timeout=10).ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.25)
-    raise SystemExit(f"OpenSearch at {url} never became ready")
+    """The stack's own readiness question (components/services/opensearch.py), as its gate asks it."""
+    wait_for(url, HEALTH_PATH, lambda status, _body: 200 <= status < 300, timeout_s=timeout_s,
+             what="the benchmark's OpenSearch", poll_s=POLL_S)
 
 
 def send_wave(url: str, wave: list, in_flight: int) -> float:
