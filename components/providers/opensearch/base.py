@@ -26,7 +26,7 @@ from pulumi.dynamic import (
 from components.providers.diffing import changed_paths
 from components.providers.http_client import CALL_TIMEOUT_S, ApiClient, GaveUpError
 from components.providers.kit import is_unknown, plain, refreshed_inputs, seconds_problem, url_problem, without_provider
-from components.providers.text_documents import TextMembers, encode_document
+from components.providers.text_documents import TextMembers, decoded, encode_document
 
 DEFAULT_TIMEOUT_S = CALL_TIMEOUT_S
 # How long delete keeps trying an OpenSearch that does not answer at all.
@@ -125,7 +125,9 @@ class _AssetProvider(TextMembers, ResourceProvider):
         return []
 
     def changes(self, olds: dict, news: dict) -> list[str]:
-        """Dotted paths that differ between the recorded state and the declared inputs."""
+        """Dotted paths that differ between the recorded state and the declared inputs (either
+        shape of a TEXT_PROPERTIES document: diff passes them decoded, a caller may not)."""
+        olds, news = decoded(olds, (), self.TEXT_PROPERTIES), decoded(news, (), self.TEXT_PROPERTIES)
         paths = []
         if olds.get("endpoint") != news.get("endpoint"):
             paths.append("endpoint")
