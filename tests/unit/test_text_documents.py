@@ -95,7 +95,8 @@ def test_the_dashboards_collections_hand_the_engine_one_text_per_object():
 
 
 def test_opensearch_documents_go_to_the_engine_as_one_text_and_old_states_diff_equal():
-    """Templates, pipelines and ISM policies: `body` is one JSON text (TEXT_PROPERTIES); a check
+    """Templates, pipelines and ISM policies (`body`) and indices (`mappings`) are one JSON text
+    each (TEXT_PROPERTIES); a check
     still names the problem inside it, and a state written before (nested body) diffs equal."""
     from stack_harness import deploy
 
@@ -106,6 +107,12 @@ def test_opensearch_documents_go_to_the_engine_as_one_text_and_old_states_diff_e
     for type_suffix in ("OpenSearchIngestPipeline", "OpenSearchIndexTemplate", "OpenSearchComponentTemplate", "OpenSearchIsmPolicy"):
         found = dep.of_type(f"clawker:{type_suffix}")
         assert found and all(isinstance(r.inputs["body"], str) for r in found), type_suffix
+    indices = dep.of_type("clawker:OpenSearchIndex")
+    assert indices and all(isinstance(r.inputs["mappings"], str) for r in indices)
+    index = indices[0]
+    index_news = {**index.inputs, "endpoint": "http://127.0.0.1:9200", "timeout_s": 60}
+    assert osp.IndexProvider().check({}, index_news).failures == []
+    assert osp.IndexProvider().diff(index.inputs["name"], {**index_news, "mappings": index.documents["mappings"]}, index_news).changes is False
     envelope = dep.by_name(f"opensearch-pipeline-{names.ENVELOPE_PIPELINE}")
     body = json.loads(envelope.inputs["body"])
     provider = osp.IngestPipelineProvider()
