@@ -35,6 +35,8 @@ import requests
 from benchmarks import probes
 from components import names
 from components.bootstrap import opensearch as assets
+from components.providers.kit import wait_for
+from components.providers.readiness import POLL_S
 from components.services.opensearch import HEALTH_PATH
 
 IMAGE = "clawker-test/opensearch:3.6.0"
@@ -80,15 +82,9 @@ def remove(name: str) -> None:
 
 
 def wait_ready(url: str, timeout_s: float = 300) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}{HEALTH_PATH}", timeout=10).ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.25)
-    raise SystemExit(f"OpenSearch at {url} never became ready")
+    """The stack's own readiness question (components/services/opensearch.py), as its gate asks it."""
+    wait_for(url, HEALTH_PATH, lambda status, _body: 200 <= status < 300, timeout_s=timeout_s,
+             what="the benchmark's OpenSearch", poll_s=POLL_S)
 
 
 def send_wave(url: str, wave: list, in_flight: int) -> float:
@@ -115,10 +111,33 @@ def send_wave(url: str, wave: list, in_flight: int) -> float:
     return time.monotonic() - started
 
 
+def mixed(url: str, waves: list) -> tuple[float, float]:
+    """The cluster documents after the index templates, sent all at once, with the indices
+    sent at the same moment: (seconds until the last cluster document was answered, until
+    the last index was). Alone, the same documents take `send_wave`'s time."""
+    first, second, third = waves
+    send_wave(url, [w for w in first if w[1].startswith("_component_template")], 1)
+    send_wave(url, second, len(second))
+    started = time.monotonic()
+    done: dict[str, float] = {}
+
+    def group(name: str, wave: list) -> None:
+        send_wave(url, wave, len(wave))
+        done[name] = time.monotonic() - started
+
+    rest = [w for w in first if not w[1].startswith("_component_template")]
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda g: group(*g), [("documents", rest), ("indices", third)]))
+    return done["documents"], done["indices"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--modes", default="1,8,all")
+    parser.add_argument("--mixed", action="store_true",
+                        help="also: the pipelines and policies sent together with the index creations "
+                             "(after the templates), against the same documents sent alone")
     args = parser.parse_args()
     waves = writes()
     sizes = [len(w) for w in waves]
@@ -139,10 +158,24 @@ def main() -> int:
                       f"{', '.join(f'{s:.2f}' for s in seconds)} s, total {sum(seconds):.2f} s (load {probes.load_average()})"
                       + (f"; {len(DROPPED)} connections closed unanswered, sent again" if DROPPED else ""), flush=True)
                 remove(name)
+            if args.mixed:
+                remove(name)
+                url = start(name)
+                wait_ready(url)
+                documents, indices = mixed(url, waves)
+                results.setdefault("mixed", []).append([documents, indices])
+                print(f"round {r + 1} mixed: pipelines and policies ({sizes[0] - 1}) sent with the {sizes[2]} index creations: "
+                      f"last document answered after {documents:.2f} s, last index after {indices:.2f} s "
+                      f"(load {probes.load_average()})", flush=True)
+                remove(name)
     finally:
         remove(name)
     print("medians:")
     for mode, rows in results.items():
+        if mode == "mixed":
+            print(f"  mixed: documents {statistics.median(r[0] for r in rows):.2f} s, indices {statistics.median(r[1] for r in rows):.2f} s "
+                  "(compare with the first and third waves of 'all')")
+            continue
         per_wave = [statistics.median(row[i] for row in rows) for i in range(len(waves))]
         print(f"  in flight {mode:>3}: {', '.join(f'{s:.2f}' for s in per_wave)} s; total {statistics.median(sum(r) for r in rows):.2f} s")
     return 0
