@@ -1,6 +1,6 @@
 """Paired cold ups (issue 21 item 2): programs A and B alternating on the same machine, same load.
 
-    CLAWKER_TOOLCHAIN_BIN=... flock /tmp/clawker-e2e.lock venv/bin/python -m benchmarks.cold_pair A_DIR [B_DIR] [--rounds N]
+    CLAWKER_TOOLCHAIN_BIN=... flock /tmp/clawker-e2e.lock venv/bin/python -m benchmarks.cold_pair A_DIR [B_DIR] [--rounds N] [--dump DIR]
 
 Prints, for each cold up, OpenSearch answers HTTP -> collector accepts OTLP, and the
 bootstrap's last OpenSearch answer, with the engine's timeline; then the per-program medians.
@@ -8,6 +8,7 @@ bootstrap's last OpenSearch answer, with the engine's timeline; then the per-pro
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pathlib
 import shutil
@@ -18,11 +19,29 @@ import tempfile
 from benchmarks import floors, stack as bench
 
 
+def dump(path: pathlib.Path, cold: dict, proxies: dict, zero: float) -> None:
+    """One cold up on one clock (0 = OpenSearch answers HTTP): engine steps and every proxied request."""
+    engine = cold["engine"]
+    steps = [
+        {"name": urn.rsplit("::", 1)[-1], "op": engine.ops.get(urn, ""), "start": began - zero,
+         "end": (engine.finished[urn] - zero) if urn in engine.finished else None}
+        for urn, began in engine.started.items()
+    ]
+    requests = [
+        {"service": service, "method": q.method, "path": q.path, "status": q.status, "at": q.at - zero, "seconds": q.seconds}
+        for service, proxy in proxies.items() for q in proxy.requests
+    ]
+    ready = cold["otlp_accepts"] - zero if cold["otlp_accepts"] else None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"zero": zero, "ready": ready, "steps": steps, "requests": requests}, indent=1))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("programs", nargs="+")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--dump", metavar="DIR", help="write each cold up's steps and proxied requests as JSON into DIR")
     args = parser.parse_args()
     toolchain = os.environ["CLAWKER_TOOLCHAIN_BIN"]
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="clawker-coldpair-"))
@@ -53,11 +72,15 @@ def main() -> int:
                     bench.print_timeline(cold, zero)
                 info = bench.print_requests(proxies, zero)
                 last_os = floors.last_answer([q for q in proxies["opensearch"].requests if q.status])
+                print(f"    opensearch had a write of ours in flight {floors.writes_in_flight(proxies['opensearch'].requests, zero):.2f} s "
+                      f"of the {last_os - zero:.2f} s from answering HTTP to its last answer")
                 ready = cold["otlp_accepts"] - zero if cold["otlp_accepts"] else None
                 cstart = cold["events"].first(bench.names.COLLECTOR, "start")
                 print(f"  READY {ready:.2f} s; bootstrap last OS answer {last_os - zero:.2f} s; "
                       f"collector start at {cstart - zero:+.2f}; up returned {cold['ended'] - zero:+.2f}", flush=True)
                 results[program].append((ready, last_os - zero, cold["ended"] - zero))
+                if args.dump:
+                    dump(pathlib.Path(args.dump) / f"p{args.programs.index(program)}-r{r + 1}.json", cold, proxies, zero)
                 st.run("destroy", "--yes", "--skip-preview")
                 bench.remove_stack_leftovers()
         print("\n== medians")

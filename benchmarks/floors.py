@@ -433,5 +433,23 @@ def opensearch_floor(spec: StartSpec, recorded: list, url: str, mode: str, timeo
         remove_floor_opensearch()
 
 
+def writes_in_flight(recorded: list, zero: float) -> float:
+    """Seconds after `zero` during which at least one write (not GET/HEAD) was waiting for OpenSearch.
+
+    Next to the span from `zero` to the last answer it says whether OpenSearch was kept
+    busy (it applies cluster-state updates one after another: benchmarks/os_concurrency.py)
+    or waited for the client between writes."""
+    spans = sorted((max(r.at, zero), r.at + r.seconds) for r in recorded
+                   if r.status and r.method not in ("GET", "HEAD") and r.at + r.seconds > zero)
+    total, current = 0.0, None
+    for start, end in spans:
+        if current is None or start > current[1]:
+            total += (current[1] - current[0]) if current else 0.0
+            current = [start, end]
+        else:
+            current[1] = max(current[1], end)
+    return total + ((current[1] - current[0]) if current else 0.0)
+
+
 def last_answer(recorded: list) -> Optional[float]:
     return max((r.at + r.seconds for r in recorded), default=None)

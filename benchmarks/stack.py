@@ -297,6 +297,9 @@ def cold_rounds(stack: PulumiStack, proxies: dict, ports: dict, n: int) -> list[
         info = print_requests(proxies, zero or cold["started"])
         recorded = list(proxies["opensearch"].requests)
         last_os = floors.last_answer([r for r in recorded if r.status])
+        if zero and last_os:
+            print(f"    opensearch had a write of ours in flight {floors.writes_in_flight(recorded, zero):.2f} s "
+                  f"of the {last_os - zero:.2f} s from answering HTTP to its last answer")
         collector_start = cold["events"].first(names.COLLECTOR, "start")
         rounds.append({
             "ready": cold["otlp_accepts"] - zero if zero and cold["otlp_accepts"] else None,

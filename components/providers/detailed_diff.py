@@ -5,8 +5,9 @@ delete-before-replace only (pulumi/dynamic/__main__.py, `Diff`; `DiffResult` has
 field for more). Without a detailed diff the engine shows a changed resource's every
 input, unchanged ones included: one edited panel title in a collection of 25 explore
 objects printed some 1500 lines. With one, `pulumi preview --diff` prints only the
-changed paths (`objects["explore/<id>"].attributes.title`) and `preview --json`
-lists them under `detailedDiff`.
+changed paths and `preview --json` lists them under `detailedDiff`. A path naming a
+document carried as JSON text (`objects["explore/<id>"]`, text_documents.py) is printed
+as a `(json)` diff of that document down to each changed field.
 
 `install()` runs when a provider module is imported (kit.py) and, only in the
 dynamic-provider process, puts a thin wrapper in place of that module's `proto`

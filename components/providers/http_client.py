@@ -106,6 +106,13 @@ class GaveUpError(ApiError):
     """No final answer within the call's bound (connection errors or 5xx until the deadline)."""
 
 
+class UntrustedCertificateError(ApiError):
+    """The server's TLS certificate did not verify against the CA given (or the system's CAs).
+
+    Final: asking again gets the same certificate, so the request is never retried and no
+    byte of it reached the server."""
+
+
 class OutcomeUnknownError(ApiError):
     """A request that is not safe to resend may have been carried out: its answer was lost or a 5xx.
 
@@ -215,6 +222,12 @@ def never_sent(exc: BaseException) -> bool:
     return False
 
 
+def certificate_refused(exc: BaseException) -> bool:
+    """True when a transport error is a TLS certificate that did not verify (not a handshake cut short)."""
+    text = str(exc)
+    return "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text
+
+
 def describe_exception(exc: BaseException) -> str:
     """A one-line cause for a transport error, without urllib3's object reprs."""
     inner: Any = exc
@@ -248,6 +261,8 @@ def _deadline_retry_class() -> type:
             return fresh
 
         def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+            if error is not None and certificate_refused(error):
+                raise MaxRetryError(_pool, url, error)  # the same certificate again: final
             fresh = super().increment(method, url, response, error, _pool, _stacktrace)
             if self.deadline is not None:
                 worst_finish = time.monotonic() + fresh.get_backoff_time() + self.attempt_s
@@ -365,6 +380,15 @@ class ApiClient:
                     )
             except requests.RequestException as exc:
                 last = describe_exception(exc)
+                if certificate_refused(exc):
+                    raise UntrustedCertificateError(
+                        f"{method} {url}: the server's TLS certificate is not signed by the CA this stack "
+                        f"trusts for it ({last}); give the CA that signed it (a team's clusterCaCert), or "
+                        f"point at the server it belongs to",
+                        method=method,
+                        url=url,
+                        reason=last,
+                    ) from exc
                 if not resend and not never_sent(exc):
                     raise OutcomeUnknownError(
                         f"{method} {url}: outcome unknown, the request may have been carried out: {last}; "

@@ -29,7 +29,7 @@ from typing import Optional, Sequence
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
-from components.providers.http_client import RETRYABLE_STATUS, ca_file, describe_exception, reason_of
+from components.providers.http_client import RETRYABLE_STATUS, ca_file, certificate_refused, describe_exception, reason_of
 from components.providers.kit import plain, without_provider
 
 # How long answers that may change (connection errors, timeouts, 5xx) are asked again.
@@ -69,11 +69,6 @@ class Service:
     credential: str = "machinePassword"
 
 
-def _certificate_refused(exc: BaseException) -> bool:
-    text = str(exc)
-    return "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text
-
-
 def ask(url: str, path: str, *, auth: tuple, ca_pem: str, timeout: tuple) -> Answer:
     """One request, never retried (requests' default adapter), classified."""
     import requests  # only a check that talks to the team pays for it (http_client._OnFirstUse: issue 21)
@@ -83,7 +78,7 @@ def ask(url: str, path: str, *, auth: tuple, ca_pem: str, timeout: tuple) -> Ans
         with requests.Session() as session:
             resp = session.get(f"{url.rstrip('/')}/{path}", auth=auth, verify=verify, timeout=timeout, allow_redirects=False)
     except requests.exceptions.SSLError as exc:
-        return Answer(url, UNTRUSTED if _certificate_refused(exc) else UNREACHABLE, describe_exception(exc))
+        return Answer(url, UNTRUSTED if certificate_refused(exc) else UNREACHABLE, describe_exception(exc))
     except requests.RequestException as exc:
         return Answer(url, UNREACHABLE, describe_exception(exc))
     if resp.status_code == 200:

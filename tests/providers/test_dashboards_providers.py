@@ -21,6 +21,7 @@ from conftest_dashboards import dashboards_double  # noqa: F401  (fixture)
 import catalogue
 from components import names, units
 from components.providers import dashboards as dp
+from components.providers import text_documents
 from components.providers.http_client import ApiClient, ApiError
 from net import AnswerDroppingProxy
 
@@ -35,6 +36,11 @@ def roundtrip(props: dict) -> dict:
     finally:
         loop.close()
     return rpc.deserialize_properties(struct)
+
+
+def normalised(provider, props: dict) -> dict:
+    """What a provider's diff compares: its collections decoded (text_documents.py), then normalised."""
+    return provider._normalised(text_documents.decoded(props, provider.TEXT_MEMBERS))
 
 
 def base(double) -> dict:
@@ -418,10 +424,11 @@ def collection_inputs(double, ws_id: str, objects: list[dict]) -> dict:
     return {
         **base(double),
         "workspace_id": ws_id,
-        "objects": {
+        # One JSON text per object, as ExploreCollection hands them to the engine (issue 21).
+        "objects": text_documents.encode_members({
             dp.object_key(so): {"attributes": copy.deepcopy(so["attributes"]), "references": copy.deepcopy(so["references"])}
             for so in objects
-        },
+        }),
     }
 
 
@@ -452,7 +459,7 @@ def test_explore_collection_lifecycle(dashboards_double):
     changed["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]["query"]["query"] = "sum(claude_code_commit_count_total)"
     news = roundtrip(collection_inputs(double, ws.id, [changed, second, third]))
     olds = roundtrip(refreshed.outs)
-    assert dp.document_changes(provider._normalised(olds), provider._normalised(news), provider.DIFF_KEYS) == [
+    assert dp.document_changes(normalised(provider, olds), normalised(provider, news), provider.DIFF_KEYS) == [
         f"objects.explore/{first['id']}.attributes.kibanaSavedObjectMeta.searchSourceJSON.query.query",
         f"objects.explore/{third['id']}",
     ]
@@ -513,7 +520,8 @@ def bundle_inputs(double, ws_id: str, objects=None) -> dict:
         **base(double),
         "workspace_id": ws_id,
         "external_references": sorted(dp.object_key(so) for so in EXPLORE),
-        "objects": {dp.object_key(so): copy.deepcopy(so) for so in objects},
+        # One JSON text per object, as SavedObjectBundle hands them to the engine (issue 21).
+        "objects": text_documents.encode_members({dp.object_key(so): dp.declared_object(so) for so in objects}),
     }
 
 
@@ -552,7 +560,7 @@ def test_bundle_lifecycle(dashboards_double):
     net["references"] = [r for r in net["references"] if r["name"] != "panel_6"]
     news = roundtrip(bundle_inputs(double, ws_id, kept))
     olds = roundtrip(refreshed.outs)
-    paths = dp.document_changes(provider._normalised(olds), provider._normalised(news), provider.DIFF_KEYS)
+    paths = dp.document_changes(normalised(provider, olds), normalised(provider, news), provider.DIFF_KEYS)
     assert "objects.dashboard/clawker-net.attributes.title" in paths
     assert "objects.search/clawker-net-ebpf-events" in paths
     updated = provider.update(created.id, olds, news)
@@ -629,7 +637,7 @@ def test_bundle_import_fails_loudly_on_a_per_object_error(dashboards_double):
     provider = dp.SavedObjectBundleProvider()
     inputs = roundtrip({**bundle_inputs(double, ws_id, objects), "external_references": []})
     with pytest.raises(dp.DashboardsError) as err:
-        provider._import(dp._client(inputs), ws_id, inputs["objects"])
+        provider._import(dp._client(inputs), ws_id, text_documents.decode_members(inputs["objects"]))
     message = str(err.value)
     assert "search/clawker-net-envoy-events ('Envoy events'): missing_references" in message
     assert "index-pattern/no-such-index" in message

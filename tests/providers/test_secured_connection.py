@@ -3,8 +3,9 @@
 A loopback HTTPS server with a certificate from a throwaway CA (the `openssl` CLI,
 tests/e2e/tls_material.py) that wants HTTP basic auth, as the security plugin does.
 Shown: the CA given in the connection verifies the server and the credential is sent;
-a CA that did not sign the server's certificate is refused (no request reaches it), and
-so is the system's trust store when no CA is given (verification is never off); a wrong
+a CA that did not sign the server's certificate is refused (no request reaches it, and it is
+final: tests/providers/test_team_check.py counts one connection), and so is the system's trust
+store when no CA is given (verification is never off); a wrong
 password is refused at once with the server's 401, not retried.
 """
 
@@ -18,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from components.providers.http_client import ApiError, GaveUpError
+from components.providers.http_client import ApiError, GaveUpError, UntrustedCertificateError
 from components.providers.opensearch.base import client_for
 from e2e.tls_material import issue
 
@@ -71,11 +72,12 @@ def test_the_given_ca_verifies_the_cluster_and_the_credential_is_sent(secured):
 def test_an_untrusted_ca_is_refused_before_any_request(secured):
     url, material = secured
     _Handler.seen.clear()
-    with pytest.raises(GaveUpError) as error:
+    with pytest.raises(UntrustedCertificateError) as error:
         client_for(url, 3, connection(material.impostor_cert)).request("GET", "/")
     assert "CERTIFICATE_VERIFY_FAILED" in str(error.value) or "certificate verify failed" in str(error.value)
+    assert "clusterCaCert" in str(error.value)
     # Negative control of the same refusal: no CA at all means the system's CAs, which do not know it either.
-    with pytest.raises(GaveUpError):
+    with pytest.raises(UntrustedCertificateError):
         client_for(url, 3, {"username": USER, "password": PASSWORD}).request("GET", "/")
     assert _Handler.seen == []
 

@@ -7,8 +7,9 @@ connections it accepted and the requests it answered, so retries are counted, no
   position it has, as the collector fails over from one URL to the next; `clusterUrls` is named only
   when none of them could be reached (the control: the first URL alone, what the check asked before);
 - a refused credential (401) names `machinePassword` and a certificate the CA does not verify names
-  `clusterCaCert` / `prometheusCaCert` after exactly one attempt each, however long the bound (the
-  control: the providers' retrying client, which the check used before, connects again and again);
+  `clusterCaCert` / `prometheusCaCert` after exactly one attempt each, however long the bound; the
+  providers' client (components/providers/http_client.py) refuses an untrusted certificate after one
+  connection too, while it connects again after a dropped connection (the control);
 - a dropped connection and a 503 are asked again within the bound, and the check passes once the
   server answers.
 The same check against the real secured OpenSearch: tests/providers/test_machine_credential.py.
@@ -22,7 +23,7 @@ from http.server import ThreadingHTTPServer
 
 import pytest
 
-from components.providers.http_client import GaveUpError
+from components.providers.http_client import UntrustedCertificateError
 from components.providers.opensearch.base import client_for
 from components.providers.team_check import TeamCheckError, check_team
 import test_secured_connection
@@ -143,10 +144,23 @@ def test_a_refused_credential_or_certificate_fails_after_one_attempt_naming_the_
     untrusted = refused(props(material, [node.url], prometheus, prometheus_ca_pem=stranger))
     assert untrusted.startswith(f"clawker-monitor:prometheusCaCert: the certificate of the team Prometheus at {prometheus.url}")
     assert (prometheus.connections, len(prometheus.requests)) == (3, 2)
-    # Control: the providers' client (what the check asked with before) retries the same refusal until its bound.
-    with pytest.raises(GaveUpError):
-        client_for(node.url, 2, {"username": USER, "password": PASSWORD, "ca_pem": stranger}).request("GET", "_plugins/_security/authinfo")
-    assert node.connections > 4 and len(node.requests) == 2
+    # The providers' client refuses the same certificate as final too: one more connection, no request,
+    # however long its bound (until 2026-12-05 it connected again and again until the bound ran out).
+    with pytest.raises(UntrustedCertificateError) as error:
+        client_for(node.url, BOUND_S, {"username": USER, "password": PASSWORD, "ca_pem": stranger}).request("GET", "_plugins/_security/authinfo")
+    assert (node.connections, len(node.requests)) == (4, 2) and node.url in str(error.value)  # (3, 2) before it
+
+
+def test_the_providers_client_connects_again_after_a_dropped_connection_but_not_after_an_untrusted_certificate(material, serve):
+    """Control for the single attempt above: the same client, bound and server retry a connection the
+    server dropped (a node restarting) and get the answer; only the certificate refusal is final."""
+    restarting = serve(drop=2)
+    trusted = {"username": USER, "password": PASSWORD, "ca_pem": material.ca_cert.read_text()}
+    assert client_for(restarting.url, BOUND_S, trusted).request("GET", "_plugins/_security/authinfo") is not None
+    assert (restarting.connections, len(restarting.requests)) == (3, 1)
+    with pytest.raises(UntrustedCertificateError):
+        client_for(restarting.url, BOUND_S, {**trusted, "ca_pem": material.impostor_cert.read_text()}).request("GET", "/")
+    assert (restarting.connections, len(restarting.requests)) == (4, 1)
 
 
 def test_a_dropped_connection_and_a_503_are_asked_again_within_the_bound(material, serve):

@@ -34,6 +34,17 @@ class Registration:
     aliases: list = field(default_factory=list)
     alias_urns: list[str] = field(default_factory=list)
 
+    @property
+    def documents(self) -> dict:
+        """The inputs with the documents the providers carry as JSON text (a template's `body`,
+        a collection's `objects` members: components/providers/text_documents.py) as structures."""
+        from components.providers import text_documents
+
+        out = {}
+        for key, value in self.inputs.items():
+            out[key] = text_documents.decode_members(value) if isinstance(value, dict) else text_documents.decode(value)
+        return out
+
 
 class StackMocks(Mocks):
     def __init__(self, network_exists: bool, team_outputs: Optional[dict] = None):

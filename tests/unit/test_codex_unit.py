@@ -210,7 +210,7 @@ def test_the_program_deploys_the_estimate_and_codex_config_only_with_the_codex_u
     (explore,) = [r for r in with_codex.registrations if r.name == "dashboards-explore-objects-codex"]
     assert {f"explore/{codex.COST_TOTAL_ID}", f"explore/{codex.COST_BY_MODEL_ID}"} <= set(explore.inputs["objects"])
     (bundle,) = [r for r in with_codex.registrations if r.name == "dashboards-saved-objects-codex"]
-    dashboard = bundle.inputs["objects"][f"dashboard/{codex.DASHBOARD_ID}"]
+    dashboard = json.loads(bundle.inputs["objects"][f"dashboard/{codex.DASHBOARD_ID}"])  # one JSON text per object
     assert codex.COST_TOTAL_ID in {r["id"] for r in dashboard["references"]}
     assert codex.config_output(with_codex.outputs["settings"]) == codex.codex_config(validate({}))
     assert any(r.name == "opensearch-index-codex" for r in with_codex.registrations)

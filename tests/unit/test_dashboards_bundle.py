@@ -19,6 +19,7 @@ import pytest
 import catalogue
 from components import names, units
 from components.providers import dashboards as dp
+from components.providers import text_documents
 
 REPO = Path(__file__).resolve().parents[2]
 ASSETS = REPO / "opensearch_assets"
@@ -533,7 +534,8 @@ def test_bootstrap_declares_dashboards_steps_in_spec_order():
     referenced_explore = 0
     for b in bundles:
         assert dep.depends_on(b.name, workspace.urn)
-        refs = {f"{ref['type']}/{ref['id']}" for so in b.inputs["objects"].values() for ref in so.get("references") or []}
+        objects = text_documents.decode_members(b.inputs["objects"])  # one JSON text per object (issue 21)
+        refs = {f"{ref['type']}/{ref['id']}" for so in objects.values() for ref in so.get("references") or []}
         waits = {r.name for r in explore if r.urn in b.dependencies}
         assert waits == {holder[k].name for k in refs if k in holder}, b.name
         referenced_explore += len(waits)

@@ -33,27 +33,33 @@ def test_install_touches_nothing_outside_the_dynamic_provider_process():
     assert getattr(sys.modules["__main__"], "proto", None) is before
 
 
-def test_a_bundle_names_a_change_inside_json_text_down_to_that_attribute():
-    """The bundle carries visState and the like as JSON text: the engine is given the attribute,
-    not a path inside the text it cannot read (it would print empty braces)."""
+def test_a_bundle_names_each_changed_object_of_its_json_texts_and_only_those():
+    """Each bundle object is one JSON text in the engine's hands (text_documents.py): the diff
+    names the changed object (`preview --diff` prints its changed fields itself,
+    tests/providers/test_dashboards_engine.py), an added one as added, nothing unchanged, and
+    a state written before (nested objects, JSON-text attributes as text) names the same."""
     import json
 
     from components.providers import dashboards as dp
+    from components.providers import text_documents as td
 
-    (vis,) = [so for so in dp.load_saved_objects() if so["type"] == "visualization"][:1]
+    vis, other = [so for so in dp.load_saved_objects() if so["type"] == "visualization"][:2]
     key = dp.object_key(vis)
-    olds = {"url": "http://127.0.0.1:5601", "workspace_id": "w", "objects": {key: dp.stored_object(vis)}}
-    edited = dp.stored_object(vis)
-    state = json.loads(edited["attributes"]["visState"])
-    state["title"] = "edited"
-    edited["attributes"]["visState"] = json.dumps(state)
+    base = {"url": "http://127.0.0.1:5601", "workspace_id": "w"}
+    declared = {dp.object_key(so): dp.declared_object(so) for so in (vis, other)}
+    edited = dp.declared_object(vis)
+    edited["attributes"]["visState"]["title"] = "edited"
     edited["attributes"]["title"] = "edited too"
-    news = {**olds, "objects": {key: edited, "index-pattern/new": {"type": "index-pattern", "id": "new", "attributes": {"title": "n"}}}}
+    new = {"type": "index-pattern", "id": "new", "attributes": {"title": "n"}, "references": []}
+    news = {**base, "objects": td.encode_members({**declared, key: edited, "index-pattern/new": new})}
     provider = dp.SavedObjectBundleProvider()
-    old, new = provider._normalised(olds), provider._normalised(news)
-    changes = [provider._as_input_path(seg, kind) for seg, kind in detailed_changes(old, new, provider.DIFF_KEYS)]
-    assert dd.kinds_of(changes) == {
-        f'objects["{key}"].attributes.visState': "update",
-        f'objects["{key}"].attributes.title': "update",
-        'objects["index-pattern/new"]': "add",
-    }
+    for olds in (
+        {**base, "objects": td.encode_members(declared)},  # this release's state
+        {**base, "objects": {dp.object_key(so): dp.stored_object(so) for so in (vis, other)}},  # c35faae's
+        {**base, "objects": {dp.object_key(so): so for so in (vis, other)}},  # earlier ones'
+    ):
+        assert provider.diff("w/bundle", olds, {**olds}).changes is False
+        assert provider.diff("w/bundle", olds, {**news, "objects": td.encode_members(declared)}).changes is False
+        assert provider.diff("w/bundle", olds, news).changes is True
+        assert dd._take() == {f'objects["{key}"]': "update", 'objects["index-pattern/new"]': "add"}
+    assert json.loads(news["objects"][key])["attributes"]["visState"]["title"] == "edited"

@@ -189,8 +189,8 @@ def test_team_datasource_queries_the_team_prometheus_with_basic_auth_as_a_secret
 
 
 def test_team_indices_get_one_replica(team):
-    bodies = [r.inputs["body"] for r in team.of_type("clawker:OpenSearchComponentTemplate")]
-    bodies += [r.inputs["body"] for r in team.of_type("clawker:OpenSearchIndexTemplate")]
+    bodies = [r.documents["body"] for r in team.of_type("clawker:OpenSearchComponentTemplate")]
+    bodies += [r.documents["body"] for r in team.of_type("clawker:OpenSearchIndexTemplate")]
     replicas = [b["template"]["settings"]["index"]["number_of_replicas"] for b in bodies
                 if "number_of_replicas" in b.get("template", {}).get("settings", {}).get("index", {})]
     assert replicas and set(replicas) == {1}

@@ -372,7 +372,7 @@ def test_retention_zero_keeps_logs_forever_without_a_policy():
 
 def test_retention_policies_delete_whole_days_one_day_after_the_retention():
     d = deploy({"logRetentionDays": 7, "traceRetentionDays": 3})
-    bodies = {p.inputs["name"]: p.inputs["body"]["policy"] for p in bootstrap_steps(d, "clawker:OpenSearchIsmPolicy")}
+    bodies = {p.inputs["name"]: p.documents["body"]["policy"] for p in bootstrap_steps(d, "clawker:OpenSearchIsmPolicy")}
     for name, days, claimed in (
         (names.ISM_POLICY, 8, [names.day_pattern(i) for i in names.LOG_INDICES]),
         (names.TRACES_ISM_POLICY, 4, [names.day_pattern(names.TRACES_INDEX)]),

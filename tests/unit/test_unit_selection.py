@@ -181,7 +181,7 @@ def test_adding_a_unit_adds_its_opensearch_assets_and_removing_it_takes_them_out
 
 
 def test_the_retention_policy_covers_default_retention_units_only(with_acme, tmp_path):
-    policy = with_acme.by_name(f"opensearch-ism-policy-{names.ISM_POLICY}").inputs["body"]
+    policy = with_acme.by_name(f"opensearch-ism-policy-{names.ISM_POLICY}").documents["body"]
     patterns = policy["policy"]["ism_template"][0]["index_patterns"]
     assert names.day_pattern(ACME) in patterns and names.day_pattern("claude-code") in patterns
     folder = tmp_path / ACME
@@ -196,7 +196,7 @@ def test_the_retention_policy_covers_default_retention_units_only(with_acme, tmp
 
 
 def test_the_envelope_types_a_units_declared_attributes(with_acme):
-    envelope = with_acme.by_name(f"opensearch-pipeline-{names.ENVELOPE_PIPELINE}").inputs["body"]
+    envelope = with_acme.by_name(f"opensearch-pipeline-{names.ENVELOPE_PIPELINE}").documents["body"]
     typed = next(p["script"] for p in envelope["processors"] if p.get("script", {}).get("tag") == boot.TYPED_ATTRIBUTES_TAG)
     assert typed["params"]["typed_fields"][ACME]["task.duration_ms"] == "long"
 
@@ -219,7 +219,7 @@ def test_each_unit_has_its_own_bundle_kept_on_removal_and_the_core_bundle_hands_
     # them; a unit whose objects show none of the core's does not wait for it (issue 21: a shorter chain).
     core_keys = set(with_acme.by_name("dashboards-saved-objects").inputs["objects"])
     for bundle in (cc, acme):
-        refs = {f"{r['type']}/{r['id']}" for so in bundle.inputs["objects"].values() for r in so.get("references") or []}
+        refs = {f"{r['type']}/{r['id']}" for so in bundle.documents["objects"].values() for r in so.get("references") or []}
         deployment = default if bundle is cc else with_acme
         assert deployment.depends_on(bundle.urn, deployment.by_name("dashboards-saved-objects").urn) == bool(refs & core_keys)
     assert not with_acme.depends_on(acme.urn, with_acme.by_name("dashboards-saved-objects").urn)

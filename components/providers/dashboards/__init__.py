@@ -68,6 +68,7 @@ from components.providers.dashboards.saved_objects import (  # noqa: F401
     normalise_object,
     object_key,
     split_bundle,
+    declared_object,
     stored_object,
 )
 from components.providers.dashboards.workspace import Workspace, WorkspaceProvider  # noqa: F401

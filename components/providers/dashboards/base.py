@@ -30,6 +30,7 @@ from components.providers.diffing import changed_paths, changed_segments
 from components.providers.http_client import CALL_TIMEOUT_S as _CALL_TIMEOUT_S
 from components.providers.http_client import ApiClient, ProviderError
 from components.providers.kit import contains_unknown as _is_unknown, formerly_anonymous, plain, refreshed_inputs, url_problem
+from components.providers.text_documents import TextMembers
 
 # Every request to Dashboards carries this header; Dashboards rejects writes without it.
 XSRF_HEADERS = {"osd-xsrf": "true"}
@@ -73,12 +74,14 @@ def _reading_current_names(method):
     return wrapper
 
 
-class DashboardsProvider(ResourceProvider):
+class DashboardsProvider(TextMembers, ResourceProvider):
     """What every kind shares: its diff, and reading legacy input names.
 
     A kind names the inputs its diff compares (DIFF_KEYS), those whose change replaces
-    the object (REPLACE_KEYS) and how a property bag is normalised first (`_normalised`).
-    Every protocol method, here or in a kind, sees its property bags through `current_names`.
+    the object (REPLACE_KEYS), how a property bag is normalised first (`_normalised`) and
+    the collections of documents the engine gets as one JSON text per document
+    (TEXT_MEMBERS, text_documents.py). Every protocol method, here or in a kind, sees its
+    property bags through `current_names`, those collections decoded.
     """
 
     DIFF_KEYS: tuple = ()
@@ -110,7 +113,11 @@ class DashboardsProvider(ResourceProvider):
         return result
 
     def _as_input_path(self, segments: tuple, kind: str) -> tuple[tuple, str]:
-        """A changed path of the normalised inputs as a path of the raw inputs (where the engine reads it)."""
+        """A changed path of the normalised inputs as a path of the raw inputs (where the engine reads it):
+        inside a document carried as JSON text, the document (`objects["explore/<id>"]`), whose
+        changed fields `pulumi preview --diff` then prints itself (text_documents.py)."""
+        if len(segments) > 2 and segments[0] in self.TEXT_MEMBERS:
+            return segments[:2], "update"
         return segments, kind
 
 

@@ -28,12 +28,12 @@ from components.providers.dashboards.base import (
 )
 from components.providers.dashboards.saved_objects import (
     IMPORTABLE_TYPES,
-    JSON_TEXT_ATTRIBUTES,
+    declared_object,
     ndjson_bundle,
     normalise_object,
     object_key,
-    stored_object,
 )
+from components.providers.text_documents import encode_members
 
 def describe_import_error(err: dict) -> str:
     """One line naming the object and what Dashboards said about it."""
@@ -78,6 +78,9 @@ class SavedObjectBundleProvider(DashboardsProvider):
 
     DIFF_KEYS = ("url", "workspace_id", "objects")
     DETAILED = True
+    # Each object one JSON text in the engine's hands (text_documents.py); states written
+    # before hold nested objects, JSON-text attributes as text or not: all compare equal.
+    TEXT_MEMBERS = ("objects",)
     FILENAME = "clawker.ndjson"  # the import route only accepts *.ndjson uploads
 
     def check(self, olds: dict, news: dict) -> CheckResult:
@@ -125,17 +128,6 @@ class SavedObjectBundleProvider(DashboardsProvider):
         if isinstance(objects, dict) and not _is_unknown(objects):
             out["objects"] = {k: normalise_object(v) for k, v in objects.items() if isinstance(v, dict)}
         return out
-
-    def _as_input_path(self, segments: tuple, kind: str) -> tuple[tuple, str]:
-        """The inputs carry JSON-text attributes as text (stored_object): a change inside one
-        is named down to that attribute (`objects["visualization/x"].attributes.visState`)."""
-        if len(segments) > 3 and segments[0] == "objects" and segments[2] == "attributes":
-            so_type = str(segments[1]).split("/", 1)[0]
-            for dotted in JSON_TEXT_ATTRIBUTES.get(so_type, ()):
-                parts = tuple(dotted.split("."))
-                if segments[3:3 + len(parts)] == parts and len(segments) > 3 + len(parts):
-                    return segments[:3 + len(parts)], "update"
-        return segments, kind
 
     @staticmethod
     def _so_path(workspace_id: str, so_type: str, so_id: str) -> str:
@@ -186,7 +178,7 @@ class SavedObjectBundleProvider(DashboardsProvider):
             **_outs_base(props),
             "workspace_id": props["workspace_id"],
             "external_references": plain(props.get("external_references") or []),
-            "objects": {k: stored_object(v) for k, v in objects.items()},
+            "objects": {k: declared_object(v) for k, v in objects.items()},
         }
 
     def create(self, props: dict) -> CreateResult:
@@ -253,7 +245,7 @@ class SavedObjectBundle(DashboardsResource, module="clawker", name="DashboardsSa
         ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S,
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
-        objects = {object_key(so): stored_object(so) for so in saved_objects}
+        objects = encode_members({object_key(so): declared_object(so) for so in saved_objects})
         props = {"workspace_id": workspace_id, "external_references": sorted(external_references), "objects": objects}
         if handed_over:
             props["handed_over"] = sorted(handed_over)

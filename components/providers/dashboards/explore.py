@@ -39,6 +39,7 @@ from components.providers.dashboards.base import (
 )
 from components.providers.dashboards.saved_object import SavedObjectProvider
 from components.providers.dashboards.saved_objects import decode_attributes, encode_attributes, normalise_object, object_key
+from components.providers.text_documents import encode_members
 
 TYPE = "explore"
 # Writes of one collection at once (each an HTTP round trip to Dashboards).
@@ -195,6 +196,9 @@ class ExploreCollectionProvider(DashboardsProvider):
 
     DIFF_KEYS = ("url", "workspace_id", "objects")
     DETAILED = True
+    # Each object one JSON text in the engine's hands (text_documents.py); states written
+    # before hold nested objects: both compare equal.
+    TEXT_MEMBERS = ("objects",)
 
     def check(self, olds: dict, news: dict) -> CheckResult:
         failures: list[CheckFailure] = []
@@ -314,5 +318,5 @@ class ExploreCollection(DashboardsResource, module="clawker", name="DashboardsEx
                 "attributes": copy.deepcopy(so["attributes"]),
                 "references": copy.deepcopy(so.get("references") or []),
             }
-        props = {"workspace_id": workspace_id, "objects": objects}
+        props = {"workspace_id": workspace_id, "objects": encode_members(objects)}
         super().__init__(ExploreCollectionProvider(), name, url, ready_timeout_s, props, opts)

@@ -103,8 +103,19 @@ def normalise_object(so: dict, desired: Optional[dict] = None) -> dict:
     }
 
 
+def declared_object(so: dict) -> dict:
+    """A bundle object as the resource declares it (since issue 21's text documents, one JSON
+    text per object in the engine's hands: text_documents.py): normalised, attributes decoded,
+    so `pulumi preview --diff` shows a changed field inside visState or panelsJSON as a field."""
+    doc = normalise_object(so)
+    if so.get("migrationVersion"):
+        doc["migrationVersion"] = plain(so["migrationVersion"])
+    return doc
+
+
 def stored_object(so: dict) -> dict:
-    """A bundle object as the resource carries it: normalised, JSON-text attributes as text.
+    """A bundle object as releases from c35faae to issue 21's text documents carried it (their
+    states hold it): normalised, JSON-text attributes as text.
 
     Dashboards itself stores visState, panelsJSON, searchSourceJSON and the like as
     JSON text. Carrying them as text in the resource's inputs and outputs (rather

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
 import pulumi
@@ -18,6 +19,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 from components.providers.diffing import changed_paths, project_onto
 from components.providers.http_client import AlreadyExistsError, AlreadyManagedError, ApiClient, ApiError, MappingTypeConflictError
 from components.providers.kit import is_unknown as _is_unknown, plain, say as _say, without_provider
+from components.providers.text_documents import TextMembers, encode_document
 from components.providers.opensearch.base import DEFAULT_TIMEOUT_S, _check_common, _client, _public, with_connection
 from components.providers.opensearch.documents import (
     canonical_mappings,
@@ -42,7 +44,7 @@ from components.providers.opensearch.ism_policy import (
 
 
 
-class IndexProvider(ResourceProvider):
+class IndexProvider(TextMembers, ResourceProvider):
     """A stream's door index and its daily indices, made after their templates and policy.
 
     Inputs: endpoint, name (the door: the write name), `mappings` (what the templates
@@ -69,6 +71,9 @@ class IndexProvider(ResourceProvider):
     purge's job.
     """
 
+    # One JSON text in the engine's hands (text_documents.py); states written before hold it nested.
+    TEXT_PROPERTIES = ("mappings",)
+
     def check(self, olds: dict, news: dict) -> CheckResult:
         failures: list = []
         _check_common(news, failures)
@@ -86,7 +91,9 @@ class IndexProvider(ResourceProvider):
 
     # --- live state
     @staticmethod
-    def _live(client: ApiClient, name: str, props: dict) -> Optional[dict]:
+    def _live(client: ApiClient, name: str, props: dict, *, policy: bool = True) -> Optional[dict]:
+        """The door's live mappings, settings and (unless policy=False: one request per day
+        fewer, for the steps that compare only mappings or settings) its days' policy."""
         answer = client.request("GET", name, missing_ok=True)
         if not answer or name not in answer:
             return None
@@ -101,12 +108,12 @@ class IndexProvider(ResourceProvider):
             value = live_settings.get("index", {}).get(key)
             if value is not None and key not in declared_settings.get("index", {}):
                 settings.setdefault("index", {})[key] = value
-        policy = props.get("policy_id")
+        wanted_policy = props.get("policy_id")
         return {
             "mappings": project_onto(canonical_mappings(index.get("mappings", {})), declared_mappings),
             "settings": settings,
             # Without a declared policy, ISM (maybe not even installed) is not asked.
-            "policy_id": _days_policy(client, name, policy) if policy else None,
+            "policy_id": _days_policy(client, name, wanted_policy) if wanted_policy and policy else None,
         }
 
     @staticmethod
@@ -139,9 +146,24 @@ class IndexProvider(ResourceProvider):
     def create(self, props: dict) -> CreateResult:
         client = _client(props)
         name = props["name"]
-        created = client.request("GET", name, missing_ok=True) is None and self._put_index(client, name)
-        live = self._converge(client, name, props, fresh=created)
+        today = None
+        if client.request("GET", name, missing_ok=True) is None:
+            # A new door: today's daily index is made at the same time (each comes from its
+            # own template, neither reads the other), so a cold start waits for one index
+            # creation per stream instead of two in a row. _converge_days checks it as usual.
+            created, today = self._put_door_and_today(client, name)
+        else:
+            created = False
+        live = self._converge(client, name, props, fresh=created, today_made=today)
         return CreateResult(id_=name, outs=self._outputs(props, live))
+
+    def _put_door_and_today(self, client: ApiClient, name: str) -> tuple[bool, tuple[str, bool]]:
+        """Both at once: (door made by us, (today's index, made by us))."""
+        today = _today(name)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            door = pool.submit(self._put_index, client, name)
+            day = pool.submit(lambda: not _exists(client, today) and self._put_index(client, today))
+            return door.result(), (today, day.result())
 
     def update(self, id_: str, olds: dict, news: dict) -> UpdateResult:
         client = _client(news)
@@ -171,7 +193,7 @@ class IndexProvider(ResourceProvider):
         return None
 
     # --- convergence
-    def _converge(self, client: ApiClient, name: str, props: dict, *, fresh: bool) -> dict:
+    def _converge(self, client: ApiClient, name: str, props: dict, *, fresh: bool, today_made: Optional[tuple[str, bool]] = None) -> dict:
         declared = self._declared(props)
         if not fresh:
             self._settle_settings(client, name, props)  # 1. new writes go to the days from here on
@@ -185,7 +207,7 @@ class IndexProvider(ResourceProvider):
         for former in props.get("former_names") or ():
             if _exists(client, former):  # 2b.
                 move_into_days(client, former, name)
-        live = self._live(client, name, props)
+        live = self._live(client, name, props, policy=False)
         if live["mappings"] != declared["mappings"]:
             missing = changed_paths(live["mappings"], declared["mappings"])
             if fresh:
@@ -194,17 +216,18 @@ class IndexProvider(ResourceProvider):
                     f"(differs at {', '.join(missing[:5])}): the template did not match the index",
                 )
             raise ApiError(f"index {name} does not carry the declared mapping at {', '.join(missing[:5])}")
-        self._settle_settings(client, name, props)
+        self._settle_settings(client, name, props, live)
         # 3. The door holds nothing for ISM to delete; a predecessor's ism_template
         # (`clawker monitor` claims the bare names) may have attached to it.
         if _door_managed(client, name):
             client.request("POST", f"_plugins/_ism/remove/{name}", idempotent=True)  # removing twice changes nothing
-        self._converge_days(client, name, props)  # 4.
+        self._converge_days(client, name, props, today_made)  # 4.
         return self._live(client, name, props)
 
-    def _settle_settings(self, client: ApiClient, name: str, props: dict) -> None:
+    def _settle_settings(self, client: ApiClient, name: str, props: dict, live: Optional[dict] = None) -> None:
+        """live: the door as just read (nothing changed it since), else it is read here."""
         declared = self._declared(props)
-        live = self._live(client, name, props)
+        live = live or self._live(client, name, props, policy=False)
         if live["settings"] != declared["settings"]:
             wanted = copy.deepcopy(declared["settings"])
             for key in _OWNED_INDEX_SETTINGS:
@@ -218,17 +241,21 @@ class IndexProvider(ResourceProvider):
         if int((client.request("GET", f"{name}/_count") or {}).get("count", 0)):
             return True
         declared = self._declared(props)["mappings"]
-        if self._live(client, name, props)["mappings"] != declared:
+        if self._live(client, name, props, policy=False)["mappings"] != declared:
             try:
                 client.request("PUT", f"{name}/_mapping", json_body=declared)
             except MappingTypeConflictError:
                 return True
         return False
 
-    def _converge_days(self, client: ApiClient, name: str, props: dict) -> None:
+    def _converge_days(self, client: ApiClient, name: str, props: dict, today_made: Optional[tuple[str, bool]] = None) -> None:
+        """today_made: (day, made by us) when create() already tried today's index with the door."""
         declared = self._declared(props)
-        today = names.day_index(name, datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"))
-        created = not _exists(client, today) and self._put_index(client, today)
+        today = _today(name)
+        if today_made is not None and today_made[0] == today:
+            created = today_made[1]
+        else:  # not tried yet, or the day turned since
+            created = not _exists(client, today) and self._put_index(client, today)
         live = canonical_mappings((client.request("GET", f"{today}/_mapping") or {}).get(today, {}).get("mappings", {}))
         wanted = declared["mappings"]
         if project_onto(live, wanted) != wanted:
@@ -261,12 +288,17 @@ class IndexProvider(ResourceProvider):
                     pass  # ISM's own ism_template attach landed in between; checked below
             elif current != policy:
                 reattach_policy(client, day, policy)
-            current = _wait_for_policy(client, day, timeout_s=POLICY_ATTACH_WAIT_S)
+            if current != policy:  # asked again only after a change of ours
+                current = _wait_for_policy(client, day, timeout_s=POLICY_ATTACH_WAIT_S)
             if current != policy:
                 raise ApiError(
                     f"daily index {day} is not managed by ISM policy {policy} "
                     f"(explain reports {current!r}); the policy's ism_template did not attach"
                 )
+
+
+def _today(name: str) -> str:
+    return names.day_index(name, datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"))
 
 
 def _door_managed(client: ApiClient, name: str) -> bool:
@@ -291,7 +323,7 @@ def _days_policy(client: ApiClient, name: str, declared: str) -> Optional[str]:
 
 class Index(Resource, module="clawker", name="OpenSearchIndex"):
     endpoint: pulumi.Output[str]
-    mappings: pulumi.Output[dict]
+    mappings: pulumi.Output[str]
     policy_id: pulumi.Output[str]
 
     def __init__(
@@ -301,7 +333,7 @@ class Index(Resource, module="clawker", name="OpenSearchIndex"):
         props = {
             "endpoint": endpoint,
             "name": name,
-            "mappings": mappings,
+            "mappings": encode_document(mappings),
             "settings": settings,
             "policy_id": policy_id,
             "timeout_s": timeout_s,
