@@ -8,17 +8,28 @@
    (tools/images.sh caches the binary) running the stack's own rendered
    config, whose OpenSearch endpoint is a local capture server. That yields
    the exact `_bulk` bodies the collector's exporter writes.
-3. Ceiling: those bodies, marker swapped for an equal-length one, are POSTed
-   to the stack's OpenSearch `_bulk` (same index, so the same default and
-   final ingest pipelines run), as many at a time as the durable exporters'
-   consumers send (collector_config.DURABLE_CONSUMERS);
-   once before and once after step 4, the faster run counting.
-4. Through the collector: the payloads are POSTed to the stack collector's
-   OTLP/HTTP port, two senders at a time.
+3. Warm-up (untimed): a quarter of the records through each path, direct
+   `_bulk` and the collector, so that neither path's first timed run pays
+   for what only the first writes cost (the JVM's JIT and the ingest scripts'
+   first runs, the day's index and its dynamic mappings, the collector's
+   first allocations).
+4. Timed, each path twice in mirrored order (ORDER: direct, collector,
+   collector, direct), each run with its own marker of the same length:
+   - direct (the ceiling): the captured bodies, marker swapped, POSTed to
+     the stack's OpenSearch `_bulk` (same index, so the same default and
+     final ingest pipelines run), as many at a time as the durable
+     exporters' consumers send (collector_config.DURABLE_CONSUMERS);
+   - through the collector: the same payloads, marker swapped, POSTed to
+     the stack collector's OTLP/HTTP port, two senders at a time.
+   The faster run of each path counts (until 2026-12-05 the faster of two
+   direct runs was set against a single collector run, with no warm-up:
+   benchmarks/README.md says why that scattered).
 
 Both rates are N / (first request -> all N visible to `_count`), counted the
 same way; loss and duplicates come from a composite aggregation over
-`event.sequence` (exact, unlike `cardinality`).
+`event.sequence` (exact, unlike `cardinality`), for every collector run,
+warm-up included. `cpu` (optional) names processes or containers whose CPU
+seconds each run reports, to say which side a gap comes from.
 """
 
 from __future__ import annotations
@@ -281,7 +292,13 @@ def capture_bulk_bodies(
         try:
             url = f"http://127.0.0.1:{http_port}/v1/logs"
             wait_for_otlp(url, proc, log, "capture collector", 30)
-            post_all(url, payloads, "application/x-protobuf", lambda r: r.raise_for_status())
+            try:
+                post_all(url, payloads, "application/x-protobuf", lambda r: r.raise_for_status())
+            except requests.RequestException as exc:
+                text = log.read_text()
+                first = text.find("panic")
+                raise SystemExit(f"capture collector: {exc}; exit code {proc.poll()}; log:\n"
+                                 + (text[first - 500:first + 2500] + "\n...\n" if first >= 0 else "") + text[-3000:])
             # Bounded by progress, not by a fixed total: on a loaded machine the capture
             # collector may take minutes, but it must keep delivering.
             stalled_at, last = time.monotonic(), -1
@@ -353,16 +370,38 @@ class Store:
 
 
 @dataclass
+class Timed:
+    """One timed run of one path: seconds to all n visible (None: not all within the timeout)."""
+
+    path: str  # "direct" or "collector"
+    seconds: Optional[float]
+    sent: int
+    distinct: int
+    docs: int
+    cpu_s: dict  # name -> CPU seconds spent during the run (the `cpu` probes given to run())
+
+
+@dataclass
 class IngestResult:
     n: int
-    direct_s: Optional[float]
-    direct_distinct: int
-    direct_runs_s: list
-    collector_accept_s: float
-    collector_s: Optional[float]
-    collector_distinct: int
-    collector_docs: int
+    runs: list  # every timed run, in the order run (ORDER)
+    warmup: list  # the untimed warm-up of each path (same fields)
     bulk_requests: int
+    collector_accept_s: float  # the first timed collector run: all payloads answered
+
+    def _best(self, path: str) -> Optional[Timed]:
+        timed = [r for r in self.runs if r.path == path and r.seconds]
+        return min(timed, key=lambda r: r.seconds) if timed else None
+
+    @property
+    def direct_s(self) -> Optional[float]:
+        best = self._best("direct")
+        return best.seconds if best else None
+
+    @property
+    def collector_s(self) -> Optional[float]:
+        best = self._best("collector")
+        return best.seconds if best else None
 
     @property
     def direct_rate(self) -> Optional[float]:
@@ -372,57 +411,116 @@ class IngestResult:
     def collector_rate(self) -> Optional[float]:
         return self.n / self.collector_s if self.collector_s else None
 
+    @property
+    def ratio(self) -> Optional[float]:
+        # None unless every collector run stored every record (a run that lost any has no rate).
+        if any(r.seconds is None for r in self.runs if r.path == "collector"):
+            return None
+        return self.collector_rate / self.direct_rate if self.collector_rate and self.direct_rate else None
 
-def run(opensearch_url: str, otlp_http_url: str, n: int, run_id: str, timeout_s: float = 300) -> IngestResult:
+    def runs_s(self, path: str) -> list:
+        return [r.seconds for r in self.runs if r.path == path]
+
+    @property
+    def direct_distinct(self) -> int:
+        return min((r.distinct for r in self.runs if r.path == "direct"), default=0)
+
+    # Every record sent through the collector, warm-up included, is counted for loss and doubling.
+    def _collector(self) -> list:
+        return [r for r in self.warmup + self.runs if r.path == "collector"]
+
+    @property
+    def collector_sent(self) -> int:
+        return sum(r.sent for r in self._collector())
+
+    @property
+    def collector_distinct(self) -> int:
+        return sum(r.distinct for r in self._collector())
+
+    @property
+    def collector_docs(self) -> int:
+        return sum(r.docs for r in self._collector())
+
+    @property
+    def lost(self) -> int:
+        return self.collector_sent - self.collector_distinct
+
+    @property
+    def doubled(self) -> int:
+        return self.collector_docs - self.collector_distinct
+
+
+# The timed runs: each path twice, in mirrored order (ABBA), so a load that rises or falls
+# during the run weighs on both paths alike; the faster run of each path counts.
+ORDER = ("direct", "collector", "collector", "direct")
+# The warm-up before them (untimed): this share of the records through each path, so the
+# first timed run of neither path pays for the JVM's JIT, the scripts' first runs, the day's
+# index and its mappings, or the collector's first allocations.
+WARMUP_SHARE = 4
+
+
+def _cpu_now(cpu: Optional[dict]) -> dict:
+    return {name: read() for name, read in (cpu or {}).items()}
+
+
+def run(
+    opensearch_url: str,
+    otlp_http_url: str,
+    n: int,
+    run_id: str,
+    timeout_s: float = 300,
+    cpu: Optional[dict] = None,
+) -> IngestResult:
+    """cpu: name -> a function returning that process's (or container's) CPU seconds so far."""
     from telemetry_samples import RESOURCES, claude_code_records  # tests/providers, on the path (stack.py)
 
     store = Store(opensearch_url)
     records = claude_code_records()
+    # Every marker has the capture marker's length, so swapping it changes no length (bulk
+    # bodies, protobuf strings) and no document size.
     capture_marker = f"bench-capture-{run_id}"
-    direct_markers = (f"bench-directA-{run_id}", f"bench-directB-{run_id}")
-    collector_marker = f"bench-collect-{run_id}"
-    assert len({len(capture_marker), len(collector_marker), *map(len, direct_markers)}) == 1
 
-    bodies, content_type = capture_bulk_bodies(otlp_payloads(records, RESOURCES[INDEX], capture_marker, n), n)
-    collector_payloads = otlp_payloads(records, RESOURCES[INDEX], collector_marker, n)
+    def marker(path: str, i) -> str:
+        made = f"bench-{path[:6]}{i}-{run_id}"
+        made += "-" * (len(capture_marker) - len(made))
+        assert len(made) == len(capture_marker), made
+        return made
+
+    # Encoded once: each run's payloads differ from the captured ones only in the marker.
+    payloads = otlp_payloads(records, RESOURCES[INDEX], capture_marker, n)
+    bodies, content_type = capture_bulk_bodies(payloads, n)
 
     def bulk_ok(resp: requests.Response) -> None:
         resp.raise_for_status()
         if resp.json().get("errors"):
             raise SystemExit(f"direct _bulk had item errors: {resp.text[:2000]}")
 
-    def direct(marker: str) -> tuple[Optional[float], int]:
-        swapped = [(path, body.replace(capture_marker.encode(), marker.encode())) for path, body in bodies]
+    def one(path: str, tag, share: int = 1) -> Timed:
+        mark = marker(path, tag).encode()
+        cpu_before = _cpu_now(cpu)
         started = time.time()
-        # As many bulks at once as the durable exporters send (their consumers).
-        post_all(opensearch_url.rstrip("/"), swapped, content_type, bulk_ok, collector_config.DURABLE_CONSUMERS)
-        done = store.wait_for(marker, n, timeout_s)
-        return (done - started if done else None), store.distinct_sequences(marker)[0]
+        if path == "direct":
+            swapped = [(p, body.replace(capture_marker.encode(), mark)) for p, body in bodies[: max(1, len(bodies) // share)]]
+            # As many bulks at once as the durable exporters send (their consumers).
+            post_all(opensearch_url.rstrip("/"), swapped, content_type, bulk_ok, collector_config.DURABLE_CONSUMERS)
+            expected = sum(len([line for line in body.splitlines() if line.strip()]) // 2 for _p, body in swapped)
+        else:
+            swapped = [p.replace(capture_marker.encode(), mark) for p in payloads[: max(1, len(payloads) // share)]]
+            post_all(otlp_http_url, swapped, "application/x-protobuf", lambda r: r.raise_for_status())
+            expected = n if share == 1 else min(n, len(swapped) * BATCH)
+            accepted.setdefault(path, time.time() - started)
+        done = store.wait_for(mark.decode(), expected, timeout_s)
+        cpu_after = _cpu_now(cpu)
+        if path == "collector":
+            # Late duplicates would show up after the count first reaches n: look again a little later.
+            time.sleep(2)
+        distinct, docs = store.distinct_sequences(mark.decode())
+        spent = {k: cpu_after[k] - cpu_before[k] for k in cpu_after}
+        return Timed(path, (done - started) if done else None, expected, distinct, docs, spent)
 
-    # The ceiling is measured before and after the collector run (a cold JVM or a
-    # busy neighbour would otherwise favour one side); the faster of the two counts.
-    first = direct(direct_markers[0])
-
-    started = time.time()
-    post_all(otlp_http_url, collector_payloads, "application/x-protobuf", lambda r: r.raise_for_status())
-    accepted = time.time()
-    done = store.wait_for(collector_marker, n, timeout_s)
-    collector_s = done - started if done else None
-    # Late duplicates would show up after the count first reaches n: look again a little later.
-    time.sleep(2)
-    collector_distinct, collector_docs = store.distinct_sequences(collector_marker)
-
-    second = direct(direct_markers[1])
-    timed = [run for run in (first, second) if run[0]]
-    direct_s, direct_distinct = min(timed) if timed else (None, max(first[1], second[1]))
-    return IngestResult(
-        n=n,
-        direct_s=direct_s,
-        direct_distinct=direct_distinct,
-        direct_runs_s=[first[0], second[0]],
-        collector_accept_s=accepted - started,
-        collector_s=collector_s,
-        collector_distinct=collector_distinct,
-        collector_docs=collector_docs,
-        bulk_requests=len(bodies),
-    )
+    accepted: dict = {}
+    warmup = [one(path, "w", WARMUP_SHARE) for path in ("direct", "collector")]
+    accepted.clear()
+    runs = [one(path, i) for i, path in enumerate(ORDER)]
+    return IngestResult(n=n, runs=runs, warmup=warmup, bulk_requests=len(bodies),
+                        collector_accept_s=accepted.get("collector", 0.0))

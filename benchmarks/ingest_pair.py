@@ -32,7 +32,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 for extra in (ROOT, ROOT / "tests", ROOT / "tests" / "providers"):
     sys.path.insert(0, str(extra))
 
-from benchmarks import ingest  # noqa: E402
+from benchmarks import ingest, probes  # noqa: E402
 from components import names  # noqa: E402
 from components.bootstrap import opensearch as boot  # noqa: E402
 from components.providers import opensearch as osp  # noqa: E402
@@ -98,6 +98,24 @@ def start_collector(os_url: str, workdir: pathlib.Path) -> tuple[subprocess.Pope
         time.sleep(0.2)
 
 
+def summary(res: ingest.IngestResult) -> str:
+    """The runs' seconds, the ratio, loss, doubling and each side's CPU per 10k records in the best runs."""
+    def cpu(path: str) -> str:
+        best = [r for r in res.runs if r.path == path and r.seconds]
+        if not best:
+            return "-"
+        run = min(best, key=lambda r: r.seconds)
+        return " ".join(f"{k} {v * 10000 / res.n:.2f}" for k, v in run.cpu_s.items())
+
+    def secs(path: str) -> str:
+        return "/".join("-" if s is None else f"{s:.2f}" for s in res.runs_s(path))
+
+    return (f"direct {res.direct_rate or 0:.0f}/s ({secs('direct')} s, {res.bulk_requests} bulks), "
+            f"collector {res.collector_rate or 0:.0f}/s ({secs('collector')} s), ratio {res.ratio or 0:.2f}, "
+            f"lost {res.lost}, doubled {res.doubled} of {res.collector_sent}; "
+            f"CPU s/10k records: direct [{cpu('direct')}], collector [{cpu('collector')}]")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("variants", nargs="+")
@@ -120,17 +138,14 @@ def main() -> int:
                 apply(variant)
                 with tempfile.TemporaryDirectory(prefix="ingest-pair-") as tmp:
                     proc, otlp = start_collector(os_url, pathlib.Path(tmp))
+                    cpu = {"opensearch": probes.cpu_of_session(node.proc.pid), "collector": probes.cpu_of_session(proc.pid)}
                     try:
-                        res = ingest.run(os_url, otlp, args.records, uuid.uuid4().hex[:8])
+                        res = ingest.run(os_url, otlp, args.records, uuid.uuid4().hex[:8], cpu=cpu)
                     finally:
                         os.killpg(proc.pid, signal.SIGTERM)
                         proc.wait(timeout=30)
-                ratio = res.collector_rate / res.direct_rate if res.collector_rate and res.direct_rate else None
-                lost, dup = res.n - res.collector_distinct, res.collector_docs - res.collector_distinct
-                ratios[variant].append(ratio)
-                print(f"round {r + 1} {variant}: direct {res.direct_rate or 0:.0f}/s ({res.bulk_requests} bulks), "
-                      f"collector {res.collector_rate or 0:.0f}/s, ratio {ratio or 0:.2f}, lost {lost}, doubled {dup}, "
-                      f"load {os.getloadavg()[0]:.1f}", flush=True)
+                ratios[variant].append(res.ratio)
+                print(f"round {r + 1} {variant}: {summary(res)}, load {os.getloadavg()[0]:.1f}", flush=True)
         for variant, values in ratios.items():
             ok = [v for v in values if v]
             print(f"median {variant}: {statistics.median(ok) if ok else 0:.2f} ({', '.join(f'{v or 0:.2f}' for v in values)})")

@@ -9,7 +9,8 @@ environment changes for its commands: `DIR@KEY=VALUE@KEY2=` (an empty value unse
 The stack is brought up once with the first program (tests/e2e/Pulumi.e2e.yaml, the e2e
 stack's fixed names: hold the e2e lock); every other program gets a copy of that state
 (same stack name, same secrets) and one `up` so that its state is its own (a no-op when the
-programs declare the same inputs). Then, per round, each of: the empty program, the engine
+programs declare the same inputs; with --refresh-copies a `refresh` first, so that a newer
+program's outputs take its own shape: put the oldest program first). Then, per round, each of: the empty program, the engine
 floor and the data floor (floors.py, both made from this stack's state), and every program runs `preview
 --expect-no-changes`, then each runs `up --yes --expect-no-changes`. Printed per command:
 wall seconds, CPU seconds of the whole process tree (rusage of the reaped children), and
@@ -277,6 +278,10 @@ def main() -> int:
                         help="also run every program and floor with the CLI's automatic log off (without_cli_log)")
     parser.add_argument("--sandbox-python", action="store_true",
                         help="compile our modules on every command, as this sandbox's PYTHONDONTWRITEBYTECODE=1 does (stack.as_sandbox_python; stack.as_users_python otherwise)")
+    parser.add_argument("--refresh-copies", action="store_true",
+                        help="each later program reads its copy of the state back (pulumi refresh) before its up: "
+                             "a resource whose diff finds nothing keeps the outputs the first program stored, so a "
+                             "program storing another shape (a newer one, the first being older) holds its own only so")
     parser.add_argument("--floor-env", default="", help="KEY=VALUE[@KEY=VALUE] for the two floors' commands too")
     args = parser.parse_args()
     toolchain = os.environ["CLAWKER_TOOLCHAIN_BIN"]
@@ -298,6 +303,8 @@ def main() -> int:
         print(f"cold up with {programs[0][0]}: {time.monotonic() - started:.1f} s", flush=True)
         for i, (project, env) in enumerate(programs[1:], 1):
             other = with_env(copy_stack(first, workdir / f"p{i}", toolchain, project), env)
+            if args.refresh_copies:
+                other.run("refresh", "--yes", "--skip-preview")
             other.run("up", "--yes", "--skip-preview")
             stacks.append(other)
         empty_dir = bench.floor_project(workdir / "empty-project")

@@ -285,6 +285,49 @@ class MemorySampler(threading.Thread):
         self.join(timeout=5)
 
 
+# ------------------------------------------------------------------ CPU
+
+
+def cpu_of_session(sid: int) -> Callable[[], float]:
+    """CPU seconds (user + system, all threads) so far of the live processes of a session
+    (a process started with start_new_session=True and whatever it exec'd or started)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float:
+        total = 0
+        for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            # fields[0] is proc(5)'s field 3 (state): session is field 6, utime/stime 14/15.
+            if int(fields[3]) == sid:
+                total += int(fields[11]) + int(fields[12])
+        return total / tick
+
+    return read
+
+
+def cpu_of_container(container_id: str) -> Callable[[], float]:
+    """CPU seconds of a container's cgroup so far (cgroup v1 cpuacct or v2 cpu.stat)."""
+    v1 = pathlib.Path("/sys/fs/cgroup/cpuacct/docker") / container_id / "cpuacct.usage"
+    v2 = pathlib.Path("/sys/fs/cgroup/system.slice") / f"docker-{container_id}.scope" / "cpu.stat"
+
+    def read() -> float:
+        if v1.exists():
+            return (_read_int(v1) or 0) / 1e9
+        try:
+            for line in v2.read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "usage_usec":
+                    return int(value) / 1e6
+        except OSError:
+            pass
+        return 0.0
+
+    return read
+
+
 def container_id(name: str) -> Optional[str]:
     proc = subprocess.run(["docker", "inspect", "--format", "{{.Id}}", name], capture_output=True, text=True)
     return proc.stdout.strip() if proc.returncode == 0 else None

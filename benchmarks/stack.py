@@ -327,6 +327,23 @@ def median_of(values) -> Optional[float]:
     return statistics.median(values) if values else None
 
 
+def ingest_lines(result: "ingest.IngestResult") -> list:
+    """One ingest.run: each timed run (seconds, CPU of each side), the ratio of the faster runs, loss and doubling."""
+    lines = [f"warm-up (untimed): a quarter of the records through each path; {result.bulk_requests} captured bulk requests"]
+    for i, run in enumerate(result.runs, 1):
+        cpu = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in run.cpu_s.items())
+        took = f"all stored in {run.seconds:.2f} s, {result.n / run.seconds:.0f} records/s" if run.seconds else "NOT all stored"
+        lines.append(f"run {i} {run.path}: {took}; {run.distinct} distinct, {run.docs} documents; CPU {cpu or '-'}")
+    lines.append(f"through the collector: accepted in {result.collector_accept_s:.2f} s (run 2); faster run "
+                 + (f"{result.collector_s:.2f} s, {result.collector_rate:.0f} records/s" if result.collector_s else "-")
+                 + "; direct _bulk: faster run "
+                 + (f"{result.direct_s:.2f} s, {result.direct_rate:.0f} records/s" if result.direct_s else "-")
+                 + (f"; ratio {result.ratio:.2f}" if result.ratio else "; NO ratio"))
+    lines.append(f"through the collector (warm-up included): {result.collector_distinct} distinct of "
+                 f"{result.collector_sent} sent, lost {result.lost}, duplicates {result.doubled}")
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=20000, help="claude-code records for the ingest ratio")
@@ -413,21 +430,14 @@ def main() -> int:
         ingest_ratios, lost, dupes, sent = [], 0, 0, 0
         for i in range(args.repeats):
             print(f"\n-- ingest {i + 1}/{args.repeats} ({args.records} claude-code records), load {probes.load_average()}")
-            result = ingest.run("http://127.0.0.1:9200", "http://127.0.0.1:4318/v1/logs", args.records, uuid.uuid4().hex[:8])
-            runs = ", ".join("not all stored" if s is None else f"{s:.2f} s" for s in result.direct_runs_s)
-            print(f"  direct _bulk of the captured documents ({result.bulk_requests} requests; before/after: {runs}): "
-                  f"{result.direct_s:.2f} s, {result.direct_rate:.0f} records/s, {result.direct_distinct} distinct stored"
-                  if result.direct_s else "  direct _bulk: not all stored")
-            print(f"  through the collector: accepted in {result.collector_accept_s:.2f} s; "
-                  + (f"all stored in {result.collector_s:.2f} s, {result.collector_rate:.0f} records/s"
-                     if result.collector_s else "NOT all stored within the timeout"))
-            run_lost = result.n - result.collector_distinct
-            run_dupes = result.collector_docs - result.collector_distinct
-            print(f"  through the collector: {result.collector_distinct} distinct of {result.n} sent, "
-                  f"lost {run_lost}, duplicates {run_dupes}")
-            lost, dupes, sent = lost + run_lost, dupes + run_dupes, sent + result.n
-            ingest_ratios.append(result.collector_rate / result.direct_rate
-                                 if result.collector_rate and result.direct_rate else None)
+            cpu = {"opensearch": probes.cpu_of_container(ids[names.OPENSEARCH]),
+                   "collector": probes.cpu_of_container(ids[names.COLLECTOR])}
+            result = ingest.run("http://127.0.0.1:9200", "http://127.0.0.1:4318/v1/logs", args.records,
+                                uuid.uuid4().hex[:8], cpu=cpu)
+            for line in ingest_lines(result):
+                print(f"  {line}")
+            lost, dupes, sent = lost + result.lost, dupes + result.doubled, sent + result.collector_sent
+            ingest_ratios.append(result.ratio)
 
         sampler.stop()
         peak = memory_report(ids)

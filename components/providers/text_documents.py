@@ -17,11 +17,16 @@ JSON text: the detailed diff names each changed document (`objects["explore/<id>
 in `preview --json`), and `--diff` shows that document's changed fields and nothing of the
 unchanged ones.
 
+A resource that is one document (an OpenSearch template, pipeline or ISM policy: `body`)
+carries it as one JSON text; with no detailed diff of its own, the engine shows the
+property as a `(json)` diff the same way.
+
 `TextMembers` is the mechanism for a dynamic provider: a kind lists its collection
-properties in TEXT_MEMBERS, and every protocol method sees those collections decoded
-(documents as structures, whichever shape the state holds: stacks written before hold
-nested maps) and hands back what it returns encoded (checked inputs, outputs, inputs read
-back). The provider's own code compares, checks and writes structures as before.
+properties in TEXT_MEMBERS and its single-document properties in TEXT_PROPERTIES, and
+every protocol method sees them decoded (documents as structures, whichever shape the
+state holds: stacks written before hold nested maps) and hands back what it returns
+encoded (checked inputs, outputs, inputs read back). The provider's own code compares,
+checks and writes structures as before.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from typing import Any, Iterable
 
 from pulumi.dynamic import CheckResult, CreateResult, ReadResult, UpdateResult
 
-from components.providers.kit import is_unknown, plain
+from components.providers.kit import contains_unknown, is_unknown, plain
 
 PROTOCOL = ("check", "diff", "create", "read", "update", "delete")
 
@@ -65,40 +70,52 @@ def decode_members(collection: Any) -> Any:
     return {k: decode(v) for k, v in collection.items()}
 
 
-def decoded(props: Any, keys: Iterable[str]) -> Any:
+def encode_document(doc: Any) -> Any:
+    """A whole property's document as JSON text (text and values not known yet stay as they are)."""
+    return doc if isinstance(doc, str) or contains_unknown(doc) else encode(doc)
+
+
+def decoded(props: Any, members: Iterable[str] = (), whole: Iterable[str] = ()) -> Any:
+    """A property bag with its collections (members) and single documents (whole) as structures."""
     if not isinstance(props, dict):
         return props
     out = dict(props)
-    for key in keys:
+    for key in members:
         if key in out:
             out[key] = decode_members(out[key])
+    for key in whole:
+        if key in out:
+            out[key] = decode(out[key])
     return out
 
 
-def encoded(props: Any, keys: Iterable[str]) -> Any:
+def encoded(props: Any, members: Iterable[str] = (), whole: Iterable[str] = ()) -> Any:
     if not isinstance(props, dict):
         return props
     out = dict(props)
-    for key in keys:
+    for key in members:
         if key in out:
             out[key] = encode_members(out[key])
+    for key in whole:
+        if key in out:
+            out[key] = encode_document(out[key])
     return out
 
 
 def _wrap(method, name: str):
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        keys = self.TEXT_MEMBERS
-        result = method(self, *(decoded(a, keys) for a in args), **{k: decoded(v, keys) for k, v in kwargs.items()})
+        keys = (self.TEXT_MEMBERS, self.TEXT_PROPERTIES)
+        result = method(self, *(decoded(a, *keys) for a in args), **{k: decoded(v, *keys) for k, v in kwargs.items()})
         if name == "check" and isinstance(result, CheckResult):
             # The program's own text goes back to the engine, not a re-encoding of it.
             news = args[-1] if args else kwargs.get("news")
-            raw = {k: news[k] for k in keys if isinstance(news, dict) and k in news}
-            result.inputs = {**encoded(result.inputs, keys), **raw} if isinstance(result.inputs, dict) else result.inputs
+            raw = {k: news[k] for k in (*keys[0], *keys[1]) if isinstance(news, dict) and k in news}
+            result.inputs = {**encoded(result.inputs, *keys), **raw} if isinstance(result.inputs, dict) else result.inputs
         elif isinstance(result, (CreateResult, UpdateResult)):
-            result.outs = encoded(result.outs, keys)
+            result.outs = encoded(result.outs, *keys)
         elif isinstance(result, ReadResult):
-            result.outs, result.inputs = encoded(result.outs, keys), encoded(result.inputs, keys)
+            result.outs, result.inputs = encoded(result.outs, *keys), encoded(result.inputs, *keys)
         return result
 
     return wrapper
@@ -106,13 +123,15 @@ def _wrap(method, name: str):
 
 class TextMembers:
     """Mixin for a dynamic provider: the collections named in TEXT_MEMBERS travel as one
-    JSON text per document (see the module docstring); its methods see structures."""
+    JSON text per document, the properties named in TEXT_PROPERTIES as one JSON text each
+    (see the module docstring); its methods see structures."""
 
     TEXT_MEMBERS: tuple = ()
+    TEXT_PROPERTIES: tuple = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if not cls.TEXT_MEMBERS:
+        if not (cls.TEXT_MEMBERS or cls.TEXT_PROPERTIES):
             return
         for name in PROTOCOL:
             method = getattr(cls, name, None)  # inherited ones too (a kind's diff is often its base's)

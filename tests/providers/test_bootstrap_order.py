@@ -4,6 +4,7 @@ templates before (or alongside) the pipelines they name, indices after both."""
 from __future__ import annotations
 
 import datetime
+import json
 
 from test_opensearch_mappings import TIMEOUT_S
 
@@ -72,7 +73,7 @@ def test_records_before_the_index_step_are_stored_as_after_it(cluster):
             "settings": boot.index_settings(index), "policy_id": names.ISM_POLICY, "timeout_s": TIMEOUT_S,
         }
     ).outs
-    assert outs["policy_id"] == names.ISM_POLICY and outs["mappings"] == boot.index_mappings(index)
+    assert outs["policy_id"] == names.ISM_POLICY and json.loads(outs["mappings"]) == boot.index_mappings(index)  # one JSON text
     assert cluster.call("GET", f"{index}/_count").json()["count"] == 0
     stored = cluster.call("POST", f"{day}/_search", {"query": {"term": {"attributes.session.id": "before-index-step"}}}).json()
     assert stored["hits"]["total"]["value"] == 1, stored

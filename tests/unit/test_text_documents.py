@@ -92,3 +92,36 @@ def test_the_dashboards_collections_hand_the_engine_one_text_per_object():
     })}
     failures = {f.property for f in dp.ExploreCollectionProvider().check({}, news).failures}
     assert failures == {"objects['explore/untitled'].attributes.title"}
+
+
+def test_opensearch_documents_go_to_the_engine_as_one_text_and_old_states_diff_equal():
+    """Templates, pipelines and ISM policies (`body`) and indices (`mappings`) are one JSON text
+    each (TEXT_PROPERTIES); a check
+    still names the problem inside it, and a state written before (nested body) diffs equal."""
+    from stack_harness import deploy
+
+    from components import names
+    from components.providers import opensearch as osp
+
+    dep = deploy()
+    for type_suffix in ("OpenSearchIngestPipeline", "OpenSearchIndexTemplate", "OpenSearchComponentTemplate", "OpenSearchIsmPolicy"):
+        found = dep.of_type(f"clawker:{type_suffix}")
+        assert found and all(isinstance(r.inputs["body"], str) for r in found), type_suffix
+    indices = dep.of_type("clawker:OpenSearchIndex")
+    assert indices and all(isinstance(r.inputs["mappings"], str) for r in indices)
+    index = indices[0]
+    index_news = {**index.inputs, "endpoint": "http://127.0.0.1:9200", "timeout_s": 60}
+    assert osp.IndexProvider().check({}, index_news).failures == []
+    assert osp.IndexProvider().diff(index.inputs["name"], {**index_news, "mappings": index.documents["mappings"]}, index_news).changes is False
+    envelope = dep.by_name(f"opensearch-pipeline-{names.ENVELOPE_PIPELINE}")
+    body = json.loads(envelope.inputs["body"])
+    provider = osp.IngestPipelineProvider()
+    news = {"endpoint": "http://127.0.0.1:9200", "name": envelope.inputs["name"], "body": envelope.inputs["body"], "timeout_s": 60}
+    assert provider.check({}, news).failures == []
+    assert provider.check({}, news).inputs["body"] == envelope.inputs["body"]
+    assert provider.diff(news["name"], {**news, "body": body}, news).changes is False
+    broken = td.encode({**body, "processors": []})
+    (failure,) = provider.check({}, {**news, "body": broken}).failures
+    assert failure.property == "body" and "processors must be a non-empty list" in failure.reason
+    edited = td.encode({**body, "description": "edited"})
+    assert provider.diff(news["name"], {**news, "body": body}, {**news, "body": edited}).changes is True

@@ -26,6 +26,7 @@ from pulumi.dynamic import (
 from components.providers.diffing import changed_paths
 from components.providers.http_client import CALL_TIMEOUT_S, ApiClient, GaveUpError
 from components.providers.kit import is_unknown, plain, refreshed_inputs, seconds_problem, url_problem, without_provider
+from components.providers.text_documents import TextMembers, decoded, encode_document
 
 DEFAULT_TIMEOUT_S = CALL_TIMEOUT_S
 # How long delete keeps trying an OpenSearch that does not answer at all.
@@ -72,7 +73,7 @@ def _check_common(news: dict, failures: list) -> None:
         failures.append(CheckFailure("timeout_s", problem))
 
 
-class _AssetProvider(ResourceProvider):
+class _AssetProvider(TextMembers, ResourceProvider):
     """A named JSON document at one REST path; subclasses say where and how it is compared.
 
     Outputs mirror the inputs, with `body` replaced by the live document as
@@ -124,7 +125,9 @@ class _AssetProvider(ResourceProvider):
         return []
 
     def changes(self, olds: dict, news: dict) -> list[str]:
-        """Dotted paths that differ between the recorded state and the declared inputs."""
+        """Dotted paths that differ between the recorded state and the declared inputs (either
+        shape of a TEXT_PROPERTIES document: diff passes them decoded, a caller may not)."""
+        olds, news = decoded(olds, (), self.TEXT_PROPERTIES), decoded(news, (), self.TEXT_PROPERTIES)
         paths = []
         if olds.get("endpoint") != news.get("endpoint"):
             paths.append("endpoint")
@@ -220,12 +223,17 @@ def _inputs(endpoint, name, body, timeout_s) -> dict:
 
 
 class _DocumentResource(Resource):
-    """One named JSON document served by `provider_class` (the four document kinds share this shape)."""
+    """One named JSON document served by `provider_class` (the four document kinds share this shape).
+
+    `body` goes to the engine as one JSON text (issue 21, text_documents.py: the provider's
+    methods see the document; states written before hold it nested and diff equal)."""
 
     endpoint: pulumi.Output[str]
-    body: pulumi.Output[dict]
+    body: pulumi.Output[str]
     provider_class: type
 
     def __init__(self, resource_name, *, endpoint, name, body, timeout_s=DEFAULT_TIMEOUT_S, connection=None, opts=None):
+        if "body" in self.provider_class.TEXT_PROPERTIES:
+            body = encode_document(body)
         props, opts = with_connection(_inputs(endpoint, name, body, timeout_s), opts, connection)
         super().__init__(self.provider_class(), resource_name, props, opts)

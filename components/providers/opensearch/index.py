@@ -18,6 +18,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 from components.providers.diffing import changed_paths, project_onto
 from components.providers.http_client import AlreadyExistsError, AlreadyManagedError, ApiClient, ApiError, MappingTypeConflictError
 from components.providers.kit import is_unknown as _is_unknown, plain, say as _say, without_provider
+from components.providers.text_documents import TextMembers, encode_document
 from components.providers.opensearch.base import DEFAULT_TIMEOUT_S, _check_common, _client, _public, with_connection
 from components.providers.opensearch.documents import (
     canonical_mappings,
@@ -42,7 +43,7 @@ from components.providers.opensearch.ism_policy import (
 
 
 
-class IndexProvider(ResourceProvider):
+class IndexProvider(TextMembers, ResourceProvider):
     """A stream's door index and its daily indices, made after their templates and policy.
 
     Inputs: endpoint, name (the door: the write name), `mappings` (what the templates
@@ -68,6 +69,9 @@ class IndexProvider(ResourceProvider):
     in place like `clawker monitor down` (volumes survive). Removing data is the volume
     purge's job.
     """
+
+    # One JSON text in the engine's hands (text_documents.py); states written before hold it nested.
+    TEXT_PROPERTIES = ("mappings",)
 
     def check(self, olds: dict, news: dict) -> CheckResult:
         failures: list = []
@@ -302,7 +306,7 @@ def _days_policy(client: ApiClient, name: str, declared: str) -> Optional[str]:
 
 class Index(Resource, module="clawker", name="OpenSearchIndex"):
     endpoint: pulumi.Output[str]
-    mappings: pulumi.Output[dict]
+    mappings: pulumi.Output[str]
     policy_id: pulumi.Output[str]
 
     def __init__(
@@ -312,7 +316,7 @@ class Index(Resource, module="clawker", name="OpenSearchIndex"):
         props = {
             "endpoint": endpoint,
             "name": name,
-            "mappings": mappings,
+            "mappings": encode_document(mappings),
             "settings": settings,
             "policy_id": policy_id,
             "timeout_s": timeout_s,

@@ -59,6 +59,7 @@ class IsmPolicyProvider(_AssetProvider):
     retried with another fresh GET."""
 
     kind = "ISM policy"
+    TEXT_PROPERTIES = ("body",)  # one JSON text in the engine's hands (text_documents.py)
     # Two policies whose ism_templates claim the same indices at one priority are refused.
     delete_before_replace = True
 

@@ -8,6 +8,7 @@ from components.providers.opensearch.base import _AssetProvider, _DocumentResour
 
 class IngestPipelineProvider(_AssetProvider):
     kind = "ingest pipeline"
+    TEXT_PROPERTIES = ("body",)  # one JSON text in the engine's hands (text_documents.py)
 
     def path(self, name: str) -> str:
         return f"_ingest/pipeline/{name}"

@@ -20,6 +20,7 @@ def _template_problems(body: dict) -> list[str]:
 
 class _TemplateProvider(_AssetProvider):
     """A template at `<route>/<name>`; GET answers {<list_key>: [{name, <item_key>: ...}]}."""
+    TEXT_PROPERTIES = ("body",)  # one JSON text in the engine's hands (text_documents.py)
 
     route = list_key = item_key = ""
 
