@@ -418,6 +418,17 @@ class IngestResult:
             return None
         return self.collector_rate / self.direct_rate if self.collector_rate and self.direct_rate else None
 
+    @property
+    def cpu_ratio(self) -> Optional[float]:
+        """CPU seconds the probed sides spent in the faster direct run over those in the faster collector
+        run (same n): the ratio the two paths would have if only this machine's CPU limited them.
+        None without `cpu` probes."""
+        direct, collector = self._best("direct"), self._best("collector")
+        if not direct or not collector or not direct.cpu_s or not collector.cpu_s:
+            return None
+        spent = sum(collector.cpu_s.values())
+        return sum(direct.cpu_s.values()) / spent if spent > 0 else None
+
     def runs_s(self, path: str) -> list:
         return [r.seconds for r in self.runs if r.path == path]
 

@@ -338,7 +338,9 @@ def ingest_lines(result: "ingest.IngestResult") -> list:
                  + (f"{result.collector_s:.2f} s, {result.collector_rate:.0f} records/s" if result.collector_s else "-")
                  + "; direct _bulk: faster run "
                  + (f"{result.direct_s:.2f} s, {result.direct_rate:.0f} records/s" if result.direct_s else "-")
-                 + (f"; ratio {result.ratio:.2f}" if result.ratio else "; NO ratio"))
+                 + (f"; ratio {result.ratio:.2f}" if result.ratio else "; NO ratio")
+                 + (f"; CPU-work ratio {result.cpu_ratio:.2f} (CPU seconds of OpenSearch and the collector, "
+                    "faster direct run over faster collector run)" if result.cpu_ratio else ""))
     lines.append(f"through the collector (warm-up included): {result.collector_distinct} distinct of "
                  f"{result.collector_sent} sent, lost {result.lost}, duplicates {result.doubled}")
     return lines
@@ -427,7 +429,7 @@ def main() -> int:
 
         idle = memory_report(ids)
 
-        ingest_ratios, lost, dupes, sent = [], 0, 0, 0
+        ingest_ratios, cpu_ratios, lost, dupes, sent = [], [], 0, 0, 0
         for i in range(args.repeats):
             print(f"\n-- ingest {i + 1}/{args.repeats} ({args.records} claude-code records), load {probes.load_average()}")
             cpu = {"opensearch": probes.cpu_of_container(ids[names.OPENSEARCH]),
@@ -438,6 +440,7 @@ def main() -> int:
                 print(f"  {line}")
             lost, dupes, sent = lost + result.lost, dupes + result.doubled, sent + result.collector_sent
             ingest_ratios.append(result.ratio)
+            cpu_ratios.append(result.cpu_ratio)
 
         sampler.stop()
         peak = memory_report(ids)
@@ -492,6 +495,11 @@ def main() -> int:
             print(f"  ingest stored via collector / direct _bulk: {fmt_ratio(ingest_ratio, TARGETS['ingest'], False)}"
                   f" (each run: {', '.join('-' if x is None else f'{x:.2f}' for x in ingest_ratios)}); "
                   f"lost {lost}, doubled {dupes} of {sent} sent")
+            cpu_ratio = median_of(cpu_ratios)
+            if cpu_ratio is not None:
+                print(f"  ingest CPU-work ratio (the ratio if only CPU limited both paths): {cpu_ratio:.2f} "
+                      f"(each run: {', '.join('-' if x is None else f'{x:.2f}' for x in cpu_ratios)}); "
+                      f"stored via collector / CPU-work ratio {ingest_ratio / cpu_ratio:.2f}")
         else:
             print(f"  ingest: NO ratio (a run stored not every record); lost {lost}, doubled {dupes} of {sent} sent")
         for i, r in enumerate(rounds, 1):

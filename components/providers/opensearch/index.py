@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import datetime
-from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
 import pulumi
@@ -146,24 +145,12 @@ class IndexProvider(TextMembers, ResourceProvider):
     def create(self, props: dict) -> CreateResult:
         client = _client(props)
         name = props["name"]
-        today = None
-        if client.request("GET", name, missing_ok=True) is None:
-            # A new door: today's daily index is made at the same time (each comes from its
-            # own template, neither reads the other), so a cold start waits for one index
-            # creation per stream instead of two in a row. _converge_days checks it as usual.
-            created, today = self._put_door_and_today(client, name)
-        else:
-            created = False
-        live = self._converge(client, name, props, fresh=created, today_made=today)
+        # The door, then (in _converge_days) today's daily index, one after the other: making
+        # both at once was tried (fc5bc0f) and gave no faster cold start (README "Cold start:
+        # where the time goes"): OpenSearch applies index creations one after another anyway.
+        created = client.request("GET", name, missing_ok=True) is None and self._put_index(client, name)
+        live = self._converge(client, name, props, fresh=created)
         return CreateResult(id_=name, outs=self._outputs(props, live))
-
-    def _put_door_and_today(self, client: ApiClient, name: str) -> tuple[bool, tuple[str, bool]]:
-        """Both at once: (door made by us, (today's index, made by us))."""
-        today = _today(name)
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            door = pool.submit(self._put_index, client, name)
-            day = pool.submit(lambda: not _exists(client, today) and self._put_index(client, today))
-            return door.result(), (today, day.result())
 
     def update(self, id_: str, olds: dict, news: dict) -> UpdateResult:
         client = _client(news)
@@ -193,7 +180,7 @@ class IndexProvider(TextMembers, ResourceProvider):
         return None
 
     # --- convergence
-    def _converge(self, client: ApiClient, name: str, props: dict, *, fresh: bool, today_made: Optional[tuple[str, bool]] = None) -> dict:
+    def _converge(self, client: ApiClient, name: str, props: dict, *, fresh: bool) -> dict:
         declared = self._declared(props)
         if not fresh:
             self._settle_settings(client, name, props)  # 1. new writes go to the days from here on
@@ -221,7 +208,7 @@ class IndexProvider(TextMembers, ResourceProvider):
         # (`clawker monitor` claims the bare names) may have attached to it.
         if _door_managed(client, name):
             client.request("POST", f"_plugins/_ism/remove/{name}", idempotent=True)  # removing twice changes nothing
-        self._converge_days(client, name, props, today_made)  # 4.
+        self._converge_days(client, name, props)  # 4.
         return self._live(client, name, props)
 
     def _settle_settings(self, client: ApiClient, name: str, props: dict, live: Optional[dict] = None) -> None:
@@ -248,14 +235,10 @@ class IndexProvider(TextMembers, ResourceProvider):
                 return True
         return False
 
-    def _converge_days(self, client: ApiClient, name: str, props: dict, today_made: Optional[tuple[str, bool]] = None) -> None:
-        """today_made: (day, made by us) when create() already tried today's index with the door."""
+    def _converge_days(self, client: ApiClient, name: str, props: dict) -> None:
         declared = self._declared(props)
         today = _today(name)
-        if today_made is not None and today_made[0] == today:
-            created = today_made[1]
-        else:  # not tried yet, or the day turned since
-            created = not _exists(client, today) and self._put_index(client, today)
+        created = not _exists(client, today) and self._put_index(client, today)
         live = canonical_mappings((client.request("GET", f"{today}/_mapping") or {}).get(today, {}).get("mappings", {}))
         wanted = declared["mappings"]
         if project_onto(live, wanted) != wanted:
