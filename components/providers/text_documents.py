@@ -75,31 +75,26 @@ def encode_document(doc: Any) -> Any:
     return doc if isinstance(doc, str) or contains_unknown(doc) else encode(doc)
 
 
-def decoded(props: Any, members: Iterable[str] = (), whole: Iterable[str] = ()) -> Any:
-    """A property bag with its collections (members) and single documents (whole) as structures."""
+def _converted(props: Any, members: Iterable[str], whole: Iterable[str], member, document) -> Any:
+    """A property bag with `member` applied to its collections and `document` to its single documents."""
     if not isinstance(props, dict):
         return props
     out = dict(props)
-    for key in members:
-        if key in out:
-            out[key] = decode_members(out[key])
-    for key in whole:
-        if key in out:
-            out[key] = decode(out[key])
+    for keys, convert in ((members, member), (whole, document)):
+        for key in keys:
+            if key in out:
+                out[key] = convert(out[key])
     return out
+
+
+def decoded(props: Any, members: Iterable[str] = (), whole: Iterable[str] = ()) -> Any:
+    """A property bag with its collections (members) and single documents (whole) as structures."""
+    return _converted(props, members, whole, decode_members, decode)
 
 
 def encoded(props: Any, members: Iterable[str] = (), whole: Iterable[str] = ()) -> Any:
-    if not isinstance(props, dict):
-        return props
-    out = dict(props)
-    for key in members:
-        if key in out:
-            out[key] = encode_members(out[key])
-    for key in whole:
-        if key in out:
-            out[key] = encode_document(out[key])
-    return out
+    """A property bag with its collections (members) and single documents (whole) as JSON text."""
+    return _converted(props, members, whole, encode_members, encode_document)
 
 
 def _wrap(method, name: str):
