@@ -115,21 +115,10 @@ def declared_object(so: dict) -> dict:
 
 def stored_object(so: dict) -> dict:
     """A bundle object as releases from c35faae to issue 21's text documents carried it (their
-    states hold it): normalised, JSON-text attributes as text.
-
-    Dashboards itself stores visState, panelsJSON, searchSourceJSON and the like as
-    JSON text. Carrying them as text in the resource's inputs and outputs (rather
-    than as nested objects) makes the bundle, half of the stack's whole state, a few
-    hundred values instead of thousands: every no-op preview marshals, logs and
-    compares it several times over (engine, SDK, provider), and that was about a
-    quarter of its wall time. Comparison is unchanged: diff and read decode both
-    sides (normalise_object), so state written by earlier releases (decoded
-    objects) compares equal, and a preview still names the attribute that changed.
-    """
-    doc = normalise_object(so)
+    states hold it, and the providers must keep reading them): declared_object with the
+    JSON-text attributes (visState, panelsJSON, ...) as text, as Dashboards stores them."""
+    doc = declared_object(so)
     doc["attributes"] = encode_attributes(doc["type"], doc["attributes"])
-    if so.get("migrationVersion"):
-        doc["migrationVersion"] = plain(so["migrationVersion"])
     return doc
 
 
