@@ -46,7 +46,6 @@ COMMANDS = {
     "up": ("up", "--yes", "--expect-no-changes"),
 }
 SAMPLE_S = 0.05
-_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def process_kind(cmdline: list[str]) -> str:
@@ -70,12 +69,8 @@ def process_kind(cmdline: list[str]) -> str:
 
 def _stat(pid: int) -> Optional[tuple[int, float]]:
     """(parent pid, CPU seconds) of a process, None when it is gone."""
-    try:
-        text = pathlib.Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2:].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
+    got = probes.proc_stat(pid)
+    return (got[0], got[2]) if got else None
 
 
 def _cmdline(pid: int) -> list[str]:

@@ -288,22 +288,27 @@ class MemorySampler(threading.Thread):
 # ------------------------------------------------------------------ CPU
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_stat(pid) -> Optional[tuple[int, int, float]]:
+    """(parent pid, session id, CPU seconds: user + system, all threads) of a live process, None when gone."""
+    try:
+        text = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # After the command name: proc(5)'s field 3 (state) first; ppid 4, session 6, utime/stime 14/15.
+    fields = text[text.rindex(")") + 2:].split()
+    return int(fields[1]), int(fields[3]), (int(fields[11]) + int(fields[12])) / TICK
+
+
 def cpu_of_session(sid: int) -> Callable[[], float]:
     """CPU seconds (user + system, all threads) so far of the live processes of a session
     (a process started with start_new_session=True and whatever it exec'd or started)."""
-    tick = os.sysconf("SC_CLK_TCK")
 
     def read() -> float:
-        total = 0
-        for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            # fields[0] is proc(5)'s field 3 (state): session is field 6, utime/stime 14/15.
-            if int(fields[3]) == sid:
-                total += int(fields[11]) + int(fields[12])
-        return total / tick
+        stats = (proc_stat(entry) for entry in os.listdir("/proc") if entry.isdigit())
+        return sum(cpu for _, session, cpu in filter(None, stats) if session == sid)
 
     return read
 
