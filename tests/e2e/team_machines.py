@@ -172,8 +172,17 @@ def one_url_collector(team, machine: str, credential_of: str, work: Path):
     return machine_collector(team.urls[:1], str(team.ca_file), prometheus, team.credential(credential_of), work, machine=machine)
 
 
+def reads_of(tag: str) -> dict:
+    """Every read of one run's records from the same shard copies (a preference string, the same for each
+    page and each call): the team's indices have a replica, and a copy may still lack a record the other
+    has shown (the primary refreshes it before the replica has it), so reads spread over both copies
+    could see the record, then miss it, and mix two views across the pages of one count."""
+    return {"preference": f"clawker-e2e-{tag}"}
+
+
 def stored(team, tag: str, door: int = 0) -> tuple[set[int], int, dict[str, int]]:
-    """(distinct e2e_seq, total documents, resource.machine -> documents) of run `tag`, read as the admin."""
+    """(distinct e2e_seq, total documents, resource.machine -> documents) of run `tag`, read as the admin
+    from the same copies every time (reads_of)."""
     pattern = names.read_pattern(LOGS)
     team.call("POST", f"{pattern}/_refresh", door=door)
     query = {"term": {"resource.agent": tag}}
@@ -185,7 +194,7 @@ def stored(team, tag: str, door: int = 0) -> tuple[set[int], int, dict[str, int]
             composite["after"] = after
         body = {"size": 0, "track_total_hits": True, "query": query,
                 "aggs": {"seen": {"composite": composite}, "machines": {"terms": {"field": "resource.machine", "size": 10}}}}
-        answer = team.call("POST", f"{pattern}/_search", json=body, door=door)
+        answer = team.call("POST", f"{pattern}/_search", json=body, params=reads_of(tag), door=door)
         assert answer.status_code == 200, answer.text[:2000]
         doc = answer.json()
         agg = doc["aggregations"]["seen"]
@@ -194,6 +203,41 @@ def stored(team, tag: str, door: int = 0) -> tuple[set[int], int, dict[str, int]
         if not agg["buckets"] or not after:
             machines = {b["key"]: b["doc_count"] for b in doc["aggregations"]["machines"]["buckets"]}
             return seqs, doc["hits"]["total"]["value"], machines
+
+
+def explain_stored(team, tag: str, door: int = 0) -> str:
+    """What `stored` counted, copy by copy, for a failed exactness check: documents per index, every
+    sequence number stored more than once (each copy's index, id and times), documents without
+    resource.machine, and a sample of the sequence numbers missing below the highest stored."""
+    pattern = names.read_pattern(LOGS)
+    team.call("POST", f"{pattern}/_refresh", door=door)
+    copy_fields = ["@timestamp", "observedTimestamp", "resource.machine", "attributes.ingest_error"]
+    body = {
+        "size": 0, "track_total_hits": True, "query": {"term": {"resource.agent": tag}},
+        "aggs": {
+            "indices": {"terms": {"field": "_index", "size": 20}},
+            "twice": {"terms": {"field": f"attributes.{SEQ}", "min_doc_count": 2, "size": 20},
+                      "aggs": {"copies": {"top_hits": {"size": 5, "_source": copy_fields}}}},
+            "no_machine": {"missing": {"field": "resource.machine"},
+                           "aggs": {"some": {"top_hits": {"size": 3, "_source": True}}}},
+        },
+    }
+    answer = team.call("POST", f"{pattern}/_search", json=body, params=reads_of(tag), door=door)
+    if answer.status_code != 200:
+        return f"(explaining failed: {answer.status_code} {answer.text[:500]})"
+    aggs = answer.json()["aggregations"]
+    seqs = stored(team, tag, door)[0]
+    lines = [f"total {answer.json()['hits']['total']['value']}; per index "
+             f"{ {b['key']: b['doc_count'] for b in aggs['indices']['buckets']} }; "
+             f"distinct {len(seqs)}; missing (a sample) {sorted(set(range(max(seqs, default=-1) + 1)) - seqs)[:20]}"]
+    for bucket in aggs["twice"]["buckets"]:
+        copies = [{"_index": h["_index"], "_id": h["_id"], **h["_source"]} for h in bucket["copies"]["hits"]["hits"]]
+        lines.append(f"seq {bucket['key']} stored {bucket['doc_count']} times: {json.dumps(copies, sort_keys=True)}")
+    lost = aggs["no_machine"]
+    if lost["doc_count"]:
+        lines.append(f"{lost['doc_count']} without resource.machine, e.g. "
+                     + json.dumps([{"_index": h["_index"], "_id": h["_id"], **h["_source"]} for h in lost["some"]["hits"]["hits"]])[:3000])
+    return "\n".join(lines)
 
 
 def series_machines(team, query: str) -> set[str]:

@@ -240,7 +240,8 @@ def test_two_machines_each_store_5000_records_exactly_once_through_a_node_outage
         team.call("DELETE", "_cluster/voting_config_exclusions", params={"wait_for_removal": "false"}, door=other)
     for m in (ALICE, BOB):
         seqs, total, by_machine = tm.stored(team, tags[m], door=other)
-        assert (seqs, total, by_machine) == (set(range(PER_MACHINE)), PER_MACHINE, {m: PER_MACHINE}), (m, len(seqs), total, by_machine)
+        assert (seqs, total, by_machine) == (set(range(PER_MACHINE)), PER_MACHINE, {m: PER_MACHINE}), \
+            (m, len(seqs), total, by_machine, tm.explain_stored(team, tags[m], door=other))
 
     # Series: every machine's cost and its collector's own metrics, labelled with the machine.
     for m in (ALICE, BOB):
@@ -357,7 +358,8 @@ def test_without_failover_the_records_of_the_outage_arrive_once_the_node_is_back
     wait_until(lambda: len(tm.stored(team, one_url["tag"])[0]) >= ONE_URL_RECORDS, 120,
                f"the one-URL collector's {ONE_URL_RECORDS} records once node {SHIPPED_TO} is back",
                detail=lambda: one_url["log"].read_text()[-3000:])
-    assert tm.stored(team, one_url["tag"]) == (set(range(ONE_URL_RECORDS)), ONE_URL_RECORDS, {ONE_URL: ONE_URL_RECORDS})
+    assert tm.stored(team, one_url["tag"]) == (set(range(ONE_URL_RECORDS)), ONE_URL_RECORDS, {ONE_URL: ONE_URL_RECORDS}), \
+        tm.explain_stored(team, one_url["tag"])
 
 
 def test_a_revoked_machine_keeps_its_records_and_delivers_them_once_readmitted(team, machines):
@@ -417,7 +419,7 @@ def test_a_revoked_machine_keeps_its_records_and_delivers_them_once_readmitted(t
     with phase("bob up"):
         bob.stack.up()
     wait_until(lambda: len(tm.stored(team, tag)[0]) >= 500, 240, "bob's 500 queued records after re-admission")
-    assert tm.stored(team, tag) == (set(range(500)), 500, {BOB: 500})
+    assert tm.stored(team, tag) == (set(range(500)), 500, {BOB: 500}), tm.explain_stored(team, tag)
     # Accepted again: fresh samples of 0 at every URL, and no refusal in his new collector's log.
     with phase("bob's check accepted again"):
         wait_until(lambda: mr.reported(*prometheus, BOB, since=readmitted) == dict.fromkeys(checks, 0), 60,
