@@ -430,6 +430,7 @@ def _cross_field_errors(values: Mapping[str, Any]) -> list[str]:
             )
         else:
             owners[port] = key
+    messages.extend(_collector_fixed_port_errors(values, machine))
     tls = {k: values[k] for k in ("infraTlsCertFile", "infraTlsKeyFile", "infraTlsCaFile")}
     given = [k for k, v in tls.items() if v]
     if given and len(given) != len(tls):
@@ -445,6 +446,26 @@ def _cross_field_errors(values: Mapping[str, Any]) -> list[str]:
         )
     messages.extend(_alerting_errors(values))
     messages.extend(_unit_errors(values))
+    return messages
+
+
+# The settings whose port the collector listens on inside its container (the published ones
+# on the same number there, components/services/docker.published).
+COLLECTOR_PORT_KEYS = ("otlpHttpPort", "otlpGrpcPort", "infraPort", "collectorMetricsPort")
+
+
+def _collector_fixed_port_errors(values: Mapping[str, Any], machine: tuple[str, ...]) -> list[str]:
+    from components.services.collector_config import FIXED_PORTS  # it imports this module
+
+    messages = []
+    for key in COLLECTOR_PORT_KEYS + machine:
+        port = values[key]
+        if port in FIXED_PORTS:
+            messages.append(
+                f"{CONFIG_NAMESPACE}:{key}: port {port} is the collector's own ({FIXED_PORTS[port]}, inside its "
+                f"container), so the collector could not listen on it; choose another port "
+                f"(`pulumi config set {CONFIG_NAMESPACE}:{key} <port>`)"
+            )
     return messages
 
 

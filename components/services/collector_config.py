@@ -54,6 +54,13 @@ QUEUE_STORAGE = "file_storage/queue"
 # the loop still knows the lane. Never published, never on clawker-net.
 LOOPBACK_HOST = "127.0.0.1"
 LOOPBACK_PORTS = {"untrusted": 14317, "trusted": 14319}
+# Ports the collector listens on inside its container whatever the settings say: a setting
+# the collector also listens on (its OTLP, trusted-lane and metrics ports) must not take one,
+# or the collector cannot bind it and never starts (components/settings.py refuses it).
+FIXED_PORTS = {
+    SELF_TELEMETRY_PORT: "its own telemetry",
+    **{port: f"the {lane} lane's loopback receiver" for lane, port in LOOPBACK_PORTS.items()},
+}
 LOOPBACK_MAX_RECV_MIB = 64
 # Each persistent queue holds at most this many bytes of requests (on disk).
 QUEUE_BYTES = 512 * 1024 * 1024

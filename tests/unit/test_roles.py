@@ -68,6 +68,8 @@ TEAM_OUTPUTS = {
         ({**TEAM, "opensearchHeapMb": 1024}, "opensearchHeapMb", "the OpenSearch node, which a team stack does not run"),
         ({**TEAM, "otlpHttpPort": 14318}, "otlpHttpPort", "the collector"),
         ({**MACHINE, "dashboardsPort": 15601}, "dashboardsPort", "which a machine stack does not run"),
+        # The machine's own metrics endpoint cannot take the collector's self-telemetry port (it would not start).
+        ({**MACHINE, "machineMetricsPort": 8888}, "machineMetricsPort", "port 8888 is the collector's own (its own telemetry"),
         ({**MACHINE, "budgetDailyUsd": 5}, "budgetDailyUsd", "which a machine stack does not run"),
         # the machine's own metrics endpoint: a machine stack's, on a port of its own
         ({"machineMetricsPort": 19464}, "machineMetricsPort", "a setting of the machine role, but this stack's role is local"),
