@@ -35,7 +35,10 @@ VARIANTS = {
     "moved-ports-long-retry": {
         **TLS,
         "otlpHttpPort": 14318,
-        "otlpGrpcPort": 14317,
+        # Was 14317 until 2026-12-05: the untrusted lane's loopback receiver's port, which the
+        # rendered collector would have bound twice (settings refuse it now); by hand here and
+        # in the fixture's otlp grpc endpoint.
+        "otlpGrpcPort": 14327,
         "infraPort": 24319,
         "collectorMetricsPort": 18889,
         "opensearchPort": 19200,

@@ -46,7 +46,7 @@ def test_ports_follow_their_settings_on_both_sides_and_in_the_listeners():
     d = deploy(
         {
             "otlpHttpPort": 14318,
-            "otlpGrpcPort": 14317,
+            "otlpGrpcPort": 14327,
             "opensearchPort": 19200,
             "dashboardsPort": 15601,
             "prometheusPort": 19090,
@@ -57,7 +57,7 @@ def test_ports_follow_their_settings_on_both_sides_and_in_the_listeners():
     def ports(name):
         return sorted(int(p["external"]) for p in published_ports(d.container(name)))
 
-    assert ports(names.COLLECTOR) == [14317, 14318]
+    assert ports(names.COLLECTOR) == [14318, 14327]
     assert ports(names.OPENSEARCH) == [19200]
     assert ports(names.DASHBOARDS) == [15601]
     assert ports(names.PROMETHEUS) == [19090]
@@ -68,7 +68,7 @@ def test_ports_follow_their_settings_on_both_sides_and_in_the_listeners():
     assert "19200" in d.container(names.OPENSEARCH).inputs["healthcheck"]["tests"][-1]
     config = collector_config.render(d.outputs["settings"])
     assert config["receivers"]["otlp"]["protocols"]["http"]["endpoint"].endswith(":14318")
-    assert config["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"].endswith(":14317")
+    assert config["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"].endswith(":14327")
     assert config["exporters"]["prometheus"]["endpoint"].endswith(":18889")
     assert config["exporters"]["opensearch/claude-code"]["http"]["endpoint"] == "http://opensearch-node:19200"
 
