@@ -173,10 +173,11 @@ def one_url_collector(team, machine: str, credential_of: str, work: Path):
 
 
 def reads_of(tag: str) -> dict:
-    """Every read of one run's records from the same shard copies (a preference string, the same for each
-    page and each call): the team's indices have a replica, and a copy may still lack a record the other
-    has shown (the primary refreshes it before the replica has it), so reads spread over both copies
-    could see the record, then miss it, and mix two views across the pages of one count."""
+    """Every read of one set of records (a run's, a machine's) from the same shard copies: a
+    preference string, the same for each page and each call. The team's indices have a replica,
+    and a copy may still lack a record the other has shown (the primary refreshes it before the
+    replica has it), so reads spread over both copies could see the record, then miss it, and
+    mix two views across the pages of one count."""
     return {"preference": f"clawker-e2e-{tag}"}
 
 
@@ -203,6 +204,17 @@ def stored(team, tag: str, door: int = 0) -> tuple[set[int], int, dict[str, int]
         if not agg["buckets"] or not after:
             machines = {b["key"]: b["doc_count"] for b in doc["aggregations"]["machines"]["buckets"]}
             return seqs, doc["hits"]["total"]["value"], machines
+
+
+def machine_records(team, machine: str, door: int = 0) -> int:
+    """How many log records the cluster holds from `machine`, read as the admin from the same copies
+    each time (reads_of)."""
+    pattern = names.read_pattern(LOGS)
+    team.call("POST", f"{pattern}/_refresh", door=door)
+    answer = team.call("POST", f"{pattern}/_count", json={"query": {"term": {"resource.machine": machine}}},
+                       params=reads_of(f"machine-{machine}"), door=door)
+    assert answer.status_code == 200, answer.text[:1000]
+    return answer.json()["count"]
 
 
 def explain_stored(team, tag: str, door: int = 0) -> str:
