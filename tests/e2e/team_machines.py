@@ -181,11 +181,20 @@ def reads_of(tag: str) -> dict:
     return {"preference": f"clawker-e2e-{tag}"}
 
 
+def _read(team, api: str, body: dict, key: str, door: int):
+    """POST `api` (_search, _count) over the stream's door and days as the admin, from the copies
+    `key` picks (reads_of)."""
+    return team.call("POST", f"{names.read_pattern(LOGS)}/{api}", json=body, params=reads_of(key), door=door)
+
+
+def _refresh(team, door: int) -> None:
+    team.call("POST", f"{names.read_pattern(LOGS)}/_refresh", door=door)
+
+
 def stored(team, tag: str, door: int = 0) -> tuple[set[int], int, dict[str, int]]:
     """(distinct e2e_seq, total documents, resource.machine -> documents) of run `tag`, read as the admin
     from the same copies every time (reads_of)."""
-    pattern = names.read_pattern(LOGS)
-    team.call("POST", f"{pattern}/_refresh", door=door)
+    _refresh(team, door)
     query = {"term": {"resource.agent": tag}}
     seqs: set[int] = set()
     after = None
@@ -195,7 +204,7 @@ def stored(team, tag: str, door: int = 0) -> tuple[set[int], int, dict[str, int]
             composite["after"] = after
         body = {"size": 0, "track_total_hits": True, "query": query,
                 "aggs": {"seen": {"composite": composite}, "machines": {"terms": {"field": "resource.machine", "size": 10}}}}
-        answer = team.call("POST", f"{pattern}/_search", json=body, params=reads_of(tag), door=door)
+        answer = _read(team, "_search", body, tag, door)
         assert answer.status_code == 200, answer.text[:2000]
         doc = answer.json()
         agg = doc["aggregations"]["seen"]
@@ -209,10 +218,8 @@ def stored(team, tag: str, door: int = 0) -> tuple[set[int], int, dict[str, int]
 def machine_records(team, machine: str, door: int = 0) -> int:
     """How many log records the cluster holds from `machine`, read as the admin from the same copies
     each time (reads_of)."""
-    pattern = names.read_pattern(LOGS)
-    team.call("POST", f"{pattern}/_refresh", door=door)
-    answer = team.call("POST", f"{pattern}/_count", json={"query": {"term": {"resource.machine": machine}}},
-                       params=reads_of(f"machine-{machine}"), door=door)
+    _refresh(team, door)
+    answer = _read(team, "_count", {"query": {"term": {"resource.machine": machine}}}, f"machine-{machine}", door)
     assert answer.status_code == 200, answer.text[:1000]
     return answer.json()["count"]
 
@@ -221,8 +228,7 @@ def explain_stored(team, tag: str, door: int = 0) -> str:
     """What `stored` counted, copy by copy, for a failed exactness check: documents per index, every
     sequence number stored more than once (each copy's index, id and times), documents without
     resource.machine, and a sample of the sequence numbers missing below the highest stored."""
-    pattern = names.read_pattern(LOGS)
-    team.call("POST", f"{pattern}/_refresh", door=door)
+    seqs = stored(team, tag, door)[0]  # refreshes first
     copy_fields = ["@timestamp", "observedTimestamp", "resource.machine", "attributes.ingest_error"]
     body = {
         "size": 0, "track_total_hits": True, "query": {"term": {"resource.agent": tag}},
@@ -234,11 +240,10 @@ def explain_stored(team, tag: str, door: int = 0) -> str:
                            "aggs": {"some": {"top_hits": {"size": 3, "_source": True}}}},
         },
     }
-    answer = team.call("POST", f"{pattern}/_search", json=body, params=reads_of(tag), door=door)
-    if answer.status_code != 200:
+    answer = _read(team, "_search", body, tag, door)
+    if answer.status_code != 200:  # an assertion's message: say so rather than hide the assertion
         return f"(explaining failed: {answer.status_code} {answer.text[:500]})"
     aggs = answer.json()["aggregations"]
-    seqs = stored(team, tag, door)[0]
     lines = [f"total {answer.json()['hits']['total']['value']}; per index "
              f"{ {b['key']: b['doc_count'] for b in aggs['indices']['buckets']} }; "
              f"distinct {len(seqs)}; missing (a sample) {sorted(set(range(max(seqs, default=-1) + 1)) - seqs)[:20]}"]
