@@ -847,6 +847,8 @@ class App:
                 return self.so_bulk_get, {}, "json"
             if rest == ["_import"] and method == "POST":
                 return self.so_import, {}, "multipart"
+            if rest == ["_bulk_create"] and method == "POST":
+                return self.so_bulk_create, {}, "json"
             if len(rest) == 1 and rest[0] and method == "POST":
                 return self.so_create, {"type_": rest[0], "id_": None}, "json"
             if len(rest) == 2 and all(rest):
@@ -975,6 +977,76 @@ class App:
         doc = self.write_doc(type_, id_, attributes, references, workspaces)
         log(f"created {type_}/{id_}" + (f" in workspaces {workspaces}" if workspaces else ""))
         return view_raw(doc)
+
+    def so_bulk_create(self, ws, query, body):
+        """POST [/w/<id>]/api/saved_objects/_bulk_create: several objects in one request.
+
+        saved_objects/routes/bulk_create.ts (query ``overwrite``; body an array of {type,
+        id?, attributes, version?, migrationVersion?, references?, initialNamespaces?});
+        the request workspace is added by workspace_id_consumer_wrapper.ts bulkCreate;
+        saved_objects_wrapper_for_check_workspace_conflict.ts bulkCreate answers a config or
+        data-source object aimed at a workspace, and an overwrite of an object that lives
+        in another workspace, with a per-object error (``metadata.isNotOverwritable``) and
+        keeps the workspaces of an object it overwrites; repository.ts bulkCreate writes the
+        rest in one ``_bulk`` and answers an unsupported type, initialNamespaces on a
+        single-namespace type and (without overwrite) an existing id per object. The answer
+        is 200 whatever failed: every failure is an item with ``error``.
+        """
+        check_query_keys(query, ("overwrite",))
+        overwrite = query_bool(query, "overwrite", False)
+        if not isinstance(body, list):
+            raise validation_error("request body", f"expected value of type [array] but got "
+                                                   f"[{type_name(body) if body is not None else 'undefined'}]")
+        items = []
+        for i, entry in enumerate(body):
+            p = f"request body.{i}"
+            entry = require_object(entry, p)
+            check_keys(entry, ("type", "id", "attributes", "version", "migrationVersion", "references",
+                               "initialNamespaces"), p)
+            type_ = require_string(entry.get("type"), f"{p}.type")
+            id_ = require_string(entry.get("id"), f"{p}.id", optional=True)
+            attributes = require_record(entry.get("attributes"), f"{p}.attributes")
+            require_string(entry.get("version"), f"{p}.version", optional=True)
+            if entry.get("migrationVersion") is not None:
+                require_record(entry["migrationVersion"], f"{p}.migrationVersion")
+            references = require_references(entry.get("references"), f"{p}.references")
+            initial_ns = require_string_list(entry.get("initialNamespaces"), f"{p}.initialNamespaces",
+                                             optional=True, min_size=1)
+            items.append((type_, id_, attributes, references, initial_ns))
+        workspaces = [ws] if ws else None
+        self.check_workspaces_exist(workspaces)
+        refused, allowed = [], []
+        for item in items:
+            if workspaces and item[0] in NOT_IN_WORKSPACE_TYPES:
+                e = not_allowed_in_workspace(item[0], "imported").payload()
+                refused.append({"type": item[0], "id": item[1], "error": {**e, "metadata": {"isNotOverwritable": True}}})
+            else:
+                allowed.append(item)
+        stored = self.store.get_many([(t, i) for t, i, *_ in allowed if i and t in TYPES])
+        docs, answers = [], []
+        for type_, id_, attributes, references, initial_ns in allowed:
+            existing = stored.get((type_, id_)) if id_ else None
+            targets = workspaces
+            if overwrite and existing is not None and workspaces:
+                if any(w not in (existing.get("workspaces") or []) for w in workspaces):
+                    refused.append({"id": id_, "type": type_, "attributes": {}, "references": [],
+                                    "error": {**conflict(type_, id_).payload(), "metadata": {"isNotOverwritable": True}}})
+                    continue
+                targets = existing.get("workspaces")
+            if type_ not in TYPES:
+                answers.append({"id": id_, "type": type_, "error": unsupported_type(type_).payload()})
+            elif initial_ns is not None:
+                answers.append({"id": id_, "type": type_, "error": bad_request(
+                    '"initialNamespaces" can only be used on multi-namespace types').payload()})
+            elif existing is not None and not overwrite:
+                answers.append({"id": id_, "type": type_, "error": conflict(type_, id_).payload()})
+            else:
+                doc = self.new_doc(type_, id_ or str(uuid.uuid1()), attributes, references, targets)
+                docs.append(doc)
+                answers.append(doc)
+        self.store.put_many(docs)
+        log(f"bulk-created {len(docs)} of {len(items)} objects" + (f" in workspace {ws}" if ws else ""))
+        return {"saved_objects": refused + [a if "error" in a else view_raw(a) for a in answers]}
 
     def write_doc(self, type_: str, id_: str, attributes: dict, references: list | None,
                   workspaces: list[str] | None, origin_id: str | None = None) -> dict:

@@ -248,6 +248,68 @@ def test_bulk_get_reports_missing_objects_per_item(client):
                           "message": "Saved object [dashboard/b] not found"}
 
 
+# --------------------------------------------------------------------------- _bulk_create
+# routes/bulk_create.ts; repository.ts bulkCreate; workspace_id_consumer_wrapper.ts and
+# saved_objects_wrapper_for_check_workspace_conflict.ts bulkCreate
+def test_bulk_create_writes_every_object_in_the_request_workspace_in_one_request(node, client, workspace):
+    objects = [{"type": "explore", "id": f"p{i}", "attributes": {"title": f"Panel {i}"},
+                "references": [{"name": "ds", "type": "data-connection", "id": "nowhere"}]} for i in range(3)]
+    status, body, _ = client.post(f"/w/{workspace}/api/saved_objects/_bulk_create?overwrite=true", objects)
+    assert status == 200
+    assert [(so["type"], so["id"]) for so in body["saved_objects"]] == [("explore", f"p{i}") for i in range(3)]
+    for so in body["saved_objects"]:
+        assert "error" not in so and so["workspaces"] == [workspace] and so["version"]
+        # a reference to nothing is written as given: bulk create checks no reference (import does)
+        assert so["references"] == objects[0]["references"]
+    assert client.get(f"/w/{workspace}/api/saved_objects/explore/p2")[1]["attributes"]["title"] == "Panel 2"
+    # overwrite again: the same objects, written over in place (still in the workspace)
+    objects[0]["attributes"]["title"] = "Changed"
+    status, body, _ = client.post(f"/w/{workspace}/api/saved_objects/_bulk_create?overwrite=true", objects)
+    assert status == 200 and body["saved_objects"][0]["workspaces"] == [workspace]
+    assert client.get(f"/w/{workspace}/api/saved_objects/explore/p0")[1]["attributes"]["title"] == "Changed"
+    assert raw_saved_object(node, "explore", "p0")["_source"]["workspaces"] == [workspace]
+
+
+def test_bulk_create_answers_each_failure_per_object_with_http_200(client, workspace):
+    other = client.post("/api/workspaces", {"attributes": {"name": "Other",
+                                                           "features": ["use-case-all"]}})[1]["result"]["id"]
+    client.post(f"/w/{other}/api/saved_objects/explore/theirs", {"attributes": {"title": "Theirs"}})
+    client.post(f"/w/{workspace}/api/saved_objects/explore/mine", {"attributes": {"title": "Mine"}})
+    batch = [{"type": "explore", "id": "theirs", "attributes": {"title": "stolen"}},
+             {"type": "no-such-type", "id": "x", "attributes": {"title": "X"}},
+             {"type": "data-connection", "id": "c", "attributes": GOOD_CONN["attributes"]},
+             {"type": "explore", "id": "new", "attributes": {"title": "New"}}]
+    status, body, _ = client.post(f"/w/{workspace}/api/saved_objects/_bulk_create?overwrite=true", batch)
+    assert status == 200
+    by_id = {so["id"]: so for so in body["saved_objects"]}
+    assert by_id["theirs"]["error"] == {"statusCode": 409, "error": "Conflict",
+                                        "message": "Saved object [explore/theirs] conflict",
+                                        "metadata": {"isNotOverwritable": True}}
+    assert by_id["x"]["error"]["statusCode"] == 400 and "Unsupported saved object type" in by_id["x"]["error"]["message"]
+    assert by_id["c"]["error"]["statusCode"] == 400
+    assert "not allowed to be imported in workspace" in by_id["c"]["error"]["message"]
+    assert "error" not in by_id["new"]
+    assert client.get(f"/w/{other}/api/saved_objects/explore/theirs")[1]["attributes"]["title"] == "Theirs"
+    # without overwrite an existing id is a per-object conflict and is not written
+    status, body, _ = client.post(f"/w/{workspace}/api/saved_objects/_bulk_create",
+                                  [{"type": "explore", "id": "mine", "attributes": {"title": "again"}}])
+    assert status == 200 and body["saved_objects"][0]["error"]["statusCode"] == 409
+    assert client.get(f"/w/{workspace}/api/saved_objects/explore/mine")[1]["attributes"]["title"] == "Mine"
+
+
+def test_bulk_create_request_format_is_strict(client, workspace):
+    url = f"/w/{workspace}/api/saved_objects/_bulk_create"
+    status, body, _ = client.post(url, {"type": "explore"})
+    assert status == 400 and "[request body]: expected value of type [array]" in body["message"]
+    status, body, _ = client.post(url, [{"type": "explore", "id": "a"}])
+    assert status == 400 and "[request body.0.attributes]" in body["message"]
+    status, body, _ = client.post(url, [{"type": "explore", "attributes": {}, "workspaces": ["x"]}])
+    assert status == 400 and "[request body.0.workspaces]" in body["message"]
+    assert client.post(f"{url}?force=true", [])[0] == 400
+    # nothing of a refused request was written
+    assert client.get(f"/w/{workspace}/api/saved_objects/_find?type=explore")[1]["total"] == 0
+
+
 # --------------------------------------------------------------------------- workspaces
 # src/plugins/workspace/server/routes/index.ts, workspace_client.ts
 def test_workspace_create_get_list_shapes(client, workspace):

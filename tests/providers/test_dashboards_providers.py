@@ -498,6 +498,26 @@ def test_explore_collection_lifecycle(dashboards_double):
     provider.delete(created.id, roundtrip(moved.outs))
 
 
+def test_explore_collection_writes_in_one_bulk_create_and_fails_naming_each_refused_object(dashboards_double):
+    """A collection writes its objects in one `_bulk_create` (issue 21: one request and one
+    write into Dashboards' index instead of one per object); Dashboards answers 200 whatever
+    failed, so an object it refused (here: one that lives in another workspace) fails the
+    step with that object named, and the others are written."""
+    double = dashboards_double
+    _, _, ws = create_workspace(double)
+    other = double.call("POST", "/api/workspaces", {"attributes": {"name": "Elsewhere", "features": ["use-case-all"]},
+                                                    "settings": {}}).json()["result"]["id"]
+    first, second = EXPLORE[:2]
+    assert double.call("POST", f"/w/{other}/api/saved_objects/explore/{second['id']}",
+                       {"attributes": {"title": "theirs"}}).status_code == 200
+    provider = dp.ExploreCollectionProvider()
+    with pytest.raises(dp.DashboardsError) as failed:
+        provider.create(roundtrip(collection_inputs(double, ws.id, [first, second])))
+    assert f"explore/{second['id']}: 409" in str(failed.value) and "1 of 2" in str(failed.value)
+    assert double.call("GET", f"/w/{ws.id}/api/saved_objects/explore/{first['id']}").status_code == 200
+    assert double.call("GET", f"/w/{other}/api/saved_objects/explore/{second['id']}").json()["attributes"]["title"] == "theirs"
+
+
 def test_explore_collection_check_names_the_object_and_field():
     news = {"url": "http://127.0.0.1:5601", "workspace_id": "ws", "objects": {
         "explore/ok": {"attributes": EXPLORE[0]["attributes"], "references": EXPLORE[0]["references"]},

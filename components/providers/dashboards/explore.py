@@ -1,6 +1,8 @@
-"""Explore (PromQL panel) saved objects, written one by one inside the workspace.
+"""Explore (PromQL panel) saved objects, written inside the workspace by their own ids.
 
-The bulk import rejects their reference to the datasource, so they are not in the bundle.
+The bulk import rejects their reference to the datasource, so they are not in the bundle;
+a collection writes its objects with `_bulk_create` (which checks no reference), one
+request per unit.
 `ExploreCollection` holds every explore object of one unit in one resource (issue 21: a
 resource per object made a no-op preview check and diff 25 of them one at a time); its
 `objects` input maps ``explore/<id>`` to each object with its attributes decoded, so
@@ -12,7 +14,7 @@ importable from here because those states name it (tests/unit/test_provider_path
 from __future__ import annotations
 
 import copy
-from concurrent.futures import ThreadPoolExecutor
+import json
 from typing import Optional
 
 import pulumi
@@ -42,8 +44,9 @@ from components.providers.dashboards.saved_objects import decode_attributes, enc
 from components.providers.text_documents import encode_members
 
 TYPE = "explore"
-# Writes of one collection at once (each an HTTP round trip to Dashboards).
-WRITERS = 8
+# Most JSON bytes of objects in one `_bulk_create` request: Dashboards' HTTP server refuses a
+# payload above server.maxPayloadBytes (1 MiB by default; src/core/server/http/http_config.ts).
+BULK_CREATE_BYTES = 512 * 1024
 
 
 def _check_explore(where: str, attrs, refs, failures: list[CheckFailure], prefix: str = "") -> None:
@@ -244,12 +247,45 @@ class ExploreCollectionProvider(DashboardsProvider):
         return {**_outs_base(props), "workspace_id": props["workspace_id"], "objects": objects}
 
     def _write_all(self, client: ApiClient, workspace_id: str, objects: dict) -> None:
-        def write(item):
-            key, so = item
-            _write_object(client, workspace_id, self._id(key), so["attributes"], so["references"])
+        """Every object in `_bulk_create` requests (overwrite: a resend writes the same objects).
 
-        with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-            list(pool.map(write, objects.items()))
+        One request and one write into Dashboards' index for the whole unit, where writing
+        them one by one cost a request, a lookup and a write (each waiting for a refresh in
+        Dashboards' repository) per object. The bulk import is no alternative: it checks that
+        every reference resolves, and the datasource an explore object names does not as a
+        saved object (README "Cold start"). `_bulk_create` answers 200 whatever failed, so
+        every object's own answer is read.
+        """
+        batches: list[list[dict]] = [[]]
+        size = 0
+        for key, so in objects.items():
+            item = {"type": TYPE, "id": self._id(key), "attributes": encode_attributes(TYPE, so["attributes"]),
+                    "references": plain(so["references"] or [])}
+            item_size = len(json.dumps(item))
+            if batches[-1] and size + item_size > BULK_CREATE_BYTES:
+                batches.append([])
+                size = 0
+            batches[-1].append(item)
+            size += item_size
+        for batch in (b for b in batches if b):
+            answer = client.request(
+                "POST", f"{_ws_prefix(workspace_id)}/api/saved_objects/_bulk_create", json_body=batch,
+                params={"overwrite": "true"}, idempotent=True,
+            ) or {}
+            answered = {(so.get("type"), so.get("id")): so for so in answer.get("saved_objects") or []}
+            failed = []
+            for item in batch:
+                so = answered.get((TYPE, item["id"]))
+                if so is None:
+                    failed.append(f"{TYPE}/{item['id']}: not in Dashboards' answer")
+                elif so.get("error"):
+                    error = so["error"]
+                    failed.append(f"{TYPE}/{item['id']}: {error.get('statusCode')} {error.get('message') or error.get('error')}")
+            if failed:
+                raise DashboardsError(
+                    f"Dashboards did not write {len(failed)} of {len(batch)} explore objects in workspace "
+                    f"{workspace_id}: {'; '.join(failed[:5])}"
+                )
 
     def create(self, props: dict) -> CreateResult:
         objects = self._objects(props)

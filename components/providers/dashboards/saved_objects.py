@@ -165,7 +165,7 @@ def load_saved_objects(directories: Optional[Sequence[Path]] = None) -> list[dic
 
 
 def split_bundle(objects: Iterable[dict]) -> tuple[list[dict], list[dict]]:
-    """(explore objects created one by one, objects imported in one bundle)."""
+    """(explore objects written by id with `_bulk_create`, objects imported in one bundle)."""
     explore, imported = [], []
     for so in objects:
         (explore if so["type"] == "explore" else imported).append(so)
