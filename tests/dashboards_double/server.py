@@ -16,7 +16,7 @@ that opensearch-build's manifests/3.6.0/opensearch-dashboards-3.6.0.yml pins for
   src/core/server/http/lifecycle_handlers.ts          osd-xsrf / osd-version checks
   src/core/server/status/routes/status.ts             GET /api/status (+ legacy_status.ts)
   src/core/server/saved_objects/routes/*.ts           create/get/update/delete/_find/
-                                                      _bulk_get/_import
+                                                      _bulk_get/_bulk_create/_import
   src/core/server/saved_objects/service/lib/repository.ts, errors.ts,
   decorate_opensearch_error.ts                        response shapes, error messages
   src/core/server/saved_objects/import/*.ts           _import pipeline and result shape

@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = {"u": "unit", "p": "providers", "e": "e2e"}
+LAYERS = {"u": "unit", "p": "providers", "e": "e2e", "d": "dashboards_double"}
 
 
 def guarantee_rows() -> list[tuple[str, str]]:
