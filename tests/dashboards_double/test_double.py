@@ -310,6 +310,36 @@ def test_bulk_create_request_format_is_strict(client, workspace):
     assert client.get(f"/w/{workspace}/api/saved_objects/_find?type=explore")[1]["total"] == 0
 
 
+def test_status_reads_and_overwriting_writes_do_not_wait_for_a_request_in_progress(node):
+    """Real Dashboards serves requests side by side (http_service.ts: one Node.js process,
+    repository.ts calls OpenSearch asynchronously): a status question or an overwriting
+    write is answered while an import is still running. The double holds its lock only
+    for what it decides in Python (a create that must not overwrite, an import)."""
+    import threading
+    srv, app = start([node.url])
+    try:
+        client = Client(f"http://127.0.0.1:{srv.server_address[1]}")
+        app.store.lock.acquire()  # as a long import does
+        try:
+            assert client.get("/api/status")[0] == 200
+            assert client.post("/api/saved_objects/explore/side?overwrite=true", {"attributes": {"title": "S"}})[0] == 200
+            assert client.post("/api/saved_objects/_bulk_create?overwrite=true",
+                               [{"type": "explore", "id": "side2", "attributes": {"title": "S2"}}])[0] == 200
+            assert client.get("/api/saved_objects/explore/side")[0] == 200
+            answered = []
+            waiter = threading.Thread(target=lambda: answered.append(
+                client.post("/api/saved_objects/explore/strict", {"attributes": {"title": "T"}})[0]))
+            waiter.start()
+            waiter.join(1.0)
+            assert answered == []  # a create that must not overwrite waits its turn
+        finally:
+            app.store.lock.release()
+        waiter.join(10)
+        assert answered == [200]
+    finally:
+        stop(srv, app)
+
+
 # --------------------------------------------------------------------------- workspaces
 # src/plugins/workspace/server/routes/index.ts, workspace_client.ts
 def test_workspace_create_get_list_shapes(client, workspace):
