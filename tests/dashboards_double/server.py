@@ -722,6 +722,14 @@ def query_list(query: dict, key: str) -> list[str] | None:
     return v if isinstance(v, list) else [v]
 
 
+def array_entries(body: Any) -> list[tuple[str, Any]]:
+    """A body schema.arrayOf(...) validates: (path, entry) for each, or 400 when it is no array."""
+    if not isinstance(body, list):
+        raise validation_error("request body", f"expected value of type [array] but got "
+                                               f"[{type_name(body) if body is not None else 'undefined'}]")
+    return [(f"request body.{i}", entry) for i, entry in enumerate(body)]
+
+
 def check_query_keys(query: dict, allowed: tuple[str, ...]) -> None:
     for k in query:
         if k not in allowed:
@@ -1012,12 +1020,8 @@ class App:
         """
         check_query_keys(query, ("overwrite",))
         overwrite = query_bool(query, "overwrite", False)
-        if not isinstance(body, list):
-            raise validation_error("request body", f"expected value of type [array] but got "
-                                                   f"[{type_name(body) if body is not None else 'undefined'}]")
         items = []
-        for i, entry in enumerate(body):
-            p = f"request body.{i}"
+        for p, entry in array_entries(body):
             entry = require_object(entry, p)
             check_keys(entry, ("type", "id", "attributes", "version", "migrationVersion", "references",
                                "initialNamespaces"), p)
@@ -1223,12 +1227,8 @@ class App:
     def so_bulk_get(self, ws, query, body):
         # saved_objects/routes/bulk_get.ts; repository.bulkGet; the workspace id consumer
         # wrapper replaces objects outside the request workspace with a 403 error
-        if not isinstance(body, list):
-            raise validation_error("request body", f"expected value of type [array] but got "
-                                                   f"[{type_name(body) if body is not None else 'undefined'}]")
         items = []
-        for i, entry in enumerate(body):
-            p = f"request body.{i}"
+        for p, entry in array_entries(body):
             if not isinstance(entry, dict):
                 raise validation_error(p, f"expected a plain object value, but found "
                                           f"[{type_name(entry)}] instead.")
