@@ -251,10 +251,10 @@ class ExploreCollectionProvider(DashboardsProvider):
 
         One request and one write into Dashboards' index for the whole unit, where writing
         them one by one cost a request, a lookup and a write (each waiting for a refresh in
-        Dashboards' repository) per object. The bulk import is no alternative: it checks that
-        every reference resolves, and the datasource an explore object names does not as a
-        saved object (README "Cold start"). `_bulk_create` answers 200 whatever failed, so
-        every object's own answer is read.
+        Dashboards' repository) per object (benchmarks/README.md "Cold start: where the time
+        goes"). The bulk import is no alternative: it checks that every reference resolves to
+        a saved object, and the datasource an explore object names is none. `_bulk_create`
+        answers 200 whatever failed, so every object's own answer is read.
         """
         batches: list[list[dict]] = [[]]
         size = 0
