@@ -1049,8 +1049,10 @@ class App:
         for type_, id_, attributes, references, initial_ns in allowed:
             existing = stored.get((type_, id_)) if id_ else None
             targets = workspaces
-            if overwrite and existing is not None and workspaces:
-                if any(w not in (existing.get("workspaces") or []) for w in workspaces):
+            if overwrite and existing is not None:
+                # An object overwritten keeps the workspaces it has, from a workspace URL or not;
+                # one that lives elsewhere than the request workspace is not overwritten.
+                if workspaces and any(w not in (existing.get("workspaces") or []) for w in workspaces):
                     refused.append({"id": id_, "type": type_, "attributes": {}, "references": [],
                                     "error": {**conflict(type_, id_).payload(), "metadata": {"isNotOverwritable": True}}})
                     continue

@@ -268,6 +268,12 @@ def test_bulk_create_writes_every_object_in_the_request_workspace_in_one_request
     assert status == 200 and body["saved_objects"][0]["workspaces"] == [workspace]
     assert client.get(f"/w/{workspace}/api/saved_objects/explore/p0")[1]["attributes"]["title"] == "Changed"
     assert raw_saved_object(node, "explore", "p0")["_source"]["workspaces"] == [workspace]
+    # overwritten through the global URL: it keeps its workspace (the conflict wrapper maps
+    # each overwritten object to the workspaces it has)
+    status, body, _ = client.post("/api/saved_objects/_bulk_create?overwrite=true",
+                                  [{"type": "explore", "id": "p1", "attributes": {"title": "Global"}}])
+    assert status == 200 and body["saved_objects"][0]["workspaces"] == [workspace]
+    assert raw_saved_object(node, "explore", "p1")["_source"]["workspaces"] == [workspace]
 
 
 def test_bulk_create_answers_each_failure_per_object_with_http_200(client, workspace):
