@@ -518,6 +518,32 @@ def test_explore_collection_writes_in_one_bulk_create_and_fails_naming_each_refu
     assert double.call("GET", f"/w/{other}/api/saved_objects/explore/{second['id']}").json()["attributes"]["title"] == "theirs"
 
 
+def test_explore_collection_splits_a_bulk_create_above_the_payload_budget(dashboards_double, monkeypatch):
+    """Dashboards refuses a request body above server.maxPayloadBytes: a collection whose objects
+    exceed the budget is written in several `_bulk_create` requests, each below it, and every
+    object is written."""
+    from components.providers.dashboards import explore
+
+    double = dashboards_double
+    _, _, ws = create_workspace(double)
+    objects = EXPLORE[:3]
+    one = max(len(json.dumps(so)) for so in objects)
+    monkeypatch.setattr(explore, "BULK_CREATE_BYTES", one + 1)  # room for one object per request
+    bodies = []
+    real = ApiClient.request
+
+    def counting(self, method, path, **kw):
+        if path.endswith("/_bulk_create"):
+            bodies.append(kw.get("json_body"))
+        return real(self, method, path, **kw)
+
+    monkeypatch.setattr(ApiClient, "request", counting)
+    dp.ExploreCollectionProvider().create(roundtrip(collection_inputs(double, ws.id, objects)))
+    assert len(bodies) == len(objects) and all(len(b) == 1 for b in bodies)
+    for so in objects:
+        assert double.call("GET", f"/w/{ws.id}/api/saved_objects/explore/{so['id']}").status_code == 200
+
+
 def test_explore_collection_check_names_the_object_and_field():
     news = {"url": "http://127.0.0.1:5601", "workspace_id": "ws", "objects": {
         "explore/ok": {"attributes": EXPLORE[0]["attributes"], "references": EXPLORE[0]["references"]},
