@@ -8,7 +8,8 @@ stored-through-the-collector over direct `_bulk` of the same captured documents.
 
     venv/bin/python -m benchmarks.ingest_pair --records 20000 --rounds 3 base 'consumers=3' 'batch=2000:4000'
 
-A variant is `base` or comma-separated `consumers=N`, `batch=MIN:MAX`, `flush=DURATION`.
+A variant is `base` or comma-separated `consumers=N`, `batch=MIN:MAX`, `flush=DURATION`,
+`gogc=N` (the collector's Go GC target, its GOGC) or `memlimit=MiB` (its GOMEMLIMIT).
 """
 from __future__ import annotations
 
@@ -39,10 +40,13 @@ from components.providers import opensearch as osp  # noqa: E402
 from components.services import collector_config  # noqa: E402
 
 BASE = (copy.deepcopy(collector_config.DURABLE_BATCH), collector_config.DURABLE_CONSUMERS)
+# The collector process's environment for the variant being run (gogc=, memlimit=).
+VARIANT_ENV: dict[str, str] = {}
 
 
 def apply(variant: str) -> None:
     batch, consumers = copy.deepcopy(BASE[0]), BASE[1]
+    VARIANT_ENV.clear()
     for part in filter(None, variant.split(",")):
         if part == "base":
             continue
@@ -54,6 +58,10 @@ def apply(variant: str) -> None:
             batch.update(min_size=int(lo), max_size=int(hi))
         elif key == "flush":
             batch["flush_timeout"] = value
+        elif key == "gogc":
+            VARIANT_ENV["GOGC"] = value
+        elif key == "memlimit":
+            VARIANT_ENV["GOMEMLIMIT"] = f"{int(value)}MiB"
         else:
             raise SystemExit(f"unknown variant part {part}")
     collector_config.DURABLE_BATCH = batch
@@ -84,7 +92,8 @@ def start_collector(os_url: str, workdir: pathlib.Path) -> tuple[subprocess.Pope
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     proc = subprocess.Popen([ingest.collector_binary(), f"--config={path}"], stdout=open(workdir / "log", "w"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**os.environ, **VARIANT_ENV})
     url = f"http://127.0.0.1:{http_port}/v1/logs"
     deadline = time.monotonic() + 60
     while True:
@@ -96,6 +105,17 @@ def start_collector(os_url: str, workdir: pathlib.Path) -> tuple[subprocess.Pope
         if proc.poll() is not None or time.monotonic() > deadline:
             raise SystemExit((workdir / "log").read_text()[-3000:])
         time.sleep(0.2)
+
+
+def peak_rss_mib(pid: int) -> str:
+    """The process's peak resident memory (VmHWM): the stack's collector runs under a memory limit."""
+    try:
+        for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return f"{int(line.split()[1]) / 1024:.0f}"
+    except OSError:
+        pass
+    return "?"
 
 
 def summary(res: ingest.IngestResult) -> str:
@@ -143,10 +163,11 @@ def main() -> int:
                     try:
                         res = ingest.run(os_url, otlp, args.records, uuid.uuid4().hex[:8], cpu=cpu)
                     finally:
+                        peak = peak_rss_mib(proc.pid)
                         os.killpg(proc.pid, signal.SIGTERM)
                         proc.wait(timeout=30)
                 ratios[variant].append(res.ratio)
-                print(f"round {r + 1} {variant}: {summary(res)}, load {os.getloadavg()[0]:.1f}", flush=True)
+                print(f"round {r + 1} {variant}: {summary(res)}, collector peak RSS {peak} MiB, load {os.getloadavg()[0]:.1f}", flush=True)
         for variant, values in ratios.items():
             ok = [v for v in values if v]
             print(f"median {variant}: {statistics.median(ok) if ok else 0:.2f} ({', '.join(f'{v or 0:.2f}' for v in values)})")

@@ -528,6 +528,44 @@ def test_todays_index_has_template_mapping_and_attached_policy(cluster):
 
 
 @pytest.mark.needs_ism
+def test_an_index_step_asks_each_days_policy_once_and_reads_the_door_once(cluster, monkeypatch):
+    """Issue 21 (cold start): the step's last questions sit on the bootstrap's path to the collector.
+    What _converge_days has just confirmed (every day under the declared policy) and the door as
+    read once (nothing has changed it since) are not asked again: before, the step ended by
+    reading the door and listing and explaining every day a second time."""
+    cluster.require(ISM)
+    _bootstrap_templates(cluster)
+    create(osp.IsmPolicyProvider(), _policy_props(cluster, 7))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    earlier = [names.day_index("clawker-coredns", (now - datetime.timedelta(days=d)).strftime("%Y-%m-%d")) for d in (2, 1)]
+    for day in earlier:
+        assert cluster.call("PUT", day).status_code == 200
+        assert _wait_explain(cluster, day, names.ISM_POLICY) == names.ISM_POLICY
+    asked: list[tuple[str, str]] = []
+    real = ApiClient.request
+
+    def counting(self, method, path, **kw):
+        asked.append((method, path))
+        return real(self, method, path, **kw)
+
+    monkeypatch.setattr(ApiClient, "request", counting)
+    provider = osp.IndexProvider()
+    props = _index_props(cluster, "clawker-coredns")
+    id_, outs = create(provider, props)
+    monkeypatch.undo()
+
+    for day in earlier:  # asked once, with no wait: it was managed already
+        assert asked.count(("GET", f"_plugins/_ism/explain/{day}")) == 1, asked
+    assert asked.count(("GET", "_cat/indices/clawker-coredns-*")) == 1, asked
+    # Once to find it missing, once to check the mapping the template gave it.
+    assert asked.count(("GET", "clawker-coredns")) == 2, asked
+    # What the step answered is what a read finds: no diff, no false drift.
+    assert outs["policy_id"] == names.ISM_POLICY
+    assert_no_diff(provider, id_, outs, props)
+    assert_no_diff(provider, id_, engine(provider.read(id_, outs).outs), props)
+
+
+@pytest.mark.needs_ism
 def test_an_ism_add_whose_answer_is_lost_is_confirmed_by_explain_not_resent(cluster):
     cluster.require(ISM)
     create(osp.IsmPolicyProvider(), _policy_props(cluster, 7))

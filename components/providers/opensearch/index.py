@@ -155,7 +155,7 @@ class IndexProvider(TextMembers, ResourceProvider):
     def update(self, id_: str, olds: dict, news: dict) -> UpdateResult:
         client = _client(news)
         name = news["name"]
-        fresh = self._live(client, name, news) is None and self._put_index(client, name)
+        fresh = self._live(client, name, news, policy=False) is None and self._put_index(client, name)
         return UpdateResult(outs=self._outputs(news, self._converge(client, name, news, fresh=fresh)))
 
     @staticmethod
@@ -203,24 +203,31 @@ class IndexProvider(TextMembers, ResourceProvider):
                     f"(differs at {', '.join(missing[:5])}): the template did not match the index",
                 )
             raise ApiError(f"index {name} does not carry the declared mapping at {', '.join(missing[:5])}")
-        self._settle_settings(client, name, props, live)
+        if self._settle_settings(client, name, props, live):
+            live = self._live(client, name, props, policy=False)
         # 3. The door holds nothing for ISM to delete; a predecessor's ism_template
         # (`clawker monitor` claims the bare names) may have attached to it.
         if _door_managed(client, name):
             client.request("POST", f"_plugins/_ism/remove/{name}", idempotent=True)  # removing twice changes nothing
         self._converge_days(client, name, props)  # 4.
-        return self._live(client, name, props)
+        # What the door now is, without asking again: its mappings and settings as read above
+        # (nothing since has changed them), and the declared policy on every day, which
+        # _converge_days has just confirmed day by day (it raises otherwise).
+        return {**live, "policy_id": declared["policy_id"]}
 
-    def _settle_settings(self, client: ApiClient, name: str, props: dict, live: Optional[dict] = None) -> None:
-        """live: the door as just read (nothing changed it since), else it is read here."""
+    def _settle_settings(self, client: ApiClient, name: str, props: dict, live: Optional[dict] = None) -> bool:
+        """live: the door as just read (nothing changed it since), else it is read here. True when it
+        wrote the door's settings (a `live` passed in is then out of date)."""
         declared = self._declared(props)
         live = live or self._live(client, name, props, policy=False)
-        if live["settings"] != declared["settings"]:
-            wanted = copy.deepcopy(declared["settings"])
-            for key in _OWNED_INDEX_SETTINGS:
-                if key in live["settings"].get("index", {}) and key not in wanted.get("index", {}):
-                    wanted.setdefault("index", {})[key] = None  # null resets it: no such pipeline
-            client.request("PUT", f"{name}/_settings", json_body=wanted)
+        if live["settings"] == declared["settings"]:
+            return False
+        wanted = copy.deepcopy(declared["settings"])
+        for key in _OWNED_INDEX_SETTINGS:
+            if key in live["settings"].get("index", {}) and key not in wanted.get("index", {}):
+                wanted.setdefault("index", {})[key] = None  # null resets it: no such pipeline
+        client.request("PUT", f"{name}/_settings", json_body=wanted)
+        return True
 
     def _must_remake(self, client: ApiClient, name: str, props: dict) -> bool:
         """True when the door holds documents, or cannot take the declared mapping."""
