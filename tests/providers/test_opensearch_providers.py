@@ -532,7 +532,9 @@ def test_an_index_step_asks_each_days_policy_once_and_reads_the_door_once(cluste
     """Issue 21 (cold start): the step's last questions sit on the bootstrap's path to the collector.
     What _converge_days has just confirmed (every day under the declared policy) and the door as
     read once (nothing has changed it since) are not asked again: before, the step ended by
-    reading the door and listing and explaining every day a second time."""
+    reading the door and listing and explaining every day a second time. The days are listed
+    before today's index is made, so after its creation only its mapping and the days' policies
+    are asked."""
     cluster.require(ISM)
     _bootstrap_templates(cluster)
     create(osp.IsmPolicyProvider(), _policy_props(cluster, 7))
@@ -557,6 +559,9 @@ def test_an_index_step_asks_each_days_policy_once_and_reads_the_door_once(cluste
     for day in earlier:  # asked once, with no wait: it was managed already
         assert asked.count(("GET", f"_plugins/_ism/explain/{day}")) == 1, asked
     assert asked.count(("GET", "_cat/indices/clawker-coredns-*")) == 1, asked
+    day = today("clawker-coredns")
+    after = set(asked[asked.index(("PUT", day)) + 1:])
+    assert after <= {("GET", f"{day}/_mapping")} | {("GET", f"_plugins/_ism/explain/{d}") for d in earlier + [day]}, after
     # Once to find it missing, once to check the mapping the template gave it.
     assert asked.count(("GET", "clawker-coredns")) == 2, asked
     # What the step answered is what a read finds: no diff, no false drift.

@@ -245,7 +245,11 @@ class IndexProvider(TextMembers, ResourceProvider):
     def _converge_days(self, client: ApiClient, name: str, props: dict) -> None:
         declared = self._declared(props)
         today = _today(name)
-        created = not _exists(client, today) and self._put_index(client, today)
+        # The days are listed before today's is made (not after, on the cold start's path): the
+        # list then tells whether today's exists, and one made here joins it.
+        days = day_indices(client, name)
+        created = today not in days and self._put_index(client, today)
+        days = sorted(set(days) | {today})
         live = canonical_mappings((client.request("GET", f"{today}/_mapping") or {}).get(today, {}).get("mappings", {}))
         wanted = declared["mappings"]
         if project_onto(live, wanted) != wanted:
@@ -269,7 +273,7 @@ class IndexProvider(TextMembers, ResourceProvider):
         policy = declared["policy_id"]
         if not policy:
             return
-        for day in day_indices(client, name):
+        for day in days:
             current = _wait_for_policy(client, day, timeout_s=POLICY_ATTACH_WAIT_S if (created and day == today) else 0)
             if current is None:
                 try:
