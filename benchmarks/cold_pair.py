@@ -8,11 +8,13 @@ bootstrap's last OpenSearch answer, with the engine's timeline; then the per-pro
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import pathlib
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 
@@ -33,7 +35,22 @@ def dump(path: pathlib.Path, cold: dict, proxies: dict, zero: float) -> None:
     ]
     ready = cold["otlp_accepts"] - zero if cold["otlp_accepts"] else None
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"zero": zero, "ready": ready, "steps": steps, "requests": requests}, indent=1))
+    path.write_text(json.dumps({"zero": zero, "ready": ready, "steps": steps, "requests": requests,
+                                "collector_log": collector_log(zero)}, indent=1))
+
+
+def collector_log(zero: float, lines: int = 80) -> list:
+    """The collector's first log lines, each stamped by Docker on the dump's clock: where its start went."""
+    out = subprocess.run(["docker", "logs", "--timestamps", bench.names.COLLECTOR], capture_output=True, text=True, timeout=30)
+    stamped = []
+    for line in (out.stdout + out.stderr).splitlines()[:lines]:
+        stamp, _, text = line.partition(" ")
+        try:
+            at = datetime.datetime.fromisoformat(stamp[:26] + "+00:00").timestamp() - zero
+        except ValueError:
+            continue
+        stamped.append({"at": at, "line": text[:300]})
+    return stamped
 
 
 def main() -> int:

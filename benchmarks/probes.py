@@ -27,16 +27,21 @@ def now() -> float:
 
 
 class FirstSuccess(threading.Thread):
-    """Polls `probe` every `every_s` until it returns True; `.at` is when it first did."""
+    """Polls `probe` every `every_s` until it returns True; `.at` is when it first did.
 
-    def __init__(self, probe: Callable[[], bool], every_s: float = 0.05):
+    `after` (optional): probing begins only once it returns True (checked as often)."""
+
+    def __init__(self, probe: Callable[[], bool], every_s: float = 0.05, after: Optional[Callable[[], bool]] = None):
         super().__init__(daemon=True)
-        self.probe, self.every_s = probe, every_s
+        self.probe, self.every_s, self.after = probe, every_s, after
         self.at: Optional[float] = None
         self._halt = threading.Event()
 
     def run(self) -> None:
         while not self._halt.is_set():
+            if self.after is not None and not self.after():
+                time.sleep(self.every_s)
+                continue
             try:
                 if self.probe():
                     self.at = now()
