@@ -45,6 +45,7 @@ import durable_traffic as dt  # noqa: E402
 import opensearch_node as osn  # noqa: E402
 from components import names  # noqa: E402
 from components.services import collector, collector_config  # noqa: E402
+from benchmarks import probes  # noqa: E402
 from test_collector_to_opensearch import _bootstrap, _collector_binary, _local_config  # noqa: E402
 
 STREAMS = tuple(names.LOG_INDICES) + ("spans",)
@@ -129,12 +130,9 @@ class Collector:
 
     def _watch_memory(self) -> None:
         while not self._stop.is_set() and self.proc.poll() is None:
-            try:
-                status = pathlib.Path(f"/proc/{self.proc.pid}/status").read_text()
-                rss = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+            rss = probes.proc_status_kib(self.proc.pid, "VmRSS")
+            if rss is not None:
                 self.peak_rss = max(self.peak_rss, rss * 1024)
-            except (OSError, StopIteration):
-                pass
             self._stop.wait(0.25)
 
     def stop(self) -> None:

@@ -107,17 +107,6 @@ def start_collector(os_url: str, workdir: pathlib.Path) -> tuple[subprocess.Pope
         time.sleep(0.2)
 
 
-def peak_rss_mib(pid: int) -> str:
-    """The process's peak resident memory (VmHWM): the stack's collector runs under a memory limit."""
-    try:
-        for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return f"{int(line.split()[1]) / 1024:.0f}"
-    except OSError:
-        pass
-    return "?"
-
-
 def summary(res: ingest.IngestResult) -> str:
     """The runs' seconds, the ratio, loss, doubling and each side's CPU per 10k records in the best runs."""
     def cpu(path: str) -> str:
@@ -163,7 +152,9 @@ def main() -> int:
                     try:
                         res = ingest.run(os_url, otlp, args.records, uuid.uuid4().hex[:8], cpu=cpu)
                     finally:
-                        peak = peak_rss_mib(proc.pid)
+                        # Its peak resident memory: the stack runs the collector under a memory limit.
+                        peak_kib = probes.proc_status_kib(proc.pid, "VmHWM")
+                        peak = f"{peak_kib / 1024:.0f}" if peak_kib is not None else "?"
                         os.killpg(proc.pid, signal.SIGTERM)
                         proc.wait(timeout=30)
                 ratios[variant].append(res.ratio)

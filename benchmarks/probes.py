@@ -307,6 +307,17 @@ def proc_stat(pid) -> Optional[tuple[int, int, float]]:
     return int(fields[1]), int(fields[3]), (int(fields[11]) + int(fields[12])) / TICK
 
 
+def proc_status_kib(pid: int, field: str) -> Optional[int]:
+    """A kB figure of /proc/<pid>/status (VmRSS, VmHWM, ...); None when the process or field is gone."""
+    try:
+        for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def cpu_of_session(sid: int) -> Callable[[], float]:
     """CPU seconds (user + system, all threads) so far of the live processes of a session
     (a process started with start_new_session=True and whatever it exec'd or started)."""
