@@ -9,7 +9,9 @@ stored-through-the-collector over direct `_bulk` of the same captured documents.
     venv/bin/python -m benchmarks.ingest_pair --records 20000 --rounds 3 base 'consumers=3' 'batch=2000:4000'
 
 A variant is `base` or comma-separated `consumers=N`, `batch=MIN:MAX`, `flush=DURATION`,
-`gogc=N` (the collector's Go GC target, its GOGC) or `memlimit=MiB` (its GOMEMLIMIT).
+`gogc=N` (the collector's Go GC target, its GOGC), `memlimit=MiB` (its GOMEMLIMIT) or
+`maxprocs=N` (its GOMAXPROCS: how many OS threads run Go code at once), or `refresh=INTERVAL`
+(the stream's indices' `index.refresh_interval` during the variant's runs, both paths).
 """
 from __future__ import annotations
 
@@ -40,13 +42,16 @@ from components.providers import opensearch as osp  # noqa: E402
 from components.services import collector_config  # noqa: E402
 
 BASE = (copy.deepcopy(collector_config.DURABLE_BATCH), collector_config.DURABLE_CONSUMERS)
-# The collector process's environment for the variant being run (gogc=, memlimit=).
+# The collector process's environment for the variant being run (gogc=, memlimit=, maxprocs=).
 VARIANT_ENV: dict[str, str] = {}
+# The indices' settings for the variant being run (refresh=); None puts back OpenSearch's default.
+VARIANT_INDEX: dict = {"index.refresh_interval": None}
 
 
 def apply(variant: str) -> None:
     batch, consumers = copy.deepcopy(BASE[0]), BASE[1]
     VARIANT_ENV.clear()
+    VARIANT_INDEX["index.refresh_interval"] = None
     for part in filter(None, variant.split(",")):
         if part == "base":
             continue
@@ -62,6 +67,10 @@ def apply(variant: str) -> None:
             VARIANT_ENV["GOGC"] = value
         elif key == "memlimit":
             VARIANT_ENV["GOMEMLIMIT"] = f"{int(value)}MiB"
+        elif key == "maxprocs":
+            VARIANT_ENV["GOMAXPROCS"] = str(int(value))
+        elif key == "refresh":
+            VARIANT_INDEX["index.refresh_interval"] = value
         else:
             raise SystemExit(f"unknown variant part {part}")
     collector_config.DURABLE_BATCH = batch
@@ -146,6 +155,7 @@ def main() -> int:
         for r in range(args.rounds):
             for variant in args.variants:
                 apply(variant)
+                requests.put(f"{os_url}/{ingest.INDEX}*/_settings", json=VARIANT_INDEX, timeout=30).raise_for_status()
                 with tempfile.TemporaryDirectory(prefix="ingest-pair-") as tmp:
                     proc, otlp = start_collector(os_url, pathlib.Path(tmp))
                     cpu = {"opensearch": probes.cpu_of_session(node.proc.pid), "collector": probes.cpu_of_session(proc.pid)}

@@ -280,9 +280,16 @@ def declare_team_datasource(settings: Settings, cluster, prometheus: Sequence[pu
 
 def index_mappings(index: str, table: Table = DEFAULT) -> dict:
     """The mapping an index (door or day) gets from its templates (component first, then its own)."""
+    return json.loads(_index_mappings_text(index, table))
+
+
+# Each program run asks for every log index's mapping three times (the envelope's shape
+# guard, its typed attributes, the Index resources): merged once, handed out as fresh copies.
+@lru_cache(maxsize=None)
+def _index_mappings_text(index: str, table: Table) -> str:
     component = component_template_body()["template"].get("mappings", {})
     own = index_template_body(index, table)["template"].get("mappings", {})
-    return merge_mappings(component, own)
+    return json.dumps(merge_mappings(component, own))
 
 
 def index_settings(index: str, table: Table = DEFAULT) -> dict:

@@ -8,7 +8,6 @@ expanded, empty sections dropped.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from components.providers.kit import plain
@@ -77,7 +76,7 @@ def canonical_properties(props: dict) -> dict:
 
 
 def canonical_mappings(mappings: dict) -> dict:
-    out = plain(copy.deepcopy(mappings))
+    out = plain(mappings)  # a deep copy
     # A mapping may still arrive wrapped in the legacy type name.
     if set(out) == {"_doc"} and isinstance(out["_doc"], dict):
         out = out["_doc"]
@@ -88,7 +87,7 @@ def canonical_mappings(mappings: dict) -> dict:
 
 def canonical_template(body: dict) -> dict:
     """A component or index template as OpenSearch stores it; empty sections dropped."""
-    out = plain(copy.deepcopy(body))
+    out = plain(body)  # a deep copy
     template = out.get("template")
     if isinstance(template, dict):
         if isinstance(template.get("settings"), dict):
@@ -122,15 +121,18 @@ def merge_mappings(*mappings: dict) -> dict:
 
 
 def _merge_properties(base: dict, extra: dict) -> dict:
-    out = copy.deepcopy(base)
+    """`base` with `extra`'s fields laid over it, objects merged field by field; a new copy of both."""
+    out = plain(base)
+    _merge_into(out, extra)
+    return out
+
+
+def _merge_into(out: dict, extra: dict) -> None:
     for name, field in extra.items():
         if isinstance(out.get(name), dict) and "properties" in out[name] and "properties" in field:
-            merged = dict(out[name])
-            merged["properties"] = _merge_properties(out[name]["properties"], field["properties"])
-            out[name] = merged
+            _merge_into(out[name]["properties"], field["properties"])
         else:
-            out[name] = copy.deepcopy(field)
-    return out
+            out[name] = plain(field)
 
 
 def mapping_problems(mappings: Any, where: str = "mappings") -> list[str]:
