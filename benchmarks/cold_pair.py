@@ -2,6 +2,10 @@
 
     CLAWKER_TOOLCHAIN_BIN=... flock /tmp/clawker-e2e.lock venv/bin/python -m benchmarks.cold_pair A_DIR [B_DIR] [--rounds N] [--dump DIR]
 
+A program is a directory holding this project, optionally with environment changes for its
+commands, as in noop_pair.py: `DIR@KEY=VALUE` (`A@PULUMI_PARALLEL=32`: the same program with
+more engine slots).
+
 Prints, for each cold up, OpenSearch answers HTTP -> collector accepts OTLP, and the
 bootstrap's last OpenSearch answer, with the engine's timeline; then the per-program medians.
 """
@@ -19,6 +23,7 @@ import sys
 import tempfile
 
 from benchmarks import floors, stack as bench
+from benchmarks.noop_pair import parse_program
 
 
 def dump(path: pathlib.Path, cold: dict, proxies: dict, zero: float) -> None:
@@ -75,9 +80,15 @@ def main() -> int:
         for proxy in proxies.values():
             proxy.start()
         for i, program in enumerate(args.programs):
-            stacks.append(bench.PulumiStack(f"pair{i}", workdir / f"s{i}", toolchain,
-                                            config_source=bench.bench_config(workdir / f"b{i}.yaml"),
-                                            project_dir=pathlib.Path(program)))
+            project, env = parse_program(program)
+            st = bench.PulumiStack(f"pair{i}", workdir / f"s{i}", toolchain,
+                                   config_source=bench.bench_config(workdir / f"b{i}.yaml"), project_dir=project)
+            for key, value in env.items():
+                if value:
+                    st.env[key] = value
+                else:
+                    st.env.pop(key, None)
+            stacks.append(st)
         for r in range(args.rounds):
             for program, st in zip(args.programs, stacks):
                 for proxy in proxies.values():

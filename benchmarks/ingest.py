@@ -456,6 +456,18 @@ class IngestResult:
         spent = sum(collector.cpu_s.values())
         return sum(direct.cpu_s.values()) / spent if spent > 0 else None
 
+    @property
+    def collector_ceiling(self) -> Optional[float]:
+        """The CPU-work ratio the collector path would have if OpenSearch spent no more CPU per record
+        on it than on the direct path: OpenSearch's CPU in the faster direct run over that plus the
+        collector's own CPU in the faster collector run. What the collector's hops alone leave of
+        direct `_bulk` on a machine whose cores limit both paths. None without `cpu` probes."""
+        direct, collector = self._best("direct"), self._best("collector")
+        if not direct or not collector or "opensearch" not in direct.cpu_s or "collector" not in collector.cpu_s:
+            return None
+        opensearch = direct.cpu_s["opensearch"]
+        return opensearch / (opensearch + collector.cpu_s["collector"]) if opensearch > 0 else None
+
     def runs_s(self, path: str) -> list:
         return [r.seconds for r in self.runs if r.path == path]
 

@@ -130,7 +130,7 @@ def summary(res: ingest.IngestResult) -> str:
 
     return (f"direct {res.direct_rate or 0:.0f}/s ({secs('direct')} s, {res.bulk_requests} bulks), "
             f"collector {res.collector_rate or 0:.0f}/s ({secs('collector')} s), ratio {res.ratio or 0:.2f}, "
-            f"CPU-work ratio {res.cpu_ratio or 0:.2f}, "
+            f"CPU-work ratio {res.cpu_ratio or 0:.2f}, collector ceiling {res.collector_ceiling or 0:.2f}, "
             f"lost {res.lost}, doubled {res.doubled} of {res.collector_sent}; "
             f"CPU s/10k records: direct [{cpu('direct')}], collector [{cpu('collector')}]")
 
