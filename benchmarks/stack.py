@@ -474,6 +474,11 @@ def main() -> int:
               + f"  (data floor / engine floor {data_preview / engine_preview:.2f})")
         print(ratio_line("no-op up / data floor         ", up, data_up, FLOOR_MARGIN)
               + f"  (data floor / engine floor {data_up / engine_up:.2f})")
+        # What would be left with documents that cost the CLI and the SDKs nothing: the engine floor
+        # plus what we spend above the data floor (the docker provider, the program's own work).
+        for what, ours_s, engine_s, data_s in (("preview", preview, engine_preview, data_preview), ("up", up, engine_up, data_up)):
+            print(f"  no-op {what} without the documents' cost ((engine floor + ours - data floor) / engine floor): "
+                  f"{(engine_s + ours_s - data_s) / engine_s:.2f} (floor margin {FLOOR_MARGIN:g})")
         if args.engine_settings:
             print(f"  with {settings_text}: preview / empty {previews[4] / empty_preview:.2f}, up / empty {ups[4] / empty_up:.2f}")
         ready = median_of(r["ready"] for r in rounds)
