@@ -68,6 +68,10 @@ start_engine() {
 # engine does not notice, and every container on the default network (docker build's RUN
 # steps, `docker run` without --network) then fails with "could not find bridge docker0".
 # Put the interface back with the address the engine recorded for it.
+first_host() {
+  python3 -c 'import ipaddress, sys; print(next(ipaddress.ip_network(sys.argv[1], strict=False).hosts()))' "$1"
+}
+
 default_bridge() {
   local name subnet gateway
   name="$(docker network inspect bridge -f '{{index .Options "com.docker.network.bridge.name"}}' 2>/dev/null || true)"
@@ -75,6 +79,12 @@ default_bridge() {
   ip link show "$name" >/dev/null 2>&1 && return 0
   subnet="$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}')"
   gateway="$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}')"
+  # Docker 20.10 records no gateway when the interface already had its address as dockerd
+  # started (a fresh machine, 2026-12-05); its default bridge's gateway is then the subnet's
+  # first host address, as Docker's own IPAM would have chosen.
+  if [ -z "$gateway" ] && [ -n "$subnet" ]; then
+    gateway="$(first_host "$subnet")"
+  fi
   [ -n "$subnet" ] && [ -n "$gateway" ] || die "the default bridge $name is missing and docker records no address for it"
   log "the default bridge $name is missing: making it again ($gateway/${subnet#*/})"
   as_root ip link add "$name" type bridge

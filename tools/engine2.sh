@@ -47,11 +47,23 @@ HOST2="unix://$SOCKET"
 second() { docker -H "$HOST2" "$@"; }
 answers() { second info >/dev/null 2>&1; }
 
-# The first engine's default-bridge gateway: the host as its containers see it.
+# The first engine's default-bridge gateway: the host as its containers see it. Docker 20.10
+# lists no gateway in the bridge's IPAM config when its interface (docker0) already had an
+# address as dockerd started (seen on a fresh machine, 2026-12-05): that address is the gateway.
 host_address() {
-  local gateway
+  local gateway iface
   gateway="$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null || true)"
-  [ -n "$gateway" ] || die "the first engine has no default bridge gateway (docker network inspect bridge); run tools/engine.sh"
+  if [ -z "$gateway" ]; then
+    iface="$(docker network inspect bridge -f '{{index .Options "com.docker.network.bridge.name"}}' 2>/dev/null || true)"
+    gateway="$(ip -4 -o addr show dev "${iface:-docker0}" 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}')"
+  fi
+  if [ -z "$gateway" ]; then
+    # The interface is gone too (tools/engine.sh puts it back): the subnet's first host address.
+    local subnet
+    subnet="$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' 2>/dev/null || true)"
+    [ -z "$subnet" ] || gateway="$(python3 -c 'import ipaddress, sys; print(next(ipaddress.ip_network(sys.argv[1], strict=False).hosts()))' "$subnet")"
+  fi
+  [ -n "$gateway" ] || die "the first engine has no default bridge gateway (docker network inspect bridge, nor an address on its interface); run tools/engine.sh"
   printf '%s\n' "$gateway"
 }
 
@@ -77,7 +89,8 @@ start() {
     bridge
     as_root rm -f "$PIDFILE" "$SOCKET"
     local gateway
-    gateway="$(host_address)"
+    # (die in the command substitution ends only the subshell: stop here too.)
+    gateway="$(host_address)" || exit 1
     log "starting the second dockerd (log: $ENGINE2_HOME/dockerd.log, host address $gateway)"
     as_root setsid dockerd \
       --data-root "$ENGINE2_HOME/data" \
