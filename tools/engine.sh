@@ -5,6 +5,9 @@
 # Idempotent: when `docker info` already answers, this returns in well under a second.
 #
 #   tools/engine.sh            install (if needed) + start (if needed) + wait
+#   tools/engine.sh --bridge-gateway
+#                              the same, then print the default bridge's gateway (the host as
+#                              the engine's containers see it; tools/engine2.sh asks for it)
 #
 # Environment:
 #   ENGINE_WAIT_SECONDS   how long to wait for the daemon to answer (default 60)
@@ -63,28 +66,38 @@ start_engine() {
   log "engine answering: server $(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?')"
 }
 
+bridge_subnet() { docker network inspect bridge -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' 2>/dev/null || true; }
+
+# The default bridge's gateway as the engine recorded it. Docker 20.10 records none when the
+# interface already had its address as dockerd started (a fresh machine, 2026-12-05): then the
+# address on the interface, else the subnet's first host address (what Docker's IPAM gives a
+# bridge). Empty when the engine has no default bridge.
+bridge_gateway() {
+  local gateway name subnet
+  gateway="$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null || true)"
+  if [ -z "$gateway" ]; then
+    name="$(docker network inspect bridge -f '{{index .Options "com.docker.network.bridge.name"}}' 2>/dev/null || true)"
+    gateway="$(ip -4 -o addr show dev "${name:-docker0}" 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}')"
+  fi
+  subnet="$(bridge_subnet)"
+  if [ -z "$gateway" ] && [ -n "$subnet" ]; then
+    gateway="$(python3 -c 'import ipaddress, sys; print(next(ipaddress.ip_network(sys.argv[1], strict=False).hosts()))' "$subnet")"
+  fi
+  printf '%s\n' "$gateway"
+}
+
 # The default bridge's interface (docker0) has vanished under a running engine on this
 # machine (2026-12-05, twice, while a second dockerd ran: TESTING.md "Known gaps"); the
 # engine does not notice, and every container on the default network (docker build's RUN
 # steps, `docker run` without --network) then fails with "could not find bridge docker0".
 # Put the interface back with the address the engine recorded for it.
-first_host() {
-  python3 -c 'import ipaddress, sys; print(next(ipaddress.ip_network(sys.argv[1], strict=False).hosts()))' "$1"
-}
-
 default_bridge() {
   local name subnet gateway
   name="$(docker network inspect bridge -f '{{index .Options "com.docker.network.bridge.name"}}' 2>/dev/null || true)"
   [ -n "$name" ] || return 0
   ip link show "$name" >/dev/null 2>&1 && return 0
-  subnet="$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}')"
-  gateway="$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}')"
-  # Docker 20.10 records no gateway when the interface already had its address as dockerd
-  # started (a fresh machine, 2026-12-05); its default bridge's gateway is then the subnet's
-  # first host address, as Docker's own IPAM would have chosen.
-  if [ -z "$gateway" ] && [ -n "$subnet" ]; then
-    gateway="$(first_host "$subnet")"
-  fi
+  subnet="$(bridge_subnet)"
+  gateway="$(bridge_gateway)"
   [ -n "$subnet" ] && [ -n "$gateway" ] || die "the default bridge $name is missing and docker records no address for it"
   log "the default bridge $name is missing: making it again ($gateway/${subnet#*/})"
   as_root ip link add "$name" type bridge
@@ -97,12 +110,18 @@ main() {
   if engine_answers; then
     log "engine already answering (server $(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?'))"
     default_bridge
-    return 0
+  else
+    step install install_engine
+    step start start_engine
+    default_bridge
+    log "total $((SECONDS - t0))s"
   fi
-  step install install_engine
-  step start start_engine
-  default_bridge
-  log "total $((SECONDS - t0))s"
+  if [ "${1:-}" = "--bridge-gateway" ]; then
+    local gateway
+    gateway="$(bridge_gateway)"
+    [ -n "$gateway" ] || die "the engine has no default bridge gateway (docker network inspect bridge, nor an address on its interface)"
+    printf '%s\n' "$gateway"
+  fi
 }
 
 main "$@"

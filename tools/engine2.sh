@@ -47,24 +47,10 @@ HOST2="unix://$SOCKET"
 second() { docker -H "$HOST2" "$@"; }
 answers() { second info >/dev/null 2>&1; }
 
-# The first engine's default-bridge gateway: the host as its containers see it. Docker 20.10
-# lists no gateway in the bridge's IPAM config when its interface (docker0) already had an
-# address as dockerd started (seen on a fresh machine, 2026-12-05): that address is the gateway.
+# The first engine's default-bridge gateway: the host as its containers see it (tools/engine.sh
+# reads it, and puts the bridge back first if it vanished).
 host_address() {
-  local gateway iface
-  gateway="$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null || true)"
-  if [ -z "$gateway" ]; then
-    iface="$(docker network inspect bridge -f '{{index .Options "com.docker.network.bridge.name"}}' 2>/dev/null || true)"
-    gateway="$(ip -4 -o addr show dev "${iface:-docker0}" 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}')"
-  fi
-  if [ -z "$gateway" ]; then
-    # The interface is gone too (tools/engine.sh puts it back): the subnet's first host address.
-    local subnet
-    subnet="$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' 2>/dev/null || true)"
-    [ -z "$subnet" ] || gateway="$(python3 -c 'import ipaddress, sys; print(next(ipaddress.ip_network(sys.argv[1], strict=False).hosts()))' "$subnet")"
-  fi
-  [ -n "$gateway" ] || die "the first engine has no default bridge gateway (docker network inspect bridge, nor an address on its interface); run tools/engine.sh"
-  printf '%s\n' "$gateway"
+  bash "$(dirname "${BASH_SOURCE[0]}")/engine.sh" --bridge-gateway || die "tools/engine.sh could not give the first engine's default bridge gateway"
 }
 
 bridge() {
@@ -161,7 +147,9 @@ main() {
     step "load $image" load_image "$image"
   done
   echo "ENGINE2_DOCKER_HOST=$HOST2"
-  echo "ENGINE2_HOST_ADDRESS=$(host_address)"
+  local address
+  address="$(host_address)" || exit 1
+  echo "ENGINE2_HOST_ADDRESS=$address"
 }
 
 main "$@"
