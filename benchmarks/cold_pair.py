@@ -23,7 +23,7 @@ import sys
 import tempfile
 
 from benchmarks import floors, stack as bench
-from benchmarks.noop_pair import parse_program
+from benchmarks.noop_pair import parse_program, with_env
 
 
 def dump(path: pathlib.Path, cold: dict, proxies: dict, zero: float) -> None:
@@ -81,14 +81,9 @@ def main() -> int:
             proxy.start()
         for i, program in enumerate(args.programs):
             project, env = parse_program(program)
-            st = bench.PulumiStack(f"pair{i}", workdir / f"s{i}", toolchain,
-                                   config_source=bench.bench_config(workdir / f"b{i}.yaml"), project_dir=project)
-            for key, value in env.items():
-                if value:
-                    st.env[key] = value
-                else:
-                    st.env.pop(key, None)
-            stacks.append(st)
+            stacks.append(with_env(bench.PulumiStack(f"pair{i}", workdir / f"s{i}", toolchain,
+                                                     config_source=bench.bench_config(workdir / f"b{i}.yaml"),
+                                                     project_dir=project), env))
         for r in range(args.rounds):
             for program, st in zip(args.programs, stacks):
                 for proxy in proxies.values():

@@ -106,13 +106,15 @@ def canonical_template(body: dict) -> dict:
 
 
 def merge_mappings(*mappings: dict) -> dict:
-    """What an index built from these (component first, index template last) ends up with."""
+    """What an index built from these (component first, index template last) ends up with.
+
+    Built from canonical_mappings' fresh copies, so it shares nothing with the arguments."""
     merged: dict = {}
     for mapping in mappings:
         mapping = canonical_mappings(mapping)
         for key, value in mapping.items():
             if key == "properties":
-                merged["properties"] = _merge_properties(merged.get("properties", {}), value)
+                _merge_properties(merged.setdefault("properties", {}), value)
             elif key == "dynamic_templates":
                 merged[key] = list(merged.get(key, [])) + [t for t in value if t not in merged.get(key, [])]
             else:
@@ -120,19 +122,13 @@ def merge_mappings(*mappings: dict) -> dict:
     return merged
 
 
-def _merge_properties(base: dict, extra: dict) -> dict:
-    """`base` with `extra`'s fields laid over it, objects merged field by field; a new copy of both."""
-    out = plain(base)
-    _merge_into(out, extra)
-    return out
-
-
-def _merge_into(out: dict, extra: dict) -> None:
+def _merge_properties(out: dict, extra: dict) -> None:
+    """Lay `extra`'s fields over `out` (in place), objects merged field by field."""
     for name, field in extra.items():
         if isinstance(out.get(name), dict) and "properties" in out[name] and "properties" in field:
-            _merge_into(out[name]["properties"], field["properties"])
+            _merge_properties(out[name]["properties"], field["properties"])
         else:
-            out[name] = plain(field)
+            out[name] = field
 
 
 def mapping_problems(mappings: Any, where: str = "mappings") -> list[str]:
