@@ -48,3 +48,15 @@ def test_tool_parameters_are_parsed_into_a_declared_object_and_lifted_to_declare
     assert {"bash_command", "mcp_server_name", "mcp_tool_name"} <= set(lift.values())
     for target in lift.values():
         assert f"attributes.{target}" in declared, target
+
+
+def test_each_caller_gets_its_own_copy_of_a_merged_mapping():
+    # index_mappings merges once per program run (issue 21); a caller that edits what it got
+    # (the Index resource's mappings, the shape guard's walk) must not change the next answer.
+    first = boot.index_mappings("claude-code")
+    again = boot.index_mappings("claude-code")
+    assert first == again and first is not again
+    first["properties"]["attributes"]["properties"].clear()
+    assert boot.index_mappings("claude-code") == again
+    assert boot.merge_mappings(boot.component_template_body()["template"]["mappings"],
+                               boot.index_template_body("claude-code")["template"]["mappings"]) == again
