@@ -12,6 +12,10 @@ A variant is `base` or comma-separated `consumers=N`, `batch=MIN:MAX`, `flush=DU
 `gogc=N` (the collector's Go GC target, its GOGC), `memlimit=MiB` (its GOMEMLIMIT) or
 `maxprocs=N` (its GOMAXPROCS: how many OS threads run Go code at once), or `refresh=INTERVAL`
 (the stream's indices' `index.refresh_interval` during the variant's runs, both paths).
+Measurement-only parts edit the rendered config to price one step of the collector path:
+`qsizer=items` (the persistent queues sized by items, not bytes), `nointake` (no intake-id
+stamp: records lose their identity across resends), `nolimiter` (no memory_limiter) and
+`nofsync` (the queue's bbolt file without fsync: a crash may lose accepted records).
 """
 from __future__ import annotations
 
@@ -46,14 +50,48 @@ BASE = (copy.deepcopy(collector_config.DURABLE_BATCH), collector_config.DURABLE_
 VARIANT_ENV: dict[str, str] = {}
 # The indices' settings for the variant being run (refresh=); None puts back OpenSearch's default.
 VARIANT_INDEX: dict = {"index.refresh_interval": None}
+# Edits of the rendered collector config for the variant being run (qsizer=, nointake, nolimiter, nofsync).
+VARIANT_CONFIG: list = []
+
+
+def _queues(config: dict) -> list[dict]:
+    return [e["sending_queue"] for e in config["exporters"].values()
+            if isinstance(e, dict) and (e.get("sending_queue") or {}).get("storage")]
+
+
+def _drop_processor(name: str):
+    def edit(config: dict) -> None:
+        for pipeline in config["service"]["pipelines"].values():
+            if name in pipeline.get("processors", []):
+                pipeline["processors"] = [p for p in pipeline["processors"] if p != name]
+    return edit
+
+
+def _queue_items(config: dict) -> None:
+    for queue in _queues(config):
+        queue.update(sizer="items", queue_size=5_000_000)
+
+
+def _no_fsync(config: dict) -> None:
+    config["extensions"][collector_config.QUEUE_STORAGE]["fsync"] = False
 
 
 def apply(variant: str) -> None:
     batch, consumers = copy.deepcopy(BASE[0]), BASE[1]
     VARIANT_ENV.clear()
     VARIANT_INDEX["index.refresh_interval"] = None
+    VARIANT_CONFIG.clear()
     for part in filter(None, variant.split(",")):
         if part == "base":
+            continue
+        if part == "nointake":
+            VARIANT_CONFIG.append(_drop_processor(collector_config.INTAKE_ID_PROCESSOR))
+            continue
+        if part == "nolimiter":
+            VARIANT_CONFIG.append(_drop_processor("memory_limiter"))
+            continue
+        if part == "nofsync":
+            VARIANT_CONFIG.append(_no_fsync)
             continue
         key, value = part.split("=", 1)
         if key == "consumers":
@@ -71,6 +109,8 @@ def apply(variant: str) -> None:
             VARIANT_ENV["GOMAXPROCS"] = str(int(value))
         elif key == "refresh":
             VARIANT_INDEX["index.refresh_interval"] = value
+        elif key == "qsizer" and value == "items":
+            VARIANT_CONFIG.append(_queue_items)
         else:
             raise SystemExit(f"unknown variant part {part}")
     collector_config.DURABLE_BATCH = batch
@@ -98,6 +138,8 @@ def start_collector(os_url: str, workdir: pathlib.Path) -> tuple[subprocess.Pope
     for port in collector_config.LOOPBACK_PORTS.values():
         text = text.replace(f"{collector_config.LOOPBACK_HOST}:{port}", f"{collector_config.LOOPBACK_HOST}:{ingest.free_port()}")
     config = json.loads(text)
+    for edit in VARIANT_CONFIG:
+        edit(config)
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     proc = subprocess.Popen([ingest.collector_binary(), f"--config={path}"], stdout=open(workdir / "log", "w"),
