@@ -96,8 +96,12 @@ def datasource_master_key(settings: Settings) -> pulumi.Output[str]:
 
 
 def build(settings: Settings) -> Stack:
-    network = clawker_network()
+    # Dynamic resources that need nothing from Docker go before clawker_network(): its lookup
+    # blocks the program until the docker provider has started and answered, and a dynamic
+    # resource registered first lets the engine start the dynamic-provider process meanwhile
+    # (README "Benchmarks": 0.1 s of every no-op preview and up).
     master_key = datasource_master_key(settings)
+    network = clawker_network()
     opensearch = OpenSearch("opensearch", settings, network=network, master_key=master_key)
     prometheus = Prometheus("prometheus", settings, network=network)
     # Only with somewhere to deliver to; Prometheus finds it by name whenever it starts.
@@ -231,9 +235,10 @@ def _credential_of(credentials: Optional[dict], machine: str, team_stack: str) -
 
 def build_machine(settings: Settings) -> MachineStack:
     team = team_endpoints(settings)
-    network = clawker_network()
     # A wrong credential, CA or address fails here, before the running collector is replaced.
+    # Before clawker_network()'s lookup, as in build().
     check = TeamCheck("team-check", team)
+    network = clawker_network()
     collector = Collector("collector", settings, network=network, team=team, after=[check])
     return MachineStack(collector, team)
 

@@ -7,6 +7,7 @@ import ids. Fast graph checks only; the real engine runs in tests/e2e.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -75,11 +76,26 @@ class StackMocks(Mocks):
 
 
 class RecordingMonitor(MockMonitor):
-    def __init__(self, mocks: Mocks):
+    def __init__(self, mocks: Mocks, invoke_delay_s: float = 0.0):
         super().__init__(mocks)
         self.registrations: list[Registration] = []
+        # What reached the engine, in order: ("register", type, name) for a registration,
+        # ("invoke", token, "start") and ("invoke", token, "end") around an invoke, which
+        # takes invoke_delay_s (the real docker provider starts before it answers its first one).
+        self.events: list[tuple[str, str, str]] = []
+        self.invoke_delay_s = invoke_delay_s
+
+    def Invoke(self, request):
+        # The SDK sends invokes from a worker thread while its event loop goes on.
+        self.events.append(("invoke", request.tok, "start"))
+        time.sleep(self.invoke_delay_s)
+        try:
+            return super().Invoke(request)
+        finally:
+            self.events.append(("invoke", request.tok, "end"))
 
     def RegisterResource(self, request):
+        self.events.append(("register", request.type, request.name))
         response = super().RegisterResource(request)
         from pulumi.runtime import rpc
 
@@ -102,9 +118,10 @@ class RecordingMonitor(MockMonitor):
 
 
 class Deployment:
-    def __init__(self, registrations: list[Registration], outputs: dict):
+    def __init__(self, registrations: list[Registration], outputs: dict, events: Optional[list] = None):
         self.registrations = registrations
         self.outputs = outputs
+        self.events = events or []
 
     def by_name(self, name: str, type_suffix: Optional[str] = None) -> Registration:
         found = [
@@ -112,6 +129,12 @@ class Deployment:
         ]
         assert len(found) == 1, f"expected one resource named {name!r}, got {[r.type for r in found]}"
         return found[0]
+
+    def registered_during(self, token: str) -> list[str]:
+        """The types registered while the first invoke of `token` waited for its answer."""
+        start = self.events.index(("invoke", token, "start"))
+        end = self.events.index(("invoke", token, "end"), start)
+        return [typ for kind, typ, _ in self.events[start + 1 : end] if kind == "register"]
 
     def of_type(self, type_suffix: str) -> list[Registration]:
         return [r for r in self.registrations if r.type.endswith(type_suffix)]
@@ -155,12 +178,13 @@ def deploy(
     network_exists: bool = False,
     secret_keys: Optional[tuple[str, ...]] = None,
     team_outputs: Optional[dict] = None,
+    invoke_delay_s: float = 0.0,
 ) -> Deployment:
     """Run components.stack against mocks with the given config (keys without namespace)."""
     from components import stack
 
     mocks = StackMocks(network_exists, team_outputs)
-    monitor = RecordingMonitor(mocks)
+    monitor = RecordingMonitor(mocks, invoke_delay_s)
     pulumi.runtime.set_mocks(mocks, project="clawker-monitor", stack="unit", preview=False, monitor=monitor)
     namespaced = {f"{stack_settings.CONFIG_NAMESPACE}:{k}": str(v).lower() if isinstance(v, bool) else str(v) for k, v in (config or {}).items()}
     # Keys set with `pulumi config set --secret`: every secret setting given, unless the test says otherwise.
@@ -179,4 +203,4 @@ def deploy(
         outputs["settings"] = settings
 
     run()
-    return Deployment(monitor.registrations, outputs)
+    return Deployment(monitor.registrations, outputs, monitor.events)

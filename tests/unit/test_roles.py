@@ -245,6 +245,13 @@ def machine():
     return deploy(MACHINE)
 
 
+def test_machine_registers_its_team_check_while_the_network_lookup_waits():
+    # As the local stack's generated secret (test_stack_graph.py): the dynamic-provider process
+    # starts while the docker provider answers the lookup of clawker-net.
+    during = deploy(MACHINE, invoke_delay_s=0.3).registered_during("docker:index/getNetwork:getNetwork")
+    assert "pulumi-python:dynamic/clawker:TeamConnectionCheck" in during, during
+
+
 def test_machine_runs_the_collector_only_with_its_durable_queue(machine):
     assert containers(machine) == [names.COLLECTOR, names.COLLECTOR_QUEUE_INIT]
     assert [r.inputs["name"] for r in machine.of_type("volume:Volume")] == [names.COLLECTOR_QUEUE_VOLUME]
