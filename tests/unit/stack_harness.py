@@ -18,6 +18,8 @@ from components import settings as stack_settings
 
 EXISTING_NETWORK_ID = "existing-clawker-net-id"
 GENERATED_KEY = "0123456789abcdef0123456789abcdef"
+# The program's lookup of clawker-net (components/services/docker.py existing_network_id).
+NETWORK_LOOKUP = "docker:index/getNetwork:getNetwork"
 
 
 @dataclass
@@ -67,7 +69,7 @@ class StackMocks(Mocks):
         return f"{args.name}-id", outputs
 
     def call(self, args):
-        if args.token == "docker:index/getNetwork:getNetwork":
+        if args.token == NETWORK_LOOKUP:
             if self.network_exists:
                 return {"id": EXISTING_NETWORK_ID, "name": args.args["name"], "driver": "bridge"}
             # What the provider answers for a missing network (an invoke failure, not a crash).

@@ -12,7 +12,7 @@ from components import names, roles
 from components.providers.opensearch.security import role_body, user_name
 from components.services import collector_config, collector_machine
 from components.settings import SettingsError, validate
-from stack_harness import deploy
+from stack_harness import NETWORK_LOOKUP, deploy
 
 CA = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
 TEAM = {
@@ -248,7 +248,7 @@ def machine():
 def test_machine_registers_its_team_check_while_the_network_lookup_waits():
     # As the local stack's generated secret (test_stack_graph.py): the dynamic-provider process
     # starts while the docker provider answers the lookup of clawker-net.
-    during = deploy(MACHINE, invoke_delay_s=0.3).registered_during("docker:index/getNetwork:getNetwork")
+    during = deploy(MACHINE, invoke_delay_s=0.3).registered_during(NETWORK_LOOKUP)
     assert "pulumi-python:dynamic/clawker:TeamConnectionCheck" in during, during
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from components import names
 from components.services import collector_config
-from stack_harness import EXISTING_NETWORK_ID, GENERATED_KEY, deploy
+from stack_harness import EXISTING_NETWORK_ID, GENERATED_KEY, NETWORK_LOOKUP, deploy
 
 CONTAINERS = (names.COLLECTOR, names.PROMETHEUS, names.OPENSEARCH, names.DASHBOARDS)
 
@@ -288,7 +288,6 @@ def test_order_of_the_graph(default):
         assert not default.depends_on(name, names.COLLECTOR)
 
 
-NETWORK_LOOKUP = "docker:index/getNetwork:getNetwork"
 # How long the lookup waits here: the real docker provider starts before it answers (0.05-0.1 s).
 LOOKUP_DELAY_S = 0.3
 
