@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import pathlib
 import signal
@@ -131,13 +130,8 @@ def bootstrap(url: str) -> None:
 
 
 def start_collector(os_url: str, workdir: pathlib.Path) -> tuple[subprocess.Popen, str]:
+    # Its loopback ports are free ones (local_collector_config), apart from the capture collector's.
     config, http_port = ingest.local_collector_config(os_url, workdir)
-    # The capture collector ingest.run starts binds the fixed loopback ports too (in the stack
-    # each collector has its own network namespace): this one takes free ones.
-    text = json.dumps(config)
-    for port in collector_config.LOOPBACK_PORTS.values():
-        text = text.replace(f"{collector_config.LOOPBACK_HOST}:{port}", f"{collector_config.LOOPBACK_HOST}:{ingest.free_port()}")
-    config = json.loads(text)
     for edit in VARIANT_CONFIG:
         edit(config)
     path = workdir / "config.yaml"

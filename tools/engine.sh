@@ -67,6 +67,7 @@ start_engine() {
 }
 
 bridge_subnet() { docker network inspect bridge -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' 2>/dev/null || true; }
+bridge_name() { docker network inspect bridge -f '{{index .Options "com.docker.network.bridge.name"}}' 2>/dev/null || true; }
 
 # The default bridge's gateway as the engine recorded it. Docker 20.10 records none when the
 # interface already had its address as dockerd started (a fresh machine, 2026-12-05): then the
@@ -76,7 +77,7 @@ bridge_gateway() {
   local gateway name subnet
   gateway="$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null || true)"
   if [ -z "$gateway" ]; then
-    name="$(docker network inspect bridge -f '{{index .Options "com.docker.network.bridge.name"}}' 2>/dev/null || true)"
+    name="$(bridge_name)"
     gateway="$(ip -4 -o addr show dev "${name:-docker0}" 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}')"
   fi
   subnet="$(bridge_subnet)"
@@ -93,7 +94,7 @@ bridge_gateway() {
 # Put the interface back with the address the engine recorded for it.
 default_bridge() {
   local name subnet gateway
-  name="$(docker network inspect bridge -f '{{index .Options "com.docker.network.bridge.name"}}' 2>/dev/null || true)"
+  name="$(bridge_name)"
   [ -n "$name" ] || return 0
   ip link show "$name" >/dev/null 2>&1 && return 0
   subnet="$(bridge_subnet)"
